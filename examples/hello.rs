@@ -1,46 +1,48 @@
-//! Drives the thread pool: runs a batch of jobs on named workers and prints the pool's counters.
+//! The smallest useful server: answers every request with a greeting.
 //!
-//! `cargo run --release --example hello [JOBS]`
+//! `cargo run --release --example hello` serves on http://127.0.0.1:3000; set the address
+//! with `--addr HOST:PORT` or `SWITCHYARD_ADDR`. Ctrl-C (or SIGTERM) stops it gracefully.
 
-#![allow(clippy::print_stdout)] // printing is what this example is for
+#![allow(clippy::print_stdout)] // printing the URL is part of what this example does
 
-use std::sync::mpsc;
-use std::time::Instant;
+use switchyard::{Request, Response, Server};
 
-use switchyard::ThreadPool;
+const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let jobs: u64 = match std::env::args().nth(1) {
-        Some(n) => n.parse()?,
-        None => 100_000,
-    };
-    let pool = ThreadPool::builder().size(4).queue_capacity(1024).build()?;
-    let (results, received) = mpsc::channel();
-    let started = Instant::now();
-    for i in 0..jobs {
-        let results = results.clone();
-        pool.execute(move || {
-            let worker = std::thread::current().name().map(str::to_owned);
-            // The receiver lives until every result is in.
-            let _ = results.send((i, worker));
-        })?;
-    }
-    drop(results);
-    let stats = pool.stats();
-    pool.shutdown();
-    let mut per_worker = std::collections::BTreeMap::new();
-    let mut sum = 0;
-    for (i, worker) in received {
-        sum += i;
-        *per_worker.entry(worker.unwrap_or_default()).or_insert(0u64) += 1;
-    }
+    let addr = address_from_args()?;
+    let server = Server::builder()
+        .handler(|req: &Request| {
+            Response::text(format!(
+                "Hello from switchyard! You asked for {}\n",
+                req.path()
+            ))
+        })
+        .bind(addr.as_str())?;
     println!(
-        "ran {jobs} jobs in {:?} (sum of ids {sum})",
-        started.elapsed()
+        "serving on http://{}/ (Ctrl-C to stop)",
+        server.local_addr()
     );
-    for (worker, count) in per_worker {
-        println!("  {worker}: {count} jobs");
-    }
-    println!("stats when the last job was queued: {stats:?}");
+    let shutdown = server.shutdown_handle();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            shutdown.shutdown();
+        }
+    });
+    server.run()?;
+    println!("stopped");
     Ok(())
+}
+
+fn address_from_args() -> Result<String, Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => Ok(std::env::var("SWITCHYARD_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.to_owned())),
+        [flag, addr] if flag == "--addr" => Ok(addr.clone()),
+        _ => Err("usage: hello [--addr HOST:PORT]".into()),
+    }
 }

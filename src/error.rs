@@ -20,6 +20,110 @@ pub enum Error {
     /// An I/O operation failed.
     #[error("i/o error")]
     Io(#[from] io::Error),
+    /// The listener could not be bound to the address.
+    #[error("failed to bind {addr}")]
+    Bind {
+        /// The address, as given.
+        addr: String,
+        /// What the operating system reported.
+        #[source]
+        source: io::Error,
+    },
+    /// A server setting is out of its range.
+    #[error("invalid server configuration: {0}")]
+    Config(&'static str),
+    /// The server thread panicked (a bug in switchyard: handlers run under `catch_unwind`).
+    #[error("server thread panicked")]
+    ServerPanicked,
+}
+
+/// Why a request was rejected before it reached a handler.
+///
+/// The connection engine answers each with [`ParseError::status`] and, for every variant but
+/// [`ParseError::ExpectationFailed`], closes the connection afterwards: after a framing error
+/// the next request's start cannot be known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The request line or a header line is not valid HTTP/1.1 syntax.
+    #[error("malformed request: {0}")]
+    Malformed(&'static str),
+    /// The HTTP version is not 1.0 or 1.1.
+    #[error("unsupported http version")]
+    Version,
+    /// The request target is longer than the limit.
+    #[error("request target exceeds {limit} bytes")]
+    UriTooLong {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The request line and headers are longer than the limit.
+    #[error("request head exceeds {limit} bytes")]
+    HeadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The request has more header fields than the limit.
+    #[error("request has more than {limit} header fields")]
+    TooManyHeaders {
+        /// The limit, in fields.
+        limit: usize,
+    },
+    /// An HTTP/1.1 request has no `Host` header, or any request has several.
+    #[error("request must carry exactly one host header")]
+    Host,
+    /// `Content-Length` is not a plain decimal number, or its copies disagree.
+    #[error("invalid content-length")]
+    ContentLength,
+    /// `Transfer-Encoding` is not a valid list ending in `chunked`, or is combined with
+    /// `Content-Length` (a request smuggling vector), or appears in an HTTP/1.0 request.
+    #[error("invalid transfer-encoding")]
+    TransferEncoding,
+    /// `Transfer-Encoding` names a coding other than `chunked`.
+    #[error("unsupported transfer coding")]
+    UnsupportedTransferCoding,
+    /// The chunked body framing is invalid.
+    #[error("invalid chunked body: {0}")]
+    Chunked(&'static str),
+    /// The body is longer than the limit.
+    #[error("request body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The request has an `Expect` header other than `100-continue`.
+    #[error("unsupported expectation")]
+    ExpectationFailed,
+    /// The client was too slow to send the request head or body.
+    #[error("request timed out")]
+    Timeout,
+    /// The connection ended in the middle of a request.
+    #[error("connection closed before the request was complete")]
+    Incomplete,
+}
+
+impl ParseError {
+    /// The status the server answers with.
+    pub fn status(&self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            Self::Malformed(_)
+            | Self::Host
+            | Self::ContentLength
+            | Self::TransferEncoding
+            | Self::Chunked(_)
+            | Self::Incomplete => StatusCode::BAD_REQUEST,
+            Self::Version => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            Self::HeadTooLarge { .. } | Self::TooManyHeaders { .. } => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            Self::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+        }
+    }
 }
 
 /// Building a [`ThreadPool`](crate::ThreadPool) failed.

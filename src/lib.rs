@@ -1,12 +1,62 @@
-//! switchyard: an embeddable HTTP/1.1 request router and server that runs on a thread pool,
-//! with no async runtime.
+//! switchyard: an embeddable HTTP/1.1 server that runs handlers on a thread pool, with no
+//! async runtime.
 //!
-//! This release contains the foundation: [`ThreadPool`], the Rust Book's (chapter 20) worker
-//! pool made production grade: named workers, a bounded queue with back-pressure
-//! ([`ThreadPool::try_execute`]), panic isolation, counters ([`ThreadPool::stats`]) and a
-//! graceful shutdown that joins every worker, with or without a deadline.
+//! A poller thread (mio) owns the listener and every idle keep-alive connection; a connection
+//! with a request ready is handed to a worker of a [`ThreadPool`], which serves every request
+//! already received (pipelining included) and gives the connection back. Idle clients
+//! therefore cost no worker, and a handler that blocks only blocks its own worker. It is not
+//! an async framework, an HTTP client, or an HTTP/2 server.
 //!
 //! # Examples
+//!
+//! ```no_run
+//! use switchyard::{Request, Response, Server};
+//!
+//! let server = Server::builder()
+//!     .threads(8)
+//!     .handler(|req: &Request| Response::text(format!("hello from {}", req.path())))
+//!     .bind("127.0.0.1:3000")?;
+//! let shutdown = server.shutdown_handle(); // Clone + Send: stop it from any thread
+//! server.run()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Handlers and responses
+//!
+//! A [`Handler`] is any `Fn(&Request) -> impl IntoResponse` that is `Send + Sync`. The
+//! request body is read in full (within [`Limits::max_body_bytes`]) before the handler runs.
+//! [`IntoResponse`] covers strings, bytes, status codes, `(StatusCode, T)`, [`Response`] and
+//! `Result`. A [`Body::stream`] is sent chunked. A panicking handler costs its client a 500;
+//! the worker keeps serving.
+//!
+//! # Limits and untrusted input
+//!
+//! Malformed or hostile input gets a precise status and a closed connection, never a
+//! handler call:
+//!
+//! | limit | default | over the limit |
+//! |---|---|---|
+//! | request head ([`Limits::max_head_bytes`]) | 64 KiB | 431 |
+//! | header fields ([`Limits::max_headers`]) | 100 | 431 |
+//! | request target ([`Limits::max_uri_bytes`]) | 8 KiB | 414 |
+//! | request body ([`Limits::max_body_bytes`]) | 2 MiB | 413 (before the body is read) |
+//! | head read ([`Limits::header_read_timeout`]) | 30 s from the first byte | 408 |
+//! | body read ([`Limits::body_read_timeout`]) | 30 s | 408 |
+//! | idle keep-alive ([`Limits::keep_alive_timeout`]) | 60 s | closed |
+//! | slow reader ([`Limits::write_timeout`]) | 30 s per write | closed |
+//! | queued connections ([`ServerBuilder::queue_capacity`]) | 1024 | 503 + `Retry-After` |
+//! | open connections ([`ServerBuilder::max_connections`]) | 10,000 | 503 at accept |
+//!
+//! Framing follows RFC 9112 §6 strictly: `Content-Length` must be digits (identical repeats
+//! fold), `Transfer-Encoding` must end in `chunked`, both together are refused (400), lines
+//! end in CRLF, an HTTP/1.1 request needs exactly one `Host`. Other versions get 505.
+//!
+//! # The thread pool
+//!
+//! [`ThreadPool`] is usable on its own: the Rust Book's (chapter 20) pool made production
+//! grade: named workers, a bounded queue with back-pressure ([`ThreadPool::try_execute`]),
+//! panic isolation, counters ([`ThreadPool::stats`]) and a graceful shutdown that joins
+//! every worker, with or without a deadline.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -28,20 +78,44 @@
 //!
 //! # Panics
 //!
-//! A job that panics is caught on its worker; the worker keeps serving the queue. Only
-//! [`ThreadPool::new`] panics, on a zero size, and [`ThreadPool::build`] is its fallible twin.
+//! Handlers and pool jobs run under `catch_unwind`. Only [`ThreadPool::new`] panics, on a
+//! zero size; [`ThreadPool::build`] is its fallible twin.
 //!
 //! # Minimum supported Rust version
 //!
 //! Rust 1.85 (edition 2024). Raising it is a breaking change noted in the changelog.
 
+mod body;
 mod error;
+mod handler;
+mod http1;
 mod pool;
+mod request;
+mod response;
+mod server;
 
-pub use error::{Error, ExecuteError, PoolError, Result, ShutdownTimedOut, TryExecuteError};
+pub use body::Body;
+pub use error::{
+    Error, ExecuteError, ParseError, PoolError, Result, ShutdownTimedOut, TryExecuteError,
+};
+pub use handler::Handler;
+pub use http1::{
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_BYTES,
+    DEFAULT_WRITE_TIMEOUT, Limits, MAX_HEADERS_CAP,
+};
 pub use pool::{
     DEFAULT_THREAD_NAME_PREFIX, Job, PanicReport, PoolStats, ThreadPool, ThreadPoolBuilder,
 };
+pub use request::Request;
+pub use response::{IntoResponse, Response};
+pub use server::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, RunningServer, Server,
+    ServerBuilder, ShutdownHandle,
+};
+
+/// Re-exported so that users need no direct dependency for status codes, methods and headers.
+pub use http;
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -431,6 +431,11 @@ impl ThreadPool {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// Jobs accepted but not yet taken by a worker (cheaper than [`stats`](Self::stats)).
+    pub fn queued(&self) -> usize {
+        self.receiver.len()
+    }
+
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> PoolStats {
         let mut stats = PoolStats {

@@ -1,0 +1,223 @@
+//! Response heads and body framing (RFC 9112 §4, §6, §7).
+
+use std::io::Write;
+
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::{HeaderMap, StatusCode};
+
+use super::date;
+
+/// How a response body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// No framing header: the body runs until the connection closes (HTTP/1.0 streams), or
+    /// the status forbids a body and a length (1xx, 204: RFC 9110 §8.6).
+    Unframed,
+}
+
+/// The `Connection` header the server adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnectionHeader {
+    /// None: HTTP/1.1 keeps the connection by default.
+    Omit,
+    /// `Connection: close`: the server closes after this response (RFC 9112 §9.6).
+    Close,
+    /// `Connection: keep-alive`: an HTTP/1.0 client asked to keep the connection.
+    KeepAlive,
+}
+
+/// Appends the status line and headers. The framing and `Connection` headers come from the
+/// arguments, never from `headers` (the server owns the framing); `Date` is added unless the
+/// handler set one.
+pub(crate) fn encode_head(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    headers: &HeaderMap,
+    framing: Framing,
+    connection: ConnectionHeader,
+) {
+    // RFC 9110 §6.2: a server sends its own highest version, 1.1, to 1.0 clients too.
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONNECTION {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !headers.contains_key(DATE) {
+        out.extend_from_slice(b"date: ");
+        date::append_now(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        Framing::Length(len) => {
+            out.extend_from_slice(b"content-length: ");
+            // Writing into a Vec cannot fail.
+            let _ = write!(out, "{len}");
+            out.extend_from_slice(b"\r\n");
+        }
+        Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::Unframed => {}
+    }
+    match connection {
+        ConnectionHeader::Omit => {}
+        ConnectionHeader::Close => out.extend_from_slice(b"connection: close\r\n"),
+        ConnectionHeader::KeepAlive => out.extend_from_slice(b"connection: keep-alive\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one chunk (RFC 9112 §7.1). An empty `data` would end the body, so it is skipped.
+pub(crate) fn encode_chunk(out: &mut Vec<u8>, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    let _ = write!(out, "{:x}\r\n", data.len());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the last chunk and an empty trailer section.
+pub(crate) fn encode_last_chunk(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"0\r\n\r\n");
+}
+
+/// Appends a complete response the server sends on its own (a parse error, 503, 408...):
+/// the reason phrase as a plain-text body, `Connection: close` when `close`.
+pub(crate) fn write_rejection(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    extra: &[(&str, &str)],
+    close: bool,
+) {
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let _ = write!(out, "HTTP/1.1 {} {reason}\r\ndate: ", status.as_str());
+    date::append_now(out);
+    out.extend_from_slice(b"\r\ncontent-type: text/plain; charset=utf-8\r\n");
+    for (name, value) in extra {
+        let _ = write!(out, "{name}: {value}\r\n");
+    }
+    let _ = write!(out, "content-length: {}\r\n", reason.len() + 1);
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    let _ = write!(out, "\r\n{reason}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::{CONTENT_TYPE, HeaderValue};
+
+    fn head(
+        status: StatusCode,
+        headers: &HeaderMap,
+        framing: Framing,
+        c: ConnectionHeader,
+    ) -> String {
+        let mut out = Vec::new();
+        encode_head(&mut out, status, headers, framing, c);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn head_has_status_line_date_length_and_blank_line() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        let text = head(
+            StatusCode::OK,
+            &headers,
+            Framing::Length(13),
+            ConnectionHeader::Omit,
+        );
+        assert!(
+            text.starts_with("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ndate: "),
+            "{text}"
+        );
+        assert!(text.ends_with("\r\ncontent-length: 13\r\n\r\n"), "{text}");
+    }
+
+    #[test]
+    fn framing_headers_from_the_handler_are_replaced() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
+        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("gzip"));
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        let text = head(
+            StatusCode::OK,
+            &headers,
+            Framing::Chunked,
+            ConnectionHeader::Close,
+        );
+        assert!(
+            !text.contains("999") && !text.contains("gzip") && !text.contains("upgrade"),
+            "{text}"
+        );
+        assert!(text.contains("transfer-encoding: chunked\r\n"));
+        assert!(text.contains("connection: close\r\n"));
+    }
+
+    #[test]
+    fn handler_date_is_kept() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            DATE,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        let text = head(
+            StatusCode::NO_CONTENT,
+            &headers,
+            Framing::Unframed,
+            ConnectionHeader::Omit,
+        );
+        assert_eq!(text.matches("date:").count(), 1, "{text}");
+        assert_eq!(
+            text,
+            "HTTP/1.1 204 No Content\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn chunks_are_hex_framed() {
+        let mut out = Vec::new();
+        encode_chunk(&mut out, b"chunk 0\n");
+        encode_chunk(&mut out, b"");
+        encode_chunk(&mut out, &[b'x'; 26]);
+        encode_last_chunk(&mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("8\r\nchunk 0\n\r\n1a\r\n{}\r\n0\r\n\r\n", "x".repeat(26))
+        );
+    }
+
+    #[test]
+    fn rejection_is_a_complete_closing_response() {
+        let mut out = Vec::new();
+        write_rejection(
+            &mut out,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &[("retry-after", "1")],
+            true,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+        assert!(text.contains("retry-after: 1\r\n"));
+        assert!(text.contains("connection: close\r\n"));
+        assert!(text.ends_with("\r\n\r\nService Unavailable\n"));
+        assert!(text.contains(&format!(
+            "content-length: {}\r\n",
+            "Service Unavailable\n".len()
+        )));
+    }
+}

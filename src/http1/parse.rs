@@ -1,0 +1,478 @@
+//! Request heads: `httparse` turns bytes into a request line and header fields; this module
+//! applies RFC 9112's rules on top and decides how the body is framed (§6).
+
+use std::mem::MaybeUninit;
+
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Uri, Version, request::Parts};
+
+use super::{Limits, MAX_HEADERS_CAP};
+use crate::error::ParseError;
+
+/// How many bytes of method, spaces and version a request line may add to its target before
+/// the line counts as a target that is too long (414) rather than a bad head.
+const REQUEST_LINE_SLACK_BYTES: usize = 1024;
+
+/// A parsed request head and what the connection must do about it.
+#[derive(Debug)]
+pub(crate) struct RequestHead {
+    pub(crate) parts: Parts,
+    pub(crate) framing: BodyFraming,
+    /// Whether the connection may stay open after this request (RFC 9112 §9.3).
+    pub(crate) keep_alive: bool,
+    /// `Expect: 100-continue` on an HTTP/1.1 request (RFC 9110 §10.1.1).
+    pub(crate) expect_continue: bool,
+}
+
+/// How the request body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFraming {
+    /// Exactly this many bytes follow the head; 0 when the request has no body.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// Parses one request head from the start of `buf`.
+///
+/// `Ok(None)`: the head is incomplete, read more. `Ok(Some((head, len)))`: the head took
+/// `len` bytes; the body (if any) starts there.
+pub(crate) fn parse_head(
+    buf: &[u8],
+    limits: &Limits,
+) -> Result<Option<(RequestHead, usize)>, ParseError> {
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
+    let max_headers = limits.max_headers.min(MAX_HEADERS_CAP);
+    let mut request = httparse::Request::new(&mut []);
+    let len = match request.parse_with_uninit_headers(buf, &mut headers[..max_headers]) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => {
+            check_partial(buf, limits)?;
+            return Ok(None);
+        }
+        Err(httparse::Error::Version) => return Err(ParseError::Version),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(ParseError::TooManyHeaders { limit: max_headers });
+        }
+        Err(error) => return Err(malformed(error)),
+    };
+    if len > limits.max_head_bytes {
+        return Err(ParseError::HeadTooLarge {
+            limit: limits.max_head_bytes,
+        });
+    }
+    // RFC 9112 §2.2 lets a recipient accept a bare LF as a line terminator; we do not, so
+    // that no peer in front of us can read the head differently (request smuggling).
+    if has_bare_lf(&buf[..len]) {
+        return Err(ParseError::Malformed("line not terminated by CRLF"));
+    }
+
+    let target = request.path.expect("complete parse has a target");
+    if target.len() > limits.max_uri_bytes {
+        return Err(ParseError::UriTooLong {
+            limit: limits.max_uri_bytes,
+        });
+    }
+    let method = request.method.expect("complete parse has a method");
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| ParseError::Malformed("invalid method"))?;
+    let uri: Uri = target
+        .parse()
+        .map_err(|_| ParseError::Malformed("invalid request target"))?;
+    let version = match request.version.expect("complete parse has a version") {
+        0 => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let mut header_map = HeaderMap::with_capacity(request.headers.len());
+    for header in request.headers.iter() {
+        let name = HeaderName::from_bytes(header.name.as_bytes())
+            .map_err(|_| ParseError::Malformed("invalid header name"))?;
+        let value = HeaderValue::from_bytes(header.value)
+            .map_err(|_| ParseError::Malformed("invalid header value"))?;
+        header_map.append(name, value);
+    }
+
+    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host and to any
+    // request with more than one Host field.
+    match header_map.get_all(HOST).iter().count() {
+        0 if version == Version::HTTP_11 => return Err(ParseError::Host),
+        0 | 1 => {}
+        _ => return Err(ParseError::Host),
+    }
+    let framing = body_framing(&header_map, version)?;
+    let keep_alive = keep_alive(&header_map, version);
+    let expect_continue = expects_continue(&header_map, version)?;
+
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = version;
+    parts.headers = header_map;
+    Ok(Some((
+        RequestHead {
+            parts,
+            framing,
+            keep_alive,
+            expect_continue,
+        },
+        len,
+    )))
+}
+
+/// An incomplete head may still be too long already.
+fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), ParseError> {
+    let request_line_ended = buf.contains(&b'\n');
+    if !request_line_ended && buf.len() > limits.max_uri_bytes + REQUEST_LINE_SLACK_BYTES {
+        return Err(ParseError::UriTooLong {
+            limit: limits.max_uri_bytes,
+        });
+    }
+    if buf.len() > limits.max_head_bytes {
+        return Err(ParseError::HeadTooLarge {
+            limit: limits.max_head_bytes,
+        });
+    }
+    Ok(())
+}
+
+fn malformed(error: httparse::Error) -> ParseError {
+    ParseError::Malformed(match error {
+        httparse::Error::HeaderName => "invalid header name",
+        httparse::Error::HeaderValue => "invalid header value",
+        httparse::Error::NewLine => "invalid line ending",
+        httparse::Error::Status => "invalid status",
+        httparse::Error::Token => "invalid token in request line",
+        _ => "invalid request head",
+    })
+}
+
+fn has_bare_lf(head: &[u8]) -> bool {
+    head.iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+}
+
+/// RFC 9112 §6.3, in order: Transfer-Encoding wins over Content-Length, but a request with
+/// both is rejected (§6.1: "ought to be handled as an error"; it is the smuggling vector);
+/// chunked must be the final coding; otherwise Content-Length; otherwise no body.
+fn body_framing(headers: &HeaderMap, version: Version) -> Result<BodyFraming, ParseError> {
+    let transfer_encodings = headers.get_all(http::header::TRANSFER_ENCODING);
+    if transfer_encodings.iter().next().is_some() {
+        // §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+        if version == Version::HTTP_10 || headers.contains_key(CONTENT_LENGTH) {
+            return Err(ParseError::TransferEncoding);
+        }
+        let mut codings = Vec::new();
+        for value in transfer_encodings {
+            let value = value.to_str().map_err(|_| ParseError::TransferEncoding)?;
+            for coding in value.split(',') {
+                let coding = coding.trim();
+                if coding.is_empty() {
+                    return Err(ParseError::TransferEncoding);
+                }
+                codings.push(coding);
+            }
+        }
+        let is_chunked = |coding: &str| coding.eq_ignore_ascii_case("chunked");
+        let (last, earlier) = codings.split_last().expect("at least one coding");
+        // §6.3: chunked must be the final coding, applied once (§7); otherwise the body's
+        // end cannot be found and the answer is 400.
+        if !is_chunked(last) || earlier.iter().any(|c| is_chunked(c)) {
+            return Err(ParseError::TransferEncoding);
+        }
+        // §6.1: a coding we do not decode (gzip under chunked, say) is 501.
+        if !earlier.is_empty() {
+            return Err(ParseError::UnsupportedTransferCoding);
+        }
+        return Ok(BodyFraming::Chunked);
+    }
+
+    let mut length: Option<u64> = None;
+    for value in headers.get_all(CONTENT_LENGTH) {
+        // §6.3 rule 5 and RFC 9110 §8.6: a list of identical values may be folded into one;
+        // anything that is not 1*DIGIT is invalid.
+        for item in value.as_bytes().split(|&b| b == b',') {
+            let parsed = parse_decimal(trim_ows(item)).ok_or(ParseError::ContentLength)?;
+            match length {
+                Some(existing) if existing != parsed => return Err(ParseError::ContentLength),
+                _ => length = Some(parsed),
+            }
+        }
+    }
+    Ok(BodyFraming::Length(length.unwrap_or(0)))
+}
+
+fn trim_ows(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| !matches!(b, b' ' | b'\t'));
+    let end = bytes.iter().rposition(|b| !matches!(b, b' ' | b'\t'));
+    match (start, end) {
+        (Some(start), Some(end)) => &bytes[start..=end],
+        _ => &[],
+    }
+}
+
+/// `1*DIGIT` as a u64: no sign, no spaces, no hex, no overflow.
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
+}
+
+/// RFC 9112 §9.3: HTTP/1.1 stays open unless `close`; HTTP/1.0 only with `keep-alive`.
+fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
+    let mut close = false;
+    let mut keep_alive = false;
+    for value in headers.get_all(CONNECTION) {
+        for option in value.as_bytes().split(|&b| b == b',') {
+            let option = trim_ows(option);
+            close |= option.eq_ignore_ascii_case(b"close");
+            keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+        }
+    }
+    match version {
+        Version::HTTP_11 => !close,
+        _ => keep_alive && !close,
+    }
+}
+
+/// RFC 9110 §10.1.1: `100-continue` is the only expectation; others get 417. A server MUST
+/// ignore it in an HTTP/1.0 request.
+fn expects_continue(headers: &HeaderMap, version: Version) -> Result<bool, ParseError> {
+    let mut expect_continue = false;
+    for value in headers.get_all(EXPECT) {
+        if trim_ows(value.as_bytes()).eq_ignore_ascii_case(b"100-continue") {
+            expect_continue = true;
+        } else {
+            return Err(ParseError::ExpectationFailed);
+        }
+    }
+    Ok(expect_continue && version == Version::HTTP_11)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(input: &str) -> Result<Option<(RequestHead, usize)>, ParseError> {
+        parse_head(input.as_bytes(), &Limits::default())
+    }
+
+    fn head(input: &str) -> RequestHead {
+        parse(input).unwrap().expect("complete head").0
+    }
+
+    fn error(input: &str) -> ParseError {
+        parse(input).unwrap_err()
+    }
+
+    /// Table of heads that must be rejected, with the error each gets.
+    macro_rules! rejects {
+        ($($name:ident: $input:expr => $error:pat,)*) => {$(
+            #[test]
+            fn $name() {
+                let got = error($input);
+                assert!(matches!(got, $error), "{:?} gave {got:?}", $input);
+            }
+        )*};
+    }
+
+    rejects! {
+        missing_host_on_1_1: "GET / HTTP/1.1\r\n\r\n" => ParseError::Host,
+        repeated_host: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n" => ParseError::Host,
+        repeated_host_on_1_0: "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n" => ParseError::Host,
+        content_length_plus: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n" => ParseError::ContentLength,
+        content_length_hex: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n" => ParseError::ContentLength,
+        content_length_inner_space: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\n" => ParseError::ContentLength,
+        content_length_negative: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n" => ParseError::ContentLength,
+        content_length_empty: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n" => ParseError::ContentLength,
+        content_length_overflow: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n" => ParseError::ContentLength,
+        content_length_conflict: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n" => ParseError::ContentLength,
+        content_length_list_conflict: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n" => ParseError::ContentLength,
+        te_and_cl: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n" => ParseError::TransferEncoding,
+        te_on_1_0: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" => ParseError::TransferEncoding,
+        te_chunked_not_last: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n" => ParseError::TransferEncoding,
+        te_chunked_twice: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" => ParseError::TransferEncoding,
+        te_empty_item: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked\r\n\r\n" => ParseError::TransferEncoding,
+        te_gzip_then_chunked: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" => ParseError::UnsupportedTransferCoding,
+        te_unknown_alone: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: zstd-magic\r\n\r\n" => ParseError::TransferEncoding,
+        te_unknown_then_chunked: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: zstd-magic, chunked\r\n\r\n" => ParseError::UnsupportedTransferCoding,
+        te_identity: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n" => ParseError::TransferEncoding,
+        garbage_request_line: "HELLO\r\n\r\n" => ParseError::Malformed(_),
+        space_before_colon: "GET / HTTP/1.1\r\nHost : a\r\n\r\n" => ParseError::Malformed(_),
+        obs_fold: "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n" => ParseError::Malformed(_),
+        control_char_in_value: "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x01c\r\n\r\n" => ParseError::Malformed(_),
+        bare_lf_in_headers: "GET / HTTP/1.1\r\nHost: a\nX-A: b\r\n\r\n" => ParseError::Malformed(_),
+        bare_lf_request_line: "GET / HTTP/1.1\nHost: a\r\n\r\n" => ParseError::Malformed(_),
+        bare_cr: "GET / HTTP/1.1\rHost: a\r\n\r\n" => ParseError::Malformed(_),
+        http_2_version: "GET / HTTP/2.0\r\nHost: a\r\n\r\n" => ParseError::Version,
+        http_2_preface: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" => ParseError::Version,
+        http_0_9_style: "GET /\r\n\r\n" => ParseError::Malformed(_) | ParseError::Version,
+        unknown_expectation: "POST / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n" => ParseError::ExpectationFailed,
+    }
+
+    #[test]
+    fn simple_get_is_complete_with_its_length() {
+        let input = "GET /users/7?x=1 HTTP/1.1\r\nHost: example\r\nAccept: */*\r\n\r\nNEXT";
+        let (head, len) = parse(input).unwrap().unwrap();
+        assert_eq!(len, input.len() - 4);
+        assert_eq!(head.parts.method, Method::GET);
+        assert_eq!(head.parts.uri.path(), "/users/7");
+        assert_eq!(head.parts.uri.query(), Some("x=1"));
+        assert_eq!(head.parts.headers["accept"], "*/*");
+        assert_eq!(head.framing, BodyFraming::Length(0));
+        assert!(head.keep_alive);
+        assert!(!head.expect_continue);
+    }
+
+    #[test]
+    fn every_prefix_of_a_head_is_partial() {
+        let input = "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n";
+        for end in 0..input.len() {
+            assert!(parse(&input[..end]).unwrap().is_none(), "prefix {end}");
+        }
+        assert!(parse(input).unwrap().is_some());
+    }
+
+    #[test]
+    fn absolute_form_target_is_accepted() {
+        let head = head("GET http://example.com/a?b HTTP/1.1\r\nHost: example.com\r\n\r\n");
+        assert_eq!(head.parts.uri.host(), Some("example.com"));
+        assert_eq!(head.parts.uri.path(), "/a");
+    }
+
+    #[test]
+    fn http_1_0_needs_no_host_and_closes_by_default() {
+        let head = head("GET / HTTP/1.0\r\n\r\n");
+        assert_eq!(head.parts.version, Version::HTTP_10);
+        assert!(!head.keep_alive);
+        let head = self::head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+        assert!(head.keep_alive);
+    }
+
+    #[test]
+    fn connection_close_is_honoured_in_a_list() {
+        assert!(
+            !head("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade, close\r\n\r\n").keep_alive
+        );
+    }
+
+    #[test]
+    fn identical_content_lengths_fold() {
+        let head =
+            head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n");
+        assert_eq!(head.framing, BodyFraming::Length(5));
+        let head = self::head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7, 7\r\n\r\n");
+        assert_eq!(head.framing, BodyFraming::Length(7));
+    }
+
+    #[test]
+    fn chunked_is_case_insensitive() {
+        let head = head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n");
+        assert_eq!(head.framing, BodyFraming::Chunked);
+    }
+
+    #[test]
+    fn expect_continue_only_on_1_1() {
+        assert!(
+            head("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n")
+                .expect_continue
+        );
+        assert!(
+            !head("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n")
+                .expect_continue
+        );
+    }
+
+    #[test]
+    fn leading_empty_line_is_ignored() {
+        assert_eq!(
+            head("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").parts.method,
+            Method::GET
+        );
+    }
+
+    #[test]
+    fn long_target_is_414_even_before_the_line_ends() {
+        let limits = Limits::default();
+        let long = format!(
+            "GET /{} HTTP/1.1\r\nHost: a\r\n\r\n",
+            "a".repeat(limits.max_uri_bytes)
+        );
+        assert!(matches!(error(&long), ParseError::UriTooLong { .. }));
+        let unfinished = format!(
+            "GET /{}",
+            "a".repeat(limits.max_uri_bytes + REQUEST_LINE_SLACK_BYTES)
+        );
+        assert!(matches!(error(&unfinished), ParseError::UriTooLong { .. }));
+    }
+
+    #[test]
+    fn large_head_is_431() {
+        let limits = Limits::default();
+        let mut input = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+        while input.len() <= limits.max_head_bytes {
+            input.push_str(
+                "X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+            );
+        }
+        // Partial (no blank line yet) and complete heads are both refused.
+        assert!(matches!(
+            error(&input),
+            ParseError::HeadTooLarge { .. } | ParseError::TooManyHeaders { .. }
+        ));
+        let few_but_long = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+            "b".repeat(limits.max_head_bytes)
+        );
+        assert!(matches!(
+            error(&few_but_long),
+            ParseError::HeadTooLarge { .. }
+        ));
+    }
+
+    #[test]
+    fn too_many_headers_is_431() {
+        let mut input = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+        for i in 0..DEFAULT_MAX_HEADERS_FOR_TEST {
+            input.push_str(&format!("X-{i}: v\r\n"));
+        }
+        input.push_str("\r\n");
+        let got = error(&input);
+        assert!(
+            matches!(got, ParseError::TooManyHeaders { limit: 100 }),
+            "{got:?}"
+        );
+        assert_eq!(
+            got.status(),
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        );
+    }
+    const DEFAULT_MAX_HEADERS_FOR_TEST: usize = super::super::DEFAULT_MAX_HEADERS;
+
+    #[test]
+    fn statuses_match_the_rfc() {
+        use http::StatusCode;
+        assert_eq!(
+            error("GET / HTTP/1.1\r\n\r\n").status(),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            error("GET / HTTP/2.0\r\nHost: a\r\n\r\n").status(),
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED
+        );
+        assert_eq!(
+            error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: br, chunked\r\n\r\n").status(),
+            StatusCode::NOT_IMPLEMENTED
+        );
+        assert_eq!(
+            error("POST / HTTP/1.1\r\nHost: a\r\nExpect: x\r\n\r\n").status(),
+            StatusCode::EXPECTATION_FAILED
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! [`ServerBuilder`]: every setting of a server, then `bind`.
+
+use std::fmt;
+use std::net::{TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::{Server, Shared};
+use crate::error::{Error, Result};
+use crate::handler::Handler;
+use crate::http1::{Limits, MAX_HEADERS_CAP};
+use crate::pool::ThreadPool;
+use crate::request::Request;
+use crate::response::Response;
+
+/// Worker threads unless [`ServerBuilder::threads`] says otherwise.
+pub const DEFAULT_THREADS: usize = 8;
+/// Connections waiting for a worker before new work is answered with 503.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+/// Open connections before new ones are answered with 503 and closed.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// The thread name prefix of a server's workers.
+const WORKER_THREAD_PREFIX: &str = "switchyard-worker";
+
+/// Configures a [`Server`]; start from [`Server::builder`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use switchyard::{Request, Server};
+///
+/// let server = Server::builder()
+///     .threads(4)
+///     .max_body_bytes(64 * 1024)
+///     .keep_alive_timeout(Duration::from_secs(30))
+///     .handler(|req: &Request| format!("you asked for {}", req.path()))
+///     .bind("127.0.0.1:0")?;
+/// println!("listening on {}", server.local_addr());
+/// server.run()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a builder does nothing until `bind` is called"]
+pub struct ServerBuilder {
+    threads: usize,
+    queue_capacity: usize,
+    max_connections: usize,
+    limits: Limits,
+    handler: Option<Box<dyn Handler>>,
+}
+
+impl fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("threads", &self.threads)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("max_connections", &self.max_connections)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        Self {
+            threads: DEFAULT_THREADS,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            limits: Limits::default(),
+            handler: None,
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// Worker threads that run handlers (default [`DEFAULT_THREADS`]).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Readable connections that may wait for a worker; beyond it the server answers 503 with
+    /// `Retry-After` (default [`DEFAULT_QUEUE_CAPACITY`]).
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// Open connections allowed; the next is answered 503 and closed at accept time
+    /// (default [`DEFAULT_MAX_CONNECTIONS`]).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Replaces every protocol limit at once.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The longest request head, in bytes; longer gets 431.
+    pub fn max_head_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_head_bytes = bytes;
+        self
+    }
+
+    /// The most header fields in a request (at most [`MAX_HEADERS_CAP`]); more gets 431.
+    pub fn max_headers(mut self, count: usize) -> Self {
+        self.limits.max_headers = count;
+        self
+    }
+
+    /// The longest request target, in bytes; longer gets 414.
+    pub fn max_uri_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_uri_bytes = bytes;
+        self
+    }
+
+    /// The largest request body, in bytes; larger gets 413.
+    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
+        self.limits.max_body_bytes = bytes;
+        self
+    }
+
+    /// Time from a request's first byte to the end of its head; then 408 and close.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// Time to receive a request body; then 408 and close.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.body_read_timeout = timeout;
+        self
+    }
+
+    /// How long an idle keep-alive connection stays open.
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for each write to a client that does not read; then the connection is
+    /// dropped.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.write_timeout = timeout;
+        self
+    }
+
+    /// The handler for every request (default: 404 for everything).
+    pub fn handler<H: Handler>(mut self, handler: H) -> Self {
+        self.handler = Some(Box::new(handler));
+        self
+    }
+
+    /// Binds a listener to `addr` (port 0 picks a free port) and starts the workers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Bind`] when the address cannot be bound, [`Error::Config`] for a setting out
+    /// of range, [`Error::Pool`] when worker threads cannot be started.
+    pub fn bind<A: ToSocketAddrs + fmt::Debug>(self, addr: A) -> Result<Server> {
+        let listener = TcpListener::bind(&addr).map_err(|source| Error::Bind {
+            addr: format!("{addr:?}"),
+            source,
+        })?;
+        self.listener(listener)
+    }
+
+    /// Serves on an already bound listener (from a test, or systemd socket activation).
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Self::bind), and [`Error::Io`] when the listener cannot be made
+    /// non-blocking.
+    pub fn listener(self, listener: TcpListener) -> Result<Server> {
+        self.validate()?;
+        listener.set_nonblocking(true)?;
+        let pool = ThreadPool::builder()
+            .size(self.threads)
+            .thread_name_prefix(WORKER_THREAD_PREFIX)
+            .build()?;
+        let shared = Arc::new(Shared {
+            handler: self.handler.unwrap_or_else(|| Box::new(not_found)),
+            limits: self.limits,
+            queue_capacity: self.queue_capacity,
+            max_connections: self.max_connections,
+            shutdown: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+        });
+        Server::new(listener, pool, shared)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.threads == 0 {
+            return Err(Error::Config("threads must be at least 1"));
+        }
+        if self.queue_capacity == 0 {
+            return Err(Error::Config("queue_capacity must be at least 1"));
+        }
+        if self.max_connections == 0 {
+            return Err(Error::Config("max_connections must be at least 1"));
+        }
+        if self.limits.max_headers == 0 || self.limits.max_headers > MAX_HEADERS_CAP {
+            return Err(Error::Config("max_headers must be between 1 and 256"));
+        }
+        Ok(())
+    }
+}
+
+fn not_found(_: &Request) -> Response {
+    Response::new(http::StatusCode::NOT_FOUND)
+}

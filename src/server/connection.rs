@@ -1,0 +1,126 @@
+//! A client connection, and its turn on a worker thread.
+
+use std::cell::RefCell;
+use std::net::{SocketAddr, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+use http::StatusCode;
+use http::request::Parts;
+
+use super::Shared;
+use crate::body::Body;
+use crate::http1::{Conn, ConnConfig, Next, ReadBuf};
+use crate::request::Request;
+
+/// Beyond this capacity a worker's output buffer is freed after use rather than kept.
+const MAX_RETAINED_OUTPUT_BYTES: usize = 256 * 1024;
+
+/// An open client connection. It lives in the poller while idle and moves to a worker for
+/// its turn; parked, it holds only the bytes of a partly received head (usually none).
+#[derive(Debug)]
+pub(super) struct Connection {
+    pub(super) stream: TcpStream,
+    pub(super) peer: SocketAddr,
+    /// Unconsumed input from the last turn: the start of the next request head.
+    pub(super) leftover: Vec<u8>,
+}
+
+/// What a worker hands back to the poller after a turn.
+#[derive(Debug)]
+pub(super) struct Returned {
+    pub(super) token: usize,
+    /// `None` when the connection was closed.
+    pub(super) connection: Option<Connection>,
+    pub(super) partial_head: bool,
+}
+
+thread_local! {
+    /// Each worker reuses one read buffer and one output buffer for every connection it
+    /// serves, so a parked connection costs no buffer at all.
+    static BUFFERS: RefCell<(ReadBuf, Vec<u8>)> = RefCell::new((ReadBuf::default(), Vec::new()));
+}
+
+impl Connection {
+    /// Serves every request the connection has ready, on the current (worker) thread.
+    pub(super) fn serve(mut self, shared: &Shared) -> (Option<Connection>, bool) {
+        BUFFERS.with(|buffers| {
+            let mut buffers = buffers.borrow_mut();
+            let (buf, out) = &mut *buffers;
+            buf.load(&self.leftover);
+            let config = ConnConfig {
+                limits: &shared.limits,
+                draining: &shared.draining,
+            };
+            let peer = self.peer;
+            let service = |head: Parts, body: Vec<u8>| call_handler(shared, head, body, peer);
+            let next = Conn::new(&mut self.stream, buf, out, config, &service).serve();
+            self.leftover = buf.take();
+            if out.capacity() > MAX_RETAINED_OUTPUT_BYTES {
+                *out = Vec::new();
+            }
+            match next {
+                Next::Park { partial_head } => (Some(self), partial_head),
+                Next::Close => (None, false),
+            }
+        })
+    }
+}
+
+/// Runs the handler; a panic costs the client a 500, never the worker.
+fn call_handler(
+    shared: &Shared,
+    head: Parts,
+    body: Vec<u8>,
+    peer: SocketAddr,
+) -> http::Response<Body> {
+    let request = Request::from_parts(head, body, Some(peer));
+    match panic::catch_unwind(AssertUnwindSafe(|| shared.handler.call(&request))) {
+        Ok(response) => response.into_http(),
+        Err(_) => {
+            // The panic message itself was printed by the panic hook.
+            let mut response = http::Response::new(Body::from("Internal Server Error\n"));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        }
+    }
+}
+
+/// Tells the poller the outcome of a turn, even if the turn itself panicked (a bug): the
+/// poller must never wait forever for a connection that is gone.
+pub(super) struct ReturnGuard {
+    pub(super) token: usize,
+    pub(super) returns: crossbeam_channel::Sender<Returned>,
+    pub(super) waker: Arc<mio::Waker>,
+    pub(super) sent: bool,
+}
+
+impl ReturnGuard {
+    pub(super) fn send(mut self, connection: Option<Connection>, partial_head: bool) {
+        self.sent = true;
+        self.deliver(Returned {
+            token: self.token,
+            connection,
+            partial_head,
+        });
+    }
+
+    fn deliver(&self, returned: Returned) {
+        // The poller is gone only after shutdown; the connection then just closes.
+        if self.returns.send(returned).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+impl Drop for ReturnGuard {
+    fn drop(&mut self) {
+        if !self.sent {
+            self.deliver(Returned {
+                token: self.token,
+                connection: None,
+                partial_head: false,
+            });
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! [`ShutdownHandle`]: stops a server from any thread.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::Shared;
+
+/// Stops a running [`Server`](crate::Server) gracefully, from any thread (a handler
+/// included).
+///
+/// [`shutdown`](Self::shutdown) returns at once: the listener stops accepting, idle
+/// keep-alive connections are closed, requests in flight finish (their responses carry
+/// `Connection: close`), then the workers are joined and `run` returns. Calling it again is
+/// harmless.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    pub(super) shared: Arc<Shared>,
+    pub(super) waker: Arc<mio::Waker>,
+}
+
+impl ShutdownHandle {
+    /// Starts the graceful shutdown. Does not block.
+    pub fn shutdown(&self) {
+        if !self.shared.shutdown.swap(true, Ordering::AcqRel) {
+            // The poller sees the flag on its next turn; the wake makes that turn now. A
+            // failed wake means the poller is gone already.
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.shutdown.load(Ordering::Acquire)
+    }
+}
+
+impl fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownHandle")
+            .field("is_shutdown", &self.is_shutdown())
+            .finish()
+    }
+}

@@ -1,0 +1,185 @@
+//! The server: an acceptor/poller thread that owns idle connections, and a [`ThreadPool`]
+//! whose workers serve connections that have a request ready.
+//!
+//! ```text
+//!   listener ──accept──► poller (mio, one thread) ──readable──► pool queue ──► worker
+//!                          ▲   idle connections                                 │
+//!                          └────────── parked again (channel + Waker) ◄─────────┘
+//! ```
+
+mod builder;
+mod connection;
+mod handle;
+mod poller;
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::thread::{self, JoinHandle};
+
+use mio::unix::SourceFd;
+use mio::{Interest, Poll, Waker};
+
+pub use builder::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, ServerBuilder,
+};
+pub use handle::ShutdownHandle;
+
+use crate::error::{Error, Result};
+use crate::handler::Handler;
+use crate::http1::Limits;
+use crate::pool::ThreadPool;
+use poller::Poller;
+
+/// The name of the thread [`Server::spawn`] starts.
+const ACCEPT_THREAD_NAME: &str = "switchyard-accept";
+
+/// What the poller and the workers share.
+pub(crate) struct Shared {
+    handler: Box<dyn Handler>,
+    limits: Limits,
+    queue_capacity: usize,
+    max_connections: usize,
+    /// Shutdown was requested.
+    shutdown: AtomicBool,
+    /// The listener is closed: responses close their connections.
+    draining: AtomicBool,
+}
+
+/// A bound HTTP/1.1 server, ready to [`run`](Server::run) or [`spawn`](Server::spawn).
+///
+/// # Examples
+///
+/// ```no_run
+/// use switchyard::{Request, Server};
+///
+/// let server = Server::builder()
+///     .handler(|_: &Request| "hello")
+///     .bind("127.0.0.1:0")?;
+/// let running = server.spawn()?;
+/// // ... talk to running.local_addr() ...
+/// running.shutdown_handle().shutdown();
+/// running.join()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Server {
+    poller: Poller,
+    local_addr: SocketAddr,
+    handle: ShutdownHandle,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Starts configuring a server.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    fn new(listener: TcpListener, pool: ThreadPool, shared: Arc<Shared>) -> Result<Self> {
+        let local_addr = listener.local_addr()?;
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), poller::WAKER)?);
+        let fd = listener.as_raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&fd), poller::LISTENER, Interest::READABLE)?;
+        let handle = ShutdownHandle {
+            shared: Arc::clone(&shared),
+            waker: Arc::clone(&waker),
+        };
+        Ok(Self {
+            poller: Poller::new(poll, listener, waker, shared, pool),
+            local_addr,
+            handle,
+        })
+    }
+
+    /// The address the server listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops the server from any thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Serves on the current thread until shut down, in-flight requests finished and every
+    /// worker joined.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when polling fails.
+    pub fn run(self) -> Result<()> {
+        self.poller.run().map_err(Error::Io)
+    }
+
+    /// Serves on a background thread named `switchyard-accept`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the thread cannot be started.
+    pub fn spawn(self) -> Result<RunningServer> {
+        let local_addr = self.local_addr;
+        let handle = self.handle.clone();
+        let thread = thread::Builder::new()
+            .name(ACCEPT_THREAD_NAME.to_owned())
+            .spawn(move || self.poller.run())?;
+        Ok(RunningServer {
+            local_addr,
+            handle,
+            thread,
+        })
+    }
+}
+
+/// A server running on its own thread, from [`Server::spawn`].
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    handle: ShutdownHandle,
+    thread: JoinHandle<io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops the server from any thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Starts a graceful shutdown and waits for it to finish.
+    ///
+    /// # Errors
+    ///
+    /// As [`join`](Self::join).
+    pub fn shutdown(self) -> Result<()> {
+        self.handle.shutdown();
+        self.join()
+    }
+
+    /// Waits until the server has stopped (after a shutdown from some handle).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when polling failed, [`Error::ServerPanicked`] on a bug in the server.
+    pub fn join(self) -> Result<()> {
+        match self.thread.join() {
+            Ok(result) => result.map_err(Error::Io),
+            Err(_) => Err(Error::ServerPanicked),
+        }
+    }
+}

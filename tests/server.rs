@@ -1,0 +1,208 @@
+//! The server's architecture: idle connections cost no worker, back-pressure is a 503, and
+//! limits are enforced at accept time.
+
+mod support;
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::{Client, connect, get, read_to_close, spawn};
+use switchyard::{Request, Response, Server};
+
+/// A handler whose `/block` requests report that they started and then wait for a release
+/// (bounded, so a failing test cannot hang).
+fn blocking_app() -> (
+    impl Fn(&Request) -> Response + Send + Sync + 'static,
+    mpsc::Receiver<()>,
+    mpsc::Sender<()>,
+) {
+    let (started_tx, started) = mpsc::channel::<()>();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    let release_rx = Arc::new(Mutex::new(release_rx));
+    let handler = move |req: &Request| {
+        if req.path() == "/block" {
+            started_tx.lock().unwrap().send(()).unwrap();
+            let _ = release_rx.lock().unwrap().recv_timeout(support::IO_TIMEOUT);
+            return Response::text("released");
+        }
+        Response::text(format!("ok {}", req.path()))
+    };
+    (handler, started, release)
+}
+
+#[test]
+fn idle_keep_alive_connections_cost_no_worker() {
+    // Scaled down from 10,000 idle connections and 8 workers: 500 and 4.
+    const IDLE: usize = 500;
+    let server = spawn(
+        Server::builder()
+            .threads(4)
+            .handler(|r: &Request| Response::text(r.path().to_owned())),
+    );
+    let addr = server.local_addr();
+    let mut idle: Vec<Client> = (0..IDLE).map(|_| Client::new(addr)).collect();
+    for (i, client) in idle.iter_mut().enumerate() {
+        assert_eq!(client.get(&format!("/idle/{i}")).status, 200);
+    }
+    // Every idle connection is still open, and a new client is served at once.
+    let started = Instant::now();
+    for i in 0..20 {
+        assert_eq!(get(addr, &format!("/new/{i}")).text(), format!("/new/{i}"));
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "20 new clients took {took:?}"
+    );
+    // The idle connections were kept and still work.
+    for (i, client) in idle.iter_mut().enumerate().step_by(50) {
+        assert_eq!(
+            client.get(&format!("/again/{i}")).text(),
+            format!("/again/{i}")
+        );
+    }
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_blocked_handler_blocks_only_its_own_worker() {
+    let (handler, started, release) = blocking_app();
+    let server = spawn(Server::builder().threads(2).handler(handler));
+    let addr = server.local_addr();
+    let mut blocked = Client::new(addr);
+    blocked.send(b"GET /block HTTP/1.1\r\nHost: h\r\n\r\n");
+    started.recv_timeout(support::IO_TIMEOUT).unwrap();
+    for i in 0..50 {
+        assert_eq!(get(addr, &format!("/{i}")).text(), format!("ok /{i}"));
+    }
+    release.send(()).unwrap();
+    assert_eq!(blocked.reply().text(), "released");
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn full_queue_answers_503_with_retry_after() {
+    let (handler, started, release) = blocking_app();
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .queue_capacity(1)
+            .handler(handler),
+    );
+    let addr = server.local_addr();
+    // The only worker is busy...
+    let mut first = Client::new(addr);
+    first.send(b"GET /block HTTP/1.1\r\nHost: h\r\n\r\n");
+    started.recv_timeout(support::IO_TIMEOUT).unwrap();
+    // ...so of two more requests one waits in the queue and the other is refused.
+    let mut second = Client::new(addr);
+    let mut third = Client::new(addr);
+    second.send(b"GET /second HTTP/1.1\r\nHost: h\r\n\r\n");
+    third.send(b"GET /third HTTP/1.1\r\nHost: h\r\n\r\n");
+    // Whichever the poller saw second gets 503 at once; find it without waiting on the
+    // queued one (which only answers after the release).
+    let deadline = Instant::now() + support::IO_TIMEOUT;
+    let third_refused = loop {
+        let mut peek = [0u8; 1];
+        second.stream().set_nonblocking(true).unwrap();
+        third.stream().set_nonblocking(true).unwrap();
+        if third.stream().peek(&mut peek).is_ok() {
+            break true;
+        }
+        if second.stream().peek(&mut peek).is_ok() {
+            break false;
+        }
+        assert!(Instant::now() < deadline, "neither request was refused");
+        std::thread::yield_now();
+    };
+    second.stream().set_nonblocking(false).unwrap();
+    third.stream().set_nonblocking(false).unwrap();
+    let (mut refused, mut queued) = if third_refused {
+        (third, second)
+    } else {
+        (second, third)
+    };
+    let reply = refused.reply();
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    assert_eq!(reply.header("connection"), Some("close"));
+    release.send(()).unwrap();
+    assert_eq!(first.reply().text(), "released");
+    assert_eq!(queued.reply().status, 200);
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn max_connections_is_enforced_at_accept() {
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .max_connections(2)
+            .handler(|_: &Request| "ok"),
+    );
+    let addr = server.local_addr();
+    let mut kept: Vec<Client> = (0..2).map(|_| Client::new(addr)).collect();
+    for client in &mut kept {
+        assert_eq!(client.get("/").status, 200);
+    }
+    let mut over = connect(addr);
+    let response = read_to_close(&mut over);
+    assert!(response.starts_with("HTTP/1.1 503 "), "{response}");
+    assert!(response.contains("retry-after: 1\r\n"));
+    // Closing one makes room again.
+    drop(kept.pop());
+    let deadline = Instant::now() + support::IO_TIMEOUT;
+    loop {
+        let mut client = connect(addr);
+        client
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        use std::io::Write;
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let response = read_to_close(&mut client);
+        if response.starts_with("HTTP/1.1 200 ") {
+            break;
+        }
+        // The server may not have seen the close yet; it is on its way.
+        assert!(
+            Instant::now() < deadline,
+            "no room after a close: {response}"
+        );
+    }
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn shutdown_finishes_in_flight_requests_and_refuses_new_connections() {
+    let (handler, started, release) = blocking_app();
+    let server = spawn(Server::builder().threads(2).handler(handler));
+    let addr = server.local_addr();
+    let mut in_flight = Client::new(addr);
+    in_flight.send(b"GET /block HTTP/1.1\r\nHost: h\r\n\r\n");
+    started.recv_timeout(support::IO_TIMEOUT).unwrap();
+    let mut idle = Client::new(addr);
+    assert_eq!(idle.get("/x").status, 200);
+    let handle = server.shutdown_handle();
+    handle.shutdown();
+    handle.shutdown(); // harmless twice
+    // The idle connection is closed at once...
+    assert!(support::is_closed(idle.stream()));
+    // ...the listener is gone...
+    let deadline = Instant::now() + support::IO_TIMEOUT;
+    while std::net::TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after shutdown");
+        std::thread::yield_now();
+    }
+    // ...and the request in flight completes, told that the connection closes.
+    release.send(()).unwrap();
+    let reply = in_flight.reply();
+    assert_eq!(
+        (reply.status, reply.header("connection")),
+        (200, Some("close"))
+    );
+    server.join().unwrap();
+}
