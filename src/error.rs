@@ -32,6 +32,9 @@ pub enum Error {
     /// A server setting is out of its range.
     #[error("invalid server configuration: {0}")]
     Config(&'static str),
+    /// A route could not be registered.
+    #[error("route registration failed")]
+    Route(#[from] RouteError),
     /// The server thread panicked (a bug in switchyard: handlers run under `catch_unwind`).
     #[error("server thread panicked")]
     ServerPanicked,
@@ -200,4 +203,62 @@ pub struct ShutdownTimedOut {
     pub busy_workers: Vec<usize>,
     /// Jobs still queued at the deadline; they were dropped without being run.
     pub dropped_jobs: usize,
+}
+
+/// A request a handler refuses, with the status and a message for the client: a path
+/// parameter that does not parse (400), JSON that does not decode (400), a wrong content type
+/// (415). It is an [`IntoResponse`](crate::IntoResponse), so handlers return it with `?`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Rejection {
+    status: http::StatusCode,
+    message: String,
+}
+
+impl Rejection {
+    /// A rejection with this status and message.
+    pub fn new(status: http::StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The status the client gets.
+    pub fn status(&self) -> http::StatusCode {
+        self.status
+    }
+
+    /// The message the client gets.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Registering a route failed: the pattern is invalid, or it collides with a route already
+/// registered. Both routes are named, with the plugins that registered them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouteError {
+    /// Two registrations claim the same requests.
+    #[error("route {route} conflicts with {existing}")]
+    Conflict {
+        /// The route being registered, as `METHOD /pattern` plus its plugin, if any.
+        route: String,
+        /// The route already registered, described the same way.
+        existing: String,
+        /// The plugin registering the new route, if any.
+        plugin: Option<String>,
+        /// The plugin that registered the existing route, if any.
+        existing_plugin: Option<String>,
+    },
+    /// The pattern is not valid route syntax.
+    #[error("invalid route pattern {pattern:?}")]
+    Invalid {
+        /// The pattern as given.
+        pattern: String,
+        /// What is wrong with it (the router's own error; its type can not be depended on).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }

@@ -89,14 +89,22 @@ mod body;
 mod error;
 mod handler;
 mod http1;
+#[cfg(feature = "json")]
+mod json;
+mod method_router;
+mod middleware;
+mod params;
+mod plugin;
 mod pool;
 mod request;
 mod response;
+mod router;
 mod server;
 
 pub use body::Body;
 pub use error::{
-    Error, ExecuteError, ParseError, PoolError, Result, ShutdownTimedOut, TryExecuteError,
+    Error, ExecuteError, ParseError, PoolError, Rejection, Result, RouteError, ShutdownTimedOut,
+    TryExecuteError,
 };
 pub use handler::Handler;
 pub use http1::{
@@ -104,15 +112,29 @@ pub use http1::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_BYTES,
     DEFAULT_WRITE_TIMEOUT, Limits, MAX_HEADERS_CAP,
 };
+#[cfg(feature = "json")]
+pub use json::Json;
+pub use middleware::{Middleware, Next};
+pub use params::PathParams;
+pub use plugin::{AccessLog, DEFAULT_HEALTH_PATH, Health, Plugin};
 pub use pool::{
     DEFAULT_THREAD_NAME_PREFIX, Job, PanicReport, PoolStats, ThreadPool, ThreadPoolBuilder,
 };
 pub use request::Request;
 pub use response::{IntoResponse, Response};
+pub use router::Router;
 pub use server::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, RunningServer, Server,
     ServerBuilder, ShutdownHandle,
 };
+
+/// Internals for benches and fuzz targets, behind the `__internals` feature. Not covered by
+/// semver: do not use.
+#[cfg(feature = "__internals")]
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::http1::fuzzing::*;
+}
 
 /// Re-exported so that users need no direct dependency for status codes, methods and headers.
 pub use http;

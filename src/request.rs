@@ -1,14 +1,22 @@
-//! The request a handler sees: the parsed head and the body, read in full within the limit.
+//! The request a handler sees: the parsed head, the body (read in full within the limit), the
+//! path parameters the router captured, and the router's typed state.
 
 use std::fmt;
+use std::io::Read;
 use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
 
-use http::{Extensions, HeaderMap, Method, Uri, Version, request::Parts};
+use http::{Extensions, HeaderMap, Method, StatusCode, Uri, Version, request::Parts};
+
+use crate::error::Rejection;
+use crate::params::{PathParams, StateMap};
 
 /// An HTTP request as handlers see it.
 ///
-/// The head is the `http` crate's [`Parts`]; the body has been read completely (up to the
-/// server's body limit) before the handler runs, so a handler never blocks on a slow client.
+/// The head is the `http` crate's [`Parts`]. The body has been read completely (up to the
+/// server's body limit) before the handler runs, so a handler never blocks on a slow client;
+/// [`body_reader`](Self::body_reader) offers it as an `io::Read`.
 ///
 /// # Examples
 ///
@@ -16,11 +24,12 @@ use http::{Extensions, HeaderMap, Method, Uri, Version, request::Parts};
 /// use switchyard::Request;
 ///
 /// let req = Request::from(
-///     http::Request::post("/echo?x=1").body(b"hi".to_vec())?,
+///     http::Request::post("/echo?name=J%C3%BCrgen&tag=a&tag=b").body(b"hi".to_vec())?,
 /// );
 /// assert_eq!(req.method(), http::Method::POST);
 /// assert_eq!(req.path(), "/echo");
-/// assert_eq!(req.query_string(), Some("x=1"));
+/// assert_eq!(req.query("name").as_deref(), Some("Jürgen"));
+/// assert_eq!(req.query_pairs().len(), 3);
 /// assert_eq!(req.body(), b"hi");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -28,6 +37,11 @@ pub struct Request {
     head: Parts,
     body: Vec<u8>,
     remote_addr: Option<SocketAddr>,
+    params: PathParams,
+    route: Option<Arc<str>>,
+    /// The matched route's scoped state, then the router's own.
+    states: [Option<Arc<StateMap>>; 2],
+    server_draining: bool,
 }
 
 impl Request {
@@ -36,6 +50,10 @@ impl Request {
             head,
             body,
             remote_addr,
+            params: PathParams::default(),
+            route: None,
+            states: [None, None],
+            server_draining: false,
         }
     }
 
@@ -59,6 +77,25 @@ impl Request {
         self.head.uri.query()
     }
 
+    /// The first value of query parameter `name`, decoded (`+` is a space, as in HTML forms).
+    pub fn query(&self, name: &str) -> Option<String> {
+        let query = self.query_string()?;
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
+    /// Every query parameter, decoded, in order (repeated names included).
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.query_string()
+            .map(|query| {
+                form_urlencoded::parse(query.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The HTTP version of the request.
     pub fn version(&self) -> Version {
         self.head.version
@@ -69,7 +106,7 @@ impl Request {
         &self.head.headers
     }
 
-    /// Typed values attached to the request by the server, router or middleware.
+    /// Typed values attached to the request by middleware.
     pub fn extensions(&self) -> &Extensions {
         &self.head.extensions
     }
@@ -84,9 +121,100 @@ impl Request {
         &self.body
     }
 
+    /// The request body as a reader.
+    pub fn body_reader(&self) -> impl Read + '_ {
+        self.body.as_slice()
+    }
+
     /// The client's address, when the request came over a socket.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
+    }
+
+    /// The path parameter `name` captured by the route, percent-decoded.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name)
+    }
+
+    /// The path parameter `name`, parsed; a missing or unparsable value is a 400
+    /// [`Rejection`] the handler can return with `?`.
+    ///
+    /// # Errors
+    ///
+    /// A 400 [`Rejection`] naming the parameter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use switchyard::{Rejection, Request, Router};
+    ///
+    /// let router = Router::new().get("/users/{id}", |req: &Request| -> Result<String, Rejection> {
+    ///     let id: u64 = req.param_as("id")?;
+    ///     Ok(format!("user {id}"))
+    /// });
+    /// let ok = router.handle(http::Request::get("/users/7").body(())?);
+    /// assert_eq!(ok.status(), 200);
+    /// let bad = router.handle(http::Request::get("/users/seven").body(())?);
+    /// assert_eq!(bad.status(), 400);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn param_as<T: FromStr>(&self, name: &str) -> Result<T, Rejection> {
+        let raw = self.param(name).ok_or_else(|| {
+            Rejection::new(
+                StatusCode::BAD_REQUEST,
+                format!("missing path parameter {name:?}"),
+            )
+        })?;
+        raw.parse().map_err(|_| {
+            Rejection::new(
+                StatusCode::BAD_REQUEST,
+                format!("path parameter {name:?} has an invalid value {raw:?}"),
+            )
+        })
+    }
+
+    /// Every path parameter.
+    pub fn params(&self) -> &PathParams {
+        &self.params
+    }
+
+    /// The pattern of the route that matched (`/users/{id}`), if any.
+    pub fn route(&self) -> Option<&str> {
+        self.route.as_deref()
+    }
+
+    /// The state of type `T` attached to the router (or, first, to the nested router or
+    /// plugin the route belongs to) with [`Router::state`](crate::Router::state).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.states
+            .iter()
+            .flatten()
+            .find_map(|states| states.get::<T>())
+    }
+
+    /// Whether the server is shutting down: the listener is closed and in-flight requests
+    /// are finishing. The [`Health`](crate::Health) plugin answers 503 then.
+    pub fn is_server_draining(&self) -> bool {
+        self.server_draining
+    }
+
+    pub(crate) fn set_server_draining(&mut self, draining: bool) {
+        self.server_draining = draining;
+    }
+
+    pub(crate) fn set_route(
+        &mut self,
+        route: Arc<str>,
+        params: PathParams,
+        states: [Option<Arc<StateMap>>; 2],
+    ) {
+        self.route = Some(route);
+        self.params = params;
+        self.states = states;
+    }
+
+    pub(crate) fn set_states(&mut self, states: [Option<Arc<StateMap>>; 2]) {
+        self.states = states;
     }
 
     /// The head, for code that works with `http` types directly.
@@ -114,6 +242,20 @@ impl From<http::Request<()>> for Request {
     }
 }
 
+impl From<http::Request<&str>> for Request {
+    fn from(request: http::Request<&str>) -> Self {
+        let (head, body) = request.into_parts();
+        Self::from_parts(head, body.as_bytes().to_vec(), None)
+    }
+}
+
+impl From<http::Request<String>> for Request {
+    fn from(request: http::Request<String>) -> Self {
+        let (head, body) = request.into_parts();
+        Self::from_parts(head, body.into_bytes(), None)
+    }
+}
+
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
@@ -123,6 +265,8 @@ impl fmt::Debug for Request {
             .field("headers", &self.head.headers)
             .field("body_len", &self.body.len())
             .field("remote_addr", &self.remote_addr)
+            .field("route", &self.route)
+            .field("params", &self.params)
             .finish()
     }
 }

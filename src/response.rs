@@ -111,6 +111,15 @@ impl Response {
         &self.body
     }
 
+    /// The whole body, read into memory (streams included): handy in tests.
+    ///
+    /// # Errors
+    ///
+    /// What a streamed body's reader reports.
+    pub fn into_body_bytes(self) -> std::io::Result<Vec<u8>> {
+        self.body.into_bytes()
+    }
+
     /// Splits into the `http` head and the body.
     pub fn into_parts(self) -> (Parts, Body) {
         (self.head, self.body)
@@ -217,6 +226,12 @@ impl IntoResponse for () {
 impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
     fn into_response(self) -> Response {
         self.1.into_response().with_status(self.0)
+    }
+}
+
+impl IntoResponse for crate::error::Rejection {
+    fn into_response(self) -> Response {
+        Response::text(format!("{}\n", self.message())).with_status(self.status())
     }
 }
 

@@ -526,69 +526,78 @@ fn is_timeout(error: &io::Error) -> bool {
     )
 }
 
+/// An in-memory connection for tests and fuzzing. Reads hand out `input` in pieces of at
+/// most `read_size` bytes; when it runs dry a non-blocking read says `WouldBlock`, a blocking
+/// one times out (or sees EOF once `eof` is set).
+#[cfg(any(test, feature = "__internals"))]
+#[derive(Debug, Default)]
+pub(crate) struct MemoryStream {
+    pub(crate) input: Vec<u8>,
+    pub(crate) pos: usize,
+    pub(crate) read_size: usize,
+    pub(crate) eof: bool,
+    pub(crate) output: Vec<u8>,
+    blocking: bool,
+}
+
+#[cfg(any(test, feature = "__internals"))]
+impl MemoryStream {
+    pub(crate) fn new(input: &[u8]) -> Self {
+        Self {
+            input: input.to_vec(),
+            read_size: usize::MAX,
+            ..Self::default()
+        }
+    }
+
+    #[cfg(feature = "__internals")]
+    pub(crate) fn into_output(self) -> Vec<u8> {
+        self.output
+    }
+}
+
+#[cfg(any(test, feature = "__internals"))]
+impl Read for MemoryStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.input.len() {
+            return match (self.eof, self.blocking) {
+                (true, _) => Ok(0),
+                (false, false) => Err(io::ErrorKind::WouldBlock.into()),
+                (false, true) => Err(io::ErrorKind::TimedOut.into()),
+            };
+        }
+        let n = buf
+            .len()
+            .min(self.read_size)
+            .min(self.input.len() - self.pos);
+        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(any(test, feature = "__internals"))]
+impl io::Write for MemoryStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(any(test, feature = "__internals"))]
+impl Transport for MemoryStream {
+    fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.blocking = timeout.is_some();
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    /// An in-memory connection. Reads hand out `input` in pieces of at most `read_size`
-    /// bytes; when it runs dry a non-blocking read says `WouldBlock`, a blocking one times out
-    /// (or sees EOF once `eof` is set).
-    #[derive(Default)]
-    struct MemoryStream {
-        input: Vec<u8>,
-        pos: usize,
-        read_size: usize,
-        eof: bool,
-        output: Vec<u8>,
-        blocking: bool,
-    }
-
-    impl MemoryStream {
-        fn new(input: &[u8]) -> Self {
-            Self {
-                input: input.to_vec(),
-                read_size: usize::MAX,
-                ..Self::default()
-            }
-        }
-    }
-
-    impl Read for MemoryStream {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.pos == self.input.len() {
-                return match (self.eof, self.blocking) {
-                    (true, _) => Ok(0),
-                    (false, false) => Err(io::ErrorKind::WouldBlock.into()),
-                    (false, true) => Err(io::ErrorKind::TimedOut.into()),
-                };
-            }
-            let n = buf
-                .len()
-                .min(self.read_size)
-                .min(self.input.len() - self.pos);
-            buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
-            self.pos += n;
-            Ok(n)
-        }
-    }
-
-    impl Write for MemoryStream {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.output.extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Transport for MemoryStream {
-        fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-            self.blocking = timeout.is_some();
-            Ok(())
-        }
-    }
 
     /// Echoes method, path and body, and streams on `/stream`.
     fn echo(head: Parts, body: Vec<u8>) -> http::Response<Body> {

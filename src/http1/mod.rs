@@ -17,6 +17,75 @@ pub(crate) use conn::{Conn, ConnConfig, Next, ReadBuf};
 pub(crate) use encode::write_rejection;
 pub(crate) use parse::RequestHead;
 
+/// Entry points for benches and fuzz targets (feature `__internals`).
+#[cfg(feature = "__internals")]
+#[allow(unreachable_pub, missing_docs)] // reachable only through `__private`, not semver
+pub mod fuzzing {
+    use super::*;
+    use crate::error::ParseError;
+
+    /// Parses one request head; `Ok(Some(len))` when complete.
+    pub fn parse_request_head(buf: &[u8], limits: &Limits) -> Result<Option<usize>, ParseError> {
+        parse::parse_head(buf, limits).map(|parsed| parsed.map(|(_, len)| len))
+    }
+
+    /// Decodes a chunked body from `input` fed in pieces split at `splits`. Returns the data,
+    /// whether the body ended, and the bytes used.
+    pub fn decode_chunked(
+        input: &[u8],
+        splits: &[usize],
+    ) -> Result<(Vec<u8>, bool, usize), ParseError> {
+        let mut decoder = decode::ChunkedDecoder::default();
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut ends: Vec<usize> = splits.iter().map(|&s| s.min(input.len())).collect();
+        ends.push(input.len());
+        ends.sort_unstable();
+        for end in ends {
+            if end <= start && end != input.len() {
+                continue;
+            }
+            start += decoder.decode(&input[start..end.max(start)], &mut out)?;
+            if decoder.is_done() {
+                break;
+            }
+        }
+        Ok((out, decoder.is_done(), start))
+    }
+
+    /// Encodes a `200` response with `body` into `out`, as the server would.
+    pub fn encode_response(out: &mut Vec<u8>, headers: &http::HeaderMap, body: &[u8]) {
+        encode::encode_head(
+            out,
+            http::StatusCode::OK,
+            headers,
+            encode::Framing::Length(body.len() as u64),
+            encode::ConnectionHeader::Omit,
+        );
+        out.extend_from_slice(body);
+    }
+
+    /// Runs the connection engine over `input` with an echo service, as one turn on an
+    /// in-memory stream; returns what it wrote.
+    pub fn serve_bytes(input: &[u8], limits: &Limits) -> Vec<u8> {
+        let mut stream = conn::MemoryStream::new(input);
+        let draining = std::sync::atomic::AtomicBool::new(false);
+        let mut buf = ReadBuf::default();
+        let mut out = Vec::new();
+        let config = ConnConfig {
+            limits,
+            draining: &draining,
+        };
+        let echo = |head: http::request::Parts, body: Vec<u8>| {
+            let mut text = format!("{} {} ", head.method, head.uri).into_bytes();
+            text.extend_from_slice(&body);
+            http::Response::new(crate::body::Body::from(text))
+        };
+        let _ = Conn::new(&mut stream, &mut buf, &mut out, config, &echo).serve();
+        stream.into_output()
+    }
+}
+
 /// The longest request head (request line and headers) accepted, in bytes; longer is 431.
 pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
 /// The most header fields accepted in one request; more is 431 (hyper's default).

@@ -7,12 +7,15 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::{Server, Shared};
+use http::Method;
+
 use crate::error::{Error, Result};
 use crate::handler::Handler;
 use crate::http1::{Limits, MAX_HEADERS_CAP};
+use crate::middleware::Middleware;
+use crate::plugin::Plugin;
 use crate::pool::ThreadPool;
-use crate::request::Request;
-use crate::response::Response;
+use crate::router::Router;
 
 /// Worker threads unless [`ServerBuilder::threads`] says otherwise.
 pub const DEFAULT_THREADS: usize = 8;
@@ -29,13 +32,18 @@ const WORKER_THREAD_PREFIX: &str = "switchyard-worker";
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use switchyard::{Request, Server};
+/// use http::Method;
+/// use switchyard::{AccessLog, Health, Request, Server};
 ///
 /// let server = Server::builder()
 ///     .threads(4)
 ///     .max_body_bytes(64 * 1024)
 ///     .keep_alive_timeout(Duration::from_secs(30))
-///     .handler(|req: &Request| format!("you asked for {}", req.path()))
+///     .route(Method::GET, "/users/{id}", |req: &Request| {
+///         format!("user {}", req.param("id").unwrap_or_default())
+///     })
+///     .plugin(Health::new())
+///     .plugin(AccessLog::stdout())
 ///     .bind("127.0.0.1:0")?;
 /// println!("listening on {}", server.local_addr());
 /// server.run()?;
@@ -47,7 +55,7 @@ pub struct ServerBuilder {
     queue_capacity: usize,
     max_connections: usize,
     limits: Limits,
-    handler: Option<Box<dyn Handler>>,
+    router: Router,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -57,7 +65,8 @@ impl fmt::Debug for ServerBuilder {
             .field("queue_capacity", &self.queue_capacity)
             .field("max_connections", &self.max_connections)
             .field("limits", &self.limits)
-            .finish_non_exhaustive()
+            .field("router", &self.router)
+            .finish()
     }
 }
 
@@ -68,7 +77,7 @@ impl Default for ServerBuilder {
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             limits: Limits::default(),
-            handler: None,
+            router: Router::new(),
         }
     }
 }
@@ -149,9 +158,41 @@ impl ServerBuilder {
         self
     }
 
-    /// The handler for every request (default: 404 for everything).
+    /// Routes `method path` to `handler`; see [`Router::route`].
+    pub fn route<H: Handler>(mut self, method: Method, path: &str, handler: H) -> Self {
+        self.router = self.router.route(method, path, handler);
+        self
+    }
+
+    /// Adds every route of `router` (its middleware and state scoped to its routes); see
+    /// [`Router::merge`].
+    pub fn router(mut self, router: Router) -> Self {
+        self.router = self.router.merge(router);
+        self
+    }
+
+    /// Installs a plugin; see [`Router::plugin`].
+    pub fn plugin<P: Plugin>(mut self, plugin: P) -> Self {
+        self.router = self.router.plugin(plugin);
+        self
+    }
+
+    /// Adds middleware around every request; see [`Router::middleware`].
+    pub fn middleware<M: Middleware>(mut self, middleware: M) -> Self {
+        self.router = self.router.middleware(middleware);
+        self
+    }
+
+    /// Attaches typed state for handlers; see [`Router::state`].
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.router = self.router.state(value);
+        self
+    }
+
+    /// Serves every request no route matches (default: 404); with no routes at all, this is
+    /// the handler for everything.
     pub fn handler<H: Handler>(mut self, handler: H) -> Self {
-        self.handler = Some(Box::new(handler));
+        self.router = self.router.fallback(handler);
         self
     }
 
@@ -159,9 +200,12 @@ impl ServerBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Bind`] when the address cannot be bound, [`Error::Config`] for a setting out
-    /// of range, [`Error::Pool`] when worker threads cannot be started.
-    pub fn bind<A: ToSocketAddrs + fmt::Debug>(self, addr: A) -> Result<Server> {
+    /// [`Error::Route`] for a route conflict or an invalid pattern, [`Error::Bind`] when the
+    /// address cannot be bound, [`Error::Config`] for a setting out of range,
+    /// [`Error::Pool`] when worker threads cannot be started.
+    pub fn bind<A: ToSocketAddrs + fmt::Debug>(mut self, addr: A) -> Result<Server> {
+        self.validate()?;
+        self.router = self.router.check()?;
         let listener = TcpListener::bind(&addr).map_err(|source| Error::Bind {
             addr: format!("{addr:?}"),
             source,
@@ -177,13 +221,14 @@ impl ServerBuilder {
     /// non-blocking.
     pub fn listener(self, listener: TcpListener) -> Result<Server> {
         self.validate()?;
+        let router = self.router.check()?;
         listener.set_nonblocking(true)?;
         let pool = ThreadPool::builder()
             .size(self.threads)
             .thread_name_prefix(WORKER_THREAD_PREFIX)
             .build()?;
         let shared = Arc::new(Shared {
-            handler: self.handler.unwrap_or_else(|| Box::new(not_found)),
+            router,
             limits: self.limits,
             queue_capacity: self.queue_capacity,
             max_connections: self.max_connections,
@@ -208,8 +253,4 @@ impl ServerBuilder {
         }
         Ok(())
     }
-}
-
-fn not_found(_: &Request) -> Response {
-    Response::new(http::StatusCode::NOT_FOUND)
 }

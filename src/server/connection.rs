@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::net::{SocketAddr, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use http::StatusCode;
 use http::request::Parts;
@@ -74,8 +75,11 @@ fn call_handler(
     body: Vec<u8>,
     peer: SocketAddr,
 ) -> http::Response<Body> {
-    let request = Request::from_parts(head, body, Some(peer));
-    match panic::catch_unwind(AssertUnwindSafe(|| shared.handler.call(&request))) {
+    let mut request = Request::from_parts(head, body, Some(peer));
+    request.set_server_draining(shared.draining.load(Ordering::Acquire));
+    // The router catches handler panics itself (and logs the route); this catches the rest,
+    // such as a panicking middleware.
+    match panic::catch_unwind(AssertUnwindSafe(|| shared.router.dispatch(&mut request))) {
         Ok(response) => response.into_http(),
         Err(_) => {
             // The panic message itself was printed by the panic hook.

@@ -29,9 +29,9 @@ pub use builder::{
 pub use handle::ShutdownHandle;
 
 use crate::error::{Error, Result};
-use crate::handler::Handler;
 use crate::http1::Limits;
 use crate::pool::ThreadPool;
+use crate::router::Router;
 use poller::Poller;
 
 /// The name of the thread [`Server::spawn`] starts.
@@ -39,7 +39,7 @@ const ACCEPT_THREAD_NAME: &str = "switchyard-accept";
 
 /// What the poller and the workers share.
 pub(crate) struct Shared {
-    handler: Box<dyn Handler>,
+    router: Router,
     limits: Limits,
     queue_capacity: usize,
     max_connections: usize,

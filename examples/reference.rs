@@ -1,0 +1,143 @@
+//! The reference app: exactly the contract in `shared/reference-app.md`, the app every
+//! benchmark and acceptance run drives.
+//!
+//! `reference --addr 127.0.0.1:PORT --threads N`; SIGTERM or SIGINT shut it down gracefully
+//! (stop accepting, finish in-flight requests, exit 0).
+
+use std::io::{self, Read};
+
+use switchyard::http::{StatusCode, header};
+use switchyard::{Body, Rejection, Request, Response, Router, Server};
+
+/// Bounds the work one request may ask for, as the peers do.
+const MAX_STREAM_CHUNKS: u64 = 1_000_000;
+const MAX_SLEEP_MS: u64 = 60_000;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (addr, threads) = parse_args()?;
+    let server = Server::builder()
+        .threads(threads)
+        .router(app())
+        .bind(addr.as_str())?;
+    let shutdown = server.shutdown_handle();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            shutdown.shutdown();
+        }
+    });
+    server.run()?;
+    Ok(())
+}
+
+/// The contract's routes.
+fn app() -> Router {
+    Router::new()
+        .get("/plaintext", |_: &Request| {
+            Response::with_content_type(Body::from("Hello, World!"), "text/plain")
+        })
+        .get("/json", |_: &Request| {
+            Response::with_content_type(
+                Body::from(r#"{"message":"Hello, World!"}"#),
+                "application/json",
+            )
+        })
+        .get("/users/{id}", |req: &Request| {
+            Response::with_content_type(
+                Body::from(format!("user {}", req.param("id").unwrap_or_default())),
+                "text/plain",
+            )
+        })
+        .get("/files/{*path}", |req: &Request| {
+            Response::with_content_type(
+                Body::from(format!("file {}", req.param("path").unwrap_or_default())),
+                "text/plain",
+            )
+        })
+        .post("/echo", echo)
+        .get("/sleep/{ms}", sleep)
+        .get("/stream/{n}", stream)
+        .get("/panic", |_: &Request| -> Response {
+            panic!("the /panic route panics")
+        })
+}
+
+fn echo(req: &Request) -> Response {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or(header::HeaderValue::from_static("application/octet-stream"));
+    Response::new(StatusCode::OK)
+        .with_header(header::CONTENT_TYPE, content_type)
+        .with_body(req.body().to_vec())
+}
+
+fn sleep(req: &Request) -> Result<Response, Rejection> {
+    let ms: u64 = req.param_as("ms")?;
+    if ms > MAX_SLEEP_MS {
+        return Err(Rejection::new(StatusCode::BAD_REQUEST, "at most 60000 ms"));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    Ok(Response::with_content_type(
+        Body::from(format!("slept {ms}")),
+        "text/plain",
+    ))
+}
+
+fn stream(req: &Request) -> Result<Response, Rejection> {
+    let n: u64 = req.param_as("n")?;
+    if n > MAX_STREAM_CHUNKS {
+        return Err(Rejection::new(
+            StatusCode::BAD_REQUEST,
+            "at most 1000000 chunks",
+        ));
+    }
+    Ok(Response::with_content_type(
+        Body::stream(Chunks { next: 0, n }),
+        "text/plain",
+    ))
+}
+
+/// Yields `chunk {i}\n` for i in 0..n, one per read, so each is sent as its own chunk.
+struct Chunks {
+    next: u64,
+    n: u64,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.next == self.n {
+            return Ok(0);
+        }
+        let chunk = format!("chunk {}\n", self.next);
+        if chunk.len() > buf.len() {
+            return Err(io::Error::other("read buffer too small for a chunk"));
+        }
+        buf[..chunk.len()].copy_from_slice(chunk.as_bytes());
+        self.next += 1;
+        Ok(chunk.len())
+    }
+}
+
+fn parse_args() -> Result<(String, usize), Box<dyn std::error::Error>> {
+    let mut addr = String::from("127.0.0.1:8080");
+    let mut threads = 8;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?,
+            "--threads" => threads = args.next().ok_or("--threads needs N")?.parse()?,
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?}; usage: reference --addr HOST:PORT --threads N"
+                )
+                .into());
+            }
+        }
+    }
+    Ok((addr, threads))
+}

@@ -1,0 +1,15 @@
+//! Arbitrary bytes never panic the head parser, and a complete head never claims more bytes
+//! than it was given.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use switchyard::Limits;
+use switchyard::__private::parse_request_head;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(Some(len)) = parse_request_head(data, &Limits::default()) {
+        assert!(len <= data.len());
+        // The head alone parses to the same length.
+        assert_eq!(parse_request_head(&data[..len], &Limits::default()), Ok(Some(len)));
+    }
+});

@@ -1,0 +1,590 @@
+//! [`Router`]: maps `METHOD /path` to handlers, with middleware, state and plugins.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+use http::header::{ALLOW, CONTENT_LENGTH, HeaderValue};
+use http::{Method, StatusCode};
+
+use crate::error::RouteError;
+use crate::handler::Handler;
+use crate::method_router::{Endpoint, MethodMatch, MethodRouter, Scope};
+use crate::middleware::{self, Middleware, Next};
+use crate::params::{PathParams, StateMap, percent_decode};
+use crate::plugin::Plugin;
+use crate::request::Request;
+use crate::response::Response;
+
+/// A path pattern and its method table.
+#[derive(Clone)]
+struct PathRoute {
+    pattern: Arc<str>,
+    /// Parameter names in pattern order, shared by every request that matches.
+    param_names: Vec<Arc<str>>,
+    methods: MethodRouter,
+}
+
+/// Routes requests to handlers by path and method.
+///
+/// Patterns use matchit's syntax: `/users/{id}` captures one segment, `/files/{*path}`
+/// captures the rest of the path (at the end only), `{{` and `}}` are literal braces. A
+/// static segment wins over a parameter, which wins over a catch-all. Captured values are
+/// percent-decoded ([`Request::param`]); the query string never takes part in routing.
+///
+/// - a path with no route: 404 (or the [`fallback`](Self::fallback));
+/// - a known path with an unregistered method: 405 with `Allow` listing its methods;
+/// - HEAD is served by the GET handler, without the body;
+/// - OPTIONS is answered 204 with `Allow`, unless a route claims it.
+///
+/// Registering the same method and pattern twice, or two patterns that match the same paths
+/// (`/users/{id}` and `/users/{name}`), is a [`RouteError::Conflict`] naming both routes and
+/// the plugins that registered them. The builder methods keep the first registration and
+/// record the error; [`Router::check`], [`ServerBuilder::bind`](crate::ServerBuilder::bind)
+/// report it. [`Router::try_route`] reports it at once.
+///
+/// # Examples
+///
+/// ```
+/// use http::{Method, StatusCode};
+/// use switchyard::{Request, Router};
+///
+/// let router = Router::new()
+///     .get("/users/{id}", |req: &Request| format!("user {}", req.param("id").unwrap()))
+///     .route(Method::DELETE, "/users/{id}", |_: &Request| StatusCode::NO_CONTENT);
+///
+/// let res = router.handle(http::Request::get("/users/42").body(())?);
+/// assert_eq!(res.into_body_bytes()?, b"user 42");
+///
+/// let res = router.handle(http::Request::post("/users/42").body(())?);
+/// assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+/// assert_eq!(res.headers()["allow"], "GET, DELETE, HEAD, OPTIONS");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a router does nothing until it handles requests"]
+pub struct Router {
+    matcher: matchit::Router<usize>,
+    routes: Vec<PathRoute>,
+    by_pattern: HashMap<String, usize>,
+    middleware: Vec<Arc<dyn Middleware>>,
+    state: Arc<StateMap>,
+    fallback: Option<Arc<dyn Handler>>,
+    errors: Vec<RouteError>,
+    /// The plugin being installed, which owns the routes registered meanwhile.
+    owner: Option<Arc<str>>,
+    empty_scope: Arc<Scope>,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self {
+            matcher: matchit::Router::new(),
+            routes: Vec::new(),
+            by_pattern: HashMap::new(),
+            middleware: Vec::new(),
+            state: Arc::new(StateMap::default()),
+            fallback: None,
+            errors: Vec::new(),
+            owner: None,
+            empty_scope: Arc::new(Scope::default()),
+        }
+    }
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let routes: Vec<String> = self
+            .routes
+            .iter()
+            .flat_map(|route| {
+                route.methods.entries().map(move |(method, _)| {
+                    format!("{} {}", method.map_or("*", Method::as_str), route.pattern)
+                })
+            })
+            .collect();
+        f.debug_struct("Router")
+            .field("routes", &routes)
+            .field("middleware", &self.middleware.len())
+            .field("errors", &self.errors)
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! method_shorthands {
+    ($($name:ident => $method:ident,)*) => {$(
+        #[doc = concat!("Routes `", stringify!($method), " path` to `handler`; see [`route`](Self::route).")]
+        pub fn $name<H: Handler>(self, path: &str, handler: H) -> Self {
+            self.route(Method::$method, path, handler)
+        }
+    )*};
+}
+
+impl Router {
+    /// An empty router: every request gets 404.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Routes `method path` to `handler`. A conflict or an invalid pattern is recorded and
+    /// reported by [`check`](Self::check) (and by the server's `bind`); the first
+    /// registration stays.
+    pub fn route<H: Handler>(mut self, method: Method, path: &str, handler: H) -> Self {
+        let endpoint = self.endpoint(Arc::new(handler));
+        if let Err(error) = self.insert(Some(method), path, endpoint) {
+            self.errors.push(error);
+        }
+        self
+    }
+
+    /// Like [`route`](Self::route), but reports a conflict or an invalid pattern at once.
+    ///
+    /// # Errors
+    ///
+    /// [`RouteError::Conflict`] naming both routes, [`RouteError::Invalid`] for bad syntax.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::Method;
+    /// use switchyard::{Request, RouteError, Router};
+    ///
+    /// let router = Router::new().try_route(Method::GET, "/users/{id}", |_: &Request| "a")?;
+    /// let err = router
+    ///     .try_route(Method::GET, "/users/{name}", |_: &Request| "b")
+    ///     .unwrap_err();
+    /// assert!(matches!(err, RouteError::Conflict { .. }));
+    /// assert_eq!(err.to_string(), "route GET /users/{name} conflicts with GET /users/{id}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_route<H: Handler>(
+        mut self,
+        method: Method,
+        path: &str,
+        handler: H,
+    ) -> Result<Self, RouteError> {
+        let endpoint = self.endpoint(Arc::new(handler));
+        self.insert(Some(method), path, endpoint)?;
+        Ok(self)
+    }
+
+    method_shorthands! {
+        get => GET,
+        post => POST,
+        put => PUT,
+        patch => PATCH,
+        delete => DELETE,
+    }
+
+    /// Routes every method of `path` that has no handler of its own to `handler`.
+    pub fn any<H: Handler>(mut self, path: &str, handler: H) -> Self {
+        let endpoint = self.endpoint(Arc::new(handler));
+        if let Err(error) = self.insert(None, path, endpoint) {
+            self.errors.push(error);
+        }
+        self
+    }
+
+    /// Serves requests that match no route (default: an empty 404). Middleware runs for it.
+    pub fn fallback<H: Handler>(mut self, handler: H) -> Self {
+        self.fallback = Some(Arc::new(handler));
+        self
+    }
+
+    /// Adds middleware around every request this router handles; see [`Middleware`] for
+    /// the order.
+    pub fn middleware<M: Middleware>(mut self, middleware: M) -> Self {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// Attaches a value that handlers read with [`Request::state`]. One value per type; a
+    /// second value of the same type replaces the first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use switchyard::{Request, Router};
+    ///
+    /// struct Hits(AtomicU64);
+    /// let router = Router::new()
+    ///     .state(Hits(AtomicU64::new(0)))
+    ///     .get("/", |req: &Request| {
+    ///         let hits = req.state::<Hits>().expect("state is attached");
+    ///         format!("hit {}", hits.0.fetch_add(1, Ordering::Relaxed) + 1)
+    ///     });
+    /// router.handle(http::Request::get("/").body(())?);
+    /// let res = router.handle(http::Request::get("/").body(())?);
+    /// assert_eq!(res.into_body_bytes()?, b"hit 2");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        Arc::make_mut(&mut self.state).insert(value);
+        self
+    }
+
+    /// Mounts `router` under `prefix` (`"/api"`): its `/users` becomes `/api/users`, its `/`
+    /// becomes `/api`. Its middleware and state apply to its routes only. Its fallback is
+    /// not used.
+    pub fn nest(self, prefix: &str, router: Router) -> Self {
+        let prefix = prefix.trim_end_matches('/');
+        self.absorb(prefix, router)
+    }
+
+    /// Adds every route of `router`, whose middleware and state apply to its routes only.
+    /// Takes its fallback if this router has none.
+    pub fn merge(self, router: Router) -> Self {
+        self.absorb("", router)
+    }
+
+    /// Installs a plugin: its routes, middleware and state. Routes it registers are
+    /// attributed to it in conflict errors.
+    pub fn plugin<P: Plugin>(mut self, plugin: P) -> Self {
+        let previous = self.owner.replace(Arc::from(plugin.name()));
+        let mut router = plugin.install(self);
+        router.owner = previous;
+        router
+    }
+
+    /// The first registration error, if any.
+    ///
+    /// # Errors
+    ///
+    /// The first [`RouteError`] recorded by [`route`](Self::route) and friends.
+    pub fn check(mut self) -> Result<Self, RouteError> {
+        if self.errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(self.errors.swap_remove(0))
+        }
+    }
+
+    /// Every registration error recorded so far.
+    pub fn errors(&self) -> &[RouteError] {
+        &self.errors
+    }
+
+    /// Handles a request in-process, with no socket: the way to unit-test handlers. A HEAD
+    /// response comes back without its body, as it would over the wire.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use switchyard::{Request, Router};
+    ///
+    /// let router = Router::new().post("/echo", |req: &Request| req.body().to_vec());
+    /// let res = router.handle(http::Request::post("/echo").body("ping")?);
+    /// assert_eq!(res.status(), 200);
+    /// assert_eq!(res.into_body_bytes()?, b"ping");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handle(&self, request: impl Into<Request>) -> Response {
+        let mut request = request.into();
+        let is_head = request.method() == Method::HEAD;
+        let response = self.dispatch(&mut request);
+        if !is_head {
+            return response;
+        }
+        let len = response.body().len();
+        let mut response = response.with_body(());
+        if let Some(len) = len {
+            response
+                .headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        response
+    }
+
+    /// Routes and serves `request` (the server's entry point).
+    pub(crate) fn dispatch(&self, request: &mut Request) -> Response {
+        let target = match self.matcher.at(request.path()) {
+            Ok(matched) => {
+                let route = &self.routes[*matched.value];
+                let mut params = PathParams::default();
+                let mut valid = true;
+                for (key, raw) in matched.params.iter() {
+                    let name = route
+                        .param_names
+                        .iter()
+                        .find(|name| ***name == *key)
+                        .map_or_else(|| Arc::from(key), Arc::clone);
+                    match percent_decode(raw) {
+                        Some(value) => params.push(name, value),
+                        None => valid = false,
+                    }
+                }
+                Some((route, params, valid))
+            }
+            Err(_) => None,
+        };
+        let endpoint: Target<'_> = match target {
+            None => {
+                request.set_states([None, Some(Arc::clone(&self.state))]);
+                Target::Fallback(self.fallback.as_deref())
+            }
+            Some((_, _, false)) => Target::Status(
+                StatusCode::BAD_REQUEST,
+                "path parameter is not valid UTF-8 once decoded",
+            ),
+            Some((route, params, true)) => match route.methods.lookup(request.method()) {
+                MethodMatch::Handler(endpoint) => {
+                    request.set_route(
+                        Arc::clone(&route.pattern),
+                        params,
+                        [endpoint.scope.state.clone(), Some(Arc::clone(&self.state))],
+                    );
+                    Target::Route(endpoint)
+                }
+                MethodMatch::Options(allow) => Target::Allow(StatusCode::NO_CONTENT, allow),
+                MethodMatch::NotAllowed(allow) => {
+                    Target::Allow(StatusCode::METHOD_NOT_ALLOWED, allow)
+                }
+            },
+        };
+        Next::new(&self.middleware, &endpoint).run(request)
+    }
+
+    fn endpoint(&self, handler: Arc<dyn Handler>) -> Endpoint {
+        Endpoint {
+            handler,
+            scope: Arc::clone(&self.empty_scope),
+            owner: self.owner.clone(),
+        }
+    }
+
+    fn insert(
+        &mut self,
+        method: Option<Method>,
+        pattern: &str,
+        endpoint: Endpoint,
+    ) -> Result<(), RouteError> {
+        let index = match self.by_pattern.get(pattern) {
+            Some(&index) => index,
+            None => {
+                let index = self.routes.len();
+                self.matcher
+                    .insert(pattern, index)
+                    .map_err(|error| self.insert_error(&method, pattern, &endpoint, error))?;
+                let param_names = param_names(pattern);
+                self.routes.push(PathRoute {
+                    pattern: Arc::from(pattern),
+                    param_names,
+                    methods: MethodRouter::default(),
+                });
+                self.by_pattern.insert(pattern.to_owned(), index);
+                index
+            }
+        };
+        let new_owner = endpoint.owner.clone();
+        self.routes[index]
+            .methods
+            .insert(method.clone(), endpoint)
+            .map_err(|existing_owner| {
+                let route = describe(method.as_ref(), pattern, new_owner.as_deref());
+                RouteError::Conflict {
+                    existing: describe(method.as_ref(), pattern, existing_owner.as_deref()),
+                    existing_plugin: existing_owner.as_deref().map(str::to_owned),
+                    route,
+                    plugin: new_owner.as_deref().map(str::to_owned),
+                }
+            })
+    }
+
+    fn insert_error(
+        &self,
+        method: &Option<Method>,
+        pattern: &str,
+        endpoint: &Endpoint,
+        error: matchit::InsertError,
+    ) -> RouteError {
+        let route = describe(method.as_ref(), pattern, endpoint.owner.as_deref());
+        match error {
+            matchit::InsertError::Conflict { with } => {
+                let existing = self
+                    .by_pattern
+                    .get(&with)
+                    .and_then(|&i| self.routes[i].methods.entries().next());
+                let (existing_method, existing_owner) = match existing {
+                    Some((m, e)) => (m.cloned(), e.owner.clone()),
+                    None => (None, None),
+                };
+                RouteError::Conflict {
+                    existing: describe(existing_method.as_ref(), &with, existing_owner.as_deref()),
+                    existing_plugin: existing_owner.as_deref().map(str::to_owned),
+                    route,
+                    plugin: endpoint.owner.as_deref().map(str::to_owned),
+                }
+            }
+            other => RouteError::Invalid {
+                pattern: pattern.to_owned(),
+                source: Box::new(other),
+            },
+        }
+    }
+
+    /// Adds `other`'s routes under `prefix`, scoping its middleware and state to them.
+    fn absorb(mut self, prefix: &str, other: Router) -> Self {
+        let Router {
+            routes,
+            middleware,
+            state,
+            fallback,
+            errors,
+            ..
+        } = other;
+        self.errors.extend(errors);
+        if prefix.is_empty() && self.fallback.is_none() {
+            self.fallback = fallback;
+        }
+        for route in routes {
+            let pattern = match (&*route.pattern, prefix) {
+                ("/", prefix) if !prefix.is_empty() => prefix.to_owned(),
+                (pattern, prefix) => format!("{prefix}{pattern}"),
+            };
+            for (method, endpoint) in route.methods.entries() {
+                let scope = nest_scope(&middleware, &state, &endpoint.scope);
+                let endpoint = Endpoint {
+                    handler: Arc::clone(&endpoint.handler),
+                    scope,
+                    owner: endpoint.owner.clone().or_else(|| self.owner.clone()),
+                };
+                if let Err(error) = self.insert(method.cloned(), &pattern, endpoint) {
+                    self.errors.push(error);
+                }
+            }
+        }
+        self
+    }
+}
+
+/// The scope of a route moved out of a router with `middleware` and `state` into another:
+/// that router's middleware runs first, then the route's own scope; inner state wins.
+fn nest_scope(
+    middleware: &[Arc<dyn Middleware>],
+    state: &Arc<StateMap>,
+    inner: &Scope,
+) -> Arc<Scope> {
+    let mut chain: Vec<Arc<dyn Middleware>> = middleware.to_vec();
+    chain.extend(inner.middleware.iter().cloned());
+    let state = match &inner.state {
+        Some(inner_state) => {
+            let mut merged = StateMap::clone(inner_state);
+            merged.inherit(state);
+            Some(Arc::new(merged))
+        }
+        None if state.is_empty() => None,
+        None => Some(Arc::clone(state)),
+    };
+    Arc::new(Scope {
+        middleware: chain,
+        state,
+    })
+}
+
+fn describe(method: Option<&Method>, pattern: &str, owner: Option<&str>) -> String {
+    let method = method.map_or("ANY", Method::as_str);
+    match owner {
+        Some(owner) => format!("{method} {pattern} (plugin {owner:?})"),
+        None => format!("{method} {pattern}"),
+    }
+}
+
+/// The names of a pattern's parameters, in order (`/a/{x}/{*rest}` gives `x`, `rest`).
+fn param_names(pattern: &str) -> Vec<Arc<str>> {
+    let mut names = Vec::new();
+    let mut rest = pattern;
+    while let Some(open) = rest.find('{') {
+        if rest[open..].starts_with("{{") {
+            rest = &rest[open + 2..];
+            continue;
+        }
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        let name = &rest[open + 1..open + close];
+        names.push(Arc::from(name.trim_start_matches('*')));
+        rest = &rest[open + close + 1..];
+    }
+    names
+}
+
+/// Where a routed request ends up, at the end of the router's middleware chain.
+enum Target<'a> {
+    Route(&'a Endpoint),
+    Fallback(Option<&'a dyn Handler>),
+    /// An answer with `Allow` (405, or 204 to OPTIONS).
+    Allow(StatusCode, String),
+    Status(StatusCode, &'static str),
+}
+
+impl middleware::Endpoint for Target<'_> {
+    fn call(&self, request: &mut Request) -> Response {
+        match self {
+            Target::Route(endpoint) => {
+                let handler = HandlerCall(&*endpoint.handler);
+                Next::new(&endpoint.scope.middleware, &handler).run(request)
+            }
+            Target::Fallback(Some(handler)) => HandlerCall(*handler).call(request),
+            Target::Fallback(None) => Response::new(StatusCode::NOT_FOUND),
+            Target::Allow(status, allow) => {
+                let mut response = Response::new(*status);
+                if let Ok(value) = HeaderValue::from_str(allow) {
+                    response.headers_mut().insert(ALLOW, value);
+                }
+                response
+            }
+            Target::Status(status, message) => Response::text(*message).with_status(*status),
+        }
+    }
+}
+
+/// Calls a handler; a panic becomes a logged 500 and never reaches the worker.
+struct HandlerCall<'a>(&'a dyn Handler);
+
+impl middleware::Endpoint for HandlerCall<'_> {
+    fn call(&self, request: &mut Request) -> Response {
+        match panic::catch_unwind(AssertUnwindSafe(|| self.0.call(request))) {
+            Ok(response) => response,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                log_panic(request, &message);
+                Response::text("Internal Server Error\n")
+                    .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+}
+
+#[allow(clippy::print_stderr)] // a panicking handler is a bug the operator must see
+fn log_panic(request: &Request, message: &str) {
+    eprintln!(
+        "switchyard: handler for {} {} (route {}) panicked: {message}",
+        request.method(),
+        request.path(),
+        request.route().unwrap_or("fallback"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_names_follow_the_pattern() {
+        let names = |p: &str| {
+            param_names(p)
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("/users/{id}/posts/{post}"), ["id", "post"]);
+        assert_eq!(names("/files/{*path}"), ["path"]);
+        assert_eq!(names("/{{literal}}/{x}"), ["x"]);
+        assert!(names("/static").is_empty());
+    }
+}
