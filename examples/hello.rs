@@ -33,8 +33,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             shutdown.shutdown();
         }
     });
-    server.run()?;
-    println!("stopped");
+    let report = server.run()?;
+    println!("stopped ({report:?})");
     Ok(())
 }
 

@@ -202,6 +202,14 @@ impl Request {
         self.server_draining = draining;
     }
 
+    /// Marks the request as arriving while the server drains, for in-process tests of
+    /// handlers that react to a shutdown (the server sets this itself).
+    #[must_use]
+    pub fn with_server_draining(mut self, draining: bool) -> Self {
+        self.server_draining = draining;
+        self
+    }
+
     pub(crate) fn set_route(
         &mut self,
         route: Arc<str>,

@@ -439,6 +439,11 @@ fn health_plugin_answers_ok() {
     let response = get(&router, "/healthz");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(text(response), "ok\n");
+    let draining =
+        Request::from(http::Request::get("/healthz").body(()).unwrap()).with_server_draining(true);
+    let response = router.handle(draining);
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(text(response), "draining\n");
 }
 
 #[derive(Clone, Default)]

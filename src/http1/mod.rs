@@ -153,7 +153,7 @@ pub(crate) trait Transport: Read + Write {
     fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()>;
 }
 
-impl Transport for TcpStream {
+impl Transport for &TcpStream {
     fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         match timeout {
             Some(timeout) => {

@@ -23,6 +23,8 @@ pub const DEFAULT_THREADS: usize = 8;
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 /// Open connections before new ones are answered with 503 and closed.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// How long a graceful shutdown waits for requests in flight before cutting them.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The thread name prefix of a server's workers.
 const WORKER_THREAD_PREFIX: &str = "switchyard-worker";
 
@@ -54,6 +56,7 @@ pub struct ServerBuilder {
     threads: usize,
     queue_capacity: usize,
     max_connections: usize,
+    drain_timeout: Duration,
     limits: Limits,
     router: Router,
 }
@@ -64,6 +67,7 @@ impl fmt::Debug for ServerBuilder {
             .field("threads", &self.threads)
             .field("queue_capacity", &self.queue_capacity)
             .field("max_connections", &self.max_connections)
+            .field("drain_timeout", &self.drain_timeout)
             .field("limits", &self.limits)
             .field("router", &self.router)
             .finish()
@@ -76,6 +80,7 @@ impl Default for ServerBuilder {
             threads: DEFAULT_THREADS,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             limits: Limits::default(),
             router: Router::new(),
         }
@@ -100,6 +105,14 @@ impl ServerBuilder {
     /// (default [`DEFAULT_MAX_CONNECTIONS`]).
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
+        self
+    }
+
+    /// How long a graceful shutdown waits for requests in flight; then their connections
+    /// are cut and counted in the [`ShutdownReport`](crate::ShutdownReport) (default
+    /// [`DEFAULT_DRAIN_TIMEOUT`]).
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
         self
     }
 
@@ -232,6 +245,7 @@ impl ServerBuilder {
             limits: self.limits,
             queue_capacity: self.queue_capacity,
             max_connections: self.max_connections,
+            drain_timeout: self.drain_timeout,
             shutdown: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         });

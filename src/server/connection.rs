@@ -21,7 +21,9 @@ const MAX_RETAINED_OUTPUT_BYTES: usize = 256 * 1024;
 /// its turn; parked, it holds only the bytes of a partly received head (usually none).
 #[derive(Debug)]
 pub(super) struct Connection {
-    pub(super) stream: TcpStream,
+    /// Shared with the poller while a worker has the connection, so that a drain deadline
+    /// can shut the socket down under a stuck request.
+    pub(super) stream: Arc<TcpStream>,
     pub(super) peer: SocketAddr,
     /// Unconsumed input from the last turn: the start of the next request head.
     pub(super) leftover: Vec<u8>,
@@ -55,7 +57,8 @@ impl Connection {
             };
             let peer = self.peer;
             let service = |head: Parts, body: Vec<u8>| call_handler(shared, head, body, peer);
-            let next = Conn::new(&mut self.stream, buf, out, config, &service).serve();
+            let mut stream: &TcpStream = &self.stream;
+            let next = Conn::new(&mut stream, buf, out, config, &service).serve();
             self.leftover = buf.take();
             if out.capacity() > MAX_RETAINED_OUTPUT_BYTES {
                 *out = Vec::new();

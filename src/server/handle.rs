@@ -22,6 +22,9 @@ pub struct ShutdownHandle {
 impl ShutdownHandle {
     /// Starts the graceful shutdown. Does not block.
     pub fn shutdown(&self) {
+        // Responses being written from now on carry `Connection: close`, including the one a
+        // handler calling this is about to return.
+        self.shared.draining.store(true, Ordering::Release);
         if !self.shared.shutdown.swap(true, Ordering::AcqRel) {
             // The poller sees the flag on its next turn; the wake makes that turn now. A
             // failed wake means the poller is gone already.

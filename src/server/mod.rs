@@ -24,7 +24,8 @@ use mio::unix::SourceFd;
 use mio::{Interest, Poll, Waker};
 
 pub use builder::{
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, ServerBuilder,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS,
+    ServerBuilder,
 };
 pub use handle::ShutdownHandle;
 
@@ -43,10 +44,30 @@ pub(crate) struct Shared {
     limits: Limits,
     queue_capacity: usize,
     max_connections: usize,
+    drain_timeout: std::time::Duration,
     /// Shutdown was requested.
     shutdown: AtomicBool,
     /// The listener is closed: responses close their connections.
     draining: AtomicBool,
+}
+
+/// What a graceful shutdown had to cut short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Connections whose request was still in flight at the drain deadline; their sockets
+    /// were shut down.
+    pub connections_cut: usize,
+    /// Workers still running a handler when the server gave up waiting; their threads were
+    /// detached and finish on their own.
+    pub stuck_workers: usize,
+}
+
+impl ShutdownReport {
+    /// Whether every request in flight finished before the drain deadline.
+    pub fn is_clean(&self) -> bool {
+        self.connections_cut == 0 && self.stuck_workers == 0
+    }
 }
 
 /// A bound HTTP/1.1 server, ready to [`run`](Server::run) or [`spawn`](Server::spawn).
@@ -113,13 +134,13 @@ impl Server {
         self.handle.clone()
     }
 
-    /// Serves on the current thread until shut down, in-flight requests finished and every
-    /// worker joined.
+    /// Serves on the current thread until shut down, in-flight requests finished (or cut at
+    /// the drain deadline) and every worker joined.
     ///
     /// # Errors
     ///
     /// [`Error::Io`] when polling fails.
-    pub fn run(self) -> Result<()> {
+    pub fn run(self) -> Result<ShutdownReport> {
         self.poller.run().map_err(Error::Io)
     }
 
@@ -147,7 +168,7 @@ impl Server {
 pub struct RunningServer {
     local_addr: SocketAddr,
     handle: ShutdownHandle,
-    thread: JoinHandle<io::Result<()>>,
+    thread: JoinHandle<io::Result<ShutdownReport>>,
 }
 
 impl RunningServer {
@@ -166,7 +187,7 @@ impl RunningServer {
     /// # Errors
     ///
     /// As [`join`](Self::join).
-    pub fn shutdown(self) -> Result<()> {
+    pub fn shutdown(self) -> Result<ShutdownReport> {
         self.handle.shutdown();
         self.join()
     }
@@ -176,7 +197,7 @@ impl RunningServer {
     /// # Errors
     ///
     /// [`Error::Io`] when polling failed, [`Error::ServerPanicked`] on a bug in the server.
-    pub fn join(self) -> Result<()> {
+    pub fn join(self) -> Result<ShutdownReport> {
         match self.thread.join() {
             Ok(result) => result.map_err(Error::Io),
             Err(_) => Err(Error::ServerPanicked),

@@ -19,8 +19,8 @@ use http::StatusCode;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::Shared;
 use super::connection::{Connection, ReturnGuard, Returned};
+use super::{Shared, ShutdownReport};
 use crate::http1::write_rejection;
 use crate::pool::ThreadPool;
 
@@ -30,6 +30,8 @@ pub(super) const WAKER: Token = Token(usize::MAX);
 const EVENTS_CAPACITY: usize = 1024;
 /// After `accept` fails for lack of resources (EMFILE...), wait this long before retrying.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
+/// Even with no drain time left, workers get this long to finish before being detached.
+const MIN_WORKER_JOIN_TIME: Duration = Duration::from_millis(100);
 /// Input read and dropped before the poller answers a connection it will not serve, so the
 /// close does not reset the connection before the client reads the answer.
 const REJECT_DISCARD_BYTES: usize = 16 * 1024;
@@ -45,9 +47,10 @@ enum Slot {
         partial_head: bool,
     },
     /// On a worker. `readable` records readiness seen meanwhile, so the connection is
-    /// dispatched again as soon as it comes back.
+    /// dispatched again as soon as it comes back; `stream` lets a drain deadline cut it.
     Busy {
         readable: bool,
+        stream: Arc<TcpStream>,
     },
 }
 
@@ -77,6 +80,9 @@ pub(super) struct Poller {
     waker: Arc<Waker>,
     shared: Arc<Shared>,
     pool: ThreadPool,
+    /// Set when shutdown begins: past it, requests still in flight are cut.
+    drain_deadline: Option<Instant>,
+    connections_cut: usize,
 }
 
 impl Poller {
@@ -102,12 +108,14 @@ impl Poller {
             waker,
             shared,
             pool,
+            drain_deadline: None,
+            connections_cut: 0,
         }
     }
 
-    /// Runs until shutdown was requested and every in-flight request has finished; then
-    /// joins the workers.
-    pub(super) fn run(mut self) -> io::Result<()> {
+    /// Runs until shutdown was requested and every in-flight request has finished (or the
+    /// drain deadline cut it); then joins the workers.
+    pub(super) fn run(mut self) -> io::Result<ShutdownReport> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         loop {
             let timeout = self.next_timeout();
@@ -132,19 +140,48 @@ impl Poller {
                 if self.busy == 0 {
                     break;
                 }
+                if self.drain_deadline.is_some_and(|at| at <= Instant::now()) {
+                    self.cut_busy_connections();
+                    break;
+                }
             }
         }
-        self.pool.shutdown();
-        Ok(())
+        // Give the workers what is left of the drain time to finish; a handler stuck past it
+        // is left behind (its thread is detached) rather than hanging the caller forever.
+        let remaining = self.drain_deadline.map_or(Duration::ZERO, |at| {
+            at.saturating_duration_since(Instant::now())
+        });
+        let stuck_workers = match self
+            .pool
+            .shutdown_timeout(remaining.max(MIN_WORKER_JOIN_TIME))
+        {
+            Ok(()) => 0,
+            Err(timed_out) => timed_out.busy_workers.len(),
+        };
+        Ok(ShutdownReport {
+            connections_cut: self.connections_cut,
+            stuck_workers,
+        })
+    }
+
+    /// Shuts down the sockets of requests still in flight at the drain deadline: their
+    /// clients see the connection end, and their workers' reads and writes fail.
+    fn cut_busy_connections(&mut self) {
+        for entry in &self.entries {
+            if let Slot::Busy { stream, .. } = &entry.slot {
+                let _ = stream.shutdown(Shutdown::Both);
+                self.connections_cut += 1;
+            }
+        }
     }
 
     fn next_timeout(&self) -> Option<Duration> {
         let next_timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
-        let next = match (next_timer, self.accept_retry_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        next.map(|at| at.saturating_duration_since(Instant::now()))
+        [next_timer, self.accept_retry_at, self.drain_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     fn accept_all(&mut self) {
@@ -155,7 +192,7 @@ impl Poller {
             match listener.accept() {
                 Ok((stream, peer)) => {
                     if self.open >= self.shared.max_connections {
-                        reject(stream, StatusCode::SERVICE_UNAVAILABLE);
+                        reject(&stream, StatusCode::SERVICE_UNAVAILABLE);
                         continue;
                     }
                     if stream.set_nonblocking(true).is_err() {
@@ -164,7 +201,7 @@ impl Poller {
                     // Small responses must not wait for Nagle's algorithm.
                     let _ = stream.set_nodelay(true);
                     self.register(Connection {
-                        stream,
+                        stream: Arc::new(stream),
                         peer,
                         leftover: Vec::new(),
                     });
@@ -219,7 +256,12 @@ impl Poller {
         };
         match std::mem::replace(&mut entry.slot, Slot::Free) {
             Slot::Idle { connection, .. } => self.dispatch(token, connection),
-            Slot::Busy { .. } => entry.slot = Slot::Busy { readable: true },
+            Slot::Busy { stream, .. } => {
+                entry.slot = Slot::Busy {
+                    readable: true,
+                    stream,
+                }
+            }
             Slot::Free => {}
         }
     }
@@ -234,7 +276,10 @@ impl Poller {
             );
             return;
         }
-        self.entries[token].slot = Slot::Busy { readable: false };
+        self.entries[token].slot = Slot::Busy {
+            readable: false,
+            stream: Arc::clone(&connection.stream),
+        };
         self.busy += 1;
         let shared = Arc::clone(&self.shared);
         let guard = ReturnGuard {
@@ -261,7 +306,7 @@ impl Poller {
         } = returned;
         self.busy -= 1;
         let readable = match self.entries[token].slot {
-            Slot::Busy { readable } => readable,
+            Slot::Busy { readable, .. } => readable,
             _ => unreachable!("only busy connections come back from workers"),
         };
         match connection {
@@ -346,7 +391,7 @@ impl Poller {
     fn close(&mut self, token: usize, connection: Option<Connection>, status: Option<StatusCode>) {
         if let Some(connection) = connection {
             match status {
-                Some(status) => reject(connection.stream, status),
+                Some(status) => reject(&connection.stream, status),
                 None => drop(connection),
             }
         }
@@ -365,6 +410,7 @@ impl Poller {
             let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
             drop(listener);
             self.shared.draining.store(true, Ordering::Release);
+            self.drain_deadline = Some(Instant::now() + self.shared.drain_timeout);
             // Queued turns still run (their responses say `Connection: close`).
             self.pool.close();
         }
@@ -382,7 +428,7 @@ impl Poller {
 
 /// Answers a connection the poller will not serve (over capacity, timed out), then closes
 /// it. Best effort: the socket is non-blocking and the answer is small.
-fn reject(mut stream: TcpStream, status: StatusCode) {
+fn reject(mut stream: &TcpStream, status: StatusCode) {
     let _ = stream.set_nonblocking(true);
     let mut discard = [0u8; 4096];
     let mut discarded = 0;

@@ -1,0 +1,133 @@
+//! Graceful shutdown: requests in flight finish, new connections are refused, a shutdown
+//! from a handler works, and a drain deadline cuts what never ends. (`leaks.rs` checks that
+//! nothing is left behind.)
+
+mod support;
+
+use std::net::TcpStream;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use support::{Client, IO_TIMEOUT, spawn};
+use switchyard::{
+    Health, Request, Response, RunningServer, Server, ShutdownHandle, ShutdownReport,
+};
+
+/// Joins the server, failing the test if that takes longer than `IO_TIMEOUT`.
+fn join_within_timeout(server: RunningServer) -> ShutdownReport {
+    let (done, joined) = mpsc::channel();
+    let joiner = std::thread::spawn(move || done.send(server.join()));
+    let report = joined
+        .recv_timeout(IO_TIMEOUT)
+        .expect("join did not return in time")
+        .expect("server ended with an error");
+    joiner.join().unwrap().ok();
+    report
+}
+
+/// `/sleep/{ms}`: reports the start, then sleeps (the work being drained), then answers.
+fn sleeper(started: mpsc::Sender<()>) -> impl Fn(&Request) -> Response + Send + Sync + 'static {
+    let started = Mutex::new(started);
+    move |req: &Request| {
+        let ms: u64 = req.param_as("ms").unwrap_or(0);
+        let _ = started.lock().unwrap().send(());
+        std::thread::sleep(Duration::from_millis(ms));
+        Response::text(format!("slept {ms}"))
+    }
+}
+
+#[test]
+fn eight_requests_in_flight_complete_and_new_connections_are_refused() {
+    let (started_tx, started) = mpsc::channel();
+    let server = spawn(
+        Server::builder()
+            .threads(8)
+            .route(http::Method::GET, "/sleep/{ms}", sleeper(started_tx))
+            .plugin(Health::new()),
+    );
+    let addr = server.local_addr();
+    let mut clients: Vec<Client> = (0..8).map(|_| Client::new(addr)).collect();
+    for client in &mut clients {
+        client.send(b"GET /sleep/300 HTTP/1.1\r\nHost: h\r\n\r\n");
+    }
+    for _ in 0..8 {
+        started
+            .recv_timeout(IO_TIMEOUT)
+            .expect("all eight requests start");
+    }
+    let handle = server.shutdown_handle();
+    handle.shutdown();
+    // The listener closes at once: a new connection is refused.
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after shutdown");
+        std::thread::yield_now();
+    }
+    for client in &mut clients {
+        let reply = client.reply();
+        assert_eq!((reply.status, reply.text().as_str()), (200, "slept 300"));
+        assert_eq!(reply.header("connection"), Some("close"));
+    }
+    let report = join_within_timeout(server);
+    assert!(report.is_clean(), "{report:?}");
+}
+
+#[test]
+fn shutdown_from_inside_a_handler_does_not_deadlock() {
+    let handle: Arc<OnceLock<ShutdownHandle>> = Arc::new(OnceLock::new());
+    let in_handler = Arc::clone(&handle);
+    let server = spawn(Server::builder().threads(1).route(
+        http::Method::POST,
+        "/stop",
+        move |_: &Request| {
+            in_handler.get().expect("handle is set").shutdown();
+            "stopping"
+        },
+    ));
+    handle.set(server.shutdown_handle()).unwrap();
+    let mut client = Client::new(server.local_addr());
+    client.send(b"POST /stop HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+    let reply = client.reply();
+    assert_eq!(
+        (reply.status, reply.header("connection")),
+        (200, Some("close"))
+    );
+    assert!(join_within_timeout(server).is_clean());
+}
+
+#[test]
+fn drain_deadline_cuts_a_never_ending_request_and_reports_it() {
+    let (started_tx, started) = mpsc::channel::<()>();
+    let (release, gate) = mpsc::channel::<()>();
+    let (finished_tx, finished) = mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    let finished_tx = Mutex::new(finished_tx);
+    let gate = Mutex::new(gate);
+    let server = spawn(
+        Server::builder()
+            .threads(2)
+            .drain_timeout(Duration::from_millis(200))
+            .route(http::Method::GET, "/forever", move |_: &Request| {
+                started_tx.lock().unwrap().send(()).unwrap();
+                // "Forever", bounded so the test process cannot hang.
+                let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(20));
+                let _ = finished_tx.lock().unwrap().send(());
+                "too late"
+            }),
+    );
+    let mut client = Client::new(server.local_addr());
+    client.send(b"GET /forever HTTP/1.1\r\nHost: h\r\n\r\n");
+    started.recv_timeout(IO_TIMEOUT).unwrap();
+    let begun = Instant::now();
+    server.shutdown_handle().shutdown();
+    let report = join_within_timeout(server);
+    assert_eq!(report.connections_cut, 1, "{report:?}");
+    assert_eq!(report.stuck_workers, 1, "{report:?}");
+    assert!(begun.elapsed() >= Duration::from_millis(200));
+    // The client sees the connection end without a response.
+    assert!(support::is_closed(client.stream()));
+    // Let the detached worker finish, so later tests do not count it.
+    drop(release);
+    finished.recv_timeout(IO_TIMEOUT).unwrap();
+}
