@@ -32,6 +32,13 @@ pub enum Error {
     /// A server setting is out of its range.
     #[error("invalid server configuration: {0}")]
     Config(&'static str),
+    /// A route runs on a worker pool that was not declared with
+    /// [`ServerBuilder::pool`](crate::ServerBuilder::pool).
+    #[error("routes use worker pool {name:?}, which the server does not declare")]
+    UnknownPool {
+        /// The pool's name.
+        name: String,
+    },
     /// A route could not be registered.
     #[error("route registration failed")]
     Route(#[from] RouteError),

@@ -25,6 +25,9 @@ pub(crate) struct Endpoint {
     pub(crate) scope: Arc<Scope>,
     /// The plugin that registered it, if any.
     pub(crate) owner: Option<Arc<str>>,
+    /// The named worker pool it runs on (a bulkhead), set when its router was nested or
+    /// merged; `None`: the pool of the router that dispatches it.
+    pub(crate) pool: Option<Arc<str>>,
 }
 
 /// What a path's table says about a method.

@@ -73,6 +73,8 @@ pub struct Router {
     errors: Vec<RouteError>,
     /// The plugin being installed, which owns the routes registered meanwhile.
     owner: Option<Arc<str>>,
+    /// The named worker pool this router's routes run on; see [`Router::pool`].
+    pool: Option<Arc<str>>,
     empty_scope: Arc<Scope>,
 }
 
@@ -87,6 +89,7 @@ impl Default for Router {
             fallback: None,
             errors: Vec::new(),
             owner: None,
+            pool: None,
             empty_scope: Arc::new(Scope::default()),
         }
     }
@@ -247,6 +250,58 @@ impl Router {
         router
     }
 
+    /// Runs this router's routes on the server's worker pool `name`, declared with
+    /// [`ServerBuilder::pool`](crate::ServerBuilder::pool): a bulkhead, so that slow
+    /// endpoints saturate their own workers and never starve the others. Nest or merge the
+    /// router into the application; routes of routers nested into it keep their own pool, if
+    /// they have one.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use switchyard::{Request, Router, Server};
+    ///
+    /// let reports = Router::new()
+    ///     .get("/reports/{id}", |_: &Request| "a report that takes seconds to build")
+    ///     .pool("slow");
+    /// let server = Server::builder()
+    ///     .threads(8)
+    ///     .pool("slow", 2) // at most 2 workers ever busy with reports
+    ///     .router(reports)
+    ///     .route(http::Method::GET, "/ping", |_: &Request| "pong")
+    ///     .bind("127.0.0.1:0")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pool(mut self, name: &str) -> Self {
+        self.pool = Some(Arc::from(name));
+        self
+    }
+
+    /// The pool `method path` runs on (`None`: the default pool), without running anything.
+    pub(crate) fn pool_for(&self, method: &Method, path: &str) -> Option<&str> {
+        let Ok(matched) = self.matcher.at(path) else {
+            return self.pool.as_deref();
+        };
+        let endpoint = match self.routes[*matched.value].methods.lookup(method) {
+            MethodMatch::Handler(endpoint) => endpoint,
+            MethodMatch::Options(_) | MethodMatch::NotAllowed(_) => return self.pool.as_deref(),
+        };
+        endpoint.pool.as_deref().or(self.pool.as_deref())
+    }
+
+    /// Every pool name routes refer to.
+    pub(crate) fn pool_names(&self) -> Vec<Arc<str>> {
+        let mut names: Vec<Arc<str>> = self
+            .routes
+            .iter()
+            .flat_map(|route| route.methods.entries().filter_map(|(_, e)| e.pool.clone()))
+            .chain(self.pool.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The first registration error, if any.
     ///
     /// # Errors
@@ -350,6 +405,7 @@ impl Router {
             handler,
             scope: Arc::clone(&self.empty_scope),
             owner: self.owner.clone(),
+            pool: None,
         }
     }
 
@@ -431,6 +487,7 @@ impl Router {
             state,
             fallback,
             errors,
+            pool,
             ..
         } = other;
         self.errors.extend(errors);
@@ -448,6 +505,7 @@ impl Router {
                     handler: Arc::clone(&endpoint.handler),
                     scope,
                     owner: endpoint.owner.clone().or_else(|| self.owner.clone()),
+                    pool: endpoint.pool.clone().or_else(|| pool.clone()),
                 };
                 if let Err(error) = self.insert(method.cloned(), &pattern, endpoint) {
                     self.errors.push(error);

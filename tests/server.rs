@@ -206,3 +206,72 @@ fn shutdown_finishes_in_flight_requests_and_refuses_new_connections() {
     );
     server.join().unwrap();
 }
+
+#[test]
+fn a_saturated_bulkhead_pool_leaves_other_routes_fast() {
+    let (started_tx, started) = mpsc::channel::<String>();
+    let (release, gate) = mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    let gate = Mutex::new(gate);
+    let slow = switchyard::Router::new()
+        .get("/slow", move |_: &Request| {
+            let thread = std::thread::current().name().unwrap_or_default().to_owned();
+            started_tx.lock().unwrap().send(thread).unwrap();
+            let _ = gate.lock().unwrap().recv_timeout(support::IO_TIMEOUT);
+            "slow done"
+        })
+        .pool("slow");
+    // One main worker: if a slow request ran there, no fast request could be served.
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .pool("slow", 1)
+            .router(slow)
+            .route(http::Method::GET, "/fast", |_: &Request| "fast"),
+    );
+    let addr = server.local_addr();
+    let mut first = Client::new(addr);
+    first.send(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(
+        started.recv_timeout(support::IO_TIMEOUT).unwrap(),
+        "switchyard-slow-0"
+    );
+    // A second slow request waits in the slow pool's queue.
+    let mut second = Client::new(addr);
+    second.send(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n");
+    let began = Instant::now();
+    for _ in 0..50 {
+        assert_eq!(get(addr, "/fast").text(), "fast");
+    }
+    assert!(
+        began.elapsed() < Duration::from_secs(2),
+        "fast routes slowed: {:?}",
+        began.elapsed()
+    );
+    release.send(()).unwrap();
+    assert_eq!(first.reply().text(), "slow done");
+    assert_eq!(
+        started.recv_timeout(support::IO_TIMEOUT).unwrap(),
+        "switchyard-slow-0"
+    );
+    release.send(()).unwrap();
+    assert_eq!(second.reply().text(), "slow done");
+    // The same connection goes back to the main pool for a fast request.
+    assert_eq!(second.get("/fast").text(), "fast");
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn an_undeclared_pool_is_an_error_at_bind() {
+    let router = switchyard::Router::new()
+        .get("/x", |_: &Request| "x")
+        .pool("missing");
+    let error = Server::builder()
+        .router(router)
+        .bind("127.0.0.1:0")
+        .unwrap_err();
+    assert!(
+        matches!(error, switchyard::Error::UnknownPool { ref name } if name == "missing"),
+        "{error}"
+    );
+}

@@ -56,6 +56,11 @@ const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 pub(crate) trait Service {
     /// Produces the response for a request whose body has been read.
     fn call(&self, head: Parts, body: Vec<u8>) -> http::Response<Body>;
+
+    /// The worker pool that must serve this request (0: the server's main pool).
+    fn pool_for(&self, _head: &Parts) -> usize {
+        0
+    }
 }
 
 impl<F> Service for F
@@ -73,6 +78,8 @@ pub(crate) struct ConnConfig<'a> {
     pub(crate) limits: &'a Limits,
     /// Set while the server shuts down: finish the current request, then close.
     pub(crate) draining: &'a AtomicBool,
+    /// The pool this turn runs on; a request for another pool ends the turn.
+    pub(crate) pool: usize,
 }
 
 /// What the connection should do after its turn.
@@ -83,6 +90,8 @@ pub(crate) enum Next {
     Park { partial_head: bool },
     /// Close it.
     Close,
+    /// The next request (still unconsumed in the buffer) belongs on another worker pool.
+    Reroute { pool: usize },
 }
 
 /// Bytes read from the connection and not yet consumed. Reused across connections by a
@@ -229,6 +238,14 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                 Err(error) => return self.reject(error),
             };
             if let Some((head, len)) = parsed {
+                let pool = self.service.pool_for(&head.parts);
+                if pool != self.config.pool {
+                    // Leave the head in the buffer: the other pool's worker parses it again.
+                    return match self.flush() {
+                        Ok(()) => Next::Reroute { pool },
+                        Err(_) => Next::Close,
+                    };
+                }
                 self.buf.consume(len);
                 match self.handle(head) {
                     Ok(true) => continue,
@@ -636,6 +653,7 @@ mod tests {
         let config = ConnConfig {
             limits,
             draining: &draining,
+            pool: 0,
         };
         let next = Conn::new(stream, &mut buf, &mut out, config, &echo).serve();
         (next, strip_dates(&String::from_utf8_lossy(&stream.output)))
@@ -698,6 +716,7 @@ mod tests {
             let config = ConnConfig {
                 limits: &limits,
                 draining: &draining,
+                pool: 0,
             };
             let mut buf = ReadBuf::default();
             let mut out = Vec::new();
@@ -726,6 +745,7 @@ mod tests {
         let config = ConnConfig {
             limits: &limits,
             draining: &draining,
+            pool: 0,
         };
         let next = Conn::new(&mut stream, &mut buf, &mut out, config, &echo).serve();
         assert_eq!(next, Next::Park { partial_head: true });
@@ -884,6 +904,7 @@ mod tests {
         let config = ConnConfig {
             limits: &limits,
             draining: &draining,
+            pool: 0,
         };
         let next = Conn::new(&mut stream, &mut buf, &mut out, config, &echo).serve();
         assert_eq!(next, Next::Close);

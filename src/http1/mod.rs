@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-pub(crate) use conn::{Conn, ConnConfig, Next, ReadBuf};
+pub(crate) use conn::{Conn, ConnConfig, Next, ReadBuf, Service};
 pub(crate) use encode::write_rejection;
 pub(crate) use parse::RequestHead;
 
@@ -75,6 +75,7 @@ pub mod fuzzing {
         let config = ConnConfig {
             limits,
             draining: &draining,
+            pool: 0,
         };
         let echo = |head: http::request::Parts, body: Vec<u8>| {
             let mut text = format!("{} {} ", head.method, head.uri).into_bytes();

@@ -57,6 +57,8 @@ pub struct ServerBuilder {
     queue_capacity: usize,
     max_connections: usize,
     drain_timeout: Duration,
+    /// Named pools (bulkheads): name and thread count.
+    pools: Vec<(String, usize)>,
     limits: Limits,
     router: Router,
 }
@@ -68,6 +70,7 @@ impl fmt::Debug for ServerBuilder {
             .field("queue_capacity", &self.queue_capacity)
             .field("max_connections", &self.max_connections)
             .field("drain_timeout", &self.drain_timeout)
+            .field("pools", &self.pools)
             .field("limits", &self.limits)
             .field("router", &self.router)
             .finish()
@@ -81,6 +84,7 @@ impl Default for ServerBuilder {
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            pools: Vec::new(),
             limits: Limits::default(),
             router: Router::new(),
         }
@@ -113,6 +117,15 @@ impl ServerBuilder {
     /// [`DEFAULT_DRAIN_TIMEOUT`]).
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
+        self
+    }
+
+    /// Declares a named worker pool of `threads` workers (threads `switchyard-{name}-{i}`),
+    /// for the routes of routers marked with [`Router::pool`]: a bulkhead, so that slow
+    /// endpoints saturate their own workers and the rest keep theirs. Its queue has the
+    /// same capacity as the main pool's.
+    pub fn pool(mut self, name: &str, threads: usize) -> Self {
+        self.pools.push((name.to_owned(), threads));
         self
     }
 
@@ -236,20 +249,33 @@ impl ServerBuilder {
         self.validate()?;
         let router = self.router.check()?;
         listener.set_nonblocking(true)?;
-        let pool = ThreadPool::builder()
-            .size(self.threads)
-            .thread_name_prefix(WORKER_THREAD_PREFIX)
-            .build()?;
+        let mut pools = vec![
+            ThreadPool::builder()
+                .size(self.threads)
+                .thread_name_prefix(WORKER_THREAD_PREFIX)
+                .build()?,
+        ];
+        let mut pool_indices = std::collections::HashMap::new();
+        for (name, threads) in &self.pools {
+            pool_indices.insert(Box::from(name.as_str()), pools.len());
+            pools.push(
+                ThreadPool::builder()
+                    .size(*threads)
+                    .thread_name_prefix(format!("switchyard-{name}"))
+                    .build()?,
+            );
+        }
         let shared = Arc::new(Shared {
             router,
             limits: self.limits,
             queue_capacity: self.queue_capacity,
             max_connections: self.max_connections,
             drain_timeout: self.drain_timeout,
+            pool_indices,
             shutdown: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         });
-        Server::new(listener, pool, shared)
+        Server::new(listener, pools, shared)
     }
 
     fn validate(&self) -> Result<()> {
@@ -261,6 +287,21 @@ impl ServerBuilder {
         }
         if self.max_connections == 0 {
             return Err(Error::Config("max_connections must be at least 1"));
+        }
+        for (name, threads) in &self.pools {
+            if *threads == 0 {
+                return Err(Error::Config("a named pool needs at least 1 thread"));
+            }
+            if self.pools.iter().filter(|(other, _)| other == name).count() > 1 {
+                return Err(Error::Config("a pool name is declared twice"));
+            }
+        }
+        for name in self.router.pool_names() {
+            if !self.pools.iter().any(|(declared, _)| **declared == *name) {
+                return Err(Error::UnknownPool {
+                    name: name.to_string(),
+                });
+            }
         }
         if self.limits.max_headers == 0 || self.limits.max_headers > MAX_HEADERS_CAP {
             return Err(Error::Config("max_headers must be between 1 and 256"));

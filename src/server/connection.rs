@@ -10,8 +10,9 @@ use http::StatusCode;
 use http::request::Parts;
 
 use super::Shared;
+use super::poller::PollerWaker;
 use crate::body::Body;
-use crate::http1::{Conn, ConnConfig, Next, ReadBuf};
+use crate::http1::{Conn, ConnConfig, Next, ReadBuf, Service};
 use crate::request::Request;
 
 /// Beyond this capacity a worker's output buffer is freed after use rather than kept.
@@ -29,13 +30,25 @@ pub(super) struct Connection {
     pub(super) leftover: Vec<u8>,
 }
 
+/// How a turn on a worker ended.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    /// Park the connection; `partial_head` says whether a head has started to arrive.
+    Park {
+        connection: Connection,
+        partial_head: bool,
+    },
+    /// Its next request belongs on worker pool `pool`.
+    Reroute { connection: Connection, pool: usize },
+    /// The connection was closed.
+    Closed,
+}
+
 /// What a worker hands back to the poller after a turn.
 #[derive(Debug)]
 pub(super) struct Returned {
     pub(super) token: usize,
-    /// `None` when the connection was closed.
-    pub(super) connection: Option<Connection>,
-    pub(super) partial_head: bool,
+    pub(super) outcome: Outcome,
 }
 
 thread_local! {
@@ -45,8 +58,9 @@ thread_local! {
 }
 
 impl Connection {
-    /// Serves every request the connection has ready, on the current (worker) thread.
-    pub(super) fn serve(mut self, shared: &Shared) -> (Option<Connection>, bool) {
+    /// Serves every request the connection has ready, on the current worker thread, which
+    /// belongs to worker pool `pool`.
+    pub(super) fn serve(mut self, shared: &Shared, pool: usize) -> Outcome {
         BUFFERS.with(|buffers| {
             let mut buffers = buffers.borrow_mut();
             let (buf, out) = &mut *buffers;
@@ -54,9 +68,12 @@ impl Connection {
             let config = ConnConfig {
                 limits: &shared.limits,
                 draining: &shared.draining,
+                pool,
             };
-            let peer = self.peer;
-            let service = |head: Parts, body: Vec<u8>| call_handler(shared, head, body, peer);
+            let service = HandlerService {
+                shared,
+                peer: self.peer,
+            };
             let mut stream: &TcpStream = &self.stream;
             let next = Conn::new(&mut stream, buf, out, config, &service).serve();
             self.leftover = buf.take();
@@ -64,10 +81,40 @@ impl Connection {
                 *out = Vec::new();
             }
             match next {
-                Next::Park { partial_head } => (Some(self), partial_head),
-                Next::Close => (None, false),
+                Next::Park { partial_head } => Outcome::Park {
+                    connection: self,
+                    partial_head,
+                },
+                Next::Reroute { pool } => Outcome::Reroute {
+                    connection: self,
+                    pool,
+                },
+                Next::Close => Outcome::Closed,
             }
         })
+    }
+}
+
+/// The router, as the connection engine sees it.
+struct HandlerService<'a> {
+    shared: &'a Shared,
+    peer: SocketAddr,
+}
+
+impl Service for HandlerService<'_> {
+    fn call(&self, head: Parts, body: Vec<u8>) -> http::Response<Body> {
+        call_handler(self.shared, head, body, self.peer)
+    }
+
+    fn pool_for(&self, head: &Parts) -> usize {
+        if self.shared.pool_indices.is_empty() {
+            return 0;
+        }
+        self.shared
+            .router
+            .pool_for(&head.method, head.uri.path())
+            .and_then(|name| self.shared.pool_indices.get(name).copied())
+            .unwrap_or(0)
     }
 }
 
@@ -98,24 +145,23 @@ fn call_handler(
 pub(super) struct ReturnGuard {
     pub(super) token: usize,
     pub(super) returns: crossbeam_channel::Sender<Returned>,
-    pub(super) waker: Arc<mio::Waker>,
+    pub(super) waker: Arc<PollerWaker>,
     pub(super) sent: bool,
 }
 
 impl ReturnGuard {
-    pub(super) fn send(mut self, connection: Option<Connection>, partial_head: bool) {
+    pub(super) fn send(mut self, outcome: Outcome) {
         self.sent = true;
         self.deliver(Returned {
             token: self.token,
-            connection,
-            partial_head,
+            outcome,
         });
     }
 
     fn deliver(&self, returned: Returned) {
         // The poller is gone only after shutdown; the connection then just closes.
         if self.returns.send(returned).is_ok() {
-            let _ = self.waker.wake();
+            self.waker.wake_if_sleeping();
         }
     }
 }
@@ -125,8 +171,7 @@ impl Drop for ReturnGuard {
         if !self.sent {
             self.deliver(Returned {
                 token: self.token,
-                connection: None,
-                partial_head: false,
+                outcome: Outcome::Closed,
             });
         }
     }

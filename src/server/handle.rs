@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::Shared;
+use super::poller::PollerWaker;
 
 /// Stops a running [`Server`](crate::Server) gracefully, from any thread (a handler
 /// included).
@@ -16,7 +17,7 @@ use super::Shared;
 #[derive(Clone)]
 pub struct ShutdownHandle {
     pub(super) shared: Arc<Shared>,
-    pub(super) waker: Arc<mio::Waker>,
+    pub(super) waker: Arc<PollerWaker>,
 }
 
 impl ShutdownHandle {
@@ -26,9 +27,8 @@ impl ShutdownHandle {
         // handler calling this is about to return.
         self.shared.draining.store(true, Ordering::Release);
         if !self.shared.shutdown.swap(true, Ordering::AcqRel) {
-            // The poller sees the flag on its next turn; the wake makes that turn now. A
-            // failed wake means the poller is gone already.
-            let _ = self.waker.wake();
+            // The poller sees the flag on its next turn; the wake makes that turn now.
+            self.waker.wake();
         }
     }
 

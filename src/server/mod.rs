@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::http1::Limits;
 use crate::pool::ThreadPool;
 use crate::router::Router;
-use poller::Poller;
+use poller::{Poller, PollerWaker};
 
 /// The name of the thread [`Server::spawn`] starts.
 const ACCEPT_THREAD_NAME: &str = "switchyard-accept";
@@ -45,6 +45,9 @@ pub(crate) struct Shared {
     queue_capacity: usize,
     max_connections: usize,
     drain_timeout: std::time::Duration,
+    /// Named pools (bulkheads) by name, as indexes into the poller's pools (0 is the main
+    /// pool); empty when there are none.
+    pool_indices: std::collections::HashMap<Box<str>, usize>,
     /// Shutdown was requested.
     shutdown: AtomicBool,
     /// The listener is closed: responses close their connections.
@@ -106,10 +109,13 @@ impl Server {
         ServerBuilder::default()
     }
 
-    fn new(listener: TcpListener, pool: ThreadPool, shared: Arc<Shared>) -> Result<Self> {
+    fn new(listener: TcpListener, pools: Vec<ThreadPool>, shared: Arc<Shared>) -> Result<Self> {
         let local_addr = listener.local_addr()?;
         let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), poller::WAKER)?);
+        let waker = Arc::new(PollerWaker::new(Waker::new(
+            poll.registry(),
+            poller::WAKER,
+        )?));
         let fd = listener.as_raw_fd();
         poll.registry()
             .register(&mut SourceFd(&fd), poller::LISTENER, Interest::READABLE)?;
@@ -118,7 +124,7 @@ impl Server {
             waker: Arc::clone(&waker),
         };
         Ok(Self {
-            poller: Poller::new(poll, listener, waker, shared, pool),
+            poller: Poller::new(poll, listener, waker, shared, pools),
             local_addr,
             handle,
         })

@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -19,7 +19,7 @@ use http::StatusCode;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::connection::{Connection, ReturnGuard, Returned};
+use super::connection::{Connection, Outcome, ReturnGuard, Returned};
 use super::{Shared, ShutdownReport};
 use crate::http1::write_rejection;
 use crate::pool::ThreadPool;
@@ -64,6 +64,41 @@ struct Entry {
     timer_at: Option<Instant>,
 }
 
+/// The poller's `mio::Waker`, used only when the poller is asleep in `poll`: under load it
+/// is awake anyway and picks up returned connections on its next turn, so a worker spares
+/// the wake-up syscall on most requests.
+#[derive(Debug)]
+pub(super) struct PollerWaker {
+    waker: Waker,
+    /// The poller is in (or about to enter) `poll`.
+    sleeping: AtomicBool,
+}
+
+impl PollerWaker {
+    pub(super) fn new(waker: Waker) -> Self {
+        Self {
+            waker,
+            sleeping: AtomicBool::new(false),
+        }
+    }
+
+    /// Wakes the poller unconditionally (shutdown).
+    pub(super) fn wake(&self) {
+        // A failed wake means the poller is gone already.
+        let _ = self.waker.wake();
+    }
+
+    /// Called after handing something to the poller: wakes it if it may be asleep.
+    pub(super) fn wake_if_sleeping(&self) {
+        // Pairs with the fence in `Poller::run`: either the poller sees what was sent before
+        // it sleeps, or this sees it sleeping.
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) {
+            self.wake();
+        }
+    }
+}
+
 /// The state of the poller thread.
 pub(super) struct Poller {
     poll: Poll,
@@ -77,9 +112,10 @@ pub(super) struct Poller {
     accept_retry_at: Option<Instant>,
     returns: Receiver<Returned>,
     returns_sender: Sender<Returned>,
-    waker: Arc<Waker>,
+    waker: Arc<PollerWaker>,
     shared: Arc<Shared>,
-    pool: ThreadPool,
+    /// The main pool first, then the named pools (bulkheads) in declaration order.
+    pools: Vec<ThreadPool>,
     /// Set when shutdown begins: past it, requests still in flight are cut.
     drain_deadline: Option<Instant>,
     connections_cut: usize,
@@ -89,9 +125,9 @@ impl Poller {
     pub(super) fn new(
         poll: Poll,
         listener: TcpListener,
-        waker: Arc<Waker>,
+        waker: Arc<PollerWaker>,
         shared: Arc<Shared>,
-        pool: ThreadPool,
+        pools: Vec<ThreadPool>,
     ) -> Self {
         let (returns_sender, returns) = crossbeam_channel::unbounded();
         Self {
@@ -107,7 +143,7 @@ impl Poller {
             returns_sender,
             waker,
             shared,
-            pool,
+            pools,
             drain_deadline: None,
             connections_cut: 0,
         }
@@ -118,8 +154,16 @@ impl Poller {
     pub(super) fn run(mut self) -> io::Result<ShutdownReport> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         loop {
-            let timeout = self.next_timeout();
-            if let Err(error) = self.poll.poll(&mut events, timeout) {
+            self.waker.sleeping.store(true, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            let timeout = if self.returns.is_empty() {
+                self.next_timeout()
+            } else {
+                Some(Duration::ZERO)
+            };
+            let polled = self.poll.poll(&mut events, timeout);
+            self.waker.sleeping.store(false, Ordering::SeqCst);
+            if let Err(error) = polled {
                 if error.kind() != io::ErrorKind::Interrupted {
                     return Err(error);
                 }
@@ -151,13 +195,18 @@ impl Poller {
         let remaining = self.drain_deadline.map_or(Duration::ZERO, |at| {
             at.saturating_duration_since(Instant::now())
         });
-        let stuck_workers = match self
-            .pool
-            .shutdown_timeout(remaining.max(MIN_WORKER_JOIN_TIME))
-        {
-            Ok(()) => 0,
-            Err(timed_out) => timed_out.busy_workers.len(),
-        };
+        let deadline = Instant::now() + remaining.max(MIN_WORKER_JOIN_TIME);
+        let stuck_workers = self
+            .pools
+            .drain(..)
+            .map(|pool| {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match pool.shutdown_timeout(left) {
+                    Ok(()) => 0,
+                    Err(timed_out) => timed_out.busy_workers.len(),
+                }
+            })
+            .sum();
         Ok(ShutdownReport {
             connections_cut: self.connections_cut,
             stuck_workers,
@@ -255,7 +304,7 @@ impl Poller {
             return;
         };
         match std::mem::replace(&mut entry.slot, Slot::Free) {
-            Slot::Idle { connection, .. } => self.dispatch(token, connection),
+            Slot::Idle { connection, .. } => self.dispatch(token, connection, 0),
             Slot::Busy { stream, .. } => {
                 entry.slot = Slot::Busy {
                     readable: true,
@@ -266,9 +315,10 @@ impl Poller {
         }
     }
 
-    /// Hands a readable connection to the pool, or answers 503 when the queue is full.
-    fn dispatch(&mut self, token: usize, connection: Connection) {
-        if self.pool.queued() >= self.shared.queue_capacity {
+    /// Hands a readable connection to worker pool `pool`, or answers 503 when its queue is
+    /// full.
+    fn dispatch(&mut self, token: usize, connection: Connection, pool: usize) {
+        if self.pools[pool].queued() >= self.shared.queue_capacity {
             self.close(
                 token,
                 Some(connection),
@@ -288,36 +338,38 @@ impl Poller {
             waker: Arc::clone(&self.waker),
             sent: false,
         };
-        let job = move || {
-            let (connection, partial_head) = connection.serve(&shared);
-            guard.send(connection, partial_head);
-        };
+        let job = move || guard.send(connection.serve(&shared, pool));
         // The poller is the only producer and checked the queue's room above, so this does
         // not block; it fails only once the pool is closed, and then the guard, dropped with
         // the job, reports the connection closed.
-        let _ = self.pool.execute(job);
+        let _ = self.pools[pool].execute(job);
     }
 
     fn on_return(&mut self, returned: Returned) {
-        let Returned {
-            token,
-            connection,
-            partial_head,
-        } = returned;
+        let Returned { token, outcome } = returned;
         self.busy -= 1;
         let readable = match self.entries[token].slot {
             Slot::Busy { readable, .. } => readable,
             _ => unreachable!("only busy connections come back from workers"),
         };
-        match connection {
-            Some(connection) if !self.shared.shutdown.load(Ordering::Acquire) => {
-                if readable {
-                    self.dispatch(token, connection);
-                } else {
-                    self.park(token, connection, partial_head);
-                }
+        let shutting_down = self.shared.shutdown.load(Ordering::Acquire);
+        match outcome {
+            Outcome::Reroute { connection, pool } if !shutting_down => {
+                self.dispatch(token, connection, pool);
             }
-            connection => self.close(token, connection, None),
+            Outcome::Park { connection, .. } if !shutting_down && readable => {
+                // The first turn of a readable connection is always on the main pool; the
+                // engine reroutes it from there if it must.
+                self.dispatch(token, connection, 0);
+            }
+            Outcome::Park {
+                connection,
+                partial_head,
+            } if !shutting_down => self.park(token, connection, partial_head),
+            Outcome::Park { connection, .. } | Outcome::Reroute { connection, .. } => {
+                self.close(token, Some(connection), None);
+            }
+            Outcome::Closed => self.close(token, None, None),
         }
     }
 
@@ -412,7 +464,9 @@ impl Poller {
             self.shared.draining.store(true, Ordering::Release);
             self.drain_deadline = Some(Instant::now() + self.shared.drain_timeout);
             // Queued turns still run (their responses say `Connection: close`).
-            self.pool.close();
+            for pool in &self.pools {
+                pool.close();
+            }
         }
         for token in 0..self.entries.len() {
             if matches!(self.entries[token].slot, Slot::Idle { .. }) {
