@@ -5,12 +5,16 @@ use std::net::{SocketAddr, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use http::StatusCode;
 use http::request::Parts;
 
+use crossbeam_channel::Sender;
+
 use super::Shared;
 use super::poller::PollerWaker;
+use super::slot::{self, Occupancy, SlotRef, SlotState};
 use crate::body::Body;
 use crate::http1::{Conn, ConnConfig, Next, ReadBuf, Service};
 use crate::request::Request;
@@ -42,13 +46,6 @@ pub(super) enum Outcome {
     Reroute { connection: Connection, pool: usize },
     /// The connection was closed.
     Closed,
-}
-
-/// What a worker hands back to the poller after a turn.
-#[derive(Debug)]
-pub(super) struct Returned {
-    pub(super) token: usize,
-    pub(super) outcome: Outcome,
 }
 
 thread_local! {
@@ -140,39 +137,180 @@ fn call_handler(
     }
 }
 
-/// Tells the poller the outcome of a turn, even if the turn itself panicked (a bug): the
-/// poller must never wait forever for a connection that is gone.
-pub(super) struct ReturnGuard {
-    pub(super) token: usize,
-    pub(super) returns: crossbeam_channel::Sender<Returned>,
-    pub(super) waker: Arc<PollerWaker>,
-    pub(super) sent: bool,
+/// What workers tell the poller; most turns end without any.
+#[derive(Debug)]
+pub(super) enum Notice {
+    /// A parked connection needs a timer earlier than its live one.
+    Timer {
+        token: usize,
+        generation: u64,
+        at: Instant,
+    },
+    /// The connection's next request belongs on worker pool `pool`.
+    Reroute {
+        token: usize,
+        connection: Connection,
+        pool: usize,
+    },
 }
 
-impl ReturnGuard {
-    pub(super) fn send(mut self, outcome: Outcome) {
-        self.sent = true;
-        self.deliver(Returned {
-            token: self.token,
-            outcome,
-        });
+/// What every turn needs besides its connection: created once, shared by all turns.
+pub(super) struct TurnContext {
+    pub(super) shared: Arc<Shared>,
+    pub(super) occupancy: Occupancy,
+    pub(super) notices: Sender<Notice>,
+    pub(super) waker: Arc<PollerWaker>,
+}
+
+impl TurnContext {
+    fn notify(&self, notice: Notice) {
+        // The poller is gone only after shutdown; the connection then just closes.
+        if self.notices.send(notice).is_ok() {
+            self.waker.wake_if_sleeping();
+        }
     }
 
-    fn deliver(&self, returned: Returned) {
-        // The poller is gone only after shutdown; the connection then just closes.
-        if self.returns.send(returned).is_ok() {
-            self.waker.wake_if_sleeping();
+    /// Frees the slot of a connection that is gone (its stream already dropped).
+    pub(super) fn close(&self, token: usize, slot: &SlotRef) {
+        slot::lock(slot).free();
+        self.occupancy.closed(token);
+        self.finished_turn();
+    }
+
+    /// Parks a connection after its turn, unless it became readable meanwhile: then it is
+    /// handed back to serve again.
+    fn park(
+        &self,
+        token: usize,
+        slot: &SlotRef,
+        connection: Connection,
+        partial_head: bool,
+    ) -> Option<Connection> {
+        let mut guard = slot::lock(slot);
+        if self.shared.shutdown.load(Ordering::Acquire) {
+            guard.free();
+            drop(guard);
+            drop(connection);
+            self.occupancy.closed(token);
+            self.finished_turn();
+            return None;
+        }
+        if let SlotState::Busy { readable, .. } = &mut guard.state {
+            if *readable {
+                *readable = false;
+                return Some(connection);
+            }
+        }
+        let limits = &self.shared.limits;
+        let timeout = if partial_head {
+            limits.header_read_timeout
+        } else {
+            limits.keep_alive_timeout
+        };
+        let deadline = Instant::now() + timeout;
+        guard.state = SlotState::Idle {
+            connection,
+            deadline,
+            partial_head,
+        };
+        // A later deadline reuses the live timer (the poller re-arms it when it fires); an
+        // earlier one, or none armed, needs the poller.
+        let notice = if guard.timer_at.is_none_or(|at| deadline < at) {
+            guard.timer_at = Some(deadline);
+            Some(Notice::Timer {
+                token,
+                generation: guard.generation,
+                at: deadline,
+            })
+        } else {
+            None
+        };
+        drop(guard);
+        self.finished_turn();
+        if let Some(notice) = notice {
+            self.notify(notice);
+        }
+        None
+    }
+
+    fn finished_turn(&self) {
+        self.occupancy.became_idle();
+        if self.shared.shutdown.load(Ordering::Acquire) {
+            // The poller waits for the last turn to end.
+            self.waker.wake();
         }
     }
 }
 
-impl Drop for ReturnGuard {
+/// One dispatched turn: a connection with a request ready, on its way to a worker. If it
+/// is dropped without running (its pool closed) or its run panics (a bug), its slot is
+/// freed, so the poller never waits for a connection that is gone.
+pub(super) struct Turn {
+    context: Arc<TurnContext>,
+    token: usize,
+    slot: SlotRef,
+    connection: Option<Connection>,
+    /// The worker pool it runs on.
+    pool: usize,
+    finished: bool,
+}
+
+impl Turn {
+    pub(super) fn new(
+        context: Arc<TurnContext>,
+        token: usize,
+        slot: SlotRef,
+        connection: Connection,
+        pool: usize,
+    ) -> Self {
+        Self {
+            context,
+            token,
+            slot,
+            connection: Some(connection),
+            pool,
+            finished: false,
+        }
+    }
+
+    /// Serves the connection until it parks, closes or must move to another pool.
+    pub(super) fn run(mut self) {
+        let Some(mut connection) = self.connection.take() else {
+            return;
+        };
+        let context = Arc::clone(&self.context);
+        loop {
+            match connection.serve(&context.shared, self.pool) {
+                Outcome::Closed => {
+                    context.close(self.token, &self.slot);
+                    break;
+                }
+                Outcome::Reroute { connection, pool } => {
+                    context.notify(Notice::Reroute {
+                        token: self.token,
+                        connection,
+                        pool,
+                    });
+                    break;
+                }
+                Outcome::Park {
+                    connection: parked,
+                    partial_head,
+                } => match context.park(self.token, &self.slot, parked, partial_head) {
+                    Some(again) => connection = again,
+                    None => break,
+                },
+            }
+        }
+        self.finished = true;
+    }
+}
+
+impl Drop for Turn {
     fn drop(&mut self) {
-        if !self.sent {
-            self.deliver(Returned {
-                token: self.token,
-                outcome: Outcome::Closed,
-            });
+        if !self.finished {
+            drop(self.connection.take());
+            self.context.close(self.token, &self.slot);
         }
     }
 }

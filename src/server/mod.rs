@@ -11,6 +11,7 @@ mod builder;
 mod connection;
 mod handle;
 mod poller;
+mod slot;
 
 use std::fmt;
 use std::io;

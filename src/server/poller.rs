@@ -1,9 +1,11 @@
-//! The acceptor and readiness poller: one thread that owns the listener and every idle
-//! connection, and hands connections that became readable to the pool.
+//! The acceptor and readiness poller: one thread that owns the listener, watches every
+//! connection for readiness and timeouts, and hands connections that became readable to a
+//! worker pool.
 //!
-//! A connection is in exactly one place: parked here (`Slot::Idle`), or on a worker
-//! (`Slot::Busy`), which gives it back through a channel and a `mio::Waker`. Idle
-//! connections therefore cost no worker, and a blocked handler blocks only its own worker.
+//! A connection is idle in its slot (`SlotState::Idle`) or on a worker (`SlotState::Busy`).
+//! The worker parks it in its slot again itself; the poller hears from workers only for the
+//! rare things it must do (an earlier timer, a move to another pool). Idle connections
+//! therefore cost no worker, and a blocked handler blocks only its own worker.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -14,12 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use http::StatusCode;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::connection::{Connection, Outcome, ReturnGuard, Returned};
+use super::connection::{Connection, Notice, Turn, TurnContext};
+use super::slot::{self, Occupancy, Slot, SlotRef, SlotState};
 use super::{Shared, ShutdownReport};
 use crate::http1::write_rejection;
 use crate::pool::ThreadPool;
@@ -35,34 +38,6 @@ const MIN_WORKER_JOIN_TIME: Duration = Duration::from_millis(100);
 /// Input read and dropped before the poller answers a connection it will not serve, so the
 /// close does not reset the connection before the client reads the answer.
 const REJECT_DISCARD_BYTES: usize = 16 * 1024;
-
-/// Where a connection is.
-#[derive(Debug)]
-enum Slot {
-    Free,
-    /// Parked here, waiting to become readable or to time out.
-    Idle {
-        connection: Connection,
-        deadline: Instant,
-        partial_head: bool,
-    },
-    /// On a worker. `readable` records readiness seen meanwhile, so the connection is
-    /// dispatched again as soon as it comes back; `stream` lets a drain deadline cut it.
-    Busy {
-        readable: bool,
-        stream: Arc<TcpStream>,
-    },
-}
-
-#[derive(Debug)]
-struct Entry {
-    slot: Slot,
-    /// Bumped on every reuse, so timers of an earlier connection in the slot are ignored.
-    generation: u64,
-    /// When this connection's live timer in the heap fires. Heap entries for other times
-    /// are stale and skipped, so each connection has one live timer at most.
-    timer_at: Option<Instant>,
-}
 
 /// The poller's `mio::Waker`, used only when the poller is asleep in `poll`: under load it
 /// is awake anyway and picks up returned connections on its next turn, so a worker spares
@@ -103,17 +78,11 @@ impl PollerWaker {
 pub(super) struct Poller {
     poll: Poll,
     listener: Option<TcpListener>,
-    entries: Vec<Entry>,
-    free: Vec<usize>,
-    /// Connections in a slot (idle or busy).
-    open: usize,
-    busy: usize,
+    slots: Vec<SlotRef>,
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     accept_retry_at: Option<Instant>,
-    returns: Receiver<Returned>,
-    returns_sender: Sender<Returned>,
-    waker: Arc<PollerWaker>,
-    shared: Arc<Shared>,
+    notices: Receiver<Notice>,
+    context: Arc<TurnContext>,
     /// The main pool first, then the named pools (bulkheads) in declaration order.
     pools: Vec<ThreadPool>,
     /// Set when shutdown begins: past it, requests still in flight are cut.
@@ -129,24 +98,28 @@ impl Poller {
         shared: Arc<Shared>,
         pools: Vec<ThreadPool>,
     ) -> Self {
-        let (returns_sender, returns) = crossbeam_channel::unbounded();
+        let (notices_sender, notices) = crossbeam_channel::unbounded();
         Self {
             poll,
             listener: Some(listener),
-            entries: Vec::new(),
-            free: Vec::new(),
-            open: 0,
-            busy: 0,
+            slots: Vec::new(),
             timers: BinaryHeap::new(),
             accept_retry_at: None,
-            returns,
-            returns_sender,
-            waker,
-            shared,
+            notices,
+            context: Arc::new(TurnContext {
+                shared,
+                occupancy: Occupancy::default(),
+                notices: notices_sender,
+                waker,
+            }),
             pools,
             drain_deadline: None,
             connections_cut: 0,
         }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.context.shared
     }
 
     /// Runs until shutdown was requested and every in-flight request has finished (or the
@@ -154,15 +127,15 @@ impl Poller {
     pub(super) fn run(mut self) -> io::Result<ShutdownReport> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         loop {
-            self.waker.sleeping.store(true, Ordering::SeqCst);
+            self.context.waker.sleeping.store(true, Ordering::SeqCst);
             fence(Ordering::SeqCst);
-            let timeout = if self.returns.is_empty() {
+            let timeout = if self.notices.is_empty() {
                 self.next_timeout()
             } else {
                 Some(Duration::ZERO)
             };
             let polled = self.poll.poll(&mut events, timeout);
-            self.waker.sleeping.store(false, Ordering::SeqCst);
+            self.context.waker.sleeping.store(false, Ordering::SeqCst);
             if let Err(error) = polled {
                 if error.kind() != io::ErrorKind::Interrupted {
                     return Err(error);
@@ -175,13 +148,13 @@ impl Poller {
                     Token(token) => self.on_readable(token),
                 }
             }
-            while let Ok(returned) = self.returns.try_recv() {
-                self.on_return(returned);
+            while let Ok(notice) = self.notices.try_recv() {
+                self.on_notice(notice);
             }
             self.expire_timers();
-            if self.shared.shutdown.load(Ordering::Acquire) {
+            if self.shared().shutdown.load(Ordering::Acquire) {
                 self.begin_shutdown();
-                if self.busy == 0 {
+                if self.context.occupancy.busy() == 0 {
                     break;
                 }
                 if self.drain_deadline.is_some_and(|at| at <= Instant::now()) {
@@ -216,9 +189,8 @@ impl Poller {
     /// Shuts down the sockets of requests still in flight at the drain deadline: their
     /// clients see the connection end, and their workers' reads and writes fail.
     fn cut_busy_connections(&mut self) {
-        for entry in &self.entries {
-            if let Slot::Busy { stream, .. } = &entry.slot {
-                let _ = stream.shutdown(Shutdown::Both);
+        for slot in &self.slots {
+            if slot::lock(slot).cut_if_busy() {
                 self.connections_cut += 1;
             }
         }
@@ -240,7 +212,7 @@ impl Poller {
             };
             match listener.accept() {
                 Ok((stream, peer)) => {
-                    if self.open >= self.shared.max_connections {
+                    if self.context.occupancy.open() >= self.shared().max_connections {
                         reject(&stream, StatusCode::SERVICE_UNAVAILABLE);
                         continue;
                     }
@@ -268,16 +240,13 @@ impl Poller {
         }
     }
 
+    /// Gives a new connection a slot, idle until its first request arrives.
     fn register(&mut self, connection: Connection) {
-        let token = match self.free.pop() {
+        let token = match self.context.occupancy.take_free() {
             Some(token) => token,
             None => {
-                self.entries.push(Entry {
-                    slot: Slot::Free,
-                    generation: 0,
-                    timer_at: None,
-                });
-                self.entries.len() - 1
+                self.slots.push(Slot::new_ref());
+                self.slots.len() - 1
             }
         };
         let fd = connection.stream.as_raw_fd();
@@ -287,113 +256,94 @@ impl Poller {
             .register(&mut SourceFd(&fd), Token(token), Interest::READABLE)
             .is_err()
         {
-            self.free.push(token);
+            self.context.occupancy.closed_without_open(token);
             return;
         }
-        self.open += 1;
-        let entry = &mut self.entries[token];
-        entry.generation += 1;
-        entry.timer_at = None;
+        self.context.occupancy.opened();
+        let deadline = Instant::now() + self.shared().limits.keep_alive_timeout;
+        let mut slot = slot::lock(&self.slots[token]);
         // Registration reports data that is already there, so the first request arrives as
         // an ordinary readable event.
-        self.park(token, connection, false);
+        slot.state = SlotState::Idle {
+            connection,
+            deadline,
+            partial_head: false,
+        };
+        slot.timer_at = Some(deadline);
+        self.timers
+            .push(Reverse((deadline, token, slot.generation)));
     }
 
     fn on_readable(&mut self, token: usize) {
-        let Some(entry) = self.entries.get_mut(token) else {
+        let Some(slot_ref) = self.slots.get(token) else {
             return;
         };
-        match std::mem::replace(&mut entry.slot, Slot::Free) {
-            Slot::Idle { connection, .. } => self.dispatch(token, connection, 0),
-            Slot::Busy { stream, .. } => {
-                entry.slot = Slot::Busy {
-                    readable: true,
-                    stream,
+        let mut slot = slot::lock(slot_ref);
+        let connection = match &mut slot.state {
+            SlotState::Busy { readable, .. } => {
+                *readable = true;
+                return;
+            }
+            SlotState::Free => return,
+            SlotState::Idle { connection, .. } => {
+                let busy = SlotState::Busy {
+                    readable: false,
+                    stream: Arc::clone(&connection.stream),
+                };
+                match std::mem::replace(&mut slot.state, busy) {
+                    SlotState::Idle { connection, .. } => connection,
+                    _ => unreachable!("matched idle above"),
                 }
             }
-            Slot::Free => {}
-        }
+        };
+        drop(slot);
+        self.context.occupancy.became_busy();
+        // The first turn of a readable connection is on the main pool; the engine moves it
+        // from there if its request belongs to another.
+        self.submit(token, connection, 0);
     }
 
-    /// Hands a readable connection to worker pool `pool`, or answers 503 when its queue is
-    /// full.
-    fn dispatch(&mut self, token: usize, connection: Connection, pool: usize) {
-        if self.pools[pool].queued() >= self.shared.queue_capacity {
-            self.close(
-                token,
-                Some(connection),
-                Some(StatusCode::SERVICE_UNAVAILABLE),
-            );
+    /// Queues a busy connection's turn on worker pool `pool`, or answers 503 when that queue
+    /// is full.
+    fn submit(&mut self, token: usize, connection: Connection, pool: usize) {
+        if self.pools[pool].queued() >= self.shared().queue_capacity {
+            reject(&connection.stream, StatusCode::SERVICE_UNAVAILABLE);
+            drop(connection);
+            self.context.close(token, &self.slots[token]);
             return;
         }
-        self.entries[token].slot = Slot::Busy {
-            readable: false,
-            stream: Arc::clone(&connection.stream),
-        };
-        self.busy += 1;
-        let shared = Arc::clone(&self.shared);
-        let guard = ReturnGuard {
+        let turn = Turn::new(
+            Arc::clone(&self.context),
             token,
-            returns: self.returns_sender.clone(),
-            waker: Arc::clone(&self.waker),
-            sent: false,
-        };
-        let job = move || guard.send(connection.serve(&shared, pool));
-        // The poller is the only producer and checked the queue's room above, so this does
-        // not block; it fails only once the pool is closed, and then the guard, dropped with
-        // the job, reports the connection closed.
-        let _ = self.pools[pool].execute(job);
-    }
-
-    fn on_return(&mut self, returned: Returned) {
-        let Returned { token, outcome } = returned;
-        self.busy -= 1;
-        let readable = match self.entries[token].slot {
-            Slot::Busy { readable, .. } => readable,
-            _ => unreachable!("only busy connections come back from workers"),
-        };
-        let shutting_down = self.shared.shutdown.load(Ordering::Acquire);
-        match outcome {
-            Outcome::Reroute { connection, pool } if !shutting_down => {
-                self.dispatch(token, connection, pool);
-            }
-            Outcome::Park { connection, .. } if !shutting_down && readable => {
-                // The first turn of a readable connection is always on the main pool; the
-                // engine reroutes it from there if it must.
-                self.dispatch(token, connection, 0);
-            }
-            Outcome::Park {
-                connection,
-                partial_head,
-            } if !shutting_down => self.park(token, connection, partial_head),
-            Outcome::Park { connection, .. } | Outcome::Reroute { connection, .. } => {
-                self.close(token, Some(connection), None);
-            }
-            Outcome::Closed => self.close(token, None, None),
-        }
-    }
-
-    /// Parks a busy connection until it is readable or its deadline passes.
-    fn park(&mut self, token: usize, connection: Connection, partial_head: bool) {
-        let limits = &self.shared.limits;
-        let timeout = if partial_head {
-            limits.header_read_timeout
-        } else {
-            limits.keep_alive_timeout
-        };
-        let deadline = Instant::now() + timeout;
-        let entry = &mut self.entries[token];
-        entry.slot = Slot::Idle {
+            Arc::clone(&self.slots[token]),
             connection,
-            deadline,
-            partial_head,
-        };
-        // A later deadline reuses the live timer (it re-arms when it fires); an earlier
-        // one (a head started arriving) needs a timer of its own.
-        if entry.timer_at.is_none_or(|at| deadline < at) {
-            entry.timer_at = Some(deadline);
-            self.timers
-                .push(Reverse((deadline, token, entry.generation)));
+            pool,
+        );
+        // The poller is the only producer and checked the queue's room above, so this does
+        // not block; it fails only once the pool is closed, and then the turn, dropped
+        // unrun, frees its slot.
+        let _ = self.pools[pool].execute(move || turn.run());
+    }
+
+    fn on_notice(&mut self, notice: Notice) {
+        match notice {
+            Notice::Timer {
+                token,
+                generation,
+                at,
+            } => self.timers.push(Reverse((at, token, generation))),
+            Notice::Reroute {
+                token,
+                connection,
+                pool,
+            } => {
+                if self.shared().shutdown.load(Ordering::Acquire) {
+                    drop(connection);
+                    self.context.close(token, &self.slots[token]);
+                } else {
+                    self.submit(token, connection, pool);
+                }
+            }
         }
     }
 
@@ -410,71 +360,57 @@ impl Poller {
                 break;
             }
             self.timers.pop();
-            let entry = &mut self.entries[token];
-            if entry.generation != generation || entry.timer_at != Some(at) {
+            let mut slot = slot::lock(&self.slots[token]);
+            if slot.generation != generation || slot.timer_at != Some(at) {
                 continue;
             }
-            entry.timer_at = None;
-            match &entry.slot {
-                Slot::Idle {
+            slot.timer_at = None;
+            let (deadline, partial_head) = match &slot.state {
+                SlotState::Idle {
                     deadline,
                     partial_head,
                     ..
-                } => {
-                    if *deadline <= now {
-                        let status = partial_head.then_some(StatusCode::REQUEST_TIMEOUT);
-                        if let Slot::Idle { connection, .. } =
-                            std::mem::replace(&mut entry.slot, Slot::Free)
-                        {
-                            self.close(token, Some(connection), status);
-                        }
-                    } else {
-                        entry.timer_at = Some(*deadline);
-                        self.timers.push(Reverse((*deadline, token, generation)));
-                    }
+                } => (*deadline, *partial_head),
+                // A busy connection gets a timer again when it parks.
+                SlotState::Busy { .. } | SlotState::Free => continue,
+            };
+            if deadline > now {
+                slot.timer_at = Some(deadline);
+                self.timers.push(Reverse((deadline, token, generation)));
+                continue;
+            }
+            let connection = slot.free();
+            drop(slot);
+            if let Some(connection) = connection {
+                if partial_head {
+                    reject(&connection.stream, StatusCode::REQUEST_TIMEOUT);
                 }
-                // A busy connection gets a fresh deadline when it parks again.
-                Slot::Busy { .. } | Slot::Free => {}
             }
+            self.context.occupancy.closed(token);
         }
     }
 
-    /// Frees a slot, closing its connection (after `status`, if given).
-    fn close(&mut self, token: usize, connection: Option<Connection>, status: Option<StatusCode>) {
-        if let Some(connection) = connection {
-            match status {
-                Some(status) => reject(&connection.stream, status),
-                None => drop(connection),
-            }
-        }
-        let entry = &mut self.entries[token];
-        entry.slot = Slot::Free;
-        entry.generation += 1;
-        entry.timer_at = None;
-        self.free.push(token);
-        self.open -= 1;
-    }
-
-    /// Stops accepting and closes every idle connection; busy ones close when they return.
+    /// Stops accepting and closes every idle connection; busy ones close when their turn
+    /// ends.
     fn begin_shutdown(&mut self) {
         if let Some(listener) = self.listener.take() {
             let fd = listener.as_raw_fd();
             let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
             drop(listener);
-            self.shared.draining.store(true, Ordering::Release);
-            self.drain_deadline = Some(Instant::now() + self.shared.drain_timeout);
+            self.shared().draining.store(true, Ordering::Release);
+            self.drain_deadline = Some(Instant::now() + self.shared().drain_timeout);
             // Queued turns still run (their responses say `Connection: close`).
             for pool in &self.pools {
                 pool.close();
             }
         }
-        for token in 0..self.entries.len() {
-            if matches!(self.entries[token].slot, Slot::Idle { .. }) {
-                if let Slot::Idle { connection, .. } =
-                    std::mem::replace(&mut self.entries[token].slot, Slot::Free)
-                {
-                    self.close(token, Some(connection), None);
-                }
+        for (token, slot) in self.slots.iter().enumerate() {
+            let mut slot = slot::lock(slot);
+            if matches!(slot.state, SlotState::Idle { .. }) {
+                let connection = slot.free();
+                drop(slot);
+                drop(connection);
+                self.context.occupancy.closed(token);
             }
         }
     }
