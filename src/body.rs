@@ -117,6 +117,13 @@ impl Body {
     }
 }
 
+/// A request body as the connection engine hands it over: read in full, or to be read by
+/// the handler as it arrives.
+pub(crate) enum RequestBody {
+    Full(Vec<u8>),
+    Stream(std::sync::Arc<std::sync::Mutex<dyn Read + Send>>),
+}
+
 impl Default for Body {
     fn default() -> Self {
         Self::empty()

@@ -120,7 +120,7 @@ pub use plugin::{AccessLog, DEFAULT_HEALTH_PATH, Health, Plugin};
 pub use pool::{
     DEFAULT_THREAD_NAME_PREFIX, Job, PanicReport, PoolStats, ThreadPool, ThreadPoolBuilder,
 };
-pub use request::Request;
+pub use request::{BodyReader, Request};
 pub use response::{IntoResponse, Response};
 pub use router::Router;
 pub use server::{

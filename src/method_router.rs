@@ -28,6 +28,8 @@ pub(crate) struct Endpoint {
     /// The named worker pool it runs on (a bulkhead), set when its router was nested or
     /// merged; `None`: the pool of the router that dispatches it.
     pub(crate) pool: Option<Arc<str>>,
+    /// `Some(limit)`: the handler reads the body as it arrives; set like `pool`.
+    pub(crate) stream_limit: Option<u64>,
 }
 
 /// What a path's table says about a method.

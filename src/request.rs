@@ -2,13 +2,14 @@
 //! path parameters the router captured, and the router's typed state.
 
 use std::fmt;
-use std::io::Read;
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use http::{Extensions, HeaderMap, Method, StatusCode, Uri, Version, request::Parts};
 
+use crate::body::RequestBody;
 use crate::error::Rejection;
 use crate::params::{PathParams, StateMap};
 
@@ -36,6 +37,8 @@ use crate::params::{PathParams, StateMap};
 pub struct Request {
     head: Parts,
     body: Vec<u8>,
+    /// A body the handler reads as it arrives (routes with `Router::stream_bodies`).
+    body_stream: Option<Arc<Mutex<dyn Read + Send>>>,
     remote_addr: Option<SocketAddr>,
     params: PathParams,
     route: Option<Arc<str>>,
@@ -49,6 +52,7 @@ impl Request {
         Self {
             head,
             body,
+            body_stream: None,
             remote_addr,
             params: PathParams::default(),
             route: None,
@@ -116,14 +120,67 @@ impl Request {
         &mut self.head.extensions
     }
 
-    /// The request body.
+    /// The request body, read in full before the handler ran. Empty on routes that stream
+    /// their bodies ([`Router::stream_bodies`](crate::Router::stream_bodies)): read those
+    /// with [`body_reader`](Self::body_reader).
     pub fn body(&self) -> &[u8] {
         &self.body
     }
 
-    /// The request body as a reader.
-    pub fn body_reader(&self) -> impl Read + '_ {
-        self.body.as_slice()
+    /// The request body as a reader. On routes that stream their bodies it reads from the
+    /// connection as the body arrives (blocking, bounded by the body timeout and the
+    /// route's limit); elsewhere it reads [`body`](Self::body).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{self, Read};
+    /// use switchyard::{Request, Router};
+    ///
+    /// let router = Router::new()
+    ///     .post("/count", |req: &Request| {
+    ///         let mut reader = req.body_reader();
+    ///         let mut buf = [0u8; 4096];
+    ///         let mut total = 0;
+    ///         loop {
+    ///             match reader.read(&mut buf) {
+    ///                 Ok(0) => break,
+    ///                 Ok(n) => total += n,
+    ///                 Err(e) => return format!("body error: {e}"),
+    ///             }
+    ///         }
+    ///         format!("{total} bytes")
+    ///     })
+    ///     .stream_bodies(1 << 30); // up to 1 GiB, never held in memory
+    /// let res = router.handle(http::Request::post("/count").body("hello")?);
+    /// assert_eq!(res.into_body_bytes()?, b"5 bytes");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn body_reader(&self) -> BodyReader<'_> {
+        BodyReader {
+            request: self,
+            position: 0,
+        }
+    }
+
+    /// Whether the body is streamed (see [`body_reader`](Self::body_reader)).
+    pub fn is_body_streamed(&self) -> bool {
+        self.body_stream.is_some()
+    }
+
+    pub(crate) fn from_body(
+        head: Parts,
+        body: RequestBody,
+        remote_addr: Option<SocketAddr>,
+    ) -> Self {
+        match body {
+            RequestBody::Full(bytes) => Self::from_parts(head, bytes, remote_addr),
+            RequestBody::Stream(stream) => {
+                let mut request = Self::from_parts(head, Vec::new(), remote_addr);
+                request.body_stream = Some(stream);
+                request
+            }
+        }
     }
 
     /// The client's address, when the request came over a socket.
@@ -233,6 +290,38 @@ impl Request {
     /// Converts into an `http::Request`.
     pub fn into_http(self) -> http::Request<Vec<u8>> {
         http::Request::from_parts(self.head, self.body)
+    }
+}
+
+/// Reads a request's body; see [`Request::body_reader`].
+pub struct BodyReader<'a> {
+    request: &'a Request,
+    position: usize,
+}
+
+impl Read for BodyReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        match &self.request.body_stream {
+            Some(stream) => stream
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .read(out),
+            None => {
+                let rest = &self.request.body[self.position.min(self.request.body.len())..];
+                let n = rest.len().min(out.len());
+                out[..n].copy_from_slice(&rest[..n]);
+                self.position += n;
+                Ok(n)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for BodyReader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BodyReader")
+            .field("streamed", &self.request.is_body_streamed())
+            .finish_non_exhaustive()
     }
 }
 

@@ -75,6 +75,9 @@ pub struct Router {
     owner: Option<Arc<str>>,
     /// The named worker pool this router's routes run on; see [`Router::pool`].
     pool: Option<Arc<str>>,
+    /// The body limit of this router's routes if they stream bodies; see
+    /// [`Router::stream_bodies`].
+    stream_limit: Option<u64>,
     empty_scope: Arc<Scope>,
 }
 
@@ -90,6 +93,7 @@ impl Default for Router {
             errors: Vec::new(),
             owner: None,
             pool: None,
+            stream_limit: None,
             empty_scope: Arc::new(Scope::default()),
         }
     }
@@ -277,16 +281,48 @@ impl Router {
         self
     }
 
+    /// Lets the handlers of this router's routes read request bodies as they arrive, with
+    /// [`Request::body_reader`], up to `max_bytes` each (instead of the server's
+    /// `max_body_bytes`, read in full first). For uploads larger than memory should hold.
+    /// A body the handler does not read to its end closes the connection after the
+    /// response. Nest or merge the router into the application, as with
+    /// [`pool`](Self::pool).
+    pub fn stream_bodies(mut self, max_bytes: u64) -> Self {
+        self.stream_limit = Some(max_bytes);
+        self
+    }
+
+    fn endpoint_for(&self, method: &Method, path: &str) -> Option<&Endpoint> {
+        let matched = self.matcher.at(path).ok()?;
+        match self.routes[*matched.value].methods.lookup(method) {
+            MethodMatch::Handler(endpoint) => Some(endpoint),
+            MethodMatch::Options(_) | MethodMatch::NotAllowed(_) => None,
+        }
+    }
+
     /// The pool `method path` runs on (`None`: the default pool), without running anything.
     pub(crate) fn pool_for(&self, method: &Method, path: &str) -> Option<&str> {
-        let Ok(matched) = self.matcher.at(path) else {
-            return self.pool.as_deref();
-        };
-        let endpoint = match self.routes[*matched.value].methods.lookup(method) {
-            MethodMatch::Handler(endpoint) => endpoint,
-            MethodMatch::Options(_) | MethodMatch::NotAllowed(_) => return self.pool.as_deref(),
-        };
-        endpoint.pool.as_deref().or(self.pool.as_deref())
+        self.endpoint_for(method, path)
+            .and_then(|endpoint| endpoint.pool.as_deref())
+            .or(self.pool.as_deref())
+    }
+
+    /// The body limit of `method path` if its handler streams the body.
+    pub(crate) fn body_stream_limit(&self, method: &Method, path: &str) -> Option<u64> {
+        self.endpoint_for(method, path)
+            .and_then(|endpoint| endpoint.stream_limit)
+            .or(self.stream_limit)
+    }
+
+    /// Whether any route streams its request body.
+    pub(crate) fn streams_bodies(&self) -> bool {
+        self.stream_limit.is_some()
+            || self.routes.iter().any(|route| {
+                route
+                    .methods
+                    .entries()
+                    .any(|(_, e)| e.stream_limit.is_some())
+            })
     }
 
     /// Every pool name routes refer to.
@@ -406,6 +442,7 @@ impl Router {
             scope: Arc::clone(&self.empty_scope),
             owner: self.owner.clone(),
             pool: None,
+            stream_limit: None,
         }
     }
 
@@ -488,6 +525,7 @@ impl Router {
             fallback,
             errors,
             pool,
+            stream_limit,
             ..
         } = other;
         self.errors.extend(errors);
@@ -506,6 +544,7 @@ impl Router {
                     scope,
                     owner: endpoint.owner.clone().or_else(|| self.owner.clone()),
                     pool: endpoint.pool.clone().or_else(|| pool.clone()),
+                    stream_limit: endpoint.stream_limit.or(stream_limit),
                 };
                 if let Err(error) = self.insert(method.cloned(), &pattern, endpoint) {
                     self.errors.push(error);

@@ -27,6 +27,7 @@
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode, Version, request::Parts};
@@ -34,8 +35,9 @@ use http::{Method, StatusCode, Version, request::Parts};
 use super::decode::ChunkedDecoder;
 use super::encode::{self, ConnectionHeader, Framing};
 use super::parse::{BodyFraming, parse_head};
+use super::stream::BodyStream;
 use super::{Limits, RequestHead, Transport};
-use crate::body::{Body, Kind};
+use crate::body::{Body, Kind, RequestBody};
 use crate::error::ParseError;
 
 /// The read buffer starts at this size and grows (for large heads) as needed.
@@ -54,12 +56,18 @@ const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// What serves a parsed request: the layer above http1 (the router, through the server).
 pub(crate) trait Service {
-    /// Produces the response for a request whose body has been read.
-    fn call(&self, head: Parts, body: Vec<u8>) -> http::Response<Body>;
+    /// Produces the response for a request whose body has been read, or is to be read.
+    fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body>;
 
     /// The worker pool that must serve this request (0: the server's main pool).
     fn pool_for(&self, _head: &Parts) -> usize {
         0
+    }
+
+    /// `Some(limit)`: the handler reads this request's body as it arrives, up to `limit`
+    /// bytes; `None`: the body is read in full first.
+    fn body_stream_limit(&self, _head: &Parts) -> Option<u64> {
+        None
     }
 }
 
@@ -67,8 +75,15 @@ impl<F> Service for F
 where
     F: Fn(Parts, Vec<u8>) -> http::Response<Body>,
 {
-    fn call(&self, head: Parts, body: Vec<u8>) -> http::Response<Body> {
-        self(head, body)
+    fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body> {
+        match body {
+            RequestBody::Full(bytes) => self(head, bytes),
+            RequestBody::Stream(stream) => {
+                let mut bytes = Vec::new();
+                let _ = stream.lock().map(|mut s| s.read_to_end(&mut bytes));
+                self(head, bytes)
+            }
+        }
     }
 }
 
@@ -316,24 +331,89 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             keep_alive,
             expect_continue,
         } = head;
-        let limit = self.config.limits.max_body_bytes;
+        let streamed_limit = match framing {
+            BodyFraming::Length(0) => None,
+            _ => self.service.body_stream_limit(&parts),
+        };
+        let limit = streamed_limit.unwrap_or(self.config.limits.max_body_bytes);
         // RFC 9110 §15.5.14: refuse an announced body that is too large before reading it.
         if let BodyFraming::Length(len) = framing {
             if len > limit {
                 return Err(Abort::Reject(ParseError::BodyTooLarge { limit }));
             }
         }
-        let body = self.read_body(framing, expect_continue)?;
         let is_head = parts.method == Method::HEAD;
         let version = parts.version;
-        let response = self.service.call(parts, body);
+        let (response, body_complete) = match streamed_limit {
+            Some(limit) => self.call_streaming(parts, framing, expect_continue, limit)?,
+            None => {
+                let body = self.read_body(framing, expect_continue)?;
+                (self.service.call(parts, RequestBody::Full(body)), true)
+            }
+        };
         let handler_closes = response
             .headers()
             .get(http::header::CONNECTION)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        let keep_alive =
-            keep_alive && !handler_closes && !self.config.draining.load(Ordering::Acquire);
+        // A body the handler did not read to its end leaves the connection unusable.
+        let keep_alive = keep_alive
+            && body_complete
+            && !handler_closes
+            && !self.config.draining.load(Ordering::Acquire);
         self.write_response(response, is_head, version, keep_alive)
+    }
+
+    /// Calls the service with a body it reads itself, straight from the connection. Returns
+    /// the response and whether the body was read to its end.
+    fn call_streaming(
+        &mut self,
+        parts: Parts,
+        framing: BodyFraming,
+        expect_continue: bool,
+        limit: u64,
+    ) -> Result<(http::Response<Body>, bool), Abort> {
+        let Ok(io) = self.io.try_clone_boxed() else {
+            // No second handle (an in-memory stream): read the body first after all.
+            let body = self.read_body(framing, expect_continue)?;
+            return Ok((self.service.call(parts, RequestBody::Full(body)), true));
+        };
+        // Responses to earlier pipelined requests go out before the handler takes over.
+        self.flush()?;
+        let prefix = match framing {
+            BodyFraming::Length(len) => {
+                let take = usize::try_from(len)
+                    .map_or(usize::MAX, |len| len)
+                    .min(self.buf.filled().len());
+                let prefix = self.buf.filled()[..take].to_vec();
+                self.buf.consume(take);
+                prefix
+            }
+            // The decoder finds the body's end; what lies beyond comes back afterwards.
+            BodyFraming::Chunked => self.buf.take(),
+        };
+        let stream = Arc::new(Mutex::new(BodyStream::new(
+            io,
+            framing,
+            prefix,
+            limit,
+            self.config.limits.body_read_timeout,
+            expect_continue,
+        )));
+        let shared: Arc<Mutex<dyn Read + Send>> = stream.clone();
+        let response = self.service.call(parts, RequestBody::Stream(shared));
+        // The stream may have switched the socket to blocking reads; the engine owns the
+        // mode again.
+        self.io.set_blocking(None).map_err(|_| Abort::Close)?;
+        self.blocking = None;
+        let mut stream = stream.lock().unwrap_or_else(PoisonError::into_inner);
+        let complete = stream.is_complete();
+        if complete {
+            let over_read = stream.take_over_read();
+            if !over_read.is_empty() {
+                self.buf.load(&over_read);
+            }
+        }
+        Ok((response, complete))
     }
 
     /// Reads the whole body into memory, blocking (with the body deadline) if it has not
@@ -609,6 +689,10 @@ impl Transport for MemoryStream {
     fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.blocking = timeout.is_some();
         Ok(())
+    }
+
+    fn try_clone_boxed(&self) -> io::Result<Box<dyn Transport + Send>> {
+        Err(io::ErrorKind::Unsupported.into())
     }
 }
 

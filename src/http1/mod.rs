@@ -8,6 +8,7 @@ mod date;
 mod decode;
 mod encode;
 mod parse;
+mod stream;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -152,19 +153,40 @@ pub(crate) trait Transport: Read + Write {
     /// `Some(timeout)`: block, failing with `TimedOut`/`WouldBlock` after `timeout`.
     /// `None`: non-blocking.
     fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// A second handle on the same connection, owned, for a body streamed to a handler.
+    fn try_clone_boxed(&self) -> io::Result<Box<dyn Transport + Send>>;
+}
+
+fn set_tcp_blocking(stream: &TcpStream, timeout: Option<Duration>) -> io::Result<()> {
+    match timeout {
+        Some(timeout) => {
+            // A zero timeout means "none" to the OS; never block forever.
+            let timeout = timeout.max(Duration::from_millis(1));
+            stream.set_read_timeout(Some(timeout))?;
+            stream.set_write_timeout(Some(timeout))?;
+            stream.set_nonblocking(false)
+        }
+        None => stream.set_nonblocking(true),
+    }
 }
 
 impl Transport for &TcpStream {
     fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        match timeout {
-            Some(timeout) => {
-                // A zero timeout means "none" to the OS; never block forever.
-                let timeout = timeout.max(Duration::from_millis(1));
-                self.set_read_timeout(Some(timeout))?;
-                self.set_write_timeout(Some(timeout))?;
-                self.set_nonblocking(false)
-            }
-            None => self.set_nonblocking(true),
-        }
+        set_tcp_blocking(self, timeout)
+    }
+
+    fn try_clone_boxed(&self) -> io::Result<Box<dyn Transport + Send>> {
+        Ok(Box::new(self.try_clone()?))
+    }
+}
+
+impl Transport for TcpStream {
+    fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        set_tcp_blocking(self, timeout)
+    }
+
+    fn try_clone_boxed(&self) -> io::Result<Box<dyn Transport + Send>> {
+        Ok(Box::new(self.try_clone()?))
     }
 }

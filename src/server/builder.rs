@@ -248,6 +248,7 @@ impl ServerBuilder {
     pub fn listener(self, listener: TcpListener) -> Result<Server> {
         self.validate()?;
         let router = self.router.check()?;
+        let streams_bodies = router.streams_bodies();
         listener.set_nonblocking(true)?;
         let mut pools = vec![
             ThreadPool::builder()
@@ -272,6 +273,7 @@ impl ServerBuilder {
             max_connections: self.max_connections,
             drain_timeout: self.drain_timeout,
             pool_indices,
+            streams_bodies,
             shutdown: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         });

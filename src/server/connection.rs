@@ -15,7 +15,7 @@ use crossbeam_channel::Sender;
 use super::Shared;
 use super::poller::PollerWaker;
 use super::slot::{self, Occupancy, SlotRef, SlotState};
-use crate::body::Body;
+use crate::body::{Body, RequestBody};
 use crate::http1::{Conn, ConnConfig, Next, ReadBuf, Service};
 use crate::request::Request;
 
@@ -99,8 +99,17 @@ struct HandlerService<'a> {
 }
 
 impl Service for HandlerService<'_> {
-    fn call(&self, head: Parts, body: Vec<u8>) -> http::Response<Body> {
+    fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body> {
         call_handler(self.shared, head, body, self.peer)
+    }
+
+    fn body_stream_limit(&self, head: &Parts) -> Option<u64> {
+        if !self.shared.streams_bodies {
+            return None;
+        }
+        self.shared
+            .router
+            .body_stream_limit(&head.method, head.uri.path())
     }
 
     fn pool_for(&self, head: &Parts) -> usize {
@@ -119,10 +128,10 @@ impl Service for HandlerService<'_> {
 fn call_handler(
     shared: &Shared,
     head: Parts,
-    body: Vec<u8>,
+    body: RequestBody,
     peer: SocketAddr,
 ) -> http::Response<Body> {
-    let mut request = Request::from_parts(head, body, Some(peer));
+    let mut request = Request::from_body(head, body, Some(peer));
     request.set_server_draining(shared.draining.load(Ordering::Acquire));
     // The router catches handler panics itself (and logs the route); this catches the rest,
     // such as a panicking middleware.

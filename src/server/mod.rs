@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     /// Named pools (bulkheads) by name, as indexes into the poller's pools (0 is the main
     /// pool); empty when there are none.
     pool_indices: std::collections::HashMap<Box<str>, usize>,
+    /// Some route streams its request body (spares a route lookup per request otherwise).
+    streams_bodies: bool,
     /// Shutdown was requested.
     shutdown: AtomicBool,
     /// The listener is closed: responses close their connections.
