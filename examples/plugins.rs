@@ -5,6 +5,9 @@
 
 #![allow(clippy::print_stdout)] // printing the URL is part of what this example does
 
+#[path = "support/signals.rs"]
+mod signals;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use switchyard::http::HeaderValue;
@@ -57,16 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "serving on http://{}/ (Ctrl-C to stop)",
         server.local_addr()
     );
-    let shutdown = server.shutdown_handle();
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])?;
-    std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
-            shutdown.shutdown();
-        }
-    });
+    signals::shutdown_on_signals(server.shutdown_handle())?;
     server.run()?;
     Ok(())
 }

@@ -4,6 +4,9 @@
 //! `reference --addr 127.0.0.1:PORT --threads N`; SIGTERM or SIGINT shut it down gracefully
 //! (stop accepting, finish in-flight requests, exit 0).
 
+#[path = "support/signals.rs"]
+mod signals;
+
 use std::io::{self, Read};
 
 use switchyard::http::{StatusCode, header};
@@ -19,16 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .threads(threads)
         .router(app())
         .bind(addr.as_str())?;
-    let shutdown = server.shutdown_handle();
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])?;
-    std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
-            shutdown.shutdown();
-        }
-    });
+    signals::shutdown_on_signals(server.shutdown_handle())?;
     server.run()?;
     Ok(())
 }
