@@ -155,7 +155,8 @@ pub(super) enum Notice {
         generation: u64,
         at: Instant,
     },
-    /// The connection's next request belongs on worker pool `pool`.
+    /// The connection's next request belongs on worker pool `pool` (or at the tail of its
+    /// own pool's queue).
     Reroute {
         token: usize,
         connection: Connection,
@@ -187,7 +188,7 @@ impl TurnContext {
     }
 
     /// Parks a connection after its turn, unless it became readable meanwhile: then it is
-    /// handed back to serve again.
+    /// handed back, to be queued again.
     fn park(
         &self,
         token: usize,
@@ -282,33 +283,33 @@ impl Turn {
         }
     }
 
-    /// Serves the connection until it parks, closes or must move to another pool.
+    /// Serves what the connection has ready, then parks, closes or queues it again.
     pub(super) fn run(mut self) {
-        let Some(mut connection) = self.connection.take() else {
+        let Some(connection) = self.connection.take() else {
             return;
         };
         let context = Arc::clone(&self.context);
-        loop {
-            match connection.serve(&context.shared, self.pool) {
-                Outcome::Closed => {
-                    context.close(self.token, &self.slot);
-                    break;
+        let requeue = |connection, pool| {
+            context.notify(Notice::Reroute {
+                token: self.token,
+                connection,
+                pool,
+            });
+        };
+        match connection.serve(&context.shared, self.pool) {
+            Outcome::Closed => context.close(self.token, &self.slot),
+            Outcome::Reroute { connection, pool } => requeue(connection, pool),
+            Outcome::Park {
+                connection,
+                partial_head,
+            } => {
+                if let Some(readable) =
+                    context.park(self.token, &self.slot, connection, partial_head)
+                {
+                    // More arrived during the turn. Serving it now would jump the queue of
+                    // connections already waiting (unfair under load): go to its tail.
+                    requeue(readable, self.pool);
                 }
-                Outcome::Reroute { connection, pool } => {
-                    context.notify(Notice::Reroute {
-                        token: self.token,
-                        connection,
-                        pool,
-                    });
-                    break;
-                }
-                Outcome::Park {
-                    connection: parked,
-                    partial_head,
-                } => match context.park(self.token, &self.slot, parked, partial_head) {
-                    Some(again) => connection = again,
-                    None => break,
-                },
             }
         }
         self.finished = true;
