@@ -92,6 +92,10 @@ impl fmt::Debug for StateMap {
 
 /// Decodes `%XX` escapes; `None` when the result is not UTF-8.
 pub(crate) fn percent_decode(raw: &str) -> Option<String> {
+    if !raw.contains('%') {
+        // Nothing to decode, and `raw` is UTF-8 already.
+        return Some(raw.to_owned());
+    }
     percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .ok()

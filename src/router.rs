@@ -389,51 +389,73 @@ impl Router {
 
     /// Routes and serves `request` (the server's entry point).
     pub(crate) fn dispatch(&self, request: &mut Request) -> Response {
-        let target = match self.matcher.at(request.path()) {
-            Ok(matched) => {
-                let route = &self.routes[*matched.value];
-                let mut params = PathParams::default();
-                let mut valid = true;
-                for (key, raw) in matched.params.iter() {
-                    let name = route
-                        .param_names
-                        .iter()
-                        .find(|name| ***name == *key)
-                        .map_or_else(|| Arc::from(key), Arc::clone);
-                    match percent_decode(raw) {
-                        Some(value) => params.push(name, value),
-                        None => valid = false,
-                    }
-                }
-                Some((route, params, valid))
+        let target = match self.resolve(request.method(), request.path()) {
+            Resolved::Route {
+                route,
+                endpoint,
+                params,
+            } => {
+                request.set_route(
+                    Arc::clone(&route.pattern),
+                    params,
+                    [endpoint.scope.state.clone(), Some(Arc::clone(&self.state))],
+                );
+                Target::Route(endpoint)
             }
-            Err(_) => None,
-        };
-        let endpoint: Target<'_> = match target {
-            None => {
+            Resolved::NotFound => {
                 request.set_states([None, Some(Arc::clone(&self.state))]);
                 Target::Fallback(self.fallback.as_deref())
             }
-            Some((_, _, false)) => Target::Status(
+            Resolved::Allow(status, allow) => Target::Allow(status, allow),
+            Resolved::InvalidParam => Target::Status(
                 StatusCode::BAD_REQUEST,
                 "path parameter is not valid UTF-8 once decoded",
             ),
-            Some((route, params, true)) => match route.methods.lookup(request.method()) {
-                MethodMatch::Handler(endpoint) => {
-                    request.set_route(
-                        Arc::clone(&route.pattern),
-                        params,
-                        [endpoint.scope.state.clone(), Some(Arc::clone(&self.state))],
-                    );
-                    Target::Route(endpoint)
-                }
-                MethodMatch::Options(allow) => Target::Allow(StatusCode::NO_CONTENT, allow),
-                MethodMatch::NotAllowed(allow) => {
-                    Target::Allow(StatusCode::METHOD_NOT_ALLOWED, allow)
-                }
-            },
         };
-        Next::new(&self.middleware, &endpoint).run(request)
+        Next::new(&self.middleware, &target).run(request)
+    }
+
+    /// Finds what serves `method path`: the route's handler with the decoded parameters, or
+    /// why there is none.
+    fn resolve(&self, method: &Method, path: &str) -> Resolved<'_> {
+        let Ok(matched) = self.matcher.at(path) else {
+            return Resolved::NotFound;
+        };
+        let route = &self.routes[*matched.value];
+        let endpoint = match route.methods.lookup(method) {
+            MethodMatch::Handler(endpoint) => endpoint,
+            MethodMatch::Options(allow) => return Resolved::Allow(StatusCode::NO_CONTENT, allow),
+            MethodMatch::NotAllowed(allow) => {
+                return Resolved::Allow(StatusCode::METHOD_NOT_ALLOWED, allow);
+            }
+        };
+        let mut params = PathParams::default();
+        for (key, raw) in matched.params.iter() {
+            let name = route
+                .param_names
+                .iter()
+                .find(|name| ***name == *key)
+                .map_or_else(|| Arc::from(key), Arc::clone);
+            match percent_decode(raw) {
+                Some(value) => params.push(name, value),
+                None => return Resolved::InvalidParam,
+            }
+        }
+        Resolved::Route {
+            route,
+            endpoint,
+            params,
+        }
+    }
+
+    /// Route lookup alone, for the router bench (feature `__internals`).
+    #[cfg(feature = "__internals")]
+    #[doc(hidden)]
+    pub fn resolve_for_bench(&self, method: &Method, path: &str) -> Option<PathParams> {
+        match self.resolve(method, path) {
+            Resolved::Route { params, .. } => Some(params),
+            _ => None,
+        }
     }
 
     fn endpoint(&self, handler: Arc<dyn Handler>) -> Endpoint {
@@ -604,6 +626,19 @@ fn param_names(pattern: &str) -> Vec<Arc<str>> {
         rest = &rest[open + close + 1..];
     }
     names
+}
+
+/// What serves a request, before anything runs.
+enum Resolved<'a> {
+    Route {
+        route: &'a PathRoute,
+        endpoint: &'a Endpoint,
+        params: PathParams,
+    },
+    NotFound,
+    /// 405, or 204 to OPTIONS, with this `Allow` value.
+    Allow(StatusCode, String),
+    InvalidParam,
 }
 
 /// Where a routed request ends up, at the end of the router's middleware chain.
