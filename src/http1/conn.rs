@@ -651,6 +651,24 @@ impl MemoryStream {
     pub(crate) fn into_output(self) -> Vec<u8> {
         self.output
     }
+
+    /// One connection turn over this stream; `buf` carries unconsumed input between turns.
+    pub(crate) fn turn<F: Service>(
+        &mut self,
+        buf: &mut ReadBuf,
+        limits: &Limits,
+        draining: bool,
+        service: &F,
+    ) -> Next {
+        let draining = AtomicBool::new(draining);
+        let mut out = Vec::new();
+        let config = ConnConfig {
+            limits,
+            draining: &draining,
+            pool: 0,
+        };
+        Conn::new(self, buf, &mut out, config, service).serve()
+    }
 }
 
 #[cfg(any(test, feature = "__internals"))]
@@ -731,15 +749,7 @@ mod tests {
     }
 
     fn run_with(stream: &mut MemoryStream, limits: &Limits) -> (Next, String) {
-        let draining = AtomicBool::new(false);
-        let mut buf = ReadBuf::default();
-        let mut out = Vec::new();
-        let config = ConnConfig {
-            limits,
-            draining: &draining,
-            pool: 0,
-        };
-        let next = Conn::new(stream, &mut buf, &mut out, config, &echo).serve();
+        let next = stream.turn(&mut ReadBuf::default(), limits, false, &echo);
         (next, strip_dates(&String::from_utf8_lossy(&stream.output)))
     }
 
@@ -795,18 +805,11 @@ mod tests {
             stream.read_size = read_size;
             // A short read parks the connection; the poller dispatches it again when more
             // bytes arrive, which here means: while input is left.
-            let draining = AtomicBool::new(false);
             let limits = Limits::default();
-            let config = ConnConfig {
-                limits: &limits,
-                draining: &draining,
-                pool: 0,
-            };
             let mut buf = ReadBuf::default();
-            let mut out = Vec::new();
             let mut turns = 0;
             while stream.pos < stream.input.len() || turns == 0 {
-                let next = Conn::new(&mut stream, &mut buf, &mut out, config, &echo).serve();
+                let next = stream.turn(&mut buf, &limits, false, &echo);
                 assert!(
                     matches!(next, Next::Park { .. }),
                     "read size {read_size}: {next:?}"
@@ -821,22 +824,15 @@ mod tests {
 
     #[test]
     fn partial_head_parks_with_the_bytes_kept() {
-        let draining = AtomicBool::new(false);
         let limits = Limits::default();
         let mut stream = MemoryStream::new(b"GET /a HTTP/1.1\r\nHo");
         let mut buf = ReadBuf::default();
-        let mut out = Vec::new();
-        let config = ConnConfig {
-            limits: &limits,
-            draining: &draining,
-            pool: 0,
-        };
-        let next = Conn::new(&mut stream, &mut buf, &mut out, config, &echo).serve();
+        let next = stream.turn(&mut buf, &limits, false, &echo);
         assert_eq!(next, Next::Park { partial_head: true });
         assert_eq!(buf.filled(), b"GET /a HTTP/1.1\r\nHo");
         // The rest arrives later; the next turn completes the request.
         stream.input.extend_from_slice(b"st: h\r\n\r\n");
-        let next = Conn::new(&mut stream, &mut buf, &mut out, config, &echo).serve();
+        let next = stream.turn(&mut buf, &limits, false, &echo);
         assert_eq!(
             next,
             Next::Park {
@@ -980,17 +976,8 @@ mod tests {
 
     #[test]
     fn draining_server_closes_after_the_current_response() {
-        let draining = AtomicBool::new(true);
-        let limits = Limits::default();
         let mut stream = MemoryStream::new(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
-        let mut buf = ReadBuf::default();
-        let mut out = Vec::new();
-        let config = ConnConfig {
-            limits: &limits,
-            draining: &draining,
-            pool: 0,
-        };
-        let next = Conn::new(&mut stream, &mut buf, &mut out, config, &echo).serve();
+        let next = stream.turn(&mut ReadBuf::default(), &Limits::default(), true, &echo);
         assert_eq!(next, Next::Close);
         assert!(String::from_utf8_lossy(&stream.output).contains("connection: close\r\n"));
     }

@@ -70,20 +70,12 @@ pub mod fuzzing {
     /// in-memory stream; returns what it wrote.
     pub fn serve_bytes(input: &[u8], limits: &Limits) -> Vec<u8> {
         let mut stream = conn::MemoryStream::new(input);
-        let draining = std::sync::atomic::AtomicBool::new(false);
-        let mut buf = ReadBuf::default();
-        let mut out = Vec::new();
-        let config = ConnConfig {
-            limits,
-            draining: &draining,
-            pool: 0,
-        };
         let echo = |head: http::request::Parts, body: Vec<u8>| {
             let mut text = format!("{} {} ", head.method, head.uri).into_bytes();
             text.extend_from_slice(&body);
             http::Response::new(crate::body::Body::from(text))
         };
-        let _ = Conn::new(&mut stream, &mut buf, &mut out, config, &echo).serve();
+        let _ = stream.turn(&mut ReadBuf::default(), limits, false, &echo);
         stream.into_output()
     }
 }
