@@ -45,7 +45,7 @@
 //! | idle keep-alive ([`Limits::keep_alive_timeout`]) | 60 s | closed |
 //! | slow reader ([`Limits::write_timeout`]) | 30 s per write | closed |
 //! | queued connections ([`ServerBuilder::queue_capacity`]) | 1024 | 503 + `Retry-After` |
-//! | open connections ([`ServerBuilder::max_connections`]) | 10,000 | 503 at accept |
+//! | open connections ([`ServerBuilder::max_connections`]) | 65,536 | 503 at accept |
 //!
 //! Framing follows RFC 9112 §6 strictly: `Content-Length` must be digits (identical repeats
 //! fold), `Transfer-Encoding` must end in `chunked`, both together are refused (400), lines

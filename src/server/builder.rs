@@ -21,8 +21,10 @@ use crate::router::Router;
 pub const DEFAULT_THREADS: usize = 8;
 /// Connections waiting for a worker before new work is answered with 503.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
-/// Open connections before new ones are answered with 503 and closed.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Open connections before new ones are answered with 503 and closed. An idle connection
+/// costs no thread and no buffer, so the practical bound is the process's file descriptor
+/// limit (`ulimit -n`): past it, accepting pauses and retries every 50 ms.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
 /// How long a graceful shutdown waits for requests in flight before cutting them.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The thread name prefix of a server's workers.
