@@ -433,6 +433,49 @@ fn slow_head_gets_408_then_close() {
     server.shutdown().unwrap();
 }
 
+/// Regression: each trickled byte used to restart the head timeout, so a client sending one
+/// byte at a time, forever, was never cut off (slowloris).
+#[test]
+fn trickled_head_gets_408_from_its_first_byte() {
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .header_read_timeout(Duration::from_millis(300))
+            .handler(app),
+    );
+    let mut stream = connect(server.local_addr());
+    let started = Instant::now();
+    let mut answered = false;
+    // The client's behaviour under test: one byte every 50 ms of an endless header.
+    for byte in b"GET /slow HTTP/1.1\r\nX-Slow: "
+        .iter()
+        .chain(std::iter::repeat(&b'a'))
+    {
+        if stream.write_all(&[*byte]).is_err() {
+            break;
+        }
+        stream.set_nonblocking(true).unwrap();
+        let mut peek = [0u8; 1];
+        answered = stream.peek(&mut peek).is_ok_and(|n| n > 0);
+        stream.set_nonblocking(false).unwrap();
+        if answered || started.elapsed() > IO_TIMEOUT_FOR_TRICKLE {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        answered,
+        "no answer while the head trickled in for {:?}",
+        started.elapsed()
+    );
+    let response = read_to_close(&mut stream);
+    assert_eq!(status_of(&response), 408, "{response}");
+    server.shutdown().unwrap();
+}
+
+/// Long enough for a 300 ms head timeout to fire several times over.
+const IO_TIMEOUT_FOR_TRICKLE: Duration = Duration::from_secs(3);
+
 #[test]
 fn slow_body_gets_408_then_close() {
     let server = spawn(

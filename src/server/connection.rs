@@ -32,6 +32,9 @@ pub(super) struct Connection {
     pub(super) peer: SocketAddr,
     /// Unconsumed input from the last turn: the start of the next request head.
     pub(super) leftover: Vec<u8>,
+    /// When the first byte of the head in `leftover` arrived (as seen at the end of a turn):
+    /// the header-read timeout counts from here, however slowly the rest trickles in.
+    pub(super) head_started: Option<Instant>,
 }
 
 /// How a turn on a worker ended.
@@ -62,6 +65,7 @@ impl Connection {
             let mut buffers = buffers.borrow_mut();
             let (buf, out) = &mut *buffers;
             buf.load(&self.leftover);
+            let consumed_before = buf.consumed_total();
             let config = ConnConfig {
                 limits: &shared.limits,
                 draining: &shared.draining,
@@ -73,15 +77,25 @@ impl Connection {
             };
             let mut stream: &TcpStream = &self.stream;
             let next = Conn::new(&mut stream, buf, out, config, &service).serve();
+            // A turn that consumed input completed a request, so a partial head now is a
+            // new one.
+            let completed_request = buf.consumed_total() != consumed_before;
             self.leftover = buf.take();
             if out.capacity() > MAX_RETAINED_OUTPUT_BYTES {
                 *out = Vec::new();
             }
             match next {
-                Next::Park { partial_head } => Outcome::Park {
-                    connection: self,
-                    partial_head,
-                },
+                Next::Park { partial_head } => {
+                    self.head_started = match (partial_head, self.head_started) {
+                        (false, _) => None,
+                        (true, Some(started)) if !completed_request => Some(started),
+                        (true, _) => Some(Instant::now()),
+                    };
+                    Outcome::Park {
+                        connection: self,
+                        partial_head,
+                    }
+                }
                 Next::Reroute { pool } => Outcome::Reroute {
                     connection: self,
                     pool,
@@ -212,12 +226,10 @@ impl TurnContext {
             }
         }
         let limits = &self.shared.limits;
-        let timeout = if partial_head {
-            limits.header_read_timeout
-        } else {
-            limits.keep_alive_timeout
+        let deadline = match connection.head_started {
+            Some(started) if partial_head => started + limits.header_read_timeout,
+            _ => Instant::now() + limits.keep_alive_timeout,
         };
-        let deadline = Instant::now() + timeout;
         guard.state = SlotState::Idle {
             connection,
             deadline,

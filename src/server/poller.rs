@@ -225,6 +225,7 @@ impl Poller {
                         stream: Arc::new(stream),
                         peer,
                         leftover: Vec::new(),
+                        head_started: None,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
