@@ -280,22 +280,18 @@ impl Poller {
             return;
         };
         let mut slot = slot::lock(slot_ref);
-        let connection = match &mut slot.state {
-            SlotState::Busy { readable, .. } => {
-                *readable = true;
-                return;
-            }
-            SlotState::Free => return,
-            SlotState::Idle { connection, .. } => {
-                let busy = SlotState::Busy {
-                    readable: false,
-                    stream: Arc::clone(&connection.stream),
-                };
-                match std::mem::replace(&mut slot.state, busy) {
-                    SlotState::Idle { connection, .. } => connection,
-                    _ => unreachable!("matched idle above"),
-                }
-            }
+        if let SlotState::Busy { readable, .. } = &mut slot.state {
+            *readable = true;
+            return;
+        }
+        let SlotState::Idle { connection, .. } =
+            std::mem::replace(&mut slot.state, SlotState::Free)
+        else {
+            return;
+        };
+        slot.state = SlotState::Busy {
+            readable: false,
+            stream: Arc::clone(&connection.stream),
         };
         drop(slot);
         self.context.occupancy.became_busy();

@@ -113,10 +113,7 @@ impl Occupancy {
 
     /// Records that the connection of slot `token` is gone.
     pub(super) fn closed(&self, token: usize) {
-        self.free
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(token);
+        self.closed_without_open(token);
         self.open.fetch_sub(1, Ordering::AcqRel);
     }
 
