@@ -78,6 +78,29 @@ fn a_blocked_handler_blocks_only_its_own_worker() {
 }
 
 #[test]
+fn blocked_handlers_run_on_every_worker_at_once() {
+    // Under light load one worker serves everything; once handlers block, the others must
+    // join in: four blocked requests on four workers all start before any is released.
+    let (handler, started, release) = blocking_app();
+    let server = spawn(Server::builder().threads(4).handler(handler));
+    let addr = server.local_addr();
+    let mut blocked: Vec<Client> = (0..4).map(|_| Client::new(addr)).collect();
+    for client in &mut blocked {
+        client.send(b"GET /block HTTP/1.1\r\nHost: h\r\n\r\n");
+    }
+    for _ in 0..4 {
+        started.recv_timeout(support::IO_TIMEOUT).unwrap();
+    }
+    for _ in 0..4 {
+        release.send(()).unwrap();
+    }
+    for client in &mut blocked {
+        assert_eq!(client.reply().text(), "released");
+    }
+    server.shutdown().unwrap();
+}
+
+#[test]
 fn full_queue_answers_503_with_retry_after() {
     let (handler, started, release) = blocking_app();
     let server = spawn(

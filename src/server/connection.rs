@@ -13,7 +13,8 @@ use http::request::Parts;
 use crossbeam_channel::Sender;
 
 use super::Shared;
-use super::poller::PollerWaker;
+use super::dispatch::{Dispatch, Ready};
+use super::poller::{PollerWaker, reject};
 use super::slot::{self, Occupancy, SlotRef, SlotState};
 use crate::body::{Body, RequestBody};
 use crate::http1::{Conn, ConnConfig, Next, ReadBuf, Service};
@@ -184,9 +185,53 @@ pub(super) struct TurnContext {
     pub(super) occupancy: Occupancy,
     pub(super) notices: Sender<Notice>,
     pub(super) waker: Arc<PollerWaker>,
+    pub(super) dispatch: Dispatch,
 }
 
 impl TurnContext {
+    /// Takes a connection that became readable: an idle one becomes busy and is queued for
+    /// the main pool (its first turn is there; the engine moves it if its request belongs to
+    /// another pool); a busy one is marked, so its worker serves it again.
+    pub(super) fn on_readable(&self, token: usize) {
+        let Some(slot) = self.dispatch.slots.get(token) else {
+            return;
+        };
+        let mut guard = slot::lock(&slot);
+        if let SlotState::Busy { readable, .. } = &mut guard.state {
+            *readable = true;
+            return;
+        }
+        let SlotState::Idle { connection, .. } =
+            std::mem::replace(&mut guard.state, SlotState::Free)
+        else {
+            return;
+        };
+        guard.state = SlotState::Busy {
+            readable: false,
+            stream: Arc::clone(&connection.stream),
+        };
+        drop(guard);
+        self.occupancy.became_busy();
+        self.enqueue(token, slot, connection);
+    }
+
+    /// Queues a busy connection for the main pool's runners, or answers 503 when the queue
+    /// is full.
+    pub(super) fn enqueue(&self, token: usize, slot: SlotRef, connection: Connection) {
+        if self.dispatch.queued() >= self.shared.queue_capacity {
+            reject(&connection.stream, StatusCode::SERVICE_UNAVAILABLE);
+            drop(connection);
+            self.close(token, &slot);
+            return;
+        }
+        self.dispatch.push(Ready {
+            token,
+            slot,
+            connection,
+            since: Instant::now(),
+        });
+    }
+
     fn notify(&self, notice: Notice) {
         // The poller is gone only after shutdown; the connection then just closes.
         if self.notices.send(notice).is_ok() {
@@ -302,11 +347,16 @@ impl Turn {
         };
         let context = Arc::clone(&self.context);
         let requeue = |connection, pool| {
-            context.notify(Notice::Reroute {
-                token: self.token,
-                connection,
-                pool,
-            });
+            if pool == 0 && self.pool == 0 && !context.shared.shutdown.load(Ordering::Acquire) {
+                // On a runner: back to the tail of the queue it is draining.
+                context.enqueue(self.token, Arc::clone(&self.slot), connection);
+            } else {
+                context.notify(Notice::Reroute {
+                    token: self.token,
+                    connection,
+                    pool,
+                });
+            }
         };
         match connection.serve(&context.shared, self.pool) {
             Outcome::Closed => context.close(self.token, &self.slot),
@@ -333,6 +383,57 @@ impl Drop for Turn {
         if !self.finished {
             drop(self.connection.take());
             self.context.close(self.token, &self.slot);
+        }
+    }
+}
+
+/// A main-pool job: serves queued connections, polls readiness itself when the queue is
+/// empty, and retires when there is nothing to do (see the `dispatch` module).
+pub(super) fn run_runner(context: Arc<TurnContext>) {
+    let mut running = Running(Some(&context));
+    let dispatch = &context.dispatch;
+    loop {
+        dispatch.scanned();
+        if let Some(ready) = dispatch.pop() {
+            Turn::new(
+                Arc::clone(&context),
+                ready.token,
+                ready.slot,
+                ready.connection,
+                0,
+            )
+            .run();
+            continue;
+        }
+        let mut found = false;
+        dispatch.poll_readiness(|token| {
+            found = true;
+            context.on_readable(token);
+        });
+        if found {
+            continue;
+        }
+        if context.shared.shutdown.load(Ordering::Acquire) {
+            // Nothing new will be served: retire at once.
+        } else if dispatch.lead(|token| context.on_readable(token), || context.waker.wake()) {
+            continue;
+        }
+        if dispatch.retire() {
+            running.0 = None;
+            return;
+        }
+    }
+}
+
+/// Uncounts a runner that unwinds (a bug), and has the poller start another if work is
+/// left.
+struct Running<'a>(Option<&'a TurnContext>);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Some(context) = self.0 {
+            context.dispatch.abandon();
+            context.waker.wake();
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod builder;
 mod connection;
+mod dispatch;
 mod handle;
 mod poller;
 mod slot;
@@ -127,7 +128,7 @@ impl Server {
             waker: Arc::clone(&waker),
         };
         Ok(Self {
-            poller: Poller::new(poll, listener, waker, shared, pools),
+            poller: Poller::new(poll, listener, waker, shared, pools)?,
             local_addr,
             handle,
         })

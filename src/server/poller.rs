@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use http::StatusCode;
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Poll, Token, Waker};
 
-use super::connection::{Connection, Notice, Turn, TurnContext};
-use super::slot::{self, Occupancy, Slot, SlotRef, SlotState};
+use super::connection::{Connection, Notice, Turn, TurnContext, run_runner};
+use super::dispatch::{self, Dispatch};
+use super::slot::{self, Occupancy, SlotState};
 use super::{Shared, ShutdownReport};
 use crate::http1::write_rejection;
 use crate::pool::ThreadPool;
@@ -78,7 +79,6 @@ impl PollerWaker {
 pub(super) struct Poller {
     poll: Poll,
     listener: Option<TcpListener>,
-    slots: Vec<SlotRef>,
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     accept_retry_at: Option<Instant>,
     notices: Receiver<Notice>,
@@ -97,12 +97,12 @@ impl Poller {
         waker: Arc<PollerWaker>,
         shared: Arc<Shared>,
         pools: Vec<ThreadPool>,
-    ) -> Self {
+    ) -> io::Result<Self> {
         let (notices_sender, notices) = crossbeam_channel::unbounded();
-        Self {
+        let dispatch = Dispatch::new(poll.registry(), pools[0].size())?;
+        Ok(Self {
             poll,
             listener: Some(listener),
-            slots: Vec::new(),
             timers: BinaryHeap::new(),
             accept_retry_at: None,
             notices,
@@ -111,11 +111,16 @@ impl Poller {
                 occupancy: Occupancy::default(),
                 notices: notices_sender,
                 waker,
+                dispatch,
             }),
             pools,
             drain_deadline: None,
             connections_cut: 0,
-        }
+        })
+    }
+
+    fn dispatch(&self) -> &Dispatch {
+        &self.context.dispatch
     }
 
     fn shared(&self) -> &Shared {
@@ -145,13 +150,20 @@ impl Poller {
                 match event.token() {
                     LISTENER => self.accept_all(),
                     WAKER => {}
-                    Token(token) => self.on_readable(token),
+                    dispatch::READINESS => {
+                        let context = &self.context;
+                        context
+                            .dispatch
+                            .poll_readiness(|token| context.on_readable(token));
+                    }
+                    Token(_) => {}
                 }
             }
             while let Ok(notice) = self.notices.try_recv() {
                 self.on_notice(notice);
             }
             self.expire_timers();
+            self.supervise_runners();
             if self.shared().shutdown.load(Ordering::Acquire) {
                 self.begin_shutdown();
                 if self.context.occupancy.busy() == 0 {
@@ -189,8 +201,8 @@ impl Poller {
     /// Shuts down the sockets of requests still in flight at the drain deadline: their
     /// clients see the connection end, and their workers' reads and writes fail.
     fn cut_busy_connections(&mut self) {
-        for slot in &self.slots {
-            if slot::lock(slot).cut_if_busy() {
+        for slot in self.dispatch().slots.snapshot() {
+            if slot::lock(&slot).cut_if_busy() {
                 self.connections_cut += 1;
             }
         }
@@ -198,11 +210,57 @@ impl Poller {
 
     fn next_timeout(&self) -> Option<Duration> {
         let next_timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
-        [next_timer, self.accept_retry_at, self.drain_deadline]
+        let timeout = [next_timer, self.accept_retry_at, self.drain_deadline]
             .into_iter()
             .flatten()
             .min()
-            .map(|at| at.saturating_duration_since(Instant::now()))
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        if !self.dispatch().poller_must_tick() {
+            return timeout;
+        }
+        // Runners are serving: look in on them every GRACE.
+        Some(timeout.map_or(dispatch::GRACE, |t| t.min(dispatch::GRACE)))
+    }
+
+    /// Starts runners where work waits for them, and watches readiness while no runner
+    /// does (the `dispatch` module).
+    fn supervise_runners(&mut self) {
+        let now = Instant::now();
+        let dispatch = self.dispatch();
+        let queued = dispatch.queued();
+        let runners = dispatch.runners();
+        let stuck = dispatch.runners_stuck(now);
+        let wanted = if queued == 0 {
+            0
+        } else if dispatch.serving() == 0 {
+            1
+        } else {
+            let overdue = now
+                .checked_sub(dispatch::GRACE)
+                .map_or(0, |before| dispatch.waiting_since(before));
+            if stuck { overdue } else { overdue.min(1) }
+        };
+        let start = wanted.min(dispatch.max_runners().saturating_sub(runners));
+        for _ in 0..start {
+            self.start_runner();
+        }
+        self.dispatch().poller_watches(stuck);
+    }
+
+    fn start_runner(&mut self) {
+        self.dispatch().runner_starting();
+        let context = Arc::clone(&self.context);
+        if self.pools[0].execute(move || run_runner(context)).is_err() {
+            // The pool is closed (shutdown). With no runner left, nobody serves what is
+            // queued: close it.
+            self.dispatch().runner_not_started();
+            if self.dispatch().runners() == 0 {
+                for ready in self.dispatch().take_all() {
+                    drop(ready.connection);
+                    self.context.close(ready.token, &ready.slot);
+                }
+            }
+        }
     }
 
     fn accept_all(&mut self) {
@@ -245,77 +303,51 @@ impl Poller {
     fn register(&mut self, connection: Connection) {
         let token = match self.context.occupancy.take_free() {
             Some(token) => token,
-            None => {
-                self.slots.push(Slot::new_ref());
-                self.slots.len() - 1
-            }
+            None => self.dispatch().slots.add(),
+        };
+        let Some(slot_ref) = self.dispatch().slots.get(token) else {
+            return;
         };
         let fd = connection.stream.as_raw_fd();
-        if self
-            .poll
-            .registry()
-            .register(&mut SourceFd(&fd), Token(token), Interest::READABLE)
-            .is_err()
-        {
-            self.context.occupancy.closed_without_open(token);
-            return;
-        }
         self.context.occupancy.opened();
         let deadline = Instant::now() + self.shared().limits.keep_alive_timeout;
-        let mut slot = slot::lock(&self.slots[token]);
+        {
+            // Idle before it is registered: a runner may see it readable at once.
+            let mut slot = slot::lock(&slot_ref);
+            slot.state = SlotState::Idle {
+                connection,
+                deadline,
+                partial_head: false,
+            };
+            slot.timer_at = Some(deadline);
+            self.timers
+                .push(Reverse((deadline, token, slot.generation)));
+        }
         // Registration reports data that is already there, so the first request arrives as
         // an ordinary readable event.
-        slot.state = SlotState::Idle {
-            connection,
-            deadline,
-            partial_head: false,
-        };
-        slot.timer_at = Some(deadline);
-        self.timers
-            .push(Reverse((deadline, token, slot.generation)));
-    }
-
-    fn on_readable(&mut self, token: usize) {
-        let Some(slot_ref) = self.slots.get(token) else {
-            return;
-        };
-        let mut slot = slot::lock(slot_ref);
-        if let SlotState::Busy { readable, .. } = &mut slot.state {
-            *readable = true;
-            return;
+        if self.dispatch().register(fd, token).is_err() {
+            drop(slot::lock(&slot_ref).free());
+            self.context.occupancy.closed(token);
         }
-        let SlotState::Idle { connection, .. } =
-            std::mem::replace(&mut slot.state, SlotState::Free)
-        else {
-            return;
-        };
-        slot.state = SlotState::Busy {
-            readable: false,
-            stream: Arc::clone(&connection.stream),
-        };
-        drop(slot);
-        self.context.occupancy.became_busy();
-        // The first turn of a readable connection is on the main pool; the engine moves it
-        // from there if its request belongs to another.
-        self.submit(token, connection, 0);
     }
 
     /// Queues a busy connection's turn on worker pool `pool`, or answers 503 when that queue
     /// is full.
     fn submit(&mut self, token: usize, connection: Connection, pool: usize) {
+        let Some(slot) = self.dispatch().slots.get(token) else {
+            return;
+        };
+        if pool == 0 {
+            self.context.enqueue(token, slot, connection);
+            return;
+        }
         if self.pools[pool].queued() >= self.shared().queue_capacity {
             reject(&connection.stream, StatusCode::SERVICE_UNAVAILABLE);
             drop(connection);
-            self.context.close(token, &self.slots[token]);
+            self.context.close(token, &slot);
             return;
         }
-        let turn = Turn::new(
-            Arc::clone(&self.context),
-            token,
-            Arc::clone(&self.slots[token]),
-            connection,
-            pool,
-        );
+        let turn = Turn::new(Arc::clone(&self.context), token, slot, connection, pool);
         // The poller is the only producer and checked the queue's room above, so this does
         // not block; it fails only once the pool is closed, and then the turn, dropped
         // unrun, frees its slot.
@@ -336,7 +368,9 @@ impl Poller {
             } => {
                 if self.shared().shutdown.load(Ordering::Acquire) {
                     drop(connection);
-                    self.context.close(token, &self.slots[token]);
+                    if let Some(slot) = self.dispatch().slots.get(token) {
+                        self.context.close(token, &slot);
+                    }
                 } else {
                     self.submit(token, connection, pool);
                 }
@@ -357,7 +391,10 @@ impl Poller {
                 break;
             }
             self.timers.pop();
-            let mut slot = slot::lock(&self.slots[token]);
+            let Some(slot_ref) = self.dispatch().slots.get(token) else {
+                continue;
+            };
+            let mut slot = slot::lock(&slot_ref);
             if slot.generation != generation || slot.timer_at != Some(at) {
                 continue;
             }
@@ -401,7 +438,7 @@ impl Poller {
                 pool.close();
             }
         }
-        for (token, slot) in self.slots.iter().enumerate() {
+        for (token, slot) in self.dispatch().slots.snapshot().iter().enumerate() {
             let mut slot = slot::lock(slot);
             if matches!(slot.state, SlotState::Idle { .. }) {
                 let connection = slot.free();
@@ -415,7 +452,7 @@ impl Poller {
 
 /// Answers a connection the poller will not serve (over capacity, timed out), then closes
 /// it. Best effort: the socket is non-blocking and the answer is small.
-fn reject(mut stream: &TcpStream, status: StatusCode) {
+pub(super) fn reject(mut stream: &TcpStream, status: StatusCode) {
     let _ = stream.set_nonblocking(true);
     let mut discard = [0u8; 4096];
     let mut discarded = 0;

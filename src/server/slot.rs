@@ -4,7 +4,7 @@
 
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 use super::connection::Connection;
@@ -130,5 +130,34 @@ impl Occupancy {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
+    }
+}
+
+/// Every slot, by token. The poller adds slots (new connections beyond any freed one);
+/// runners look slots up when they poll readiness themselves.
+#[derive(Debug, Default)]
+pub(super) struct SlotTable {
+    slots: RwLock<Vec<SlotRef>>,
+}
+
+impl SlotTable {
+    pub(super) fn get(&self, token: usize) -> Option<SlotRef> {
+        self.read().get(token).cloned()
+    }
+
+    /// Adds a free slot and returns its token.
+    pub(super) fn add(&self) -> usize {
+        let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
+        slots.push(Slot::new_ref());
+        slots.len() - 1
+    }
+
+    /// Every slot with its token (a snapshot: slots added meanwhile are not visited).
+    pub(super) fn snapshot(&self) -> Vec<SlotRef> {
+        self.read().clone()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Vec<SlotRef>> {
+        self.slots.read().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -1,0 +1,432 @@
+//! How connections with a request ready reach the main pool's workers without a thread
+//! hand-off per request.
+//!
+//! Main-pool workers run as *runners*: a runner takes ready connections from a shared FIFO
+//! queue and serves them; when the queue is empty it polls connection readiness itself
+//! (never blocking) and queues what it finds; when there is nothing at all it retires and its
+//! worker goes back to sleep. While runners are busy, the poller thread does not watch
+//! connection readiness at all, so under load a request costs no wake-up of another thread.
+//!
+//! The poller supervises: it watches readiness while no runner does (none running, or all
+//! stuck in handlers for longer than [`GRACE`]), starts a runner when work arrives with none
+//! running, and adds runners while connections wait longer than `GRACE`: at once, one per
+//! waiting connection, when the runners are all stuck (blocking handlers); one per `GRACE`
+//! while they keep up but fall behind (more load than one thread serves).
+
+use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Registry, Token};
+
+use super::connection::Connection;
+use super::slot::{SlotRef, SlotTable};
+
+/// The poller's token for the readiness poll itself (registered in the poller's own poll
+/// while the poller watches it).
+pub(super) const READINESS: Token = Token(usize::MAX - 2);
+/// How long a ready connection may wait, or the runners go without looking for work, before
+/// the poller steps in.
+pub(super) const GRACE: Duration = Duration::from_millis(1);
+/// Readiness events taken per poll.
+const EVENTS_CAPACITY: usize = 1024;
+/// How long a runner with nothing to do waits for readiness itself before it retires.
+const LEAD_IDLE: Duration = Duration::from_millis(50);
+
+/// A connection with a request ready, waiting for a main-pool worker.
+#[derive(Debug)]
+pub(super) struct Ready {
+    pub(super) token: usize,
+    pub(super) slot: SlotRef,
+    pub(super) connection: Connection,
+    /// When it was queued.
+    pub(super) since: Instant,
+}
+
+/// The readiness of every connection (not the listener's: the poller keeps that).
+struct Readiness {
+    poll: Poll,
+    events: Events,
+}
+
+/// What runners and the poller share to hand work to one another.
+pub(super) struct Dispatch {
+    readiness: Mutex<Readiness>,
+    readiness_fd: RawFd,
+    /// Registers new connections for readiness (a handle on the same poll).
+    connections: Registry,
+    /// The poller's own registry, where `readiness` is registered while the poller watches.
+    poller: Registry,
+    /// Whether the poller watches readiness.
+    watched: Mutex<bool>,
+    /// The poller asks to watch readiness even with runners out (they are stuck).
+    poller_watches: AtomicBool,
+    ready: Mutex<VecDeque<Ready>>,
+    /// Runners started and not yet retired (queued on the pool, or running).
+    runners: AtomicUsize,
+    /// A runner waits for readiness (is not serving).
+    leading: AtomicBool,
+    /// The poller looks in every `GRACE` (it does not while no runner serves).
+    poller_ticks: AtomicBool,
+    /// The main pool's size.
+    max_runners: usize,
+    /// When a runner last looked for work, in nanoseconds since `epoch`.
+    last_scan: AtomicU64,
+    epoch: Instant,
+    pub(super) slots: SlotTable,
+}
+
+impl Dispatch {
+    /// `poller` is the poller's registry; `max_runners` the main pool's size.
+    pub(super) fn new(poller: &Registry, max_runners: usize) -> std::io::Result<Self> {
+        let poll = Poll::new()?;
+        let readiness_fd = poll.as_raw_fd();
+        let dispatch = Self {
+            connections: poll.registry().try_clone()?,
+            readiness: Mutex::new(Readiness {
+                poll,
+                events: Events::with_capacity(EVENTS_CAPACITY),
+            }),
+            readiness_fd,
+            poller: poller.try_clone()?,
+            watched: Mutex::new(false),
+            poller_watches: AtomicBool::new(false),
+            ready: Mutex::new(VecDeque::new()),
+            runners: AtomicUsize::new(0),
+            leading: AtomicBool::new(false),
+            poller_ticks: AtomicBool::new(false),
+            max_runners,
+            last_scan: AtomicU64::new(0),
+            epoch: Instant::now(),
+            slots: SlotTable::default(),
+        };
+        dispatch.update_watch();
+        Ok(dispatch)
+    }
+
+    /// Registers a new connection's socket for readiness under `token`.
+    pub(super) fn register(&self, fd: RawFd, token: usize) -> std::io::Result<()> {
+        self.connections
+            .register(&mut SourceFd(&fd), Token(token), Interest::READABLE)
+    }
+
+    /// Takes the readiness events there are, without waiting, and hands each token to
+    /// `on_readable`. Skipped when someone else is polling: a runner that polls always polls
+    /// again before it retires, and a leading runner gets the events itself.
+    pub(super) fn poll_readiness(&self, on_readable: impl FnMut(usize)) {
+        let readiness = match self.readiness.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        Self::take_events(readiness, Duration::ZERO, on_readable);
+    }
+
+    /// Called by a runner with nothing to do: unless another runner does so already, waits
+    /// up to `LEAD_IDLE` for readiness itself, so that the next request wakes this thread
+    /// directly rather than the poller. Returns whether there was any; then `wake_poller`
+    /// is called if the poller sleeps without looking in on the runners.
+    pub(super) fn lead(
+        &self,
+        mut on_readable: impl FnMut(usize),
+        wake_poller: impl FnOnce(),
+    ) -> bool {
+        let Ok(readiness) = self.readiness.try_lock() else {
+            return false;
+        };
+        if self.leading.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        let mut found = false;
+        Self::take_events(readiness, LEAD_IDLE, |token| {
+            found = true;
+            on_readable(token);
+        });
+        self.scanned();
+        self.leading.store(false, Ordering::SeqCst);
+        if found && !self.poller_ticks.load(Ordering::SeqCst) {
+            // This runner may get stuck in a handler now: the poller must watch for that.
+            wake_poller();
+        }
+        found
+    }
+
+    fn take_events(
+        mut readiness: MutexGuard<'_, Readiness>,
+        wait: Duration,
+        mut on_readable: impl FnMut(usize),
+    ) {
+        let Readiness { poll, events } = &mut *readiness;
+        let mut wait = wait;
+        loop {
+            // A failed poll (EINTR) is retried by whoever polls next.
+            if poll.poll(events, Some(wait)).is_err() {
+                return;
+            }
+            wait = Duration::ZERO;
+            let mut taken = 0;
+            for event in events.iter() {
+                on_readable(event.token().0);
+                taken += 1;
+            }
+            if taken < EVENTS_CAPACITY {
+                return;
+            }
+        }
+    }
+
+    /// Has the poller watch readiness even while runners are out (`true`: they are stuck),
+    /// or only while none is (`false`).
+    pub(super) fn poller_watches(&self, always: bool) {
+        self.poller_watches.store(always, Ordering::SeqCst);
+        self.update_watch();
+    }
+
+    /// Registers readiness with the poller, or takes it back, as the runner count says. The
+    /// count is read under the lock, so the last of several concurrent updates is right.
+    fn update_watch(&self) {
+        let mut watched = lock(&self.watched);
+        let on = self.runners() == 0 || self.poller_watches.load(Ordering::SeqCst);
+        if *watched == on {
+            return;
+        }
+        let mut source = SourceFd(&self.readiness_fd);
+        let changed = if on {
+            // Registration reports readiness already there, so nothing slips between a
+            // runner's last look and the poller's watch.
+            self.poller
+                .register(&mut source, READINESS, Interest::READABLE)
+        } else {
+            self.poller.deregister(&mut source)
+        };
+        if changed.is_ok() {
+            *watched = on;
+        }
+    }
+
+    pub(super) fn queued(&self) -> usize {
+        lock(&self.ready).len()
+    }
+
+    pub(super) fn push(&self, ready: Ready) {
+        lock(&self.ready).push_back(ready);
+    }
+
+    pub(super) fn pop(&self) -> Option<Ready> {
+        lock(&self.ready).pop_front()
+    }
+
+    /// Takes every queued connection (shutdown with no runner left to serve them).
+    pub(super) fn take_all(&self) -> Vec<Ready> {
+        lock(&self.ready).drain(..).collect()
+    }
+
+    /// How many queued connections have waited since `before` or longer.
+    pub(super) fn waiting_since(&self, before: Instant) -> usize {
+        lock(&self.ready)
+            .iter()
+            .take_while(|ready| ready.since <= before)
+            .count()
+    }
+
+    pub(super) fn runners(&self) -> usize {
+        self.runners.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn max_runners(&self) -> usize {
+        self.max_runners
+    }
+
+    /// Counts a runner about to be started; the poller stops watching readiness, which the
+    /// runner takes over.
+    pub(super) fn runner_starting(&self) {
+        if self.runners.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.scanned();
+        }
+    }
+
+    /// Uncounts a runner that could not be started.
+    pub(super) fn runner_not_started(&self) {
+        self.runners.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// A runner with nothing to do retires, unless work arrived meanwhile: returns whether
+    /// it retired. The last runner to retire hands readiness back to the poller.
+    pub(super) fn retire(&self) -> bool {
+        if self.runners.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.update_watch();
+        }
+        // Whoever queued work after this runner's last look either saw it counted (and
+        // started no runner) or sees it gone (and starts one): check, so neither case
+        // strands the work.
+        if lock(&self.ready).is_empty() {
+            return true;
+        }
+        self.runners.fetch_add(1, Ordering::SeqCst);
+        false
+    }
+
+    /// Uncounts a runner that ended abnormally.
+    pub(super) fn abandon(&self) {
+        if self.runners.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.update_watch();
+        }
+    }
+
+    /// Records that a runner is looking for work.
+    pub(super) fn scanned(&self) {
+        let nanos = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_scan.store(nanos, Ordering::Relaxed);
+    }
+
+    /// Called by the poller before it sleeps: whether it must look in on the runners every
+    /// `GRACE` (some serve). If it need not, a runner that stops leading wakes it.
+    pub(super) fn poller_must_tick(&self) -> bool {
+        // Pairs with `lead`: either this sees the leader gone, or the leader sees this.
+        self.poller_ticks.store(false, Ordering::SeqCst);
+        let tick = self.serving() > 0;
+        self.poller_ticks.store(tick, Ordering::SeqCst);
+        tick
+    }
+
+    /// Runners out serving (not waiting for readiness).
+    pub(super) fn serving(&self) -> usize {
+        let leading = usize::from(self.leading.load(Ordering::SeqCst));
+        self.runners().saturating_sub(leading)
+    }
+
+    /// Whether runners are serving but none looked for work during the last `GRACE`: they
+    /// are all inside handlers, and none watches readiness.
+    pub(super) fn runners_stuck(&self, now: Instant) -> bool {
+        if self.leading.load(Ordering::SeqCst) {
+            return false;
+        }
+        let last = Duration::from_nanos(self.last_scan.load(Ordering::Relaxed));
+        self.runners() > 0 && now.saturating_duration_since(self.epoch + last) > GRACE
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::server::slot::Slot;
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    fn connected_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    }
+
+    fn poller_hears_readiness(poller: &mut Poll, timeout: Duration) -> bool {
+        let mut events = Events::with_capacity(8);
+        poller.poll(&mut events, Some(timeout)).unwrap();
+        events.iter().any(|event| event.token() == READINESS)
+    }
+
+    /// Blocks until `byte` is readable on `server` (so readiness callbacks have run).
+    fn arrived(server: &TcpStream, byte: u8) {
+        server.set_read_timeout(Some(WAIT)).unwrap();
+        let mut buf = [0u8; 8];
+        let n = server.peek(&mut buf).unwrap();
+        assert_eq!(buf[n - 1], byte);
+    }
+
+    #[test]
+    fn the_poller_watches_readiness_only_while_no_runner_does() {
+        let mut poller = Poll::new().unwrap();
+        let dispatch = Dispatch::new(poller.registry(), 2).unwrap();
+        let (mut client, server) = connected_pair();
+        dispatch.register(server.as_raw_fd(), 7).unwrap();
+
+        // No runner out: the poller hears of it, and polls the token out.
+        client.write_all(b"a").unwrap();
+        assert!(poller_hears_readiness(&mut poller, WAIT));
+        let mut tokens = Vec::new();
+        dispatch.poll_readiness(|token| tokens.push(token));
+        assert_eq!(tokens, [7]);
+
+        // A runner is out: readiness is its business, the poller is not woken.
+        dispatch.runner_starting();
+        dispatch.poller_watches(false);
+        client.write_all(b"b").unwrap();
+        arrived(&server, b'b');
+        assert!(!poller_hears_readiness(&mut poller, Duration::ZERO));
+
+        // The runners are stuck: the poller watches again, and hears what is waiting.
+        dispatch.poller_watches(true);
+        assert!(poller_hears_readiness(&mut poller, WAIT));
+        dispatch.poller_watches(false);
+
+        // The last runner retires: the poller hears what arrived before.
+        assert!(dispatch.retire());
+        assert_eq!(dispatch.runners(), 0);
+        assert!(poller_hears_readiness(&mut poller, WAIT));
+        let mut tokens = Vec::new();
+        dispatch.poll_readiness(|token| tokens.push(token));
+        assert_eq!(tokens, [7]);
+    }
+
+    #[test]
+    fn a_runner_does_not_retire_while_work_is_queued() {
+        let poller = Poll::new().unwrap();
+        let dispatch = Dispatch::new(poller.registry(), 1).unwrap();
+        let (_client, server) = connected_pair();
+        let peer = server.peer_addr().unwrap();
+        dispatch.runner_starting();
+        dispatch.push(Ready {
+            token: 0,
+            slot: Slot::new_ref(),
+            connection: Connection {
+                stream: Arc::new(server),
+                peer,
+                leftover: Vec::new(),
+                head_started: None,
+            },
+            since: Instant::now(),
+        });
+        assert!(!dispatch.retire(), "retired with a connection queued");
+        assert_eq!(dispatch.runners(), 1);
+        assert!(dispatch.pop().is_some());
+        assert!(dispatch.retire());
+        assert_eq!(dispatch.runners(), 0);
+    }
+
+    #[test]
+    fn connections_waiting_past_a_time_are_counted_oldest_first() {
+        let poller = Poll::new().unwrap();
+        let dispatch = Dispatch::new(poller.registry(), 1).unwrap();
+        let start = Instant::now();
+        for (token, age) in [(0, 3), (1, 2), (2, 0)] {
+            let (_client, server) = connected_pair();
+            let peer = server.peer_addr().unwrap();
+            dispatch.push(Ready {
+                token,
+                slot: Slot::new_ref(),
+                connection: Connection {
+                    stream: Arc::new(server),
+                    peer,
+                    leftover: Vec::new(),
+                    head_started: None,
+                },
+                since: start - Duration::from_millis(age),
+            });
+        }
+        assert_eq!(dispatch.waiting_since(start - Duration::from_millis(1)), 2);
+        assert_eq!(dispatch.waiting_since(start), 3);
+        assert_eq!(dispatch.queued(), 3);
+    }
+}
