@@ -430,7 +430,10 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     /// all arrived yet.
     fn read_body(&mut self, framing: BodyFraming, expect_continue: bool) -> Result<Vec<u8>, Abort> {
         let limits = *self.config.limits;
-        let deadline = Instant::now() + limits.body_read_timeout;
+        // Taken when the body first has to be waited for (most have arrived with the head).
+        let mut deadline = None;
+        let mut deadline =
+            || *deadline.get_or_insert_with(|| Instant::now() + limits.body_read_timeout);
         match framing {
             BodyFraming::Length(0) => Ok(Vec::new()),
             BodyFraming::Length(len) => {
@@ -447,7 +450,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                     self.out.extend_from_slice(CONTINUE);
                 }
                 while body.len() < len {
-                    self.read_blocking(deadline)?;
+                    self.read_blocking(deadline())?;
                     let take = self.buf.filled().len().min(len - body.len());
                     body.extend_from_slice(&self.buf.filled()[..take]);
                     self.buf.consume(take);
@@ -475,7 +478,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                         self.out.extend_from_slice(CONTINUE);
                         continue_sent = true;
                     }
-                    self.read_blocking(deadline)?;
+                    self.read_blocking(deadline())?;
                 }
             }
         }

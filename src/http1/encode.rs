@@ -46,16 +46,18 @@ pub(crate) fn encode_head(
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
+    let mut has_date = false;
     for (name, value) in headers {
         if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONNECTION {
             continue;
         }
+        has_date |= name == DATE;
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    if !headers.contains_key(DATE) {
+    if !has_date {
         out.extend_from_slice(b"date: ");
         date::append_now(out);
         out.extend_from_slice(b"\r\n");
@@ -63,8 +65,7 @@ pub(crate) fn encode_head(
     match framing {
         Framing::Length(len) => {
             out.extend_from_slice(b"content-length: ");
-            // Writing into a Vec cannot fail.
-            let _ = write!(out, "{len}");
+            append_decimal(out, len);
             out.extend_from_slice(b"\r\n");
         }
         Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
@@ -76,6 +77,22 @@ pub(crate) fn encode_head(
         ConnectionHeader::KeepAlive => out.extend_from_slice(b"connection: keep-alive\r\n"),
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal (without the formatting machinery: this runs once per response).
+fn append_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        // `n % 10` is below 10, so the cast cannot truncate.
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// Appends one chunk (RFC 9112 §7.1). An empty `data` would end the body, so it is skipped.
@@ -219,5 +236,14 @@ mod tests {
             "content-length: {}\r\n",
             "Service Unavailable\n".len()
         )));
+    }
+
+    #[test]
+    fn decimals_are_written_exactly() {
+        for n in [0, 7, 10, 13, 999, 1000, 65_536, u64::MAX] {
+            let mut out = b"x".to_vec();
+            append_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
     }
 }

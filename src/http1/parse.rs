@@ -3,7 +3,9 @@
 
 use std::mem::MaybeUninit;
 
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, HeaderName, HeaderValue};
+use http::header::{
+    CONNECTION, CONTENT_LENGTH, EXPECT, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING,
+};
 use http::{HeaderMap, Method, Uri, Version, request::Parts};
 
 use super::{Limits, MAX_HEADERS_CAP};
@@ -92,16 +94,19 @@ pub(crate) fn parse_head(
         header_map.append(name, value);
     }
 
+    // The framing rules read the raw fields: a few byte comparisons are cheaper than
+    // hashing each name into the map again.
+    let fields = request.headers;
     // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host and to any
     // request with more than one Host field.
-    match header_map.get_all(HOST).iter().count() {
+    match values(fields, HOST).count() {
         0 if version == Version::HTTP_11 => return Err(ParseError::Host),
         0 | 1 => {}
         _ => return Err(ParseError::Host),
     }
-    let framing = body_framing(&header_map, version)?;
-    let keep_alive = keep_alive(&header_map, version);
-    let expect_continue = expects_continue(&header_map, version)?;
+    let framing = body_framing(fields, version)?;
+    let keep_alive = keep_alive(fields, version);
+    let expect_continue = expects_continue(fields, version)?;
 
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.method = method;
@@ -155,16 +160,18 @@ fn has_bare_lf(head: &[u8]) -> bool {
 /// RFC 9112 §6.3, in order: Transfer-Encoding wins over Content-Length, but a request with
 /// both is rejected (§6.1: "ought to be handled as an error"; it is the smuggling vector);
 /// chunked must be the final coding; otherwise Content-Length; otherwise no body.
-fn body_framing(headers: &HeaderMap, version: Version) -> Result<BodyFraming, ParseError> {
-    let transfer_encodings = headers.get_all(http::header::TRANSFER_ENCODING);
-    if transfer_encodings.iter().next().is_some() {
+fn body_framing(
+    fields: &[httparse::Header<'_>],
+    version: Version,
+) -> Result<BodyFraming, ParseError> {
+    if values(fields, TRANSFER_ENCODING).next().is_some() {
         // §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
-        if version == Version::HTTP_10 || headers.contains_key(CONTENT_LENGTH) {
+        if version == Version::HTTP_10 || values(fields, CONTENT_LENGTH).next().is_some() {
             return Err(ParseError::TransferEncoding);
         }
         let mut codings = Vec::new();
-        for value in transfer_encodings {
-            let value = value.to_str().map_err(|_| ParseError::TransferEncoding)?;
+        for value in values(fields, TRANSFER_ENCODING) {
+            let value = std::str::from_utf8(value).map_err(|_| ParseError::TransferEncoding)?;
             for coding in value.split(',') {
                 let coding = coding.trim();
                 if coding.is_empty() {
@@ -188,10 +195,10 @@ fn body_framing(headers: &HeaderMap, version: Version) -> Result<BodyFraming, Pa
     }
 
     let mut length: Option<u64> = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
+    for value in values(fields, CONTENT_LENGTH) {
         // §6.3 rule 5 and RFC 9110 §8.6: a list of identical values may be folded into one;
         // anything that is not 1*DIGIT is invalid.
-        for item in value.as_bytes().split(|&b| b == b',') {
+        for item in value.split(|&b| b == b',') {
             let parsed = parse_decimal(trim_ows(item)).ok_or(ParseError::ContentLength)?;
             match length {
                 Some(existing) if existing != parsed => return Err(ParseError::ContentLength),
@@ -200,6 +207,19 @@ fn body_framing(headers: &HeaderMap, version: Version) -> Result<BodyFraming, Pa
         }
     }
     Ok(BodyFraming::Length(length.unwrap_or(0)))
+}
+
+/// The values of every field named `name` (a lowercase name), in order.
+fn values<'a>(
+    fields: &'a [httparse::Header<'a>],
+    name: HeaderName,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    fields.iter().filter_map(move |field| {
+        field
+            .name
+            .eq_ignore_ascii_case(name.as_str())
+            .then_some(field.value)
+    })
 }
 
 fn trim_ows(bytes: &[u8]) -> &[u8] {
@@ -225,11 +245,11 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
 }
 
 /// RFC 9112 §9.3: HTTP/1.1 stays open unless `close`; HTTP/1.0 only with `keep-alive`.
-fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
+fn keep_alive(fields: &[httparse::Header<'_>], version: Version) -> bool {
     let mut close = false;
     let mut keep_alive = false;
-    for value in headers.get_all(CONNECTION) {
-        for option in value.as_bytes().split(|&b| b == b',') {
+    for value in values(fields, CONNECTION) {
+        for option in value.split(|&b| b == b',') {
             let option = trim_ows(option);
             close |= option.eq_ignore_ascii_case(b"close");
             keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
@@ -243,10 +263,10 @@ fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
 
 /// RFC 9110 §10.1.1: `100-continue` is the only expectation; others get 417. A server MUST
 /// ignore it in an HTTP/1.0 request.
-fn expects_continue(headers: &HeaderMap, version: Version) -> Result<bool, ParseError> {
+fn expects_continue(fields: &[httparse::Header<'_>], version: Version) -> Result<bool, ParseError> {
     let mut expect_continue = false;
-    for value in headers.get_all(EXPECT) {
-        if trim_ows(value.as_bytes()).eq_ignore_ascii_case(b"100-continue") {
+    for value in values(fields, EXPECT) {
+        if trim_ows(value).eq_ignore_ascii_case(b"100-continue") {
             expect_continue = true;
         } else {
             return Err(ParseError::ExpectationFailed);
