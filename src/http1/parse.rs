@@ -3,9 +3,7 @@
 
 use std::mem::MaybeUninit;
 
-use http::header::{
-    CONNECTION, CONTENT_LENGTH, EXPECT, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING,
-};
+use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Uri, Version, request::Parts};
 
 use super::{Limits, MAX_HEADERS_CAP};
@@ -99,7 +97,7 @@ pub(crate) fn parse_head(
     let fields = request.headers;
     // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host and to any
     // request with more than one Host field.
-    match values(fields, HOST).count() {
+    match values(fields, b"host").count() {
         0 if version == Version::HTTP_11 => return Err(ParseError::Host),
         0 | 1 => {}
         _ => return Err(ParseError::Host),
@@ -151,10 +149,16 @@ fn malformed(error: httparse::Error) -> ParseError {
     })
 }
 
+/// For a head `httparse` accepted: it rejects a CR not followed by LF, so every CR ends a
+/// line, and a bare LF shows as more LFs than CRs. (Two counts vectorise; looking back
+/// from each LF does not.)
 fn has_bare_lf(head: &[u8]) -> bool {
-    head.iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+    let (mut cr, mut lf) = (0usize, 0usize);
+    for &b in head {
+        cr += usize::from(b == b'\r');
+        lf += usize::from(b == b'\n');
+    }
+    cr != lf
 }
 
 /// RFC 9112 §6.3, in order: Transfer-Encoding wins over Content-Length, but a request with
@@ -164,13 +168,13 @@ fn body_framing(
     fields: &[httparse::Header<'_>],
     version: Version,
 ) -> Result<BodyFraming, ParseError> {
-    if values(fields, TRANSFER_ENCODING).next().is_some() {
+    if values(fields, b"transfer-encoding").next().is_some() {
         // §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
-        if version == Version::HTTP_10 || values(fields, CONTENT_LENGTH).next().is_some() {
+        if version == Version::HTTP_10 || values(fields, b"content-length").next().is_some() {
             return Err(ParseError::TransferEncoding);
         }
         let mut codings = Vec::new();
-        for value in values(fields, TRANSFER_ENCODING) {
+        for value in values(fields, b"transfer-encoding") {
             let value = std::str::from_utf8(value).map_err(|_| ParseError::TransferEncoding)?;
             for coding in value.split(',') {
                 let coding = coding.trim();
@@ -195,7 +199,7 @@ fn body_framing(
     }
 
     let mut length: Option<u64> = None;
-    for value in values(fields, CONTENT_LENGTH) {
+    for value in values(fields, b"content-length") {
         // §6.3 rule 5 and RFC 9110 §8.6: a list of identical values may be folded into one;
         // anything that is not 1*DIGIT is invalid.
         for item in value.split(|&b| b == b',') {
@@ -212,12 +216,13 @@ fn body_framing(
 /// The values of every field named `name` (a lowercase name), in order.
 fn values<'a>(
     fields: &'a [httparse::Header<'a>],
-    name: HeaderName,
+    name: &'static [u8],
 ) -> impl Iterator<Item = &'a [u8]> + 'a {
     fields.iter().filter_map(move |field| {
         field
             .name
-            .eq_ignore_ascii_case(name.as_str())
+            .as_bytes()
+            .eq_ignore_ascii_case(name)
             .then_some(field.value)
     })
 }
@@ -248,7 +253,7 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
 fn keep_alive(fields: &[httparse::Header<'_>], version: Version) -> bool {
     let mut close = false;
     let mut keep_alive = false;
-    for value in values(fields, CONNECTION) {
+    for value in values(fields, b"connection") {
         for option in value.split(|&b| b == b',') {
             let option = trim_ows(option);
             close |= option.eq_ignore_ascii_case(b"close");
@@ -265,7 +270,7 @@ fn keep_alive(fields: &[httparse::Header<'_>], version: Version) -> bool {
 /// ignore it in an HTTP/1.0 request.
 fn expects_continue(fields: &[httparse::Header<'_>], version: Version) -> Result<bool, ParseError> {
     let mut expect_continue = false;
-    for value in values(fields, EXPECT) {
+    for value in values(fields, b"expect") {
         if trim_ows(value).eq_ignore_ascii_case(b"100-continue") {
             expect_continue = true;
         } else {
