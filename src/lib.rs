@@ -1,11 +1,12 @@
 //! switchyard: an embeddable HTTP/1.1 server that runs handlers on a thread pool, with no
 //! async runtime.
 //!
-//! A poller thread (mio) owns the listener and every idle keep-alive connection; a connection
-//! with a request ready is handed to a worker of a [`ThreadPool`], which serves every request
-//! already received (pipelining included) and gives the connection back. Idle clients
-//! therefore cost no worker, and a handler that blocks only blocks its own worker. It is not
-//! an async framework, an HTTP client, or an HTTP/2 server.
+//! The workers of a [`ThreadPool`] poll connection readiness (mio) themselves: a worker takes
+//! a connection with a request ready, serves every request already received (pipelining
+//! included) and parks the connection again, costing no worker while it is idle. A poller
+//! thread accepts, keeps the timers, and steps in when the workers are stuck in blocking
+//! handlers, so a handler that blocks only blocks its own worker. It is not an async
+//! framework, an HTTP client, or an HTTP/2 server.
 //!
 //! # Examples
 //!

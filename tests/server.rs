@@ -24,7 +24,12 @@ fn blocking_app() -> (
     let handler = move |req: &Request| {
         if req.path() == "/block" {
             started_tx.lock().unwrap().send(()).unwrap();
-            let _ = release_rx.lock().unwrap().recv_timeout(support::IO_TIMEOUT);
+            // Longer than a client's read timeout: a request stuck behind this one fails its
+            // test instead of waiting the block out.
+            let _ = release_rx
+                .lock()
+                .unwrap()
+                .recv_timeout(support::IO_TIMEOUT * 2);
             return Response::text("released");
         }
         Response::text(format!("ok {}", req.path()))
@@ -74,6 +79,32 @@ fn a_blocked_handler_blocks_only_its_own_worker() {
     }
     release.send(()).unwrap();
     assert_eq!(blocked.reply().text(), "released");
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_parked_connection_is_served_while_the_only_busy_worker_is_blocked() {
+    // Both connections are parked first, so no new connection wakes the server: the next
+    // request on `parked` arrives while the worker that took `/block` is stuck in it, and
+    // must reach the other worker all the same.
+    let (handler, started, release) = blocking_app();
+    let server = spawn(Server::builder().threads(2).handler(handler));
+    let addr = server.local_addr();
+    let mut parked = Client::new(addr);
+    let mut blocker = Client::new(addr);
+    assert_eq!(parked.get("/first").text(), "ok /first");
+    assert_eq!(blocker.get("/first").text(), "ok /first");
+    // Not a synchronisation (the test passes either way when the server is right): a quiet
+    // moment lets the server settle into its idle state, one worker waiting for readiness
+    // and the poller no longer looking in, which is the path this test is about.
+    std::thread::sleep(Duration::from_millis(20));
+    blocker.send(b"GET /block HTTP/1.1\r\nHost: h\r\n\r\n");
+    started.recv_timeout(support::IO_TIMEOUT).unwrap();
+    for i in 0..5 {
+        assert_eq!(parked.get(&format!("/{i}")).text(), format!("ok /{i}"));
+    }
+    release.send(()).unwrap();
+    assert_eq!(blocker.reply().text(), "released");
     server.shutdown().unwrap();
 }
 

@@ -103,7 +103,11 @@ impl Dispatch {
             epoch: Instant::now(),
             slots: SlotTable::default(),
         };
-        dispatch.update_watch();
+        // No runner yet: the poller watches readiness from the start.
+        dispatch
+            .poller
+            .register(&mut SourceFd(&readiness_fd), READINESS, Interest::READABLE)?;
+        *lock(&dispatch.watched) = true;
         Ok(dispatch)
     }
 

@@ -1,11 +1,18 @@
-//! The server: an acceptor/poller thread that owns idle connections, and a [`ThreadPool`]
-//! whose workers serve connections that have a request ready.
+//! The server: a poller thread that accepts, keeps timers and supervises, and a
+//! [`ThreadPool`] whose workers serve connections that have a request ready.
 //!
 //! ```text
-//!   listener ──accept──► poller (mio, one thread) ──readable──► pool queue ──► worker
-//!                          ▲   idle connections                                 │
-//!                          └────────── parked again (channel + Waker) ◄─────────┘
+//!   listener ──accept──► poller thread ──register──► readiness (mio poll of every connection)
+//!                        timers, 503s,                   │ polled by the runners themselves;
+//!                        supervision                     ▼ by the poller only while none is
+//!                                        ready queue (FIFO) ──► runner: a main-pool worker
+//!                                                  ▲                 │ serves every buffered
+//!                                                  └─ readable again ┘ request, parks it
 //! ```
+//!
+//! Idle connections live in slots (`slot`), costing no worker. Main-pool workers run as
+//! runners (`dispatch`), so under load a request is read, served and written by one thread
+//! without a hand-off; named pools (bulkheads) get their turns from the poller.
 
 mod builder;
 mod connection;

@@ -1,6 +1,6 @@
-//! The acceptor and readiness poller: one thread that owns the listener, watches every
-//! connection for readiness and timeouts, and hands connections that became readable to a
-//! worker pool.
+//! The acceptor and supervisor: one thread that owns the listener and the connections'
+//! timers, watches connection readiness while no runner does, and supervises the runners
+//! (`dispatch`).
 //!
 //! A connection is idle in its slot (`SlotState::Idle`) or on a worker (`SlotState::Busy`).
 //! The worker parks it in its slot again itself; the poller hears from workers only for the
