@@ -500,4 +500,41 @@ mod tests {
             StatusCode::EXPECTATION_FAILED
         );
     }
+
+    /// The plain definition `has_bare_lf` must agree with wherever httparse accepts a head.
+    fn bare_lf_by_lookback(head: &[u8]) -> bool {
+        head.iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn bare_lf_is_found_exactly_when_a_head_has_one(
+            lines in proptest::collection::vec(
+                (0usize..4, proptest::sample::select(vec![
+                    "\r\n", "\n", "\r", "\r\r\n", "\n\r",
+                ])),
+                1..6,
+            ),
+            last in proptest::sample::select(vec!["\r\n", "\n", "\r\r\n"]),
+        ) {
+            const LINES: [&str; 4] = ["Host: a", "X-K: v", "Accept: */*", "X-Empty:"];
+            let mut head = String::from("GET /p HTTP/1.1");
+            for (line, ending) in &lines {
+                head.push_str(ending);
+                head.push_str(LINES[*line]);
+            }
+            head.push_str("\r\n");
+            head.push_str(last);
+            let bytes = head.as_bytes();
+            match parse_head(bytes, &Limits::default()) {
+                Ok(Some((_, len))) => proptest::prop_assert!(!bare_lf_by_lookback(&bytes[..len])),
+                Err(ParseError::Malformed("line not terminated by CRLF")) => {
+                    proptest::prop_assert!(bare_lf_by_lookback(bytes));
+                }
+                _ => {}
+            }
+        }
+    }
 }
