@@ -341,6 +341,23 @@ mod tests {
         events.iter().any(|event| event.token() == READINESS)
     }
 
+    /// A queued connection (a real socket, nothing to read) queued at `since`.
+    fn ready(token: usize, since: Instant) -> Ready {
+        let (_client, server) = connected_pair();
+        let peer = server.peer_addr().unwrap();
+        Ready {
+            token,
+            slot: Slot::new_ref(),
+            connection: Connection {
+                stream: Arc::new(server),
+                peer,
+                leftover: Vec::new(),
+                head_started: None,
+            },
+            since,
+        }
+    }
+
     /// Blocks until `byte` is readable on `server` (so readiness callbacks have run).
     fn arrived(server: &TcpStream, byte: u8) {
         server.set_read_timeout(Some(WAIT)).unwrap();
@@ -388,20 +405,8 @@ mod tests {
     fn a_runner_does_not_retire_while_work_is_queued() {
         let poller = Poll::new().unwrap();
         let dispatch = Dispatch::new(poller.registry(), 1).unwrap();
-        let (_client, server) = connected_pair();
-        let peer = server.peer_addr().unwrap();
         dispatch.runner_starting();
-        dispatch.push(Ready {
-            token: 0,
-            slot: Slot::new_ref(),
-            connection: Connection {
-                stream: Arc::new(server),
-                peer,
-                leftover: Vec::new(),
-                head_started: None,
-            },
-            since: Instant::now(),
-        });
+        dispatch.push(ready(0, Instant::now()));
         assert!(!dispatch.retire(), "retired with a connection queued");
         assert_eq!(dispatch.runners(), 1);
         assert!(dispatch.pop().is_some());
@@ -415,19 +420,7 @@ mod tests {
         let dispatch = Dispatch::new(poller.registry(), 1).unwrap();
         let start = Instant::now();
         for (token, age) in [(0, 3), (1, 2), (2, 0)] {
-            let (_client, server) = connected_pair();
-            let peer = server.peer_addr().unwrap();
-            dispatch.push(Ready {
-                token,
-                slot: Slot::new_ref(),
-                connection: Connection {
-                    stream: Arc::new(server),
-                    peer,
-                    leftover: Vec::new(),
-                    head_started: None,
-                },
-                since: start - Duration::from_millis(age),
-            });
+            dispatch.push(ready(token, start - Duration::from_millis(age)));
         }
         assert_eq!(dispatch.waiting_since(start - Duration::from_millis(1)), 2);
         assert_eq!(dispatch.waiting_since(start), 3);
