@@ -218,18 +218,17 @@ impl TurnContext {
     /// Queues a busy connection for the main pool's runners, or answers 503 when the queue
     /// is full.
     pub(super) fn enqueue(&self, token: usize, slot: SlotRef, connection: Connection) {
-        if self.dispatch.queued() >= self.shared.queue_capacity {
-            reject(&connection.stream, StatusCode::SERVICE_UNAVAILABLE);
-            drop(connection);
-            self.close(token, &slot);
-            return;
-        }
-        self.dispatch.push(Ready {
+        let ready = Ready {
             token,
             slot,
             connection,
             since: Instant::now(),
-        });
+        };
+        if let Err(refused) = self.dispatch.push(ready, self.shared.queue_capacity) {
+            reject(&refused.connection.stream, StatusCode::SERVICE_UNAVAILABLE);
+            drop(refused.connection);
+            self.close(refused.token, &refused.slot);
+        }
     }
 
     fn notify(&self, notice: Notice) {
@@ -432,7 +431,7 @@ struct Running<'a>(Option<&'a TurnContext>);
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         if let Some(context) = self.0 {
-            context.dispatch.abandon();
+            context.dispatch.uncount_runner();
             context.waker.wake();
         }
     }

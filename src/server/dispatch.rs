@@ -84,15 +84,18 @@ impl Dispatch {
     pub(super) fn new(poller: &Registry, max_runners: usize) -> std::io::Result<Self> {
         let poll = Poll::new()?;
         let readiness_fd = poll.as_raw_fd();
-        let dispatch = Self {
+        // No runner yet: the poller watches readiness from the start.
+        let poller = poller.try_clone()?;
+        poller.register(&mut SourceFd(&readiness_fd), READINESS, Interest::READABLE)?;
+        Ok(Self {
             connections: poll.registry().try_clone()?,
             readiness: Mutex::new(Readiness {
                 poll,
                 events: Events::with_capacity(EVENTS_CAPACITY),
             }),
             readiness_fd,
-            poller: poller.try_clone()?,
-            watched: Mutex::new(false),
+            poller,
+            watched: Mutex::new(true),
             poller_watches: AtomicBool::new(false),
             ready: Mutex::new(VecDeque::new()),
             runners: AtomicUsize::new(0),
@@ -102,13 +105,7 @@ impl Dispatch {
             last_scan: AtomicU64::new(0),
             epoch: Instant::now(),
             slots: SlotTable::default(),
-        };
-        // No runner yet: the poller watches readiness from the start.
-        dispatch
-            .poller
-            .register(&mut SourceFd(&readiness_fd), READINESS, Interest::READABLE)?;
-        *lock(&dispatch.watched) = true;
-        Ok(dispatch)
+        })
     }
 
     /// Registers a new connection's socket for readiness under `token`.
@@ -129,8 +126,8 @@ impl Dispatch {
         Self::take_events(readiness, Duration::ZERO, on_readable);
     }
 
-    /// Called by a runner with nothing to do: unless another runner does so already, waits
-    /// up to `LEAD_IDLE` for readiness itself, so that the next request wakes this thread
+    /// Called by a runner with nothing to do: unless another runner is polling, waits up to
+    /// `LEAD_IDLE` for readiness itself, so that the next request wakes this thread
     /// directly rather than the poller. Returns whether there was any; then `wake_poller`
     /// is called if the poller sleeps without looking in on the runners.
     pub(super) fn lead(
@@ -141,9 +138,8 @@ impl Dispatch {
         let Ok(readiness) = self.readiness.try_lock() else {
             return false;
         };
-        if self.leading.swap(true, Ordering::SeqCst) {
-            return false;
-        }
+        // Only the holder of the readiness lock leads, so there is one leader at most.
+        self.leading.store(true, Ordering::SeqCst);
         let mut found = false;
         Self::take_events(readiness, LEAD_IDLE, |token| {
             found = true;
@@ -215,8 +211,14 @@ impl Dispatch {
         lock(&self.ready).len()
     }
 
-    pub(super) fn push(&self, ready: Ready) {
-        lock(&self.ready).push_back(ready);
+    /// Queues `ready` unless `capacity` connections wait already; then hands it back.
+    pub(super) fn push(&self, ready: Ready, capacity: usize) -> Result<(), Ready> {
+        let mut queue = lock(&self.ready);
+        if queue.len() >= capacity {
+            return Err(ready);
+        }
+        queue.push_back(ready);
+        Ok(())
     }
 
     pub(super) fn pop(&self) -> Option<Ready> {
@@ -252,17 +254,18 @@ impl Dispatch {
         }
     }
 
-    /// Uncounts a runner that could not be started.
-    pub(super) fn runner_not_started(&self) {
-        self.runners.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    /// A runner with nothing to do retires, unless work arrived meanwhile: returns whether
-    /// it retired. The last runner to retire hands readiness back to the poller.
-    pub(super) fn retire(&self) -> bool {
+    /// Uncounts a runner (retired, never started, or unwound); the last one hands readiness
+    /// back to the poller.
+    pub(super) fn uncount_runner(&self) {
         if self.runners.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.update_watch();
         }
+    }
+
+    /// A runner with nothing to do retires, unless work arrived meanwhile: returns whether
+    /// it retired.
+    pub(super) fn retire(&self) -> bool {
+        self.uncount_runner();
         // Whoever queued work after this runner's last look either saw it counted (and
         // started no runner) or sees it gone (and starts one): check, so neither case
         // strands the work.
@@ -271,13 +274,6 @@ impl Dispatch {
         }
         self.runners.fetch_add(1, Ordering::SeqCst);
         false
-    }
-
-    /// Uncounts a runner that ended abnormally.
-    pub(super) fn abandon(&self) {
-        if self.runners.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.update_watch();
-        }
     }
 
     /// Records that a runner is looking for work.
@@ -406,7 +402,11 @@ mod tests {
         let poller = Poll::new().unwrap();
         let dispatch = Dispatch::new(poller.registry(), 1).unwrap();
         dispatch.runner_starting();
-        dispatch.push(ready(0, Instant::now()));
+        dispatch.push(ready(0, Instant::now()), 1).unwrap();
+        assert!(
+            dispatch.push(ready(1, Instant::now()), 1).is_err(),
+            "queued beyond capacity"
+        );
         assert!(!dispatch.retire(), "retired with a connection queued");
         assert_eq!(dispatch.runners(), 1);
         assert!(dispatch.pop().is_some());
@@ -420,7 +420,9 @@ mod tests {
         let dispatch = Dispatch::new(poller.registry(), 1).unwrap();
         let start = Instant::now();
         for (token, age) in [(0, 3), (1, 2), (2, 0)] {
-            dispatch.push(ready(token, start - Duration::from_millis(age)));
+            dispatch
+                .push(ready(token, start - Duration::from_millis(age)), 3)
+                .unwrap();
         }
         assert_eq!(dispatch.waiting_since(start - Duration::from_millis(1)), 2);
         assert_eq!(dispatch.waiting_since(start), 3);

@@ -253,7 +253,7 @@ impl Poller {
         if self.pools[0].execute(move || run_runner(context)).is_err() {
             // The pool is closed (shutdown). With no runner left, nobody serves what is
             // queued: close it.
-            self.dispatch().runner_not_started();
+            self.dispatch().uncount_runner();
             if self.dispatch().runners() == 0 {
                 for ready in self.dispatch().take_all() {
                     drop(ready.connection);

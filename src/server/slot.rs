@@ -113,16 +113,11 @@ impl Occupancy {
 
     /// Records that the connection of slot `token` is gone.
     pub(super) fn closed(&self, token: usize) {
-        self.closed_without_open(token);
-        self.open.fetch_sub(1, Ordering::AcqRel);
-    }
-
-    /// Puts back a slot taken with [`take_free`](Self::take_free) that was never opened.
-    pub(super) fn closed_without_open(&self, token: usize) {
         self.free
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(token);
+        self.open.fetch_sub(1, Ordering::AcqRel);
     }
 
     pub(super) fn take_free(&self) -> Option<usize> {
