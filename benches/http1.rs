@@ -89,7 +89,7 @@ fn serve(c: &mut Criterion) {
     group.throughput(Throughput::Elements(16));
     group.bench_function("pipelined_x16", |b| {
         b.iter(|| {
-            let out = serve_bytes(black_box(&pipelined), &limits);
+            let out = serve_bytes(black_box(&pipelined), &[], &[], &limits);
             assert!(out.starts_with(b"HTTP/1.1 200 OK"));
         });
     });

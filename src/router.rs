@@ -300,18 +300,17 @@ impl Router {
         }
     }
 
-    /// The pool `method path` runs on (`None`: the default pool), without running anything.
-    pub(crate) fn pool_for(&self, method: &Method, path: &str) -> Option<&str> {
-        self.endpoint_for(method, path)
+    /// Where `method path` runs and how its body is read, from one route lookup: the pool
+    /// name (`None`: the default pool) and the body limit if its handler streams the body.
+    pub(crate) fn plan_for(&self, method: &Method, path: &str) -> (Option<&str>, Option<u64>) {
+        let endpoint = self.endpoint_for(method, path);
+        let pool = endpoint
             .and_then(|endpoint| endpoint.pool.as_deref())
-            .or(self.pool.as_deref())
-    }
-
-    /// The body limit of `method path` if its handler streams the body.
-    pub(crate) fn body_stream_limit(&self, method: &Method, path: &str) -> Option<u64> {
-        self.endpoint_for(method, path)
+            .or(self.pool.as_deref());
+        let stream_limit = endpoint
             .and_then(|endpoint| endpoint.stream_limit)
-            .or(self.stream_limit)
+            .or(self.stream_limit);
+        (pool, stream_limit)
     }
 
     /// Whether any route streams its request body.

@@ -1,74 +1,78 @@
-//! One connection's turn on a worker: serve every request that has arrived, then give the
-//! connection back.
+//! One connection's turn on a worker: serve what has arrived, within a budget, and never
+//! wait for the client.
 //!
 //! ```text
-//!            (poller saw it readable)
-//!                     │
-//!                     ▼
-//!   ┌──────────► parse head ──── error ─────► write 4xx/5xx, close ──► Close
-//!   │                 │ incomplete
-//!   │                 ├── socket drained / would block ──► flush ──► Park
-//!   │                 ├── EOF ───────────────────────────────────────► Close
-//!   │                 │ complete
-//!   │                 ▼
-//!   │        413 / 100-continue / read body (blocking, deadline)
-//!   │                 │
-//!   │                 ▼
-//!   │           call the service
-//!   │                 │
-//!   │                 ▼
-//!   └── keep-alive ◄─ write response (buffered; one write per batch) ── close ──► Close
+//!   owed output? ── flush; socket full ─────────────────────────────► Wait(Writable)
+//!        │
+//!   request in progress? (body being gathered, or moved here from another pool)
+//!        │
+//!   ┌──► parse head ─── error ──► 4xx/5xx, close ────────────────────► Close
+//!   │        │ incomplete: read more; nothing more ──────────────────► Wait(NextRequest | RestOfHead)
+//!   │        ▼ complete
+//!   │    route (pool, body mode), 413 check
+//!   │        ▼
+//!   │    gather the body: read more; nothing more ───────────────────► Wait(Body)
+//!   │        ▼ (a request for another pool ──────────────────────────► Reroute)
+//!   │    call the service
+//!   │        ▼
+//!   └── write the response: buffered, one write per batch; a full socket ► Wait(Writable)
+//!       (budget spent with input left ───────────────────────────────► Yield)
 //! ```
 //!
-//! The engine never waits for a *next* request: when no complete head is buffered and the
-//! socket has nothing more, it returns [`Next::Park`] and the poller owns the connection
-//! again. It blocks (with a deadline) only for a body the handler needs, and for a client
-//! that is slow to take a response.
+//! Everything a connection needs between turns (unread input, a request whose body is still
+//! arriving, output the socket could not take yet) lives in its [`ConnState`], so the worker
+//! leaves as soon as the client is the one to wait for. The one exception is a body streamed
+//! to its handler ([`BodyStream`]), which the handler reads with blocking reads on its
+//! worker.
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use http::{Method, StatusCode, Version, request::Parts};
+use http::{Method, StatusCode, request::Parts};
 
-use super::decode::ChunkedDecoder;
-use super::encode::{self, ConnectionHeader, Framing};
+use super::encode;
 use super::parse::{BodyFraming, parse_head};
-use super::stream::BodyStream;
-use super::{Limits, RequestHead, Transport};
+use super::read_buf::ReadBuf;
+use super::request_body::{BodyStream, BufferedBody, CONTINUE};
+use super::write::{Copied, OutgoingBody, plan_response};
+use super::{Limits, RequestHead, Transport, deadline_after};
 use crate::body::{Body, Kind, RequestBody};
 use crate::error::ParseError;
 
-/// The read buffer starts at this size and grows (for large heads) as needed.
-const READ_BUF_INITIAL_BYTES: usize = 8 * 1024;
-/// Reads ask for at least this much room.
-const MIN_READ_BYTES: usize = 1024;
+/// Requests served in one turn before the connection goes to the back of the queue, so a
+/// client that pipelines without pause cannot keep a worker (hyper uses the same budget).
+pub(crate) const TURN_BUDGET: usize = 16;
 /// Buffered responses are written once they reach this size, even mid-batch.
 const FLUSH_THRESHOLD_BYTES: usize = 64 * 1024;
-/// A streamed body is read in pieces of this size; each becomes one chunk.
-const STREAM_READ_BYTES: usize = 16 * 1024;
 /// At most this much unread input is discarded before closing after an error, so that the
 /// close does not turn into a TCP reset that destroys the error response in flight.
 const MAX_DISCARD_BYTES: usize = 64 * 1024;
-/// The interim response sent to `Expect: 100-continue` (RFC 9110 §15.2.1).
-const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Which worker pool serves a request. Opaque to the engine: the service picks it, and a
+/// request whose tag differs from the turn's is handed back to be moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) struct RouteTag(pub(crate) usize);
+
+/// How the service will serve a request, decided once from its head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Decision {
+    pub(crate) tag: RouteTag,
+    /// `Some(limit)`: the handler reads the body as it arrives, up to `limit` bytes;
+    /// `None`: the body is gathered in full first.
+    pub(crate) streamed_body_limit: Option<u64>,
+}
 
 /// What serves a parsed request: the layer above http1 (the router, through the server).
 pub(crate) trait Service {
+    /// Decides, from the head alone, where and how the request is served.
+    fn decide(&self, _head: &Parts) -> Decision {
+        Decision::default()
+    }
+
     /// Produces the response for a request whose body has been read, or is to be read.
     fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body>;
-
-    /// The worker pool that must serve this request (0: the server's main pool).
-    fn pool_for(&self, _head: &Parts) -> usize {
-        0
-    }
-
-    /// `Some(limit)`: the handler reads this request's body as it arrives, up to `limit`
-    /// bytes; `None`: the body is read in full first.
-    fn body_stream_limit(&self, _head: &Parts) -> Option<u64> {
-        None
-    }
 }
 
 impl<F> Service for F
@@ -93,122 +97,123 @@ pub(crate) struct ConnConfig<'a> {
     pub(crate) limits: &'a Limits,
     /// Set while the server shuts down: finish the current request, then close.
     pub(crate) draining: &'a AtomicBool,
-    /// The pool this turn runs on; a request for another pool ends the turn.
-    pub(crate) pool: usize,
+    /// The pool this turn runs on; a request for another ends the turn.
+    pub(crate) tag: RouteTag,
+}
+
+/// What a parked connection waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitFor {
+    /// A next request, between requests (the keep-alive timeout).
+    NextRequest,
+    /// The rest of a request head (the header-read timeout; then 408).
+    RestOfHead,
+    /// The rest of a request body (the body-read timeout; then 408).
+    Body,
+    /// Room in the socket for owed output (the write timeout; then the connection closes).
+    Writable,
+}
+
+impl WaitFor {
+    /// Whether the socket must be watched for writability rather than readability.
+    pub(crate) fn is_writable(self) -> bool {
+        self == Self::Writable
+    }
+
+    /// Whether a request is in flight (a graceful shutdown waits for it).
+    pub(crate) fn is_in_flight(self) -> bool {
+        matches!(self, Self::Body | Self::Writable)
+    }
+
+    /// Whether the client is told `408 Request Timeout` when the deadline passes.
+    pub(crate) fn answers_timeout(self) -> bool {
+        matches!(self, Self::RestOfHead | Self::Body)
+    }
 }
 
 /// What the connection should do after its turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Next {
-    /// Keep it open and wait for it to become readable. `partial_head` says whether part of
-    /// the next head has arrived (the header-read timeout applies) or none (idle timeout).
-    Park { partial_head: bool },
+    /// Park it until the socket is ready as `wait_for` says, or `until` passes.
+    Wait { wait_for: WaitFor, until: Instant },
+    /// The turn's budget is spent with input left: queue it again, at the back.
+    Yield,
+    /// Its current request (parsed, its body gathered) belongs on another pool.
+    Reroute { tag: RouteTag },
     /// Close it.
     Close,
-    /// The next request (still unconsumed in the buffer) belongs on another worker pool.
-    Reroute { pool: usize },
 }
 
-/// Bytes read from the connection and not yet consumed. Reused across connections by a
-/// worker; the unconsumed rest is handed to the connection when it parks.
-#[derive(Debug)]
-pub(crate) struct ReadBuf {
-    /// Always initialised up to its length, so reads need no zeroing.
-    data: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// Bytes consumed since the buffer was made: a turn that consumed any completed a
-    /// request head.
-    consumed_total: u64,
+/// Everything a connection carries from one turn to the next besides its socket. Usually
+/// empty: a parked connection costs a few words.
+#[derive(Default)]
+pub(crate) struct ConnState {
+    /// Unconsumed input: the start of the next request.
+    leftover: Vec<u8>,
+    /// When the first byte of the head in `leftover` arrived (as seen at the end of a turn):
+    /// the header-read timeout counts from here, however slowly the rest trickles in.
+    head_started: Option<Instant>,
+    /// A request whose head was read and whose body is still arriving, or complete and on
+    /// its way to another pool.
+    request: Option<Box<PendingRequest>>,
+    /// Output the socket could not take yet.
+    output: Option<Box<OwedOutput>>,
 }
 
-impl Default for ReadBuf {
-    fn default() -> Self {
-        Self {
-            data: vec![0; READ_BUF_INITIAL_BYTES],
-            start: 0,
-            end: 0,
-            consumed_total: 0,
-        }
-    }
-}
-
-impl ReadBuf {
-    /// The unconsumed bytes.
-    pub(crate) fn filled(&self) -> &[u8] {
-        &self.data[self.start..self.end]
-    }
-
-    /// Bytes consumed so far (see `consumed_total`).
-    pub(crate) fn consumed_total(&self) -> u64 {
-        self.consumed_total
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.consumed_total += n as u64;
-        self.start += n;
-        debug_assert!(self.start <= self.end);
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-    }
-
-    /// Replaces the contents with `bytes` (a parked connection's leftover).
-    pub(crate) fn load(&mut self, bytes: &[u8]) {
-        self.start = 0;
-        self.end = 0;
-        self.make_room(bytes.len());
-        self.data[..bytes.len()].copy_from_slice(bytes);
-        self.end = bytes.len();
-    }
-
-    /// Empties the buffer, returning what was unconsumed (no allocation when nothing was).
-    pub(crate) fn take(&mut self) -> Vec<u8> {
-        let rest = self.filled().to_vec();
-        self.start = 0;
-        self.end = 0;
-        rest
-    }
-
-    fn make_room(&mut self, wanted: usize) {
-        if self.data.len() - self.end >= wanted {
-            return;
-        }
-        if self.start > 0 {
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        if self.data.len() - self.end < wanted {
-            let new_len = (self.end + wanted).max(self.data.len() * 2);
-            self.data.resize(new_len, 0);
-        }
-    }
-
-    /// One read into free space. Returns the byte count and whether the read filled all the
-    /// space offered (then more may be waiting in the socket).
-    fn read_from<R: Read + ?Sized>(&mut self, reader: &mut R) -> io::Result<(usize, bool)> {
-        self.make_room(MIN_READ_BYTES);
-        let space = self.data.len() - self.end;
-        let n = reader.read(&mut self.data[self.end..])?;
-        self.end += n;
-        Ok((n, n == space))
+impl std::fmt::Debug for ConnState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnState")
+            .field("leftover", &self.leftover.len())
+            .field("head_started", &self.head_started)
+            .field("request", &self.request.is_some())
+            .field("output", &self.output.is_some())
+            .finish()
     }
 }
 
-/// A connection's turn on a worker; see the module docs.
-pub(crate) struct Conn<'a, S: Transport, F: Service> {
-    io: &'a mut S,
-    buf: &'a mut ReadBuf,
-    out: &'a mut Vec<u8>,
-    config: ConnConfig<'a>,
-    service: &'a F,
-    /// The blocking timeout the stream is set to; `None` while non-blocking.
-    blocking: Option<Duration>,
-    /// The last read returned less than it could take, so the socket had nothing more at
-    /// that moment and the poller will hear of anything that arrives later.
-    drained: bool,
+struct PendingRequest {
+    parts: Parts,
+    keep_alive: bool,
+    decision: Decision,
+    body: PendingBody,
+}
+
+enum PendingBody {
+    Buffered(BufferedBody),
+    Streamed {
+        framing: BodyFraming,
+        expect_continue: bool,
+        limit: u64,
+    },
+}
+
+/// Output owed to a slow reader: bytes, then the rest of a streamed body.
+struct OwedOutput {
+    bytes: Vec<u8>,
+    body: Option<OutgoingBody>,
+    after: AfterOutput,
+}
+
+/// What happens once the owed output is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterOutput {
+    /// Serve the next request.
+    Continue,
+    /// Close the connection.
+    Close,
+    /// Drop what the client sent already (after an error), then close.
+    DiscardAndClose,
+}
+
+/// How one step of the turn ended the turn.
+enum Stop {
+    NextRequest,
+    RestOfHead,
+    Body(Instant),
+    Writable,
+    Yield,
+    Reroute(RouteTag),
+    Close,
 }
 
 /// Why a request ended the connection early.
@@ -225,13 +230,32 @@ impl From<io::Error> for Abort {
     }
 }
 
+/// A connection's turn on a worker; see the module docs.
+pub(crate) struct Conn<'a, S: Transport, F: Service> {
+    io: &'a mut S,
+    buf: &'a mut ReadBuf,
+    /// The worker's output buffer: empty between turns.
+    out: &'a mut Vec<u8>,
+    state: &'a mut ConnState,
+    config: ConnConfig<'a>,
+    service: &'a F,
+    /// The rest of a streamed response body, copied as the socket takes it.
+    body: Option<OutgoingBody>,
+    after: AfterOutput,
+    /// The stream was switched to blocking mode (only for a streamed request body).
+    blocking: bool,
+    /// The last read returned less than it could take, so the socket had nothing more at
+    /// that moment and the poller will hear of anything that arrives later.
+    drained: bool,
+}
+
 impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
-    /// `buf` holds whatever the connection had buffered from earlier turns; `out` must be
-    /// empty. The stream must be in non-blocking mode.
+    /// `out` must be empty. The stream must be in non-blocking mode.
     pub(crate) fn new(
         io: &'a mut S,
         buf: &'a mut ReadBuf,
         out: &'a mut Vec<u8>,
+        state: &'a mut ConnState,
         config: ConnConfig<'a>,
         service: &'a F,
     ) -> Self {
@@ -239,90 +263,193 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             io,
             buf,
             out,
+            state,
             config,
             service,
-            blocking: None,
+            body: None,
+            after: AfterOutput::Continue,
+            blocking: false,
             drained: false,
         }
     }
 
-    /// Serves every request available; see the module docs.
+    /// Serves what the connection has ready; see the module docs.
     pub(crate) fn serve(mut self) -> Next {
-        let next = self.serve_available();
-        self.out.clear();
-        if next != Next::Close && self.blocking.is_some() && self.io.set_blocking(None).is_err() {
+        self.buf.load(&self.state.leftover);
+        let consumed_before = self.buf.consumed_total();
+        if let Some(owed) = self.state.output.take() {
+            let OwedOutput { bytes, body, after } = *owed;
+            *self.out = bytes;
+            self.body = body;
+            self.after = after;
+        }
+        let stop = self.serve_available();
+        if self.blocking && self.io.set_blocking(None).is_err() {
             return Next::Close;
+        }
+        // A turn that consumed input completed a request, so a partial head now is a new one.
+        let completed_request = self.buf.consumed_total() != consumed_before;
+        self.state.leftover = self.buf.take();
+        let now = Instant::now();
+        let limits = self.config.limits;
+        let (wait_for, until) = match stop {
+            Stop::Close => return Next::Close,
+            Stop::Yield => return self.owe_output(Next::Yield),
+            Stop::Reroute(tag) => return self.owe_output(Next::Reroute { tag }),
+            Stop::NextRequest => (
+                WaitFor::NextRequest,
+                deadline_after(now, limits.keep_alive_timeout),
+            ),
+            Stop::RestOfHead => {
+                let started = match self.state.head_started {
+                    Some(started) if !completed_request => started,
+                    _ => now,
+                };
+                self.state.head_started = Some(started);
+                (
+                    WaitFor::RestOfHead,
+                    deadline_after(started, limits.header_read_timeout),
+                )
+            }
+            Stop::Body(deadline) => (WaitFor::Body, deadline),
+            Stop::Writable => (WaitFor::Writable, deadline_after(now, limits.write_timeout)),
+        };
+        if wait_for != WaitFor::RestOfHead {
+            self.state.head_started = None;
+        }
+        self.owe_output(Next::Wait { wait_for, until })
+    }
+
+    /// Keeps output the socket has not taken for the next turn.
+    fn owe_output(&mut self, next: Next) -> Next {
+        if !self.out.is_empty() || self.body.is_some() {
+            self.state.output = Some(Box::new(OwedOutput {
+                bytes: std::mem::take(self.out),
+                body: self.body.take(),
+                after: self.after,
+            }));
         }
         next
     }
 
-    fn serve_available(&mut self) -> Next {
+    fn serve_available(&mut self) -> Stop {
+        // Output owed from an earlier turn goes first; until it is out, nothing new is read
+        // (back-pressure on a client that does not read its responses).
+        if !self.out.is_empty() || self.body.is_some() {
+            if let Some(stop) = self.settle_output() {
+                return stop;
+            }
+        }
+        let mut served = 0;
+        if let Some(request) = self.state.request.take() {
+            match self.advance(request) {
+                Ok(None) => served += 1,
+                Ok(Some(stop)) => return stop,
+                Err(abort) => return self.abort(abort),
+            }
+            if let Some(stop) = self.after_response() {
+                return stop;
+            }
+        }
         loop {
+            if served >= TURN_BUDGET && (!self.buf.filled().is_empty() || !self.drained) {
+                return self.finish(Stop::Yield);
+            }
             let parsed = match parse_head(self.buf.filled(), self.config.limits) {
                 Ok(parsed) => parsed,
                 Err(error) => return self.reject(error),
             };
             if let Some((head, len)) = parsed {
-                let pool = self.service.pool_for(&head.parts);
-                if pool != self.config.pool {
-                    // Leave the head in the buffer: the other pool's worker parses it again.
-                    return match self.flush() {
-                        Ok(()) => Next::Reroute { pool },
-                        Err(_) => Next::Close,
-                    };
-                }
                 self.buf.consume(len);
-                match self.handle(head) {
-                    Ok(true) => continue,
-                    Ok(false) => return self.close(),
-                    Err(Abort::Reject(error)) => return self.reject(error),
-                    Err(Abort::Close) => return Next::Close,
+                let request = match self.start(head) {
+                    Ok(request) => request,
+                    Err(abort) => return self.abort(abort),
+                };
+                match self.advance(request) {
+                    Ok(None) => served += 1,
+                    Ok(Some(stop)) => return stop,
+                    Err(abort) => return self.abort(abort),
                 }
+                if let Some(stop) = self.after_response() {
+                    return stop;
+                }
+                continue;
             }
             // No complete head: read more, or park.
-            let partial_head = !self.buf.filled().is_empty();
+            let wait = if self.buf.filled().is_empty() {
+                Stop::NextRequest
+            } else {
+                Stop::RestOfHead
+            };
             if self.drained {
-                return self.park(partial_head);
+                return self.finish(wait);
             }
             match self.buf.read_from(self.io) {
-                Ok((0, _)) => return self.close(),
+                Ok((0, _)) => {
+                    self.after = AfterOutput::Close;
+                    return self.finish(Stop::Close);
+                }
                 Ok((_, filled_space)) => self.drained = !filled_space,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.park(partial_head),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.finish(wait),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Next::Close,
+                Err(_) => return Stop::Close,
             }
         }
     }
 
-    fn park(&mut self, partial_head: bool) -> Next {
-        match self.flush() {
-            Ok(()) => Next::Park { partial_head },
-            Err(_) => Next::Close,
+    /// After a response was encoded: writes it now if it is large, streamed or the last one.
+    fn after_response(&mut self) -> Option<Stop> {
+        let must_write = self.body.is_some()
+            || self.after != AfterOutput::Continue
+            || self.out.len() >= FLUSH_THRESHOLD_BYTES;
+        if must_write {
+            self.settle_output()
+        } else {
+            None
         }
     }
 
-    fn close(&mut self) -> Next {
-        let _ = self.flush();
-        Next::Close
+    /// Writes the owed output. `Some`: the turn ends (the socket is full, or the connection
+    /// closes after it); `None`: all written, serve on.
+    fn settle_output(&mut self) -> Option<Stop> {
+        match self.write_owed() {
+            Ok(true) => {}
+            Ok(false) => return Some(Stop::Writable),
+            Err(_) => return Some(Stop::Close),
+        }
+        match self.after {
+            AfterOutput::Continue => None,
+            AfterOutput::Close => Some(Stop::Close),
+            AfterOutput::DiscardAndClose => {
+                self.discard_input();
+                Some(Stop::Close)
+            }
+        }
+    }
+
+    /// Ends the turn with `stop` once the output is written (or parks for writability).
+    fn finish(&mut self, stop: Stop) -> Stop {
+        self.settle_output().unwrap_or(stop)
+    }
+
+    fn abort(&mut self, abort: Abort) -> Stop {
+        match abort {
+            Abort::Reject(error) => self.reject(error),
+            Abort::Close => Stop::Close,
+        }
     }
 
     /// Answers a request that never reaches the service, then closes.
-    fn reject(&mut self, error: ParseError) -> Next {
+    fn reject(&mut self, error: ParseError) -> Stop {
         if error != ParseError::Incomplete {
             encode::write_rejection(self.out, error.status(), &[], true);
         }
-        if self.flush().is_ok() {
-            self.discard_input();
-        }
-        Next::Close
+        self.after = AfterOutput::DiscardAndClose;
+        self.finish(Stop::Close)
     }
 
     /// Reads and drops what the client already sent, without waiting for more.
     fn discard_input(&mut self) {
-        if self.blocking.is_some() && self.io.set_blocking(None).is_err() {
-            return;
-        }
-        self.blocking = None;
         let mut scratch = [0u8; 4096];
         let mut discarded = 0;
         while discarded < MAX_DISCARD_BYTES {
@@ -333,17 +460,18 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         }
     }
 
-    /// Serves one request whose head is parsed. `Ok(true)`: the connection stays open.
-    fn handle(&mut self, head: RequestHead) -> Result<bool, Abort> {
+    /// Turns a parsed head into a request in progress: where it runs, how its body is read.
+    fn start(&mut self, head: RequestHead) -> Result<Box<PendingRequest>, Abort> {
         let RequestHead {
             parts,
             framing,
             keep_alive,
             expect_continue,
         } = head;
+        let decision = self.service.decide(&parts);
         let streamed_limit = match framing {
             BodyFraming::Length(0) => None,
-            _ => self.service.body_stream_limit(&parts),
+            _ => decision.streamed_body_limit,
         };
         let limit = streamed_limit.unwrap_or(self.config.limits.max_body_bytes);
         // RFC 9110 §15.5.14: refuse an announced body that is too large before reading it.
@@ -352,14 +480,95 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                 return Err(Abort::Reject(ParseError::BodyTooLarge { limit }));
             }
         }
+        let body = match streamed_limit {
+            Some(limit) => PendingBody::Streamed {
+                framing,
+                expect_continue,
+                limit,
+            },
+            None => PendingBody::Buffered(BufferedBody::new(framing, limit, expect_continue)),
+        };
+        Ok(Box::new(PendingRequest {
+            parts,
+            keep_alive,
+            decision,
+            body,
+        }))
+    }
+
+    /// Moves a request on: gathers its body, then serves it here or hands it to its own
+    /// pool. `Ok(None)`: it was served; `Ok(Some(stop))`: the turn ends.
+    fn advance(&mut self, mut request: Box<PendingRequest>) -> Result<Option<Stop>, Abort> {
+        if let PendingBody::Buffered(body) = &mut request.body {
+            if let Some(deadline) = self.gather(body)? {
+                self.state.request = Some(request);
+                return Ok(Some(self.finish(Stop::Body(deadline))));
+            }
+        }
+        if request.decision.tag != self.config.tag {
+            let tag = request.decision.tag;
+            self.state.request = Some(request);
+            return Ok(Some(self.finish(Stop::Reroute(tag))));
+        }
+        self.serve_request(*request)?;
+        Ok(None)
+    }
+
+    /// Takes what has arrived of a body. `Ok(Some(deadline))`: the rest must be waited for,
+    /// until `deadline`; `Ok(None)`: the body is complete.
+    fn gather(&mut self, body: &mut BufferedBody) -> Result<Option<Instant>, Abort> {
+        loop {
+            let used = body.absorb(self.buf.filled()).map_err(Abort::Reject)?;
+            self.buf.consume(used);
+            if body.is_complete() {
+                return Ok(None);
+            }
+            if !self.drained {
+                match self.buf.read_from(self.io) {
+                    // The client left in the middle of its body: nobody to answer.
+                    Ok((0, _)) => return Err(Abort::Close),
+                    Ok((_, filled_space)) => {
+                        self.drained = !filled_space;
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.drained = true,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Err(Abort::Close),
+                }
+            }
+            if body.take_continue_owed() {
+                self.out.extend_from_slice(CONTINUE);
+            }
+            let now = Instant::now();
+            let deadline = body.deadline(now, self.config.limits.body_read_timeout);
+            if deadline <= now {
+                return Err(Abort::Reject(ParseError::Timeout));
+            }
+            return Ok(Some(deadline));
+        }
+    }
+
+    /// Calls the service and encodes its response.
+    fn serve_request(&mut self, request: PendingRequest) -> Result<(), Abort> {
+        let PendingRequest {
+            parts,
+            keep_alive,
+            body,
+            ..
+        } = request;
         let is_head = parts.method == Method::HEAD;
         let version = parts.version;
-        let (response, body_complete) = match streamed_limit {
-            Some(limit) => self.call_streaming(parts, framing, expect_continue, limit)?,
-            None => {
-                let body = self.read_body(framing, expect_continue)?;
-                (self.service.call(parts, RequestBody::Full(body)), true)
-            }
+        let (response, body_complete) = match body {
+            PendingBody::Buffered(body) => (
+                self.service
+                    .call(parts, RequestBody::Full(body.into_data())),
+                true,
+            ),
+            PendingBody::Streamed {
+                framing,
+                expect_continue,
+                limit,
+            } => self.call_streaming(parts, framing, expect_continue, limit)?,
         };
         let handler_closes = response
             .headers()
@@ -370,11 +579,13 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             && body_complete
             && !handler_closes
             && !self.config.draining.load(Ordering::Acquire);
-        self.write_response(response, is_head, version, keep_alive)
+        self.encode_response(response, is_head, version, keep_alive);
+        Ok(())
     }
 
-    /// Calls the service with a body it reads itself, straight from the connection. Returns
-    /// the response and whether the body was read to its end.
+    /// Calls the service with a body it reads itself, straight from the connection (with
+    /// blocking reads on this worker). Returns the response and whether the body was read
+    /// to its end.
     fn call_streaming(
         &mut self,
         parts: Parts,
@@ -383,12 +594,19 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         limit: u64,
     ) -> Result<(http::Response<Body>, bool), Abort> {
         let Ok(io) = self.io.try_clone_boxed() else {
-            // No second handle (an in-memory stream): read the body first after all.
-            let body = self.read_body(framing, expect_continue)?;
-            return Ok((self.service.call(parts, RequestBody::Full(body)), true));
+            // No second handle (an in-memory stream): gather the body first after all.
+            let mut body = BufferedBody::new(framing, limit, false);
+            if self.gather(&mut body)?.is_some() {
+                return Err(Abort::Reject(ParseError::Timeout));
+            }
+            return Ok((
+                self.service
+                    .call(parts, RequestBody::Full(body.into_data())),
+                true,
+            ));
         };
         // Responses to earlier pipelined requests go out before the handler takes over.
-        self.flush()?;
+        self.write_blocking()?;
         let prefix = match framing {
             BodyFraming::Length(len) => {
                 let take = usize::try_from(len)
@@ -410,11 +628,12 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             expect_continue,
         )));
         let shared: Arc<Mutex<dyn Read + Send>> = stream.clone();
+        self.blocking = true;
         let response = self.service.call(parts, RequestBody::Stream(shared));
         // The stream may have switched the socket to blocking reads; the engine owns the
         // mode again.
         self.io.set_blocking(None).map_err(|_| Abort::Close)?;
-        self.blocking = None;
+        self.blocking = false;
         let mut stream = stream.lock().unwrap_or_else(PoisonError::into_inner);
         let complete = stream.is_complete();
         if complete {
@@ -426,321 +645,160 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         Ok((response, complete))
     }
 
-    /// Reads the whole body into memory, blocking (with the body deadline) if it has not
-    /// all arrived yet.
-    fn read_body(&mut self, framing: BodyFraming, expect_continue: bool) -> Result<Vec<u8>, Abort> {
-        let limits = *self.config.limits;
-        // Taken when the body first has to be waited for (most have arrived with the head).
-        let mut deadline = None;
-        let mut deadline =
-            || *deadline.get_or_insert_with(|| Instant::now() + limits.body_read_timeout);
-        match framing {
-            BodyFraming::Length(0) => Ok(Vec::new()),
-            BodyFraming::Length(len) => {
-                let len = usize::try_from(len).map_err(|_| {
-                    Abort::Reject(ParseError::BodyTooLarge {
-                        limit: limits.max_body_bytes,
-                    })
-                })?;
-                let buffered = self.buf.filled().len().min(len);
-                let mut body = Vec::with_capacity(len);
-                body.extend_from_slice(&self.buf.filled()[..buffered]);
-                self.buf.consume(buffered);
-                if body.len() < len && expect_continue {
-                    self.out.extend_from_slice(CONTINUE);
-                }
-                while body.len() < len {
-                    self.read_blocking(deadline())?;
-                    let take = self.buf.filled().len().min(len - body.len());
-                    body.extend_from_slice(&self.buf.filled()[..take]);
-                    self.buf.consume(take);
-                }
-                Ok(body)
-            }
-            BodyFraming::Chunked => {
-                let mut decoder = ChunkedDecoder::default();
-                let mut body = Vec::new();
-                let mut continue_sent = false;
-                loop {
-                    let used = decoder
-                        .decode(self.buf.filled(), &mut body)
-                        .map_err(Abort::Reject)?;
-                    self.buf.consume(used);
-                    if body.len() as u64 > limits.max_body_bytes {
-                        return Err(Abort::Reject(ParseError::BodyTooLarge {
-                            limit: limits.max_body_bytes,
-                        }));
-                    }
-                    if decoder.is_done() {
-                        return Ok(body);
-                    }
-                    if expect_continue && !continue_sent {
-                        self.out.extend_from_slice(CONTINUE);
-                        continue_sent = true;
-                    }
-                    self.read_blocking(deadline())?;
-                }
-            }
-        }
-    }
-
-    /// Waits for more input until `deadline`. Responses still buffered go out first, so a
-    /// pipelining client is never kept waiting on them.
-    fn read_blocking(&mut self, deadline: Instant) -> Result<(), Abort> {
-        self.flush()?;
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(Abort::Reject(ParseError::Timeout));
-            }
-            self.set_blocking(remaining)?;
-            match self.buf.read_from(self.io) {
-                Ok((0, _)) => return Err(Abort::Reject(ParseError::Incomplete)),
-                Ok((_, filled_space)) => {
-                    self.drained = !filled_space;
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_timeout(&e) => return Err(Abort::Reject(ParseError::Timeout)),
-                Err(_) => return Err(Abort::Close),
-            }
-        }
-    }
-
-    fn set_blocking(&mut self, timeout: Duration) -> io::Result<()> {
-        if self.blocking != Some(timeout) {
-            self.io.set_blocking(Some(timeout))?;
-            self.blocking = Some(timeout);
-        }
-        Ok(())
-    }
-
-    /// Encodes the response into the output buffer (streamed bodies are written as they are
-    /// read). `Ok(true)`: the connection stays open.
-    fn write_response(
+    /// Encodes the response into the output buffer; a streamed body is set up to be copied
+    /// as the socket takes it.
+    fn encode_response(
         &mut self,
         response: http::Response<Body>,
         is_head: bool,
-        version: Version,
+        version: http::Version,
         keep_alive: bool,
-    ) -> Result<bool, Abort> {
+    ) {
         let (parts, body) = response.into_parts();
-        let status = parts.status;
-        // RFC 9110 §6.4.1: 1xx, 204 and 304 never carry content; HEAD carries the headers a
-        // GET would, without content (§9.3.2).
-        let bodiless_status = status.is_informational()
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED;
-        let mut keep_alive = keep_alive;
-        let kind = body.into_kind();
-        let framing = match &kind {
-            _ if status.is_informational() || status == StatusCode::NO_CONTENT => Framing::Unframed,
-            _ if status == StatusCode::NOT_MODIFIED => Framing::Unframed,
-            Kind::Bytes(bytes) => Framing::Length(bytes.len() as u64),
-            Kind::SizedStream(_, len) => Framing::Length(*len),
-            Kind::Stream(_) if version == Version::HTTP_11 => Framing::Chunked,
-            Kind::Stream(_) => {
-                // An HTTP/1.0 client cannot take chunks: the body ends when we close.
-                keep_alive = false;
-                Framing::Unframed
-            }
+        let (status, headers, kind) = if parts.status.is_informational() {
+            // A 1xx is never a final response (RFC 9110 §15.2), and we send none but
+            // `100 Continue` ourselves: the handler is wrong, so the client gets a 500.
+            eprintln!(
+                "switchyard: a handler answered {} as a final response; sent 500 instead",
+                parts.status
+            );
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                http::HeaderMap::new(),
+                Body::from("Internal Server Error\n").into_kind(),
+            )
+        } else {
+            (parts.status, parts.headers, body.into_kind())
         };
-        let connection = match (keep_alive, version) {
-            (false, _) => ConnectionHeader::Close,
-            (true, Version::HTTP_10) => ConnectionHeader::KeepAlive,
-            (true, _) => ConnectionHeader::Omit,
-        };
-        encode::encode_head(self.out, status, &parts.headers, framing, connection);
-        if is_head || bodiless_status {
-            return Ok(keep_alive);
+        let plan = plan_response(status, &kind, is_head, version, keep_alive);
+        encode::encode_head(self.out, status, &headers, plan.framing, plan.connection);
+        if !plan.keep_alive {
+            self.after = AfterOutput::Close;
         }
+        if !plan.send_body {
+            return;
+        }
+        let chunked = plan.framing == encode::Framing::Chunked;
         match kind {
             Kind::Bytes(bytes) => self.out.extend_from_slice(&bytes),
-            Kind::Stream(reader) => {
-                self.copy_stream(reader, framing == Framing::Chunked)?;
-            }
+            Kind::Stream(reader) => self.body = Some(OutgoingBody::new(reader, chunked, None)),
             Kind::SizedStream(reader, len) => {
-                let copied = self.copy_stream(Box::new(reader.take(len)), false)?;
-                if copied != len {
-                    // The Content-Length we sent is now a lie: the only honest end is a close.
-                    let _ = self.flush();
-                    return Err(Abort::Close);
-                }
+                self.body = Some(OutgoingBody::new(reader, false, Some(len)));
             }
         }
-        if self.out.len() >= FLUSH_THRESHOLD_BYTES {
-            self.flush()?;
-        }
-        Ok(keep_alive)
     }
 
-    /// Copies a streamed body to the client, each read going out at once (as a chunk when
-    /// `chunked`). Returns the number of body bytes copied.
-    fn copy_stream(
-        &mut self,
-        mut reader: Box<dyn Read + Send>,
-        chunked: bool,
-    ) -> Result<u64, Abort> {
-        let mut piece = vec![0u8; STREAM_READ_BYTES];
-        let mut copied = 0u64;
+    /// Writes the output and copies the streamed body, without blocking. `Ok(true)`: all of
+    /// it went out; `Ok(false)`: the socket is full (the rest stays owed).
+    fn write_owed(&mut self) -> io::Result<bool> {
         loop {
-            let n = match reader.read(&mut piece) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    // The response cannot be completed; closing tells the client so.
-                    let _ = self.flush();
-                    return Err(Abort::Close);
-                }
-            };
-            copied += n as u64;
-            if chunked {
-                encode::encode_chunk(self.out, &piece[..n]);
-            } else {
-                self.out.extend_from_slice(&piece[..n]);
+            if !self.write_out()? {
+                return Ok(false);
             }
-            self.flush()?;
+            let Some(body) = &mut self.body else {
+                return Ok(true);
+            };
+            match body.copy_piece(self.out) {
+                Ok(Copied::Piece) => {}
+                Ok(Copied::End) => self.body = None,
+                Err(error) => {
+                    // The response cannot be completed; closing tells the client so.
+                    self.body = None;
+                    let _ = self.write_out();
+                    return Err(error);
+                }
+            }
         }
-        if chunked {
-            encode::encode_last_chunk(self.out);
-        }
-        Ok(copied)
     }
 
-    /// Writes everything buffered. A socket that cannot take it all now is switched to
-    /// blocking writes bounded by the write timeout.
-    fn flush(&mut self) -> io::Result<()> {
+    /// Writes the output buffer without blocking. `Ok(false)`: the socket took only part
+    /// of it; the rest is kept.
+    fn write_out(&mut self) -> io::Result<bool> {
         let mut written = 0;
-        while written < self.out.len() {
+        let result = loop {
+            if written == self.out.len() {
+                break Ok(true);
+            }
             match self.io.write(&self.out[written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => written += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.blocking.is_none() => {
-                    self.set_blocking(self.config.limits.write_timeout)?;
-                }
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(false),
+                Err(e) => break Err(e),
             }
-        }
-        self.out.clear();
-        Ok(())
-    }
-}
-
-/// A blocking read that timed out reports `WouldBlock` on Unix and `TimedOut` on Windows.
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-/// An in-memory connection for tests and fuzzing. Reads hand out `input` in pieces of at
-/// most `read_size` bytes; when it runs dry a non-blocking read says `WouldBlock`, a blocking
-/// one times out (or sees EOF once `eof` is set).
-#[cfg(any(test, feature = "__internals"))]
-#[derive(Debug, Default)]
-pub(crate) struct MemoryStream {
-    pub(crate) input: Vec<u8>,
-    pub(crate) pos: usize,
-    pub(crate) read_size: usize,
-    pub(crate) eof: bool,
-    pub(crate) output: Vec<u8>,
-    blocking: bool,
-}
-
-#[cfg(any(test, feature = "__internals"))]
-impl MemoryStream {
-    pub(crate) fn new(input: &[u8]) -> Self {
-        Self {
-            input: input.to_vec(),
-            read_size: usize::MAX,
-            ..Self::default()
-        }
-    }
-
-    #[cfg(feature = "__internals")]
-    pub(crate) fn into_output(self) -> Vec<u8> {
-        self.output
-    }
-
-    /// One connection turn over this stream; `buf` carries unconsumed input between turns.
-    pub(crate) fn turn<F: Service>(
-        &mut self,
-        buf: &mut ReadBuf,
-        limits: &Limits,
-        draining: bool,
-        service: &F,
-    ) -> Next {
-        let draining = AtomicBool::new(draining);
-        let mut out = Vec::new();
-        let config = ConnConfig {
-            limits,
-            draining: &draining,
-            pool: 0,
         };
-        Conn::new(self, buf, &mut out, config, service).serve()
+        self.out.drain(..written);
+        result
     }
-}
 
-#[cfg(any(test, feature = "__internals"))]
-impl Read for MemoryStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.input.len() {
-            return match (self.eof, self.blocking) {
-                (true, _) => Ok(0),
-                (false, false) => Err(io::ErrorKind::WouldBlock.into()),
-                (false, true) => Err(io::ErrorKind::TimedOut.into()),
-            };
+    /// Writes the output with blocking writes bounded by the write timeout: only before a
+    /// handler that streams its request body takes over (it blocks its worker anyway).
+    fn write_blocking(&mut self) -> Result<(), Abort> {
+        if self.write_out()? {
+            return Ok(());
         }
-        let n = buf
-            .len()
-            .min(self.read_size)
-            .min(self.input.len() - self.pos);
-        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-#[cfg(any(test, feature = "__internals"))]
-impl io::Write for MemoryStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
+        self.io
+            .set_blocking(Some(self.config.limits.write_timeout))?;
+        self.blocking = true;
+        let written = io::Write::write_all(self.io, self.out);
+        self.out.clear();
+        written?;
         Ok(())
     }
 }
 
+/// An in-memory connection turn, for the engine's tests and fuzzing.
 #[cfg(any(test, feature = "__internals"))]
-impl Transport for MemoryStream {
-    fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.blocking = timeout.is_some();
-        Ok(())
-    }
-
-    fn try_clone_boxed(&self) -> io::Result<Box<dyn Transport + Send>> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
+pub(crate) fn turn_in_memory<F: Service>(
+    stream: &mut super::memory::MemoryStream,
+    buf: &mut ReadBuf,
+    state: &mut ConnState,
+    limits: &Limits,
+    draining: bool,
+    service: &F,
+) -> Next {
+    let draining = AtomicBool::new(draining);
+    let mut out = Vec::new();
+    let config = ConnConfig {
+        limits,
+        draining: &draining,
+        tag: RouteTag::default(),
+    };
+    Conn::new(stream, buf, &mut out, state, config, service).serve()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+
+    use std::time::Duration;
+
+    use super::super::memory::MemoryStream;
     use super::*;
 
-    /// Echoes method, path and body, and streams on `/stream`.
+    /// Echoes method, path and body; streams on `/stream`; `/big` is 200 KB.
     fn echo(head: Parts, body: Vec<u8>) -> http::Response<Body> {
-        if head.uri.path() == "/stream" {
-            let pieces = ["chunk 0\n", "chunk 1\n"].map(|s| s.as_bytes().to_vec());
-            return http::Response::new(Body::stream(Pieces(pieces.into_iter().collect())));
-        }
-        if head.uri.path() == "/empty" {
-            let mut response = http::Response::new(Body::empty());
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            return response;
+        match head.uri.path() {
+            "/stream" => {
+                let pieces = ["chunk 0\n", "chunk 1\n"].map(|s| s.as_bytes().to_vec());
+                return http::Response::new(Body::stream(Pieces(pieces.into_iter().collect())));
+            }
+            "/empty" => {
+                let mut response = http::Response::new(Body::empty());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                return response;
+            }
+            "/switching" => {
+                let mut response = http::Response::new(Body::empty());
+                *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+                return response;
+            }
+            "/big" => return http::Response::new(Body::from(vec![b'b'; 200_000])),
+            "/file" => {
+                let data = vec![b'f'; 100_000];
+                return http::Response::new(Body::sized_stream(io::Cursor::new(data), 100_000));
+            }
+            _ => {}
         }
         let mut text = format!("{} {} ", head.method, head.uri.path()).into_bytes();
         text.extend_from_slice(&body);
@@ -761,13 +819,59 @@ mod tests {
         }
     }
 
-    fn run_with(stream: &mut MemoryStream, limits: &Limits) -> (Next, String) {
-        let next = stream.turn(&mut ReadBuf::default(), limits, false, &echo);
-        (next, strip_dates(&String::from_utf8_lossy(&stream.output)))
+    /// A connection driven turn by turn, as the server would.
+    struct Client {
+        stream: MemoryStream,
+        buf: ReadBuf,
+        state: ConnState,
+        limits: Limits,
+    }
+
+    impl Client {
+        fn new(input: &[u8]) -> Self {
+            Self::with_limits(input, Limits::default())
+        }
+
+        fn with_limits(input: &[u8], limits: Limits) -> Self {
+            Self {
+                stream: MemoryStream::new(input),
+                buf: ReadBuf::default(),
+                state: ConnState::default(),
+                limits,
+            }
+        }
+
+        fn turn(&mut self) -> Next {
+            self.turn_draining(false)
+        }
+
+        fn turn_draining(&mut self, draining: bool) -> Next {
+            turn_in_memory(
+                &mut self.stream,
+                &mut self.buf,
+                &mut self.state,
+                &self.limits,
+                draining,
+                &echo,
+            )
+        }
+
+        fn output(&self) -> String {
+            strip_dates(&String::from_utf8_lossy(&self.stream.output))
+        }
+    }
+
+    fn wait_for(next: Next) -> Option<WaitFor> {
+        match next {
+            Next::Wait { wait_for, .. } => Some(wait_for),
+            _ => None,
+        }
     }
 
     fn run(input: &[u8]) -> (Next, String) {
-        run_with(&mut MemoryStream::new(input), &Limits::default())
+        let mut client = Client::new(input);
+        let next = client.turn();
+        (next, client.output())
     }
 
     /// Removes `date:` lines so that expected outputs are constant.
@@ -779,27 +883,18 @@ mod tests {
     }
 
     #[test]
-    fn serves_a_request_and_parks() {
+    fn serves_a_request_and_waits_for_the_next() {
         let (next, out) = run(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
-        assert_eq!(
-            next,
-            Next::Park {
-                partial_head: false
-            }
-        );
+        assert_eq!(wait_for(next), Some(WaitFor::NextRequest));
         assert_eq!(out, "HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nGET /a ");
     }
 
     #[test]
     fn pipelined_requests_are_answered_in_order_in_one_write() {
         let input = b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET /3 HTTP/1.1\r\nHost: h\r\n\r\n";
-        let (next, out) = run(input);
-        assert_eq!(
-            next,
-            Next::Park {
-                partial_head: false
-            }
-        );
+        let mut client = Client::new(input);
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::NextRequest));
+        let out = client.output();
         let bodies: Vec<&str> = out
             .split("\r\n\r\n")
             .skip(1)
@@ -814,45 +909,153 @@ mod tests {
         let expected = run(input).1;
         assert!(expected.ends_with("GET /y "), "{expected}");
         for read_size in 1..input.len() {
-            let mut stream = MemoryStream::new(input);
-            stream.read_size = read_size;
-            // A short read parks the connection; the poller dispatches it again when more
-            // bytes arrive, which here means: while input is left.
-            let limits = Limits::default();
-            let mut buf = ReadBuf::default();
+            let mut client = Client::new(input);
+            // Short reads with a "would block" between them: the connection parks; the
+            // poller dispatches it again when more bytes arrive, which here means: while
+            // input is left.
+            client.stream.read_sizes = vec![read_size, 0];
             let mut turns = 0;
-            while stream.pos < stream.input.len() || turns == 0 {
-                let next = stream.turn(&mut buf, &limits, false, &echo);
+            while client.stream.has_input() || turns == 0 {
+                let next = client.turn();
                 assert!(
-                    matches!(next, Next::Park { .. }),
+                    matches!(next, Next::Wait { .. }),
                     "read size {read_size}: {next:?}"
                 );
                 turns += 1;
-                assert!(turns <= input.len(), "no progress");
+                assert!(turns <= 2 * input.len(), "no progress");
             }
-            let out = strip_dates(&String::from_utf8_lossy(&stream.output));
-            assert_eq!(out, expected, "read size {read_size}");
+            assert_eq!(client.output(), expected, "read size {read_size}");
         }
     }
 
     #[test]
-    fn partial_head_parks_with_the_bytes_kept() {
-        let limits = Limits::default();
-        let mut stream = MemoryStream::new(b"GET /a HTTP/1.1\r\nHo");
-        let mut buf = ReadBuf::default();
-        let next = stream.turn(&mut buf, &limits, false, &echo);
-        assert_eq!(next, Next::Park { partial_head: true });
-        assert_eq!(buf.filled(), b"GET /a HTTP/1.1\r\nHo");
-        // The rest arrives later; the next turn completes the request.
-        stream.input.extend_from_slice(b"st: h\r\n\r\n");
-        let next = stream.turn(&mut buf, &limits, false, &echo);
-        assert_eq!(
-            next,
-            Next::Park {
-                partial_head: false
+    fn any_write_schedule_gives_the_same_output() {
+        let input = b"GET /stream HTTP/1.1\r\nHost: h\r\n\r\nGET /big HTTP/1.1\r\nHost: h\r\n\r\nGET /file HTTP/1.1\r\nHost: h\r\n\r\nGET /z HTTP/1.1\r\nHost: h\r\n\r\n";
+        let expected = run(input).1;
+        assert!(expected.ends_with("GET /z "));
+        for schedule in [
+            vec![1, 0],
+            vec![7000, 0, 0],
+            vec![0, 65536],
+            vec![3, 100_000, 0],
+        ] {
+            let mut client = Client::new(input);
+            client.stream.write_sizes = schedule.clone();
+            let mut turns = 0;
+            loop {
+                match client.turn() {
+                    Next::Wait {
+                        wait_for: WaitFor::Writable,
+                        ..
+                    } => {}
+                    Next::Wait {
+                        wait_for: WaitFor::NextRequest,
+                        ..
+                    } => break,
+                    other => panic!("{schedule:?}: {other:?}"),
+                }
+                turns += 1;
+                assert!(turns < 1_000_000, "no progress with {schedule:?}");
             }
+            assert_eq!(client.output(), expected, "{schedule:?}");
+        }
+    }
+
+    #[test]
+    fn a_full_socket_parks_the_connection_and_stops_reading() {
+        let input = b"GET /big HTTP/1.1\r\nHost: h\r\n\r\nGET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+        let mut client = Client::new(input);
+        client.stream.read_sizes = vec![input.len() / 2 + 1, 0];
+        client.stream.write_sizes = vec![1000, 0];
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::Writable));
+        // Back-pressure: the second request has not been read while output is owed.
+        assert!(client.stream.has_input());
+        client.stream.write_sizes.clear();
+        client.stream.read_sizes.clear();
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::NextRequest));
+        assert!(client.output().ends_with("GET /a "));
+    }
+
+    #[test]
+    fn a_streamed_body_parks_between_chunks_when_the_socket_is_full() {
+        let mut client = Client::new(b"GET /stream HTTP/1.1\r\nHost: h\r\n\r\n");
+        client.stream.write_sizes = vec![0];
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::Writable));
+        assert!(client.stream.output.is_empty());
+        client.stream.write_sizes.clear();
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::NextRequest));
+        assert_eq!(
+            client.output(),
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n8\r\nchunk 0\n\r\n8\r\nchunk 1\n\r\n0\r\n\r\n"
         );
-        assert!(String::from_utf8_lossy(&stream.output).ends_with("GET /a "));
+    }
+
+    #[test]
+    fn a_pipelining_client_yields_after_the_budget() {
+        let one = b"GET /p HTTP/1.1\r\nHost: h\r\n\r\n";
+        let input = one.repeat(TURN_BUDGET * 2 + 1);
+        let mut client = Client::new(&input);
+        assert_eq!(client.turn(), Next::Yield);
+        assert_eq!(client.output().matches("GET /p").count(), TURN_BUDGET);
+        assert_eq!(client.turn(), Next::Yield);
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::NextRequest));
+        assert_eq!(
+            client.output().matches("GET /p").count(),
+            TURN_BUDGET * 2 + 1
+        );
+    }
+
+    #[test]
+    fn a_slow_body_is_gathered_across_turns_and_served_once_complete() {
+        let mut client = Client::new(b"POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab");
+        let first = client.turn();
+        assert_eq!(wait_for(first), Some(WaitFor::Body));
+        assert!(
+            client.stream.output.is_empty(),
+            "served before the body was complete"
+        );
+        client.stream.input.extend_from_slice(b"c");
+        let second = client.turn();
+        // The deadline counts from the first wait, not from each byte.
+        assert_eq!(second, first);
+        client.stream.input.extend_from_slice(b"de");
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::NextRequest));
+        assert!(
+            client.output().ends_with("POST /u abcde"),
+            "{}",
+            client.output()
+        );
+    }
+
+    #[test]
+    fn a_body_whose_deadline_passed_gets_408() {
+        let limits = Limits {
+            body_read_timeout: Duration::ZERO,
+            ..Limits::default()
+        };
+        let mut client = Client::with_limits(
+            b"POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab",
+            limits,
+        );
+        assert_eq!(client.turn(), Next::Close);
+        assert!(
+            client.output().starts_with("HTTP/1.1 408 "),
+            "{}",
+            client.output()
+        );
+    }
+
+    #[test]
+    fn partial_head_parks_with_the_bytes_kept() {
+        let mut client = Client::new(b"GET /a HTTP/1.1\r\nHo");
+        let first = client.turn();
+        assert_eq!(wait_for(first), Some(WaitFor::RestOfHead));
+        client.stream.input.extend_from_slice(b"st");
+        // The header-read deadline counts from the head's first byte.
+        assert_eq!(client.turn(), first);
+        client.stream.input.extend_from_slice(b": h\r\n\r\n");
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::NextRequest));
+        assert!(client.output().ends_with("GET /a "));
     }
 
     #[test]
@@ -869,12 +1072,7 @@ mod tests {
         assert_eq!(next, Next::Close);
         assert!(out.starts_with("HTTP/1.1 200 OK\r\n") && out.contains("connection: close"));
         let (next, out) = run(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-        assert_eq!(
-            next,
-            Next::Park {
-                partial_head: false
-            }
-        );
+        assert_eq!(wait_for(next), Some(WaitFor::NextRequest));
         assert!(out.contains("connection: keep-alive\r\n"));
     }
 
@@ -891,14 +1089,19 @@ mod tests {
     }
 
     #[test]
+    fn a_1xx_from_a_handler_becomes_a_500() {
+        let (next, out) = run(b"GET /switching HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(
+            out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{out}"
+        );
+        assert_eq!(wait_for(next), Some(WaitFor::NextRequest));
+    }
+
+    #[test]
     fn streamed_body_is_chunked_one_chunk_per_read() {
         let (next, out) = run(b"GET /stream HTTP/1.1\r\nHost: h\r\n\r\n");
-        assert_eq!(
-            next,
-            Next::Park {
-                partial_head: false
-            }
-        );
+        assert_eq!(wait_for(next), Some(WaitFor::NextRequest));
         assert_eq!(
             out,
             "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n8\r\nchunk 0\n\r\n8\r\nchunk 1\n\r\n0\r\n\r\n"
@@ -924,16 +1127,31 @@ mod tests {
     }
 
     #[test]
+    fn a_rejection_to_a_full_socket_is_written_when_it_drains_then_closes() {
+        let mut client = Client::new(b"GET / HTTP/1.1\r\n\r\n");
+        client.stream.write_sizes = vec![0];
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::Writable));
+        client.stream.write_sizes.clear();
+        assert_eq!(client.turn(), Next::Close);
+        assert!(
+            client.output().starts_with("HTTP/1.1 400 "),
+            "{}",
+            client.output()
+        );
+    }
+
+    #[test]
     fn body_over_the_limit_is_413_before_reading_it() {
         let limits = Limits {
             max_body_bytes: 10,
             ..Limits::default()
         };
-        let mut stream = MemoryStream::new(
+        let mut client = Client::with_limits(
             b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
+            limits,
         );
-        let (next, out) = run_with(&mut stream, &limits);
-        assert_eq!(next, Next::Close);
+        assert_eq!(client.turn(), Next::Close);
+        let out = client.output();
         assert!(
             out.starts_with("HTTP/1.1 413 Payload Too Large\r\n"),
             "{out}"
@@ -947,23 +1165,27 @@ mod tests {
             max_body_bytes: 4,
             ..Limits::default()
         };
-        let mut stream = MemoryStream::new(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n");
-        let (next, out) = run_with(&mut stream, &limits);
-        assert_eq!(next, Next::Close);
-        assert!(out.starts_with("HTTP/1.1 413 "), "{out}");
+        let mut client = Client::with_limits(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", limits);
+        assert_eq!(client.turn(), Next::Close);
+        assert!(
+            client.output().starts_with("HTTP/1.1 413 "),
+            "{}",
+            client.output()
+        );
     }
 
     #[test]
-    fn expect_continue_sends_100_before_the_body_arrives() {
-        let mut stream = MemoryStream::new(
+    fn expect_continue_sends_100_before_waiting_for_the_body() {
+        let mut client = Client::new(
             b"POST /e HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n",
         );
-        let (next, out) = run_with(&mut stream, &Limits::default());
-        // The body never came: 100 Continue went out, then the body read timed out: 408.
-        assert_eq!(next, Next::Close);
-        assert!(
-            out.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 408 Request Timeout\r\n"),
-            "{out}"
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::Body));
+        assert_eq!(client.output(), "HTTP/1.1 100 Continue\r\n\r\n");
+        client.stream.input.extend_from_slice(b"hi");
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::NextRequest));
+        assert_eq!(
+            client.output(),
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nPOST /e hi"
         );
     }
 
@@ -980,19 +1202,69 @@ mod tests {
 
     #[test]
     fn eof_in_the_middle_of_a_body_closes_without_answer() {
-        let mut stream =
-            MemoryStream::new(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc");
-        stream.eof = true;
-        let (next, out) = run_with(&mut stream, &Limits::default());
-        assert_eq!((next, out.as_str()), (Next::Close, ""));
+        let mut client =
+            Client::new(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc");
+        client.stream.eof = true;
+        // The first turn read all there was; the end of the stream wakes it again.
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::Body));
+        assert_eq!(client.turn(), Next::Close);
+        assert_eq!(client.output(), "");
     }
 
     #[test]
     fn draining_server_closes_after_the_current_response() {
-        let mut stream = MemoryStream::new(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
-        let next = stream.turn(&mut ReadBuf::default(), &Limits::default(), true, &echo);
-        assert_eq!(next, Next::Close);
-        assert!(String::from_utf8_lossy(&stream.output).contains("connection: close\r\n"));
+        let mut client = Client::new(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(client.turn_draining(true), Next::Close);
+        assert!(client.output().contains("connection: close\r\n"));
+    }
+
+    #[test]
+    fn a_request_for_another_pool_is_handed_over_parsed_with_its_body() {
+        struct TwoPools;
+        impl Service for TwoPools {
+            fn decide(&self, head: &Parts) -> Decision {
+                Decision {
+                    tag: RouteTag(usize::from(head.uri.path() == "/other")),
+                    streamed_body_limit: None,
+                }
+            }
+            fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body> {
+                let RequestBody::Full(body) = body else {
+                    panic!("streamed");
+                };
+                echo(head, body)
+            }
+        }
+        let mut stream = MemoryStream::new(b"POST /other HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhiGET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+        let (mut buf, mut state) = (ReadBuf::default(), ConnState::default());
+        let limits = Limits::default();
+        let draining = AtomicBool::new(false);
+        let mut turn = |tag| {
+            let mut out = Vec::new();
+            let config = ConnConfig {
+                limits: &limits,
+                draining: &draining,
+                tag: RouteTag(tag),
+            };
+            Conn::new(
+                &mut stream,
+                &mut buf,
+                &mut out,
+                &mut state,
+                config,
+                &TwoPools,
+            )
+            .serve()
+        };
+        assert_eq!(turn(0), Next::Reroute { tag: RouteTag(1) });
+        // Served on its own pool without parsing again; the next request goes back.
+        assert_eq!(turn(1), Next::Reroute { tag: RouteTag(0) });
+        assert_eq!(wait_for(turn(0)), Some(WaitFor::NextRequest));
+        let out = strip_dates(&String::from_utf8_lossy(&stream.output));
+        assert!(
+            out.contains("POST /other hi") && out.ends_with("GET /a "),
+            "{out}"
+        );
     }
 
     #[test]

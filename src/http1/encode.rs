@@ -95,14 +95,29 @@ fn append_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[start..]);
 }
 
-/// Appends one chunk (RFC 9112 §7.1). An empty `data` would end the body, so it is skipped.
-pub(crate) fn encode_chunk(out: &mut Vec<u8>, data: &[u8]) {
-    if data.is_empty() {
-        return;
+/// The longest chunk-size line: 16 hex digits and CRLF.
+pub(crate) const MAX_CHUNK_SIZE_LINE: usize = 18;
+
+/// The size line that starts a chunk of `len` bytes (RFC 9112 §7.1): hex digits, CRLF.
+/// Returns the bytes and how many of them are used.
+pub(crate) fn chunk_size_line(len: usize) -> ([u8; MAX_CHUNK_SIZE_LINE], usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut start = digits.len();
+    let mut n = len;
+    loop {
+        start -= 1;
+        digits[start] = HEX[n % 16];
+        n /= 16;
+        if n == 0 {
+            break;
+        }
     }
-    let _ = write!(out, "{:x}\r\n", data.len());
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\r\n");
+    let mut line = [0u8; MAX_CHUNK_SIZE_LINE];
+    let count = digits.len() - start;
+    line[..count].copy_from_slice(&digits[start..]);
+    line[count..count + 2].copy_from_slice(b"\r\n");
+    (line, count + 2)
 }
 
 /// Appends the last chunk and an empty trailer section.
@@ -206,16 +221,13 @@ mod tests {
     }
 
     #[test]
-    fn chunks_are_hex_framed() {
-        let mut out = Vec::new();
-        encode_chunk(&mut out, b"chunk 0\n");
-        encode_chunk(&mut out, b"");
-        encode_chunk(&mut out, &[b'x'; 26]);
-        encode_last_chunk(&mut out);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            format!("8\r\nchunk 0\n\r\n1a\r\n{}\r\n0\r\n\r\n", "x".repeat(26))
-        );
+    fn chunk_sizes_are_hex_lines() {
+        for (len, line) in [(8, "8\r\n"), (26, "1a\r\n"), (0x10000, "10000\r\n")] {
+            let (bytes, used) = chunk_size_line(len);
+            assert_eq!(&bytes[..used], line.as_bytes());
+        }
+        let (_, used) = chunk_size_line(usize::MAX);
+        assert_eq!(used, MAX_CHUNK_SIZE_LINE);
     }
 
     #[test]

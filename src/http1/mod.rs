@@ -1,22 +1,53 @@
 //! HTTP/1.1 wire protocol (RFC 9112): request heads in, responses out, body framing both ways.
 //!
-//! This layer sees only `http` types and bytes: it knows nothing of routing, handlers, the
-//! pool or sockets beyond [`Transport`].
+//! This layer sees only `http` types and bytes: it knows nothing of routing, handlers,
+//! worker pools (a request's pool is an opaque [`RouteTag`] the service picks) or sockets
+//! beyond [`Transport`].
+//!
+//! - `parse`: request heads; `decode`: the chunked coding; `request_body`: request bodies.
+//! - `encode`: response heads and chunks; `write`: response framing and streamed bodies.
+//! - `read_buf`: unconsumed input; `conn`: the engine that runs one connection's turn.
+//! - `memory`: an in-memory stream for tests and fuzzing.
 
 mod conn;
 mod date;
 mod decode;
 mod encode;
+#[cfg(any(test, feature = "__internals"))]
+mod memory;
 mod parse;
-mod stream;
+mod read_buf;
+mod request_body;
+mod write;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-pub(crate) use conn::{Conn, ConnConfig, Next, ReadBuf, Service};
+pub(crate) use conn::{Conn, ConnConfig, ConnState, Decision, Next, RouteTag, Service, WaitFor};
 pub(crate) use encode::write_rejection;
 pub(crate) use parse::RequestHead;
+pub(crate) use read_buf::ReadBuf;
+
+/// The longest timeout the server keeps as given; longer ones saturate here, so that no
+/// deadline computation can overflow (about 100 years).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `from + timeout`, saturating at [`MAX_TIMEOUT`] rather than overflowing.
+pub(crate) fn deadline_after(from: Instant, timeout: Duration) -> Instant {
+    let timeout = timeout.min(MAX_TIMEOUT);
+    from.checked_add(timeout)
+        .or_else(|| from.checked_add(Duration::from_secs(365 * 24 * 60 * 60)))
+        .unwrap_or(from)
+}
+
+/// A blocking read that timed out reports `WouldBlock` on Unix and `TimedOut` on Windows.
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
 
 /// Entry points for benches and fuzz targets (feature `__internals`).
 #[cfg(feature = "__internals")]
@@ -66,17 +97,40 @@ pub mod fuzzing {
         out.extend_from_slice(body);
     }
 
-    /// Runs the connection engine over `input` with an echo service, as one turn on an
-    /// in-memory stream; returns what it wrote.
-    pub fn serve_bytes(input: &[u8], limits: &Limits) -> Vec<u8> {
-        let mut stream = conn::MemoryStream::new(input);
+    /// Runs the connection engine over `input` with an echo service, turn after turn as a
+    /// poller would, on an in-memory stream whose reads and writes follow `read_sizes` and
+    /// `write_sizes` (cycled; 0 means "would block"); returns what it wrote.
+    pub fn serve_bytes(
+        input: &[u8],
+        read_sizes: &[usize],
+        write_sizes: &[usize],
+        limits: &Limits,
+    ) -> Vec<u8> {
+        let mut stream = memory::MemoryStream::new(input);
+        stream.read_sizes = read_sizes.to_vec();
+        stream.write_sizes = write_sizes.to_vec();
         let echo = |head: http::request::Parts, body: Vec<u8>| {
             let mut text = format!("{} {} ", head.method, head.uri).into_bytes();
             text.extend_from_slice(&body);
             http::Response::new(crate::body::Body::from(text))
         };
-        let _ = stream.turn(&mut ReadBuf::default(), limits, false, &echo);
-        stream.into_output()
+        let mut buf = ReadBuf::default();
+        let mut state = ConnState::default();
+        // Every turn makes progress unless it waits for input that is not there: bound the
+        // turns by the work there is.
+        let max_turns = 64 + 4 * (input.len() + 1) * (1 + write_sizes.len());
+        for _ in 0..max_turns {
+            let next =
+                conn::turn_in_memory(&mut stream, &mut buf, &mut state, limits, false, &echo);
+            match next {
+                Next::Close => break,
+                Next::Wait { wait_for, .. } if !wait_for.is_writable() && !stream.has_input() => {
+                    break;
+                }
+                Next::Wait { .. } | Next::Yield | Next::Reroute { .. } => {}
+            }
+        }
+        stream.output
     }
 }
 

@@ -11,7 +11,7 @@ use http::Method;
 
 use crate::error::{Error, Result};
 use crate::handler::Handler;
-use crate::http1::{Limits, MAX_HEADERS_CAP};
+use crate::http1::{Limits, MAX_HEADERS_CAP, RouteTag};
 use crate::middleware::Middleware;
 use crate::plugin::Plugin;
 use crate::pool::ThreadPool;
@@ -258,9 +258,9 @@ impl ServerBuilder {
                 .thread_name_prefix(WORKER_THREAD_PREFIX)
                 .build()?,
         ];
-        let mut pool_indices = std::collections::HashMap::new();
+        let mut pool_tags = std::collections::HashMap::new();
         for (name, threads) in &self.pools {
-            pool_indices.insert(Box::from(name.as_str()), pools.len());
+            pool_tags.insert(Box::from(name.as_str()), RouteTag(pools.len()));
             pools.push(
                 ThreadPool::builder()
                     .size(*threads)
@@ -274,7 +274,7 @@ impl ServerBuilder {
             queue_capacity: self.queue_capacity,
             max_connections: self.max_connections,
             drain_timeout: self.drain_timeout,
-            pool_indices,
+            pool_tags,
             streams_bodies,
             shutdown: AtomicBool::new(false),
             draining: AtomicBool::new(false),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::Shared;
-use super::poller::PollerWaker;
+use super::waker::PollerWaker;
 
 /// Stops a running [`Server`](crate::Server) gracefully, from any thread (a handler
 /// included).

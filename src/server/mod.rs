@@ -1,25 +1,38 @@
 //! The server: a poller thread that accepts, keeps timers and supervises, and a
-//! [`ThreadPool`] whose workers serve connections that have a request ready.
+//! [`ThreadPool`] whose workers serve connections that have something to do.
 //!
 //! ```text
-//!   listener ──accept──► poller thread ──register──► readiness (mio poll of every connection)
-//!                        timers, 503s,                   │ polled by the runners themselves;
-//!                        supervision                     ▼ by the poller only while none is
+//!   listener ──accept──► poller thread ──insert──► connection table (parked | busy)
+//!                        timers, 503s,                   │ readiness polled by the runners;
+//!                        supervision, moves              ▼ by the poller only while none is
 //!                                        ready queue (FIFO) ──► runner: a main-pool worker
-//!                                                  ▲                 │ serves every buffered
-//!                                                  └─ readable again ┘ request, parks it
+//!                                                  ▲                 │ one turn, then parks it
+//!                                                  └─ ready again, ──┘ (readable, writable)
+//!                                                     or budget spent
 //! ```
 //!
-//! Idle connections live in slots (`slot`), costing no worker. Main-pool workers run as
-//! runners (`dispatch`), so under load a request is read, served and written by one thread
-//! without a hand-off; named pools (bulkheads) get their turns from the poller.
+//! Modules, each one concept; arrows are imports (none go back up):
+//!
+//! - `poller`: accept, timers, supervision, moves between pools. Imported by nothing
+//!   but this module.
+//! - `turn`: the worker side: one connection's turn, and the runner loop. Uses
+//!   `scheduler`, `table`, `connection`, `waker`, `reject`.
+//! - `scheduler`: the ready queue, the readiness poll and the runner count.
+//! - `table`: the connection table, sole owner of every connection's state and counters.
+//! - `connection`: a connection and its turn through the HTTP/1.1 engine (`crate::http1`)
+//!   with the router as the service.
+//! - `waker`, `reject`: waking the poller; answering a connection that is not served.
+//! - `builder`, `handle`: the public API.
 
 mod builder;
 mod connection;
-mod dispatch;
 mod handle;
 mod poller;
-mod slot;
+mod reject;
+mod scheduler;
+mod table;
+mod turn;
+mod waker;
 
 use std::fmt;
 use std::io;
@@ -42,7 +55,8 @@ use crate::error::{Error, Result};
 use crate::http1::Limits;
 use crate::pool::ThreadPool;
 use crate::router::Router;
-use poller::{Poller, PollerWaker};
+use poller::Poller;
+use waker::PollerWaker;
 
 /// The name of the thread [`Server::spawn`] starts.
 const ACCEPT_THREAD_NAME: &str = "switchyard-accept";
@@ -54,9 +68,9 @@ pub(crate) struct Shared {
     queue_capacity: usize,
     max_connections: usize,
     drain_timeout: std::time::Duration,
-    /// Named pools (bulkheads) by name, as indexes into the poller's pools (0 is the main
-    /// pool); empty when there are none.
-    pool_indices: std::collections::HashMap<Box<str>, usize>,
+    /// Named pools (bulkheads) by name, with the tag the engine uses for them (their index
+    /// in the poller's pools; the main pool's tag is the default); empty when there are none.
+    pool_tags: std::collections::HashMap<Box<str>, crate::http1::RouteTag>,
     /// Some route streams its request body (spares a route lookup per request otherwise).
     streams_bodies: bool,
     /// Shutdown was requested.

@@ -1,31 +1,35 @@
 //! The acceptor and supervisor: one thread that owns the listener and the connections'
-//! timers, watches connection readiness while no runner does, and supervises the runners
-//! (`dispatch`).
+//! timers, watches connection readiness while no runner does, supervises the runners
+//! (the `scheduler` module), and moves requests to their pools. Nothing imports it but the
+//! server itself.
 //!
-//! A connection is idle in its slot (`SlotState::Idle`) or on a worker (`SlotState::Busy`).
-//! The worker parks it in its slot again itself; the poller hears from workers only for the
-//! rare things it must do (an earlier timer, a move to another pool). Idle connections
-//! therefore cost no worker, and a blocked handler blocks only its own worker.
+//! Connections live in the [`ConnectionTable`]: parked (waiting for their socket) or busy
+//! (on a worker). Workers park connections themselves; the poller hears from them only for
+//! the rare things it must do (an earlier timer, a move to another pool). Parked
+//! connections therefore cost no worker, and a blocked handler blocks only its own worker.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io;
+use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use http::StatusCode;
 use mio::unix::SourceFd;
-use mio::{Events, Poll, Token, Waker};
+use mio::{Events, Poll, Token};
 
-use super::connection::{Connection, Notice, Turn, TurnContext, run_runner};
-use super::dispatch::{self, Dispatch};
-use super::slot::{self, Occupancy, SlotState};
+use super::connection::Connection;
+use super::reject::reject;
+use super::scheduler::{self, Scheduler};
+use super::table::{ConnectionTable, Expired, SlotId, Timer};
+use super::turn::{Notice, Turn, TurnContext, run_runner};
+use super::waker::PollerWaker;
 use super::{Shared, ShutdownReport};
-use crate::http1::write_rejection;
+use crate::http1::{RouteTag, deadline_after};
 use crate::pool::ThreadPool;
 
 pub(super) const LISTENER: Token = Token(usize::MAX - 1);
@@ -36,54 +40,17 @@ const EVENTS_CAPACITY: usize = 1024;
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
 /// Even with no drain time left, workers get this long to finish before being detached.
 const MIN_WORKER_JOIN_TIME: Duration = Duration::from_millis(100);
-/// Input read and dropped before the poller answers a connection it will not serve, so the
-/// close does not reset the connection before the client reads the answer.
-const REJECT_DISCARD_BYTES: usize = 16 * 1024;
-
-/// The poller's `mio::Waker`, used only when the poller is asleep in `poll`: under load it
-/// is awake anyway and picks up returned connections on its next turn, so a worker spares
-/// the wake-up syscall on most requests.
-#[derive(Debug)]
-pub(super) struct PollerWaker {
-    waker: Waker,
-    /// The poller is in (or about to enter) `poll`.
-    sleeping: AtomicBool,
-}
-
-impl PollerWaker {
-    pub(super) fn new(waker: Waker) -> Self {
-        Self {
-            waker,
-            sleeping: AtomicBool::new(false),
-        }
-    }
-
-    /// Wakes the poller unconditionally (shutdown).
-    pub(super) fn wake(&self) {
-        // A failed wake means the poller is gone already.
-        let _ = self.waker.wake();
-    }
-
-    /// Called after handing something to the poller: wakes it if it may be asleep.
-    pub(super) fn wake_if_sleeping(&self) {
-        // Pairs with the fence in `Poller::run`: either the poller sees what was sent before
-        // it sleeps, or this sees it sleeping.
-        fence(Ordering::SeqCst);
-        if self.sleeping.load(Ordering::SeqCst) {
-            self.wake();
-        }
-    }
-}
 
 /// The state of the poller thread.
 pub(super) struct Poller {
     poll: Poll,
     listener: Option<TcpListener>,
-    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    timers: BinaryHeap<Reverse<Timer>>,
     accept_retry_at: Option<Instant>,
     notices: Receiver<Notice>,
     context: Arc<TurnContext>,
-    /// The main pool first, then the named pools (bulkheads) in declaration order.
+    /// The main pool first, then the named pools (bulkheads) in declaration order; a
+    /// request's `RouteTag` is its pool's index here.
     pools: Vec<ThreadPool>,
     /// Set when shutdown begins: past it, requests still in flight are cut.
     drain_deadline: Option<Instant>,
@@ -99,7 +66,7 @@ impl Poller {
         pools: Vec<ThreadPool>,
     ) -> io::Result<Self> {
         let (notices_sender, notices) = crossbeam_channel::unbounded();
-        let dispatch = Dispatch::new(poll.registry(), pools[0].size())?;
+        let scheduler = Scheduler::new(poll.registry(), pools[0].size())?;
         Ok(Self {
             poll,
             listener: Some(listener),
@@ -108,10 +75,10 @@ impl Poller {
             notices,
             context: Arc::new(TurnContext {
                 shared,
-                occupancy: Occupancy::default(),
+                table: ConnectionTable::default(),
                 notices: notices_sender,
                 waker,
-                dispatch,
+                scheduler,
             }),
             pools,
             drain_deadline: None,
@@ -119,8 +86,12 @@ impl Poller {
         })
     }
 
-    fn dispatch(&self) -> &Dispatch {
-        &self.context.dispatch
+    fn scheduler(&self) -> &Scheduler {
+        &self.context.scheduler
+    }
+
+    fn table(&self) -> &ConnectionTable {
+        &self.context.table
     }
 
     fn shared(&self) -> &Shared {
@@ -132,15 +103,14 @@ impl Poller {
     pub(super) fn run(mut self) -> io::Result<ShutdownReport> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         loop {
-            self.context.waker.sleeping.store(true, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
+            self.context.waker.going_to_sleep();
             let timeout = if self.notices.is_empty() {
                 self.next_timeout()
             } else {
                 Some(Duration::ZERO)
             };
             let polled = self.poll.poll(&mut events, timeout);
-            self.context.waker.sleeping.store(false, Ordering::SeqCst);
+            self.context.waker.awake();
             if let Err(error) = polled {
                 if error.kind() != io::ErrorKind::Interrupted {
                     return Err(error);
@@ -150,11 +120,9 @@ impl Poller {
                 match event.token() {
                     LISTENER => self.accept_all(),
                     WAKER => {}
-                    dispatch::READINESS => {
+                    scheduler::READINESS => {
                         let context = &self.context;
-                        context
-                            .dispatch
-                            .poll_readiness(|token| context.on_readable(token));
+                        context.scheduler.poll_readiness(|id| context.on_ready(id));
                     }
                     Token(_) => {}
                 }
@@ -166,7 +134,7 @@ impl Poller {
             self.supervise_runners();
             if self.shared().shutdown.load(Ordering::Acquire) {
                 self.begin_shutdown();
-                if self.context.occupancy.busy() == 0 {
+                if self.table().in_flight() == 0 {
                     break;
                 }
                 if self.drain_deadline.is_some_and(|at| at <= Instant::now()) {
@@ -180,7 +148,7 @@ impl Poller {
         let remaining = self.drain_deadline.map_or(Duration::ZERO, |at| {
             at.saturating_duration_since(Instant::now())
         });
-        let deadline = Instant::now() + remaining.max(MIN_WORKER_JOIN_TIME);
+        let deadline = deadline_after(Instant::now(), remaining.max(MIN_WORKER_JOIN_TIME));
         let stuck_workers = self
             .pools
             .drain(..)
@@ -198,66 +166,62 @@ impl Poller {
         })
     }
 
-    /// Shuts down the sockets of requests still in flight at the drain deadline: their
-    /// clients see the connection end, and their workers' reads and writes fail.
+    /// Cuts the requests still in flight at the drain deadline: their clients see the
+    /// connection end, and their workers' reads and writes fail.
     fn cut_busy_connections(&mut self) {
-        for slot in self.dispatch().slots.snapshot() {
-            if slot::lock(&slot).cut_if_busy() {
-                self.connections_cut += 1;
-            }
-        }
+        self.connections_cut += self.table().cut_in_flight();
     }
 
     fn next_timeout(&self) -> Option<Duration> {
-        let next_timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        let next_timer = self.timers.peek().map(|Reverse(timer)| timer.at);
         let timeout = [next_timer, self.accept_retry_at, self.drain_deadline]
             .into_iter()
             .flatten()
             .min()
             .map(|at| at.saturating_duration_since(Instant::now()));
-        if !self.dispatch().poller_must_tick() {
+        if !self.scheduler().poller_must_tick() {
             return timeout;
         }
         // Runners are serving: look in on them every GRACE.
-        Some(timeout.map_or(dispatch::GRACE, |t| t.min(dispatch::GRACE)))
+        Some(timeout.map_or(scheduler::GRACE, |t| t.min(scheduler::GRACE)))
     }
 
     /// Starts runners where work waits for them, and watches readiness while no runner
-    /// does (the `dispatch` module).
+    /// does (the `scheduler` module).
     fn supervise_runners(&mut self) {
         let now = Instant::now();
-        let dispatch = self.dispatch();
-        let queued = dispatch.queued();
-        let runners = dispatch.runners();
-        let stuck = dispatch.runners_stuck(now);
+        let scheduler = self.scheduler();
+        let queued = scheduler.queued();
+        let runners = scheduler.runners();
+        let stuck = scheduler.runners_stuck(now);
         let wanted = if queued == 0 {
             0
-        } else if dispatch.serving() == 0 {
+        } else if scheduler.serving() == 0 {
             1
         } else {
             let overdue = now
-                .checked_sub(dispatch::GRACE)
-                .map_or(0, |before| dispatch.waiting_since(before));
+                .checked_sub(scheduler::GRACE)
+                .map_or(0, |before| scheduler.waiting_since(before));
             if stuck { overdue } else { overdue.min(1) }
         };
-        let start = wanted.min(dispatch.max_runners().saturating_sub(runners));
+        let start = wanted.min(scheduler.max_runners().saturating_sub(runners));
         for _ in 0..start {
             self.start_runner();
         }
-        self.dispatch().poller_watches(stuck);
+        self.scheduler().poller_watches(stuck);
     }
 
     fn start_runner(&mut self) {
-        self.dispatch().runner_starting();
+        self.scheduler().runner_starting();
         let context = Arc::clone(&self.context);
         if self.pools[0].execute(move || run_runner(context)).is_err() {
             // The pool is closed (shutdown). With no runner left, nobody serves what is
             // queued: close it.
-            self.dispatch().uncount_runner();
-            if self.dispatch().runners() == 0 {
-                for ready in self.dispatch().take_all() {
+            self.scheduler().uncount_runner();
+            if self.scheduler().runners() == 0 {
+                for ready in self.scheduler().take_all() {
                     drop(ready.connection);
-                    self.context.close(ready.token, &ready.slot);
+                    self.context.close(ready.id);
                 }
             }
         }
@@ -270,7 +234,7 @@ impl Poller {
             };
             match listener.accept() {
                 Ok((stream, peer)) => {
-                    if self.context.occupancy.open() >= self.shared().max_connections {
+                    if self.table().open() >= self.shared().max_connections {
                         reject(&stream, StatusCode::SERVICE_UNAVAILABLE);
                         continue;
                     }
@@ -279,12 +243,7 @@ impl Poller {
                     }
                     // Small responses must not wait for Nagle's algorithm.
                     let _ = stream.set_nodelay(true);
-                    self.register(Connection {
-                        stream: Arc::new(stream),
-                        peer,
-                        leftover: Vec::new(),
-                        head_started: None,
-                    });
+                    self.register(Connection::new(stream, peer));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -299,178 +258,105 @@ impl Poller {
         }
     }
 
-    /// Gives a new connection a slot, idle until its first request arrives.
+    /// Gives a new connection a slot, parked until its first request arrives.
     fn register(&mut self, connection: Connection) {
-        let token = match self.context.occupancy.take_free() {
-            Some(token) => token,
-            None => self.dispatch().slots.add(),
-        };
-        let Some(slot_ref) = self.dispatch().slots.get(token) else {
-            return;
-        };
         let fd = connection.stream.as_raw_fd();
-        self.context.occupancy.opened();
-        let deadline = Instant::now() + self.shared().limits.keep_alive_timeout;
-        {
-            // Idle before it is registered: a runner may see it readable at once.
-            let mut slot = slot::lock(&slot_ref);
-            slot.state = SlotState::Idle {
-                connection,
-                deadline,
-                partial_head: false,
-            };
-            slot.timer_at = Some(deadline);
-            self.timers
-                .push(Reverse((deadline, token, slot.generation)));
-        }
+        let until = deadline_after(Instant::now(), self.shared().limits.keep_alive_timeout);
+        // Parked before it is registered: a runner may see it readable at once.
+        let (id, timer) = self.table().insert(connection, until);
+        self.timers.push(Reverse(timer));
         // Registration reports data that is already there, so the first request arrives as
         // an ordinary readable event.
-        if self.dispatch().register(fd, token).is_err() {
-            drop(slot::lock(&slot_ref).free());
-            self.context.occupancy.closed(token);
+        if self.scheduler().register(fd, id).is_err() {
+            drop(self.table().remove_parked(id));
         }
     }
 
-    /// Queues a busy connection's turn on worker pool `pool`, or answers 503 when that queue
-    /// is full.
-    fn submit(&mut self, token: usize, connection: Connection, pool: usize) {
-        let Some(slot) = self.dispatch().slots.get(token) else {
+    /// Queues a busy connection's turn on the pool of `tag`, or answers 503 when that
+    /// queue is full.
+    fn submit(&mut self, id: SlotId, connection: Connection, tag: RouteTag) {
+        if tag == RouteTag::default() {
+            self.context.enqueue(id, connection);
+            return;
+        }
+        let Some(pool) = self.pools.get(tag.0) else {
+            drop(connection);
+            self.context.close(id);
             return;
         };
-        if pool == 0 {
-            self.context.enqueue(token, slot, connection);
-            return;
-        }
-        if self.pools[pool].queued() >= self.shared().queue_capacity {
+        if pool.queued() >= self.shared().queue_capacity {
             reject(&connection.stream, StatusCode::SERVICE_UNAVAILABLE);
             drop(connection);
-            self.context.close(token, &slot);
+            self.context.close(id);
             return;
         }
-        let turn = Turn::new(Arc::clone(&self.context), token, slot, connection, pool);
+        let turn = Turn::new(Arc::clone(&self.context), id, connection, tag);
         // The poller is the only producer and checked the queue's room above, so this does
         // not block; it fails only once the pool is closed, and then the turn, dropped
         // unrun, frees its slot.
-        let _ = self.pools[pool].execute(move || turn.run());
+        let _ = pool.execute(move || turn.run());
     }
 
     fn on_notice(&mut self, notice: Notice) {
         match notice {
-            Notice::Timer {
-                token,
-                generation,
-                at,
-            } => self.timers.push(Reverse((at, token, generation))),
-            Notice::Reroute {
-                token,
+            Notice::Timer(timer) => self.timers.push(Reverse(timer)),
+            Notice::Move {
+                id,
                 connection,
-                pool,
+                tag,
             } => {
                 if self.shared().shutdown.load(Ordering::Acquire) {
                     drop(connection);
-                    if let Some(slot) = self.dispatch().slots.get(token) {
-                        self.context.close(token, &slot);
-                    }
+                    self.context.close(id);
                 } else {
-                    self.submit(token, connection, pool);
+                    self.submit(id, connection, tag);
                 }
             }
         }
     }
 
-    /// Closes idle connections whose deadline passed: silently when idle between requests,
-    /// with 408 when a request head was left unfinished (slowloris).
+    /// Closes parked connections whose deadline passed: silently when idle between
+    /// requests or owing output to a client that does not read, with 408 when a request
+    /// head or body was left unfinished (slowloris, R.U.D.Y.).
     fn expire_timers(&mut self) {
         let now = Instant::now();
         if self.accept_retry_at.is_some_and(|at| at <= now) {
             self.accept_retry_at = None;
             self.accept_all();
         }
-        while let Some(&Reverse((at, token, generation))) = self.timers.peek() {
-            if at > now {
+        while let Some(&Reverse(timer)) = self.timers.peek() {
+            if timer.at > now {
                 break;
             }
             self.timers.pop();
-            let Some(slot_ref) = self.dispatch().slots.get(token) else {
-                continue;
-            };
-            let mut slot = slot::lock(&slot_ref);
-            if slot.generation != generation || slot.timer_at != Some(at) {
-                continue;
-            }
-            slot.timer_at = None;
-            let (deadline, partial_head) = match &slot.state {
-                SlotState::Idle {
-                    deadline,
-                    partial_head,
-                    ..
-                } => (*deadline, *partial_head),
-                // A busy connection gets a timer again when it parks.
-                SlotState::Busy { .. } | SlotState::Free => continue,
-            };
-            if deadline > now {
-                slot.timer_at = Some(deadline);
-                self.timers.push(Reverse((deadline, token, generation)));
-                continue;
-            }
-            let connection = slot.free();
-            drop(slot);
-            if let Some(connection) = connection {
-                if partial_head {
-                    reject(&connection.stream, StatusCode::REQUEST_TIMEOUT);
+            match self.table().expire(timer, now) {
+                Expired::Due(connection, wait_for) => {
+                    if wait_for.answers_timeout() {
+                        reject(&connection.stream, StatusCode::REQUEST_TIMEOUT);
+                    }
                 }
+                Expired::Later(timer) => self.timers.push(Reverse(timer)),
+                Expired::Stale => {}
             }
-            self.context.occupancy.closed(token);
         }
     }
 
-    /// Stops accepting and closes every idle connection; busy ones close when their turn
-    /// ends.
+    /// Stops accepting and closes every connection with nothing in flight; the others
+    /// close when their request is done.
     fn begin_shutdown(&mut self) {
         if let Some(listener) = self.listener.take() {
             let fd = listener.as_raw_fd();
             let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
             drop(listener);
             self.shared().draining.store(true, Ordering::Release);
-            self.drain_deadline = Some(Instant::now() + self.shared().drain_timeout);
+            self.drain_deadline = Some(deadline_after(Instant::now(), self.shared().drain_timeout));
             // Queued turns still run (their responses say `Connection: close`).
             for pool in &self.pools {
                 pool.close();
             }
         }
-        for (token, slot) in self.dispatch().slots.snapshot().iter().enumerate() {
-            let mut slot = slot::lock(slot);
-            if matches!(slot.state, SlotState::Idle { .. }) {
-                let connection = slot.free();
-                drop(slot);
-                drop(connection);
-                self.context.occupancy.closed(token);
-            }
-        }
+        self.table().close_idle();
     }
-}
-
-/// Answers a connection the poller will not serve (over capacity, timed out), then closes
-/// it. Best effort: the socket is non-blocking and the answer is small.
-pub(super) fn reject(mut stream: &TcpStream, status: StatusCode) {
-    let _ = stream.set_nonblocking(true);
-    let mut discard = [0u8; 4096];
-    let mut discarded = 0;
-    while discarded < REJECT_DISCARD_BYTES {
-        match stream.read(&mut discard) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => discarded += n,
-        }
-    }
-    let mut answer = Vec::with_capacity(256);
-    let extra: &[(&str, &str)] = if status == StatusCode::SERVICE_UNAVAILABLE {
-        &[("retry-after", "1")]
-    } else {
-        &[]
-    };
-    write_rejection(&mut answer, status, extra, true);
-    let _ = stream.write(&answer);
-    let _ = stream.shutdown(Shutdown::Write);
 }
 
 /// Errors of one incoming connection that say nothing about the listener.

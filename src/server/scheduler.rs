@@ -1,5 +1,5 @@
-//! How connections with a request ready reach the main pool's workers without a thread
-//! hand-off per request.
+//! The scheduler: how connections with a request ready reach the main pool's workers
+//! without a thread hand-off per request.
 //!
 //! Main-pool workers run as *runners*: a runner takes ready connections from a shared FIFO
 //! queue and serves them; when the queue is empty it polls connection readiness itself
@@ -23,7 +23,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::connection::Connection;
-use super::slot::{SlotRef, SlotTable};
+use super::table::SlotId;
 
 /// The poller's token for the readiness poll itself (registered in the poller's own poll
 /// while the poller watches it).
@@ -39,8 +39,7 @@ const LEAD_IDLE: Duration = Duration::from_millis(50);
 /// A connection with a request ready, waiting for a main-pool worker.
 #[derive(Debug)]
 pub(super) struct Ready {
-    pub(super) token: usize,
-    pub(super) slot: SlotRef,
+    pub(super) id: SlotId,
     pub(super) connection: Connection,
     /// When it was queued.
     pub(super) since: Instant,
@@ -53,7 +52,7 @@ struct Readiness {
 }
 
 /// What runners and the poller share to hand work to one another.
-pub(super) struct Dispatch {
+pub(super) struct Scheduler {
     readiness: Mutex<Readiness>,
     readiness_fd: RawFd,
     /// Registers new connections for readiness (a handle on the same poll).
@@ -76,10 +75,9 @@ pub(super) struct Dispatch {
     /// When a runner last looked for work, in nanoseconds since `epoch`.
     last_scan: AtomicU64,
     epoch: Instant,
-    pub(super) slots: SlotTable,
 }
 
-impl Dispatch {
+impl Scheduler {
     /// `poller` is the poller's registry; `max_runners` the main pool's size.
     pub(super) fn new(poller: &Registry, max_runners: usize) -> std::io::Result<Self> {
         let poll = Poll::new()?;
@@ -104,26 +102,37 @@ impl Dispatch {
             max_runners,
             last_scan: AtomicU64::new(0),
             epoch: Instant::now(),
-            slots: SlotTable::default(),
         })
     }
 
-    /// Registers a new connection's socket for readiness under `token`.
-    pub(super) fn register(&self, fd: RawFd, token: usize) -> std::io::Result<()> {
+    /// Registers a new connection's socket for readability under `id`.
+    pub(super) fn register(&self, fd: RawFd, id: SlotId) -> std::io::Result<()> {
         self.connections
-            .register(&mut SourceFd(&fd), Token(token), Interest::READABLE)
+            .register(&mut SourceFd(&fd), Token(id.0), Interest::READABLE)
     }
 
-    /// Takes the readiness events there are, without waiting, and hands each token to
-    /// `on_readable`. Skipped when someone else is polling: a runner that polls always polls
+    /// Watches a connection's socket for writability (it owes output) or readability.
+    /// Readiness already there is reported, so nothing is missed across the switch.
+    pub(super) fn watch(&self, fd: RawFd, id: SlotId, writable: bool) -> std::io::Result<()> {
+        let interest = if writable {
+            Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        self.connections
+            .reregister(&mut SourceFd(&fd), Token(id.0), interest)
+    }
+
+    /// Takes the readiness events there are, without waiting, and hands each connection to
+    /// `on_ready`. Skipped when someone else is polling: a runner that polls always polls
     /// again before it retires, and a leading runner gets the events itself.
-    pub(super) fn poll_readiness(&self, on_readable: impl FnMut(usize)) {
+    pub(super) fn poll_readiness(&self, on_ready: impl FnMut(SlotId)) {
         let readiness = match self.readiness.try_lock() {
             Ok(guard) => guard,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => return,
         };
-        Self::take_events(readiness, Duration::ZERO, on_readable);
+        Self::take_events(readiness, Duration::ZERO, on_ready);
     }
 
     /// Called by a runner with nothing to do: unless another runner is polling, waits up to
@@ -132,7 +141,7 @@ impl Dispatch {
     /// is called if the poller sleeps without looking in on the runners.
     pub(super) fn lead(
         &self,
-        mut on_readable: impl FnMut(usize),
+        mut on_ready: impl FnMut(SlotId),
         wake_poller: impl FnOnce(),
     ) -> bool {
         let Ok(readiness) = self.readiness.try_lock() else {
@@ -141,9 +150,9 @@ impl Dispatch {
         // Only the holder of the readiness lock leads, so there is one leader at most.
         self.leading.store(true, Ordering::SeqCst);
         let mut found = false;
-        Self::take_events(readiness, LEAD_IDLE, |token| {
+        Self::take_events(readiness, LEAD_IDLE, |id| {
             found = true;
-            on_readable(token);
+            on_ready(id);
         });
         self.scanned();
         self.leading.store(false, Ordering::SeqCst);
@@ -157,7 +166,7 @@ impl Dispatch {
     fn take_events(
         mut readiness: MutexGuard<'_, Readiness>,
         wait: Duration,
-        mut on_readable: impl FnMut(usize),
+        mut on_ready: impl FnMut(SlotId),
     ) {
         let Readiness { poll, events } = &mut *readiness;
         let mut wait = wait;
@@ -169,7 +178,7 @@ impl Dispatch {
             wait = Duration::ZERO;
             let mut taken = 0;
             for event in events.iter() {
-                on_readable(event.token().0);
+                on_ready(SlotId(event.token().0));
                 taken += 1;
             }
             if taken < EVENTS_CAPACITY {
@@ -317,10 +326,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use std::io::Write;
     use std::net::{TcpListener, TcpStream};
-    use std::sync::Arc;
 
     use super::*;
-    use crate::server::slot::Slot;
 
     const WAIT: Duration = Duration::from_secs(5);
 
@@ -338,18 +345,12 @@ mod tests {
     }
 
     /// A queued connection (a real socket, nothing to read) queued at `since`.
-    fn ready(token: usize, since: Instant) -> Ready {
+    fn ready(id: usize, since: Instant) -> Ready {
         let (_client, server) = connected_pair();
         let peer = server.peer_addr().unwrap();
         Ready {
-            token,
-            slot: Slot::new_ref(),
-            connection: Connection {
-                stream: Arc::new(server),
-                peer,
-                leftover: Vec::new(),
-                head_started: None,
-            },
+            id: SlotId(id),
+            connection: Connection::new(server, peer),
             since,
         }
     }
@@ -365,67 +366,67 @@ mod tests {
     #[test]
     fn the_poller_watches_readiness_only_while_no_runner_does() {
         let mut poller = Poll::new().unwrap();
-        let dispatch = Dispatch::new(poller.registry(), 2).unwrap();
+        let scheduler = Scheduler::new(poller.registry(), 2).unwrap();
         let (mut client, server) = connected_pair();
-        dispatch.register(server.as_raw_fd(), 7).unwrap();
+        scheduler.register(server.as_raw_fd(), SlotId(7)).unwrap();
 
         // No runner out: the poller hears of it, and polls the token out.
         client.write_all(b"a").unwrap();
         assert!(poller_hears_readiness(&mut poller, WAIT));
         let mut tokens = Vec::new();
-        dispatch.poll_readiness(|token| tokens.push(token));
-        assert_eq!(tokens, [7]);
+        scheduler.poll_readiness(|token| tokens.push(token));
+        assert_eq!(tokens, [SlotId(7)]);
 
         // A runner is out: readiness is its business, the poller is not woken.
-        dispatch.runner_starting();
-        dispatch.poller_watches(false);
+        scheduler.runner_starting();
+        scheduler.poller_watches(false);
         client.write_all(b"b").unwrap();
         arrived(&server, b'b');
         assert!(!poller_hears_readiness(&mut poller, Duration::ZERO));
 
         // The runners are stuck: the poller watches again, and hears what is waiting.
-        dispatch.poller_watches(true);
+        scheduler.poller_watches(true);
         assert!(poller_hears_readiness(&mut poller, WAIT));
-        dispatch.poller_watches(false);
+        scheduler.poller_watches(false);
 
         // The last runner retires: the poller hears what arrived before.
-        assert!(dispatch.retire());
-        assert_eq!(dispatch.runners(), 0);
+        assert!(scheduler.retire());
+        assert_eq!(scheduler.runners(), 0);
         assert!(poller_hears_readiness(&mut poller, WAIT));
         let mut tokens = Vec::new();
-        dispatch.poll_readiness(|token| tokens.push(token));
-        assert_eq!(tokens, [7]);
+        scheduler.poll_readiness(|token| tokens.push(token));
+        assert_eq!(tokens, [SlotId(7)]);
     }
 
     #[test]
     fn a_runner_does_not_retire_while_work_is_queued() {
         let poller = Poll::new().unwrap();
-        let dispatch = Dispatch::new(poller.registry(), 1).unwrap();
-        dispatch.runner_starting();
-        dispatch.push(ready(0, Instant::now()), 1).unwrap();
+        let scheduler = Scheduler::new(poller.registry(), 1).unwrap();
+        scheduler.runner_starting();
+        scheduler.push(ready(0, Instant::now()), 1).unwrap();
         assert!(
-            dispatch.push(ready(1, Instant::now()), 1).is_err(),
+            scheduler.push(ready(1, Instant::now()), 1).is_err(),
             "queued beyond capacity"
         );
-        assert!(!dispatch.retire(), "retired with a connection queued");
-        assert_eq!(dispatch.runners(), 1);
-        assert!(dispatch.pop().is_some());
-        assert!(dispatch.retire());
-        assert_eq!(dispatch.runners(), 0);
+        assert!(!scheduler.retire(), "retired with a connection queued");
+        assert_eq!(scheduler.runners(), 1);
+        assert!(scheduler.pop().is_some());
+        assert!(scheduler.retire());
+        assert_eq!(scheduler.runners(), 0);
     }
 
     #[test]
     fn connections_waiting_past_a_time_are_counted_oldest_first() {
         let poller = Poll::new().unwrap();
-        let dispatch = Dispatch::new(poller.registry(), 1).unwrap();
+        let scheduler = Scheduler::new(poller.registry(), 1).unwrap();
         let start = Instant::now();
         for (token, age) in [(0, 3), (1, 2), (2, 0)] {
-            dispatch
+            scheduler
                 .push(ready(token, start - Duration::from_millis(age)), 3)
                 .unwrap();
         }
-        assert_eq!(dispatch.waiting_since(start - Duration::from_millis(1)), 2);
-        assert_eq!(dispatch.waiting_since(start), 3);
-        assert_eq!(dispatch.queued(), 3);
+        assert_eq!(scheduler.waiting_since(start - Duration::from_millis(1)), 2);
+        assert_eq!(scheduler.waiting_since(start), 3);
+        assert_eq!(scheduler.queued(), 3);
     }
 }

@@ -1,0 +1,328 @@
+//! Request bodies: one sans-IO decoder for both framings, and the two ways a handler gets a
+//! body: gathered in full while the connection is parked between reads ([`BufferedBody`]),
+//! or read by the handler as it arrives ([`BodyStream`], for routes that opt in).
+
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use super::Transport;
+use super::decode::ChunkedDecoder;
+use super::parse::BodyFraming;
+use crate::error::ParseError;
+
+/// A `Content-Length` body reserves at most this much before its bytes arrive, so that a
+/// head alone cannot make the server allocate a large announced body.
+const INITIAL_BODY_RESERVE_BYTES: usize = 64 * 1024;
+/// A streamed body reads from the socket in pieces of at most this size.
+const STREAM_READ_BYTES: usize = 16 * 1024;
+/// The interim response sent to `Expect: 100-continue` (RFC 9110 §15.2.1).
+pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Finds a body's end in the input, whatever its framing, and hands out its data.
+#[derive(Debug, Clone)]
+pub(crate) enum BodyDecoder {
+    /// `Content-Length`: this many bytes are still to come.
+    Length {
+        remaining: u64,
+    },
+    Chunked(ChunkedDecoder),
+}
+
+impl BodyDecoder {
+    pub(crate) fn new(framing: BodyFraming) -> Self {
+        match framing {
+            BodyFraming::Length(remaining) => Self::Length { remaining },
+            BodyFraming::Chunked => Self::Chunked(ChunkedDecoder::default()),
+        }
+    }
+
+    /// Whether the whole body has been decoded.
+    pub(crate) fn is_done(&self) -> bool {
+        match self {
+            Self::Length { remaining } => *remaining == 0,
+            Self::Chunked(decoder) => decoder.is_done(),
+        }
+    }
+
+    /// Decodes from `input`, appending body data to `out`; returns the input bytes used.
+    /// It stops only at the body's end: what follows is the next request.
+    pub(crate) fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, ParseError> {
+        match self {
+            Self::Length { remaining } => {
+                let take = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
+                out.extend_from_slice(&input[..take]);
+                *remaining -= take as u64;
+                Ok(take)
+            }
+            Self::Chunked(decoder) => decoder.decode(input, out),
+        }
+    }
+
+    /// How much to read from the socket next without reading past the body.
+    fn read_hint(&self) -> usize {
+        match self {
+            Self::Length { remaining } => {
+                usize::try_from(*remaining).map_or(STREAM_READ_BYTES, |r| r.min(STREAM_READ_BYTES))
+            }
+            Self::Chunked(_) => STREAM_READ_BYTES,
+        }
+    }
+}
+
+/// A body being gathered for a handler that wants it in full. The connection parks between
+/// reads (no worker waits for a slow client); the handler runs once it is complete.
+#[derive(Debug)]
+pub(crate) struct BufferedBody {
+    decoder: BodyDecoder,
+    data: Vec<u8>,
+    limit: u64,
+    /// `100 Continue` is owed before the client is waited for.
+    continue_owed: bool,
+    /// Set when the body first has to be waited for: it must be complete by then.
+    deadline: Option<Instant>,
+}
+
+impl BufferedBody {
+    pub(crate) fn new(framing: BodyFraming, limit: u64, expect_continue: bool) -> Self {
+        let reserve = match framing {
+            BodyFraming::Length(len) => usize::try_from(len)
+                .map_or(INITIAL_BODY_RESERVE_BYTES, |len| {
+                    len.min(INITIAL_BODY_RESERVE_BYTES)
+                }),
+            BodyFraming::Chunked => 0,
+        };
+        let decoder = BodyDecoder::new(framing);
+        Self {
+            continue_owed: expect_continue && !decoder.is_done(),
+            decoder,
+            data: Vec::with_capacity(reserve),
+            limit,
+            deadline: None,
+        }
+    }
+
+    /// Takes what belongs to the body from `input`; returns the bytes used. Fails on bad
+    /// chunked framing, or once the body exceeds the limit (413).
+    pub(crate) fn absorb(&mut self, input: &[u8]) -> Result<usize, ParseError> {
+        let used = self.decoder.decode(input, &mut self.data)?;
+        if self.data.len() as u64 > self.limit {
+            return Err(ParseError::BodyTooLarge { limit: self.limit });
+        }
+        Ok(used)
+    }
+
+    pub(crate) fn is_complete(&self) -> bool {
+        self.decoder.is_done()
+    }
+
+    /// Whether `100 Continue` must be sent now (once, before the first wait).
+    pub(crate) fn take_continue_owed(&mut self) -> bool {
+        std::mem::take(&mut self.continue_owed)
+    }
+
+    /// The time by which the body must be complete: `timeout` from the first wait.
+    pub(crate) fn deadline(&mut self, now: Instant, timeout: Duration) -> Instant {
+        *self
+            .deadline
+            .get_or_insert_with(|| super::deadline_after(now, timeout))
+    }
+
+    pub(crate) fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+}
+
+/// Reads a streamed body: first what the connection had already buffered, then the socket,
+/// with the body deadline and size limit, blocking the handler's worker between reads
+/// (which is why streaming routes belong on their own pool). After the last byte, anything
+/// read beyond the body (a pipelined next request) is kept for the connection.
+pub(crate) struct BodyStream {
+    io: Box<dyn Transport + Send>,
+    decoder: BodyDecoder,
+    /// Input not yet consumed: the buffered prefix, then what reads bring.
+    raw: Vec<u8>,
+    raw_pos: usize,
+    /// Decoded data not yet handed out.
+    decoded: Vec<u8>,
+    decoded_pos: usize,
+    read_total: u64,
+    limit: u64,
+    deadline: Instant,
+    /// `100 Continue` is owed before the first read from the socket.
+    continue_owed: bool,
+    failed: bool,
+}
+
+impl BodyStream {
+    pub(crate) fn new(
+        io: Box<dyn Transport + Send>,
+        framing: BodyFraming,
+        prefix: Vec<u8>,
+        limit: u64,
+        timeout: Duration,
+        expect_continue: bool,
+    ) -> Self {
+        Self {
+            io,
+            decoder: BodyDecoder::new(framing),
+            raw: prefix,
+            raw_pos: 0,
+            decoded: Vec::new(),
+            decoded_pos: 0,
+            read_total: 0,
+            limit,
+            deadline: super::deadline_after(Instant::now(), timeout),
+            continue_owed: expect_continue,
+            failed: false,
+        }
+    }
+
+    /// Whether the whole body was read without error.
+    pub(crate) fn is_complete(&self) -> bool {
+        self.decoder.is_done() && self.decoded_pos == self.decoded.len() && !self.failed
+    }
+
+    /// Bytes read past the end of the body: the start of the next request.
+    pub(crate) fn take_over_read(&mut self) -> Vec<u8> {
+        let rest = self.raw.split_off(self.raw_pos.min(self.raw.len()));
+        self.raw_pos = self.raw.len();
+        rest
+    }
+
+    fn fail(&mut self, kind: io::ErrorKind, message: &'static str) -> io::Error {
+        self.failed = true;
+        io::Error::new(kind, message)
+    }
+
+    /// Reads more input from the socket into `raw`, at most `max` bytes.
+    fn fill(&mut self, max: usize) -> io::Result<()> {
+        if self.continue_owed {
+            self.continue_owed = false;
+            self.io.write_all(CONTINUE)?;
+        }
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(self.fail(io::ErrorKind::TimedOut, "request body read timed out"));
+        }
+        self.io.set_blocking(Some(remaining))?;
+        if self.raw_pos == self.raw.len() {
+            self.raw.clear();
+            self.raw_pos = 0;
+        }
+        let start = self.raw.len();
+        self.raw.resize(start + max.max(1), 0);
+        let result = self.io.read(&mut self.raw[start..]);
+        let n = *result.as_ref().unwrap_or(&0);
+        self.raw.truncate(start + n);
+        match result {
+            Ok(0) => Err(self.fail(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed before the request body was complete",
+            )),
+            Ok(_) => Ok(()),
+            Err(e) if super::is_timeout(&e) => {
+                Err(self.fail(io::ErrorKind::TimedOut, "request body read timed out"))
+            }
+            Err(e) => {
+                self.failed = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Read for BodyStream {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.failed {
+            return Err(io::Error::other("request body stream failed earlier"));
+        }
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if self.decoded_pos < self.decoded.len() {
+                let n = out.len().min(self.decoded.len() - self.decoded_pos);
+                out[..n].copy_from_slice(&self.decoded[self.decoded_pos..self.decoded_pos + n]);
+                self.decoded_pos += n;
+                return Ok(n);
+            }
+            if self.decoder.is_done() {
+                return Ok(0);
+            }
+            self.decoded.clear();
+            self.decoded_pos = 0;
+            if self.raw_pos < self.raw.len() {
+                let used = match self
+                    .decoder
+                    .decode(&self.raw[self.raw_pos..], &mut self.decoded)
+                {
+                    Ok(used) => used,
+                    Err(_) => {
+                        return Err(
+                            self.fail(io::ErrorKind::InvalidData, "invalid chunked request body")
+                        );
+                    }
+                };
+                self.raw_pos += used;
+                self.read_total += self.decoded.len() as u64;
+                if self.read_total > self.limit {
+                    return Err(
+                        self.fail(io::ErrorKind::InvalidData, "request body exceeds the limit")
+                    );
+                }
+                continue;
+            }
+            // Never read past a Content-Length body: the next request stays in the socket.
+            let hint = self.decoder.read_hint();
+            self.fill(hint)?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_length_body_reserves_little_before_its_bytes_arrive() {
+        let body = BufferedBody::new(BodyFraming::Length(1 << 40), u64::MAX, false);
+        assert!(body.data.capacity() <= INITIAL_BODY_RESERVE_BYTES);
+    }
+
+    #[test]
+    fn a_buffered_body_grows_with_what_arrives_and_stops_at_its_end() {
+        let mut body = BufferedBody::new(BodyFraming::Length(5), 10, false);
+        assert_eq!(body.absorb(b"ab").unwrap(), 2);
+        assert!(!body.is_complete());
+        assert_eq!(body.absorb(b"cdeGET").unwrap(), 3);
+        assert!(body.is_complete());
+        assert_eq!(body.into_data(), b"abcde");
+    }
+
+    #[test]
+    fn a_chunked_body_over_the_limit_is_refused() {
+        let mut body = BufferedBody::new(BodyFraming::Chunked, 3, false);
+        assert_eq!(
+            body.absorb(b"5\r\nabcde\r\n"),
+            Err(ParseError::BodyTooLarge { limit: 3 })
+        );
+    }
+
+    #[test]
+    fn continue_is_owed_once_and_only_for_a_body() {
+        let mut body = BufferedBody::new(BodyFraming::Length(2), 10, true);
+        assert!(body.take_continue_owed());
+        assert!(!body.take_continue_owed());
+        let mut empty = BufferedBody::new(BodyFraming::Length(0), 10, true);
+        assert!(!empty.take_continue_owed());
+    }
+
+    #[test]
+    fn the_deadline_counts_from_the_first_wait() {
+        let mut body = BufferedBody::new(BodyFraming::Length(2), 10, false);
+        let start = Instant::now();
+        let first = body.deadline(start, Duration::from_secs(1));
+        let later = body.deadline(start + Duration::from_millis(500), Duration::from_secs(1));
+        assert_eq!(first, later);
+    }
+}

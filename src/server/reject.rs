@@ -1,0 +1,35 @@
+//! Answers for connections the server will not serve (over capacity, timed out).
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+
+use http::StatusCode;
+
+use crate::http1::write_rejection;
+
+/// Input read and dropped before answering, so the close does not reset the connection
+/// before the client reads the answer.
+const REJECT_DISCARD_BYTES: usize = 16 * 1024;
+
+/// Answers `status` and closes the connection for writing. Best effort: the socket is
+/// non-blocking and the answer is small.
+pub(super) fn reject(mut stream: &TcpStream, status: StatusCode) {
+    let _ = stream.set_nonblocking(true);
+    let mut discard = [0u8; 4096];
+    let mut discarded = 0;
+    while discarded < REJECT_DISCARD_BYTES {
+        match stream.read(&mut discard) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => discarded += n,
+        }
+    }
+    let mut answer = Vec::with_capacity(256);
+    let extra: &[(&str, &str)] = if status == StatusCode::SERVICE_UNAVAILABLE {
+        &[("retry-after", "1")]
+    } else {
+        &[]
+    };
+    write_rejection(&mut answer, status, extra, true);
+    let _ = stream.write(&answer);
+    let _ = stream.shutdown(Shutdown::Write);
+}

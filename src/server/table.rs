@@ -1,0 +1,554 @@
+//! The connection table: the one owner of every connection's place in the server. Slots,
+//! the free list and the counters change only inside its methods, one method per
+//! transition:
+//!
+//! ```text
+//!            insert                 take_ready                   park
+//!   (accept) ──────► Parked ───────────────────► Busy ──────────────────► Parked
+//!                      │  ▲                       │  │ (readable meanwhile: stays Busy)
+//!       expire,        │  └───────────────────────┘  │ close
+//!       close_idle,    ▼                             ▼
+//!       cut_in_flight  Free ◄────────────────────────┘
+//! ```
+//!
+//! A parked connection waits for its socket (see [`WaitFor`]) and costs no worker; a busy
+//! one is on a worker or queued for one. The poller and the workers share the table.
+
+use std::net::Shutdown;
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
+use std::time::Instant;
+
+use super::connection::Connection;
+use crate::http1::WaitFor;
+
+/// A connection's position in the table, and its token in the readiness poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) struct SlotId(pub(super) usize);
+
+/// A timer the poller keeps for a parked connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Timer {
+    pub(super) at: Instant,
+    pub(super) id: SlotId,
+    /// The slot's generation when the timer was set: a timer of an earlier connection in the
+    /// same slot is stale.
+    pub(super) generation: u64,
+}
+
+#[derive(Debug)]
+struct Slot {
+    state: SlotState,
+    /// Bumped whenever the slot is freed.
+    generation: u64,
+    /// When this connection's live timer fires; timer entries for other times are stale,
+    /// so each connection has one live timer at most.
+    timer_at: Option<Instant>,
+}
+
+#[derive(Debug)]
+enum SlotState {
+    Free,
+    /// Waiting for its socket, or for `until`.
+    Parked {
+        connection: Connection,
+        wait_for: WaitFor,
+        until: Instant,
+    },
+    /// On a worker or queued for one. `readable` records readiness seen meanwhile, so the
+    /// worker serves again instead of parking; `stream` lets the drain deadline cut it.
+    Busy {
+        readable: bool,
+        stream: Arc<TcpStream>,
+    },
+}
+
+/// What `park` did with a connection.
+#[derive(Debug)]
+pub(super) enum Parked {
+    /// Parked; the poller must arm this timer (`None`: a live timer fires earlier).
+    Waiting(Option<Timer>),
+    /// Its socket became ready during the turn: it stays busy and is handed back.
+    ReadyAgain(Connection),
+    /// The server is shutting down and nothing is in flight: closed.
+    Closed,
+}
+
+/// What a timer found.
+#[derive(Debug)]
+pub(super) enum Expired {
+    /// The connection's deadline passed: it is removed and handed over to be closed.
+    Due(Connection, WaitFor),
+    /// The deadline moved later: arm this timer instead.
+    Later(Timer),
+    /// Nothing to do (an old timer, or the connection is busy).
+    Stale,
+}
+
+/// See the module docs.
+#[derive(Debug, Default)]
+pub(super) struct ConnectionTable {
+    slots: RwLock<Vec<Arc<Mutex<Slot>>>>,
+    free: Mutex<Vec<SlotId>>,
+    /// Connections in the table (parked or busy).
+    open: AtomicUsize,
+    /// Connections on a worker or queued for one.
+    busy: AtomicUsize,
+    /// Parked connections in the middle of a request (gathering a body, or owing output).
+    parked_in_flight: AtomicUsize,
+}
+
+impl ConnectionTable {
+    pub(super) fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    pub(super) fn busy(&self) -> usize {
+        self.busy.load(Ordering::Acquire)
+    }
+
+    /// Connections with a request in flight: busy, or parked mid-request.
+    pub(super) fn in_flight(&self) -> usize {
+        self.busy() + self.parked_in_flight.load(Ordering::Acquire)
+    }
+
+    /// Adds a new connection, parked until its first request (or `until`). The caller
+    /// registers its socket for readiness afterwards, and arms the returned timer.
+    pub(super) fn insert(&self, connection: Connection, until: Instant) -> (SlotId, Timer) {
+        let id = self.take_free().unwrap_or_else(|| {
+            let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
+            slots.push(Arc::new(Mutex::new(Slot {
+                state: SlotState::Free,
+                generation: 0,
+                timer_at: None,
+            })));
+            SlotId(slots.len() - 1)
+        });
+        let slot = self.slot(id).expect("a slot just taken or added");
+        let mut slot = lock(&slot);
+        debug_assert!(matches!(slot.state, SlotState::Free));
+        slot.state = SlotState::Parked {
+            connection,
+            wait_for: WaitFor::NextRequest,
+            until,
+        };
+        slot.timer_at = Some(until);
+        self.open.fetch_add(1, Ordering::AcqRel);
+        let timer = Timer {
+            at: until,
+            id,
+            generation: slot.generation,
+        };
+        (id, timer)
+    }
+
+    /// Takes a connection whose socket became ready: a parked one becomes busy and is
+    /// returned, to be queued; a busy one is marked, so its worker serves it again.
+    pub(super) fn take_ready(&self, id: SlotId) -> Option<Connection> {
+        let slot = self.slot(id)?;
+        let mut slot = lock(&slot);
+        match &mut slot.state {
+            SlotState::Busy { readable, .. } => {
+                *readable = true;
+                None
+            }
+            SlotState::Free => None,
+            SlotState::Parked { connection, .. } => {
+                let stream = Arc::clone(&connection.stream);
+                let SlotState::Parked {
+                    connection,
+                    wait_for,
+                    ..
+                } = std::mem::replace(
+                    &mut slot.state,
+                    SlotState::Busy {
+                        readable: false,
+                        stream,
+                    },
+                )
+                else {
+                    unreachable!("matched Parked above");
+                };
+                if wait_for.is_in_flight() {
+                    decrement(&self.parked_in_flight);
+                }
+                self.busy.fetch_add(1, Ordering::AcqRel);
+                Some(connection)
+            }
+        }
+    }
+
+    /// Parks a busy connection after its turn, unless its socket became ready meanwhile.
+    /// While `shutting_down`, a connection with nothing in flight is closed instead.
+    pub(super) fn park(
+        &self,
+        id: SlotId,
+        connection: Connection,
+        wait_for: WaitFor,
+        until: Instant,
+        shutting_down: bool,
+    ) -> Parked {
+        let Some(slot) = self.slot(id) else {
+            return Parked::Closed;
+        };
+        let mut slot = lock(&slot);
+        let SlotState::Busy { readable, .. } = &mut slot.state else {
+            debug_assert!(false, "parking a connection that is not busy");
+            return Parked::Closed;
+        };
+        if shutting_down && !wait_for.is_in_flight() {
+            drop(connection);
+            self.free_busy(&mut slot, id);
+            return Parked::Closed;
+        }
+        if std::mem::take(readable) {
+            return Parked::ReadyAgain(connection);
+        }
+        slot.state = SlotState::Parked {
+            connection,
+            wait_for,
+            until,
+        };
+        decrement(&self.busy);
+        if wait_for.is_in_flight() {
+            self.parked_in_flight.fetch_add(1, Ordering::AcqRel);
+        }
+        // A later deadline reuses the live timer (re-armed when it fires); an earlier one,
+        // or none armed, needs a new one.
+        let timer = if slot.timer_at.is_none_or(|at| until < at) {
+            slot.timer_at = Some(until);
+            Some(Timer {
+                at: until,
+                id,
+                generation: slot.generation,
+            })
+        } else {
+            None
+        };
+        Parked::Waiting(timer)
+    }
+
+    /// Frees the slot of a busy connection that is gone (its socket already dropped).
+    pub(super) fn close_busy(&self, id: SlotId) {
+        let Some(slot) = self.slot(id) else {
+            return;
+        };
+        let mut slot = lock(&slot);
+        // Only a busy connection is closed here (a turn dropped after it parked its
+        // connection, while unwinding from a bug, must not free it twice).
+        if matches!(slot.state, SlotState::Busy { .. }) {
+            self.free_busy(&mut slot, id);
+        }
+    }
+
+    /// Removes a parked connection whose socket could not be registered.
+    pub(super) fn remove_parked(&self, id: SlotId) -> Option<Connection> {
+        let slot = self.slot(id)?;
+        let mut slot = lock(&slot);
+        self.free_parked(&mut slot, id)
+            .map(|(connection, _)| connection)
+    }
+
+    /// Handles a timer: a parked connection whose deadline has passed is removed.
+    pub(super) fn expire(&self, timer: Timer, now: Instant) -> Expired {
+        let Some(slot) = self.slot(timer.id) else {
+            return Expired::Stale;
+        };
+        let mut slot = lock(&slot);
+        if slot.generation != timer.generation || slot.timer_at != Some(timer.at) {
+            return Expired::Stale;
+        }
+        slot.timer_at = None;
+        let SlotState::Parked { until, .. } = &slot.state else {
+            // A busy connection gets a timer again when it parks.
+            return Expired::Stale;
+        };
+        if *until > now {
+            let later = Timer {
+                at: *until,
+                ..timer
+            };
+            slot.timer_at = Some(later.at);
+            return Expired::Later(later);
+        }
+        match self.free_parked(&mut slot, timer.id) {
+            Some((connection, wait_for)) => Expired::Due(connection, wait_for),
+            None => Expired::Stale,
+        }
+    }
+
+    /// Closes every parked connection with nothing in flight (shutdown); returns how many.
+    pub(super) fn close_idle(&self) -> usize {
+        let mut closed = 0;
+        for (index, slot) in self.snapshot().iter().enumerate() {
+            let mut slot = lock(slot);
+            if matches!(&slot.state, SlotState::Parked { wait_for, .. } if !wait_for.is_in_flight())
+            {
+                drop(self.free_parked(&mut slot, SlotId(index)));
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    /// At the drain deadline: shuts down the sockets of busy connections (their workers'
+    /// reads and writes fail, and they close them), and closes parked ones still mid-request.
+    /// Returns how many requests were cut.
+    pub(super) fn cut_in_flight(&self) -> usize {
+        let mut cut = 0;
+        for (index, slot) in self.snapshot().iter().enumerate() {
+            let mut slot = lock(slot);
+            match &slot.state {
+                SlotState::Busy { stream, .. } => {
+                    let _ = stream.shutdown(Shutdown::Both);
+                    cut += 1;
+                }
+                SlotState::Parked { wait_for, .. } if wait_for.is_in_flight() => {
+                    drop(self.free_parked(&mut slot, SlotId(index)));
+                    cut += 1;
+                }
+                SlotState::Parked { .. } | SlotState::Free => {}
+            }
+        }
+        cut
+    }
+
+    fn free_busy(&self, slot: &mut Slot, id: SlotId) {
+        slot.state = SlotState::Free;
+        self.freed(slot, id);
+        decrement(&self.busy);
+    }
+
+    fn free_parked(&self, slot: &mut Slot, id: SlotId) -> Option<(Connection, WaitFor)> {
+        let SlotState::Parked {
+            connection,
+            wait_for,
+            ..
+        } = std::mem::replace(&mut slot.state, SlotState::Free)
+        else {
+            return None;
+        };
+        self.freed(slot, id);
+        if wait_for.is_in_flight() {
+            decrement(&self.parked_in_flight);
+        }
+        Some((connection, wait_for))
+    }
+
+    fn freed(&self, slot: &mut Slot, id: SlotId) {
+        slot.generation += 1;
+        slot.timer_at = None;
+        decrement(&self.open);
+        lock(&self.free).push(id);
+    }
+
+    fn take_free(&self) -> Option<SlotId> {
+        lock(&self.free).pop()
+    }
+
+    fn slot(&self, id: SlotId) -> Option<Arc<Mutex<Slot>>> {
+        self.read().get(id.0).cloned()
+    }
+
+    /// Every slot (slots added meanwhile are not visited).
+    fn snapshot(&self) -> Vec<Arc<Mutex<Slot>>> {
+        self.read().clone()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Vec<Arc<Mutex<Slot>>>> {
+        self.slots.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Counters only go down after they went up; a decrement below zero is a bug, caught in
+/// debug builds and clamped in release ones (a wrapped counter would stall the poller).
+fn decrement(counter: &AtomicUsize) {
+    let previous = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    debug_assert!(previous.is_ok(), "connection counter below zero");
+}
+
+/// Locks a mutex. Turns run under `catch_unwind` and table updates cannot panic halfway, so
+/// a poisoned lock still holds consistent state.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    use super::*;
+
+    fn connection() -> (TcpStream, Connection) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        (client, Connection::new(server, peer))
+    }
+
+    fn counts(table: &ConnectionTable) -> (usize, usize, usize) {
+        (table.open(), table.busy(), table.in_flight())
+    }
+
+    #[test]
+    fn insert_parks_a_new_connection_with_a_timer() {
+        let table = ConnectionTable::default();
+        let (_client, conn) = connection();
+        let until = Instant::now();
+        let (id, timer) = table.insert(conn, until);
+        assert_eq!((timer.id, timer.at), (id, until));
+        assert_eq!(counts(&table), (1, 0, 0));
+    }
+
+    #[test]
+    fn take_ready_makes_a_parked_connection_busy_once() {
+        let table = ConnectionTable::default();
+        let (_client, conn) = connection();
+        let (id, _) = table.insert(conn, Instant::now());
+        assert!(table.take_ready(id).is_some());
+        assert_eq!(counts(&table), (1, 1, 1));
+        // Ready again while busy: marked, not taken twice.
+        assert!(table.take_ready(id).is_none());
+        assert_eq!(counts(&table), (1, 1, 1));
+    }
+
+    #[test]
+    fn park_hands_back_a_connection_that_became_ready_meanwhile() {
+        let table = ConnectionTable::default();
+        let (_client, conn) = connection();
+        let (id, _) = table.insert(conn, Instant::now());
+        let conn = table.take_ready(id).unwrap();
+        assert!(table.take_ready(id).is_none());
+        let until = Instant::now();
+        let Parked::ReadyAgain(conn) = table.park(id, conn, WaitFor::NextRequest, until, false)
+        else {
+            panic!("parked a connection that was ready");
+        };
+        assert_eq!(counts(&table), (1, 1, 1));
+        assert!(matches!(
+            table.park(id, conn, WaitFor::NextRequest, until, false),
+            Parked::Waiting(_)
+        ));
+        assert_eq!(counts(&table), (1, 0, 0));
+    }
+
+    #[test]
+    fn park_mid_request_counts_as_in_flight() {
+        let table = ConnectionTable::default();
+        let (_client, conn) = connection();
+        let start = Instant::now();
+        let (id, _) = table.insert(conn, start + Duration::from_secs(60));
+        let conn = table.take_ready(id).unwrap();
+        // An earlier deadline than the live timer needs a new timer.
+        let Parked::Waiting(Some(timer)) = table.park(
+            id,
+            conn,
+            WaitFor::Writable,
+            start + Duration::from_secs(1),
+            false,
+        ) else {
+            panic!("not parked with a new timer");
+        };
+        assert_eq!(timer.at, start + Duration::from_secs(1));
+        assert_eq!(counts(&table), (1, 0, 1));
+        // Idle connections are closed at shutdown; this one is mid-response.
+        assert_eq!(table.close_idle(), 0);
+        let conn = table.take_ready(id).unwrap();
+        assert_eq!(counts(&table), (1, 1, 1));
+        // A later deadline reuses the live timer.
+        assert!(matches!(
+            table.park(
+                id,
+                conn,
+                WaitFor::Body,
+                start + Duration::from_secs(2),
+                false
+            ),
+            Parked::Waiting(None)
+        ));
+    }
+
+    #[test]
+    fn park_while_shutting_down_closes_an_idle_connection() {
+        let table = ConnectionTable::default();
+        let (_client, conn) = connection();
+        let (id, _) = table.insert(conn, Instant::now());
+        let conn = table.take_ready(id).unwrap();
+        assert!(matches!(
+            table.park(id, conn, WaitFor::NextRequest, Instant::now(), true),
+            Parked::Closed
+        ));
+        assert_eq!(counts(&table), (0, 0, 0));
+    }
+
+    #[test]
+    fn close_busy_frees_the_slot_for_reuse() {
+        let table = ConnectionTable::default();
+        let (_client, conn) = connection();
+        let (id, _) = table.insert(conn, Instant::now());
+        drop(table.take_ready(id));
+        table.close_busy(id);
+        assert_eq!(counts(&table), (0, 0, 0));
+        let (_client2, conn2) = connection();
+        assert_eq!(table.insert(conn2, Instant::now()).0, id);
+    }
+
+    #[test]
+    fn expire_removes_a_due_connection_and_ignores_stale_timers() {
+        let table = ConnectionTable::default();
+        let (_client, conn) = connection();
+        let start = Instant::now();
+        let (id, timer) = table.insert(conn, start);
+        let Expired::Due(_, WaitFor::NextRequest) = table.expire(timer, start) else {
+            panic!("not expired");
+        };
+        assert_eq!(counts(&table), (0, 0, 0));
+        // The same timer again, or for the slot's next connection, is stale.
+        assert!(matches!(table.expire(timer, start), Expired::Stale));
+        let (_client2, conn2) = connection();
+        let (id2, _) = table.insert(conn2, start + Duration::from_secs(5));
+        assert_eq!(id2, id);
+        assert!(matches!(table.expire(timer, start), Expired::Stale));
+    }
+
+    #[test]
+    fn expire_rearms_a_deadline_that_moved_later() {
+        let table = ConnectionTable::default();
+        let (_client, conn) = connection();
+        let start = Instant::now();
+        let (id, timer) = table.insert(conn, start + Duration::from_secs(1));
+        let conn = table.take_ready(id).unwrap();
+        // Parked again with a later deadline: the live timer stays, and moves on expiry.
+        let later = start + Duration::from_secs(9);
+        table.park(id, conn, WaitFor::NextRequest, later, false);
+        let Expired::Later(next) = table.expire(timer, start + Duration::from_secs(1)) else {
+            panic!("not re-armed");
+        };
+        assert_eq!(next.at, later);
+        assert_eq!(counts(&table), (1, 0, 0));
+    }
+
+    #[test]
+    fn cut_in_flight_cuts_busy_and_mid_request_connections_only() {
+        let table = ConnectionTable::default();
+        let now = Instant::now();
+        let mut clients = Vec::new();
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let (client, conn) = connection();
+            clients.push(client);
+            ids.push(table.insert(conn, now).0);
+        }
+        let busy = table.take_ready(ids[0]).unwrap();
+        let mid = table.take_ready(ids[1]).unwrap();
+        table.park(ids[1], mid, WaitFor::Body, now, false);
+        assert_eq!(table.cut_in_flight(), 2);
+        assert_eq!(counts(&table), (2, 1, 1));
+        drop(busy);
+        table.close_busy(ids[0]);
+        assert_eq!(table.close_idle(), 1);
+        assert_eq!(counts(&table), (0, 0, 0));
+    }
+}

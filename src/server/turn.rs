@@ -1,0 +1,245 @@
+//! The worker side: a connection's turn on a worker, and what it does with the connection
+//! afterwards (park it, queue it again, hand it to the poller, close it); and the runner
+//! loop of the main pool's workers (see the `scheduler` module).
+
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+use http::StatusCode;
+
+use super::Shared;
+use super::connection::Connection;
+use super::reject::reject;
+use super::scheduler::{Ready, Scheduler};
+use super::table::{ConnectionTable, Parked, SlotId, Timer};
+use super::waker::PollerWaker;
+use crate::http1::{Next, RouteTag};
+
+/// What workers tell the poller; most turns end without any.
+#[derive(Debug)]
+pub(super) enum Notice {
+    /// A parked connection needs a timer earlier than its live one.
+    Timer(Timer),
+    /// The connection's current request belongs on the pool of `tag` (or at the back of its
+    /// own pool's queue).
+    Move {
+        id: SlotId,
+        connection: Connection,
+        tag: RouteTag,
+    },
+}
+
+/// What every turn needs besides its connection: created once, shared by all turns.
+pub(super) struct TurnContext {
+    pub(super) shared: Arc<Shared>,
+    pub(super) table: ConnectionTable,
+    pub(super) notices: Sender<Notice>,
+    pub(super) waker: Arc<PollerWaker>,
+    pub(super) scheduler: Scheduler,
+}
+
+impl TurnContext {
+    /// Takes a connection whose socket became ready and queues it for the main pool (its
+    /// request moves to another pool later if it belongs there).
+    pub(super) fn on_ready(&self, id: SlotId) {
+        if let Some(connection) = self.table.take_ready(id) {
+            self.enqueue(id, connection);
+        }
+    }
+
+    /// Queues a busy connection for the main pool's runners, or answers 503 when the queue
+    /// is full.
+    pub(super) fn enqueue(&self, id: SlotId, connection: Connection) {
+        let ready = Ready {
+            id,
+            connection,
+            since: Instant::now(),
+        };
+        if let Err(refused) = self.scheduler.push(ready, self.shared.queue_capacity) {
+            reject(&refused.connection.stream, StatusCode::SERVICE_UNAVAILABLE);
+            drop(refused.connection);
+            self.close(refused.id);
+        }
+    }
+
+    fn notify(&self, notice: Notice) {
+        // The poller is gone only after shutdown; the connection then just closes.
+        if self.notices.send(notice).is_ok() {
+            self.waker.wake_if_sleeping();
+        }
+    }
+
+    /// Closes a busy connection (its socket already dropped).
+    pub(super) fn close(&self, id: SlotId) {
+        self.table.close_busy(id);
+        self.finished_turn();
+    }
+
+    fn finished_turn(&self) {
+        if self.shared.shutdown.load(Ordering::Acquire) {
+            // The poller waits for the last request in flight to end.
+            self.waker.wake();
+        }
+    }
+}
+
+/// One turn: a connection with something to do, on its way to a worker. If it is dropped
+/// without running (its pool closed) or its run panics (a bug), its slot is freed, so the
+/// poller never waits for a connection that is gone.
+pub(super) struct Turn {
+    context: Arc<TurnContext>,
+    id: SlotId,
+    connection: Option<Connection>,
+    /// The pool it runs on.
+    tag: RouteTag,
+    /// The connection was dealt with (parked, queued, moved or closed).
+    finished: bool,
+}
+
+impl Turn {
+    pub(super) fn new(
+        context: Arc<TurnContext>,
+        id: SlotId,
+        connection: Connection,
+        tag: RouteTag,
+    ) -> Self {
+        Self {
+            context,
+            id,
+            connection: Some(connection),
+            tag,
+            finished: false,
+        }
+    }
+
+    /// Serves what the connection has ready, then parks, closes or queues it again.
+    pub(super) fn run(mut self) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        self.serve(connection);
+        self.finished = true;
+    }
+
+    fn serve(&self, mut connection: Connection) {
+        let context = &*self.context;
+        let next = connection.serve(&context.shared, self.tag);
+        match next {
+            Next::Close => {
+                drop(connection);
+                context.close(self.id);
+            }
+            Next::Yield => self.requeue(connection, self.tag),
+            Next::Reroute { tag } => self.requeue(connection, tag),
+            Next::Wait { wait_for, until } => {
+                if connection.watching_writable != wait_for.is_writable() {
+                    let fd = connection.stream.as_raw_fd();
+                    if context
+                        .scheduler
+                        .watch(fd, self.id, wait_for.is_writable())
+                        .is_err()
+                    {
+                        drop(connection);
+                        context.close(self.id);
+                        return;
+                    }
+                    connection.watching_writable = wait_for.is_writable();
+                }
+                let shutting_down = context.shared.shutdown.load(Ordering::Acquire);
+                match context
+                    .table
+                    .park(self.id, connection, wait_for, until, shutting_down)
+                {
+                    Parked::Waiting(timer) => {
+                        context.finished_turn();
+                        if let Some(timer) = timer {
+                            context.notify(Notice::Timer(timer));
+                        }
+                    }
+                    // Ready during the turn. Serving it now would jump the queue of
+                    // connections already waiting (unfair under load): go to its back.
+                    Parked::ReadyAgain(connection) => self.requeue(connection, self.tag),
+                    Parked::Closed => context.finished_turn(),
+                }
+            }
+        }
+    }
+
+    /// Queues the connection again at the back: the main pool's own queue when this turn
+    /// runs there, or the poller moves it to its pool.
+    fn requeue(&self, connection: Connection, tag: RouteTag) {
+        let context = &*self.context;
+        let main = RouteTag::default();
+        if tag == main && self.tag == main && !context.shared.shutdown.load(Ordering::Acquire) {
+            context.enqueue(self.id, connection);
+        } else {
+            context.notify(Notice::Move {
+                id: self.id,
+                connection,
+                tag,
+            });
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if !self.finished {
+            drop(self.connection.take());
+            self.context.close(self.id);
+        }
+    }
+}
+
+/// A main-pool job: serves queued connections, polls readiness itself when the queue is
+/// empty, and retires when there is nothing to do (see the `scheduler` module).
+pub(super) fn run_runner(context: Arc<TurnContext>) {
+    let mut running = Running(Some(&context));
+    let scheduler = &context.scheduler;
+    loop {
+        scheduler.scanned();
+        if let Some(ready) = scheduler.pop() {
+            Turn::new(
+                Arc::clone(&context),
+                ready.id,
+                ready.connection,
+                RouteTag::default(),
+            )
+            .run();
+            continue;
+        }
+        let mut found = false;
+        scheduler.poll_readiness(|id| {
+            found = true;
+            context.on_ready(id);
+        });
+        if found {
+            continue;
+        }
+        if context.shared.shutdown.load(Ordering::Acquire) {
+            // Nothing new will be served: retire at once.
+        } else if scheduler.lead(|id| context.on_ready(id), || context.waker.wake()) {
+            continue;
+        }
+        if scheduler.retire() {
+            running.0 = None;
+            return;
+        }
+    }
+}
+
+/// Uncounts a runner that unwinds (a bug), and has the poller start another if work is
+/// left.
+struct Running<'a>(Option<&'a TurnContext>);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Some(context) = self.0 {
+            context.scheduler.uncount_runner();
+            context.waker.wake();
+        }
+    }
+}
