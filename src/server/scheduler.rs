@@ -221,6 +221,7 @@ impl Scheduler {
     }
 
     /// Queues `ready` unless `capacity` connections wait already; then hands it back.
+    #[allow(clippy::result_large_err)] // handing the connection back is the point; it is moved, not copied twice
     pub(super) fn push(&self, ready: Ready, capacity: usize) -> Result<(), Ready> {
         let mut queue = lock(&self.ready);
         if queue.len() >= capacity {
