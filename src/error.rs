@@ -49,9 +49,8 @@ pub enum Error {
 
 /// Why a request was rejected before it reached a handler.
 ///
-/// The connection engine answers each with [`ParseError::status`] and, for every variant but
-/// [`ParseError::ExpectationFailed`], closes the connection afterwards: after a framing error
-/// the next request's start cannot be known.
+/// The connection engine answers each with [`ParseError::status`] and closes the connection
+/// afterwards: after a framing error the next request's start cannot be known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {

@@ -25,7 +25,9 @@
 //! # Handlers and responses
 //!
 //! A [`Handler`] is any `Fn(&Request) -> impl IntoResponse` that is `Send + Sync`. The
-//! request body is read in full (within [`Limits::max_body_bytes`]) before the handler runs.
+//! request body is gathered in full (within [`Limits::max_body_bytes`]) before the handler
+//! runs, while the connection is parked: a slow client holds no worker. Routes marked
+//! [`Router::stream_bodies`] read their bodies as they arrive instead.
 //! [`IntoResponse`] covers strings, bytes, status codes, `(StatusCode, T)`, [`Response`] and
 //! `Result`. A [`Body::stream`] is sent chunked. A panicking handler costs its client a 500;
 //! the worker keeps serving.
@@ -42,9 +44,14 @@
 //! | request target ([`Limits::max_uri_bytes`]) | 8 KiB | 414 |
 //! | request body ([`Limits::max_body_bytes`]) | 2 MiB | 413 (before the body is read) |
 //! | head read ([`Limits::header_read_timeout`]) | 30 s from the first byte | 408 |
-//! | body read ([`Limits::body_read_timeout`]) | 30 s | 408 |
-//! | idle keep-alive ([`Limits::keep_alive_timeout`]) | 60 s | closed |
-//! | slow reader ([`Limits::write_timeout`]) | 30 s per write | closed |
+//! | body read ([`Limits::body_read_timeout`]) | 30 s from the first wait | 408 |
+//! | idle keep-alive ([`Limits::keep_alive_timeout`]) | 75 s | closed |
+//! | slow reader ([`Limits::write_timeout`]) | 30 s without progress | closed |
+//!
+//! No client holds a worker while it is the one to wait for: a request body still
+//! arriving, a response the client does not read (the connection parks until its socket
+//! drains, and is not read meanwhile), or a client that pipelines without pause (a turn
+//! serves at most 16 requests, then the connection goes to the back of the queue).
 //! | queued connections ([`ServerBuilder::queue_capacity`]) | 1024 | 503 + `Retry-After` |
 //! | open connections ([`ServerBuilder::max_connections`]) | 65,536 | 503 at accept |
 //!

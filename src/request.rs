@@ -151,9 +151,12 @@ impl Request {
     ///         }
     ///         format!("{total} bytes")
     ///     })
-    ///     .stream_bodies(1 << 30); // up to 1 GiB, never held in memory
+    ///     .stream_bodies(1 << 30) // up to 1 GiB, never held in memory
+    ///     // The handler blocks on the client's upload: its own pool, not the main one.
+    ///     .pool("uploads");
     /// let res = router.handle(http::Request::post("/count").body("hello")?);
     /// assert_eq!(res.into_body_bytes()?, b"5 bytes");
+    /// // Served with `Server::builder().pool("uploads", 4).router(router)`.
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn body_reader(&self) -> BodyReader<'_> {

@@ -283,10 +283,14 @@ impl Router {
 
     /// Lets the handlers of this router's routes read request bodies as they arrive, with
     /// [`Request::body_reader`], up to `max_bytes` each (instead of the server's
-    /// `max_body_bytes`, read in full first). For uploads larger than memory should hold.
+    /// `max_body_bytes`, gathered in full first). For uploads larger than memory should hold.
     /// A body the handler does not read to its end closes the connection after the
     /// response. Nest or merge the router into the application, as with
     /// [`pool`](Self::pool).
+    ///
+    /// The handler reads with blocking reads (bounded by the body-read timeout), so a slow
+    /// uploader holds its worker: put streaming routes on their own [`pool`](Self::pool), so
+    /// slow uploads can never take the main pool's workers.
     pub fn stream_bodies(mut self, max_bytes: u64) -> Self {
         self.stream_limit = Some(max_bytes);
         self

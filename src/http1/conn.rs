@@ -133,7 +133,7 @@ impl WaitFor {
 
 /// What the connection should do after its turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Next {
+pub(crate) enum AfterTurn {
     /// Park it until the socket is ready as `wait_for` says, or `until` passes.
     Wait { wait_for: WaitFor, until: Instant },
     /// The turn's budget is spent with input left: queue it again, at the back.
@@ -274,7 +274,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     }
 
     /// Serves what the connection has ready; see the module docs.
-    pub(crate) fn serve(mut self) -> Next {
+    pub(crate) fn serve(mut self) -> AfterTurn {
         self.buf.load(&self.state.leftover);
         let consumed_before = self.buf.consumed_total();
         if let Some(owed) = self.state.output.take() {
@@ -285,7 +285,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         }
         let stop = self.serve_available();
         if self.blocking && self.io.set_blocking(None).is_err() {
-            return Next::Close;
+            return AfterTurn::Close;
         }
         // A turn that consumed input completed a request, so a partial head now is a new one.
         let completed_request = self.buf.consumed_total() != consumed_before;
@@ -293,9 +293,9 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         let now = Instant::now();
         let limits = self.config.limits;
         let (wait_for, until) = match stop {
-            Stop::Close => return Next::Close,
-            Stop::Yield => return self.owe_output(Next::Yield),
-            Stop::Reroute(tag) => return self.owe_output(Next::Reroute { tag }),
+            Stop::Close => return AfterTurn::Close,
+            Stop::Yield => return self.owe_output(AfterTurn::Yield),
+            Stop::Reroute(tag) => return self.owe_output(AfterTurn::Reroute { tag }),
             Stop::NextRequest => (
                 WaitFor::NextRequest,
                 deadline_after(now, limits.keep_alive_timeout),
@@ -317,11 +317,11 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         if wait_for != WaitFor::RestOfHead {
             self.state.head_started = None;
         }
-        self.owe_output(Next::Wait { wait_for, until })
+        self.owe_output(AfterTurn::Wait { wait_for, until })
     }
 
     /// Keeps output the socket has not taken for the next turn.
-    fn owe_output(&mut self, next: Next) -> Next {
+    fn owe_output(&mut self, next: AfterTurn) -> AfterTurn {
         if !self.out.is_empty() || self.body.is_some() {
             self.state.output = Some(Box::new(OwedOutput {
                 bytes: std::mem::take(self.out),
@@ -756,7 +756,7 @@ pub(crate) fn turn_in_memory<F: Service>(
     limits: &Limits,
     draining: bool,
     service: &F,
-) -> Next {
+) -> AfterTurn {
     let draining = AtomicBool::new(draining);
     let mut out = Vec::new();
     let config = ConnConfig {
@@ -841,11 +841,11 @@ mod tests {
             }
         }
 
-        fn turn(&mut self) -> Next {
+        fn turn(&mut self) -> AfterTurn {
             self.turn_draining(false)
         }
 
-        fn turn_draining(&mut self, draining: bool) -> Next {
+        fn turn_draining(&mut self, draining: bool) -> AfterTurn {
             turn_in_memory(
                 &mut self.stream,
                 &mut self.buf,
@@ -861,14 +861,14 @@ mod tests {
         }
     }
 
-    fn wait_for(next: Next) -> Option<WaitFor> {
+    fn wait_for(next: AfterTurn) -> Option<WaitFor> {
         match next {
-            Next::Wait { wait_for, .. } => Some(wait_for),
+            AfterTurn::Wait { wait_for, .. } => Some(wait_for),
             _ => None,
         }
     }
 
-    fn run(input: &[u8]) -> (Next, String) {
+    fn run(input: &[u8]) -> (AfterTurn, String) {
         let mut client = Client::new(input);
         let next = client.turn();
         (next, client.output())
@@ -918,7 +918,7 @@ mod tests {
             while client.stream.has_input() || turns == 0 {
                 let next = client.turn();
                 assert!(
-                    matches!(next, Next::Wait { .. }),
+                    matches!(next, AfterTurn::Wait { .. }),
                     "read size {read_size}: {next:?}"
                 );
                 turns += 1;
@@ -944,11 +944,11 @@ mod tests {
             let mut turns = 0;
             loop {
                 match client.turn() {
-                    Next::Wait {
+                    AfterTurn::Wait {
                         wait_for: WaitFor::Writable,
                         ..
                     } => {}
-                    Next::Wait {
+                    AfterTurn::Wait {
                         wait_for: WaitFor::NextRequest,
                         ..
                     } => break,
@@ -995,9 +995,9 @@ mod tests {
         let one = b"GET /p HTTP/1.1\r\nHost: h\r\n\r\n";
         let input = one.repeat(TURN_BUDGET * 2 + 1);
         let mut client = Client::new(&input);
-        assert_eq!(client.turn(), Next::Yield);
+        assert_eq!(client.turn(), AfterTurn::Yield);
         assert_eq!(client.output().matches("GET /p").count(), TURN_BUDGET);
-        assert_eq!(client.turn(), Next::Yield);
+        assert_eq!(client.turn(), AfterTurn::Yield);
         assert_eq!(wait_for(client.turn()), Some(WaitFor::NextRequest));
         assert_eq!(
             client.output().matches("GET /p").count(),
@@ -1037,7 +1037,7 @@ mod tests {
             b"POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab",
             limits,
         );
-        assert_eq!(client.turn(), Next::Close);
+        assert_eq!(client.turn(), AfterTurn::Close);
         assert!(
             client.output().starts_with("HTTP/1.1 408 "),
             "{}",
@@ -1061,7 +1061,7 @@ mod tests {
     #[test]
     fn connection_close_closes_after_the_response() {
         let (next, out) = run(b"GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n");
-        assert_eq!(next, Next::Close);
+        assert_eq!(next, AfterTurn::Close);
         assert!(out.contains("connection: close\r\n"));
         assert!(!out.contains("/b"), "served a request after close: {out}");
     }
@@ -1069,7 +1069,7 @@ mod tests {
     #[test]
     fn http_1_0_closes_unless_keep_alive() {
         let (next, out) = run(b"GET /a HTTP/1.0\r\n\r\n");
-        assert_eq!(next, Next::Close);
+        assert_eq!(next, AfterTurn::Close);
         assert!(out.starts_with("HTTP/1.1 200 OK\r\n") && out.contains("connection: close"));
         let (next, out) = run(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
         assert_eq!(wait_for(next), Some(WaitFor::NextRequest));
@@ -1111,7 +1111,7 @@ mod tests {
     #[test]
     fn streamed_body_to_http_1_0_is_close_delimited() {
         let (next, out) = run(b"GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-        assert_eq!(next, Next::Close);
+        assert_eq!(next, AfterTurn::Close);
         assert_eq!(
             out,
             "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nchunk 0\nchunk 1\n"
@@ -1121,7 +1121,7 @@ mod tests {
     #[test]
     fn te_and_cl_is_rejected_and_closes() {
         let (next, out) = run(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc");
-        assert_eq!(next, Next::Close);
+        assert_eq!(next, AfterTurn::Close);
         assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
         assert!(out.contains("connection: close"));
     }
@@ -1132,7 +1132,7 @@ mod tests {
         client.stream.write_sizes = vec![0];
         assert_eq!(wait_for(client.turn()), Some(WaitFor::Writable));
         client.stream.write_sizes.clear();
-        assert_eq!(client.turn(), Next::Close);
+        assert_eq!(client.turn(), AfterTurn::Close);
         assert!(
             client.output().starts_with("HTTP/1.1 400 "),
             "{}",
@@ -1150,7 +1150,7 @@ mod tests {
             b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
             limits,
         );
-        assert_eq!(client.turn(), Next::Close);
+        assert_eq!(client.turn(), AfterTurn::Close);
         let out = client.output();
         assert!(
             out.starts_with("HTTP/1.1 413 Payload Too Large\r\n"),
@@ -1166,7 +1166,7 @@ mod tests {
             ..Limits::default()
         };
         let mut client = Client::with_limits(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", limits);
-        assert_eq!(client.turn(), Next::Close);
+        assert_eq!(client.turn(), AfterTurn::Close);
         assert!(
             client.output().starts_with("HTTP/1.1 413 "),
             "{}",
@@ -1207,14 +1207,14 @@ mod tests {
         client.stream.eof = true;
         // The first turn read all there was; the end of the stream wakes it again.
         assert_eq!(wait_for(client.turn()), Some(WaitFor::Body));
-        assert_eq!(client.turn(), Next::Close);
+        assert_eq!(client.turn(), AfterTurn::Close);
         assert_eq!(client.output(), "");
     }
 
     #[test]
     fn draining_server_closes_after_the_current_response() {
         let mut client = Client::new(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
-        assert_eq!(client.turn_draining(true), Next::Close);
+        assert_eq!(client.turn_draining(true), AfterTurn::Close);
         assert!(client.output().contains("connection: close\r\n"));
     }
 
@@ -1256,9 +1256,9 @@ mod tests {
             )
             .serve()
         };
-        assert_eq!(turn(0), Next::Reroute { tag: RouteTag(1) });
+        assert_eq!(turn(0), AfterTurn::Reroute { tag: RouteTag(1) });
         // Served on its own pool without parsing again; the next request goes back.
-        assert_eq!(turn(1), Next::Reroute { tag: RouteTag(0) });
+        assert_eq!(turn(1), AfterTurn::Reroute { tag: RouteTag(0) });
         assert_eq!(wait_for(turn(0)), Some(WaitFor::NextRequest));
         let out = strip_dates(&String::from_utf8_lossy(&stream.output));
         assert!(
@@ -1280,7 +1280,7 @@ mod tests {
         ];
         for input in inputs {
             let (next, out) = run(input);
-            assert!(next == Next::Close || out.is_empty(), "{next:?} {out}");
+            assert!(next == AfterTurn::Close || out.is_empty(), "{next:?} {out}");
         }
     }
 }

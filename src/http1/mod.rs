@@ -24,7 +24,9 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-pub(crate) use conn::{Conn, ConnConfig, ConnState, Decision, Next, RouteTag, Service, WaitFor};
+pub(crate) use conn::{
+    AfterTurn, Conn, ConnConfig, ConnState, Decision, RouteTag, Service, WaitFor,
+};
 pub(crate) use encode::write_rejection;
 pub(crate) use parse::RequestHead;
 pub(crate) use read_buf::ReadBuf;
@@ -123,11 +125,13 @@ pub mod fuzzing {
             let next =
                 conn::turn_in_memory(&mut stream, &mut buf, &mut state, limits, false, &echo);
             match next {
-                Next::Close => break,
-                Next::Wait { wait_for, .. } if !wait_for.is_writable() && !stream.has_input() => {
+                AfterTurn::Close => break,
+                AfterTurn::Wait { wait_for, .. }
+                    if !wait_for.is_writable() && !stream.has_input() =>
+                {
                     break;
                 }
-                Next::Wait { .. } | Next::Yield | Next::Reroute { .. } => {}
+                AfterTurn::Wait { .. } | AfterTurn::Yield | AfterTurn::Reroute { .. } => {}
             }
         }
         stream.output
@@ -146,11 +150,13 @@ pub const DEFAULT_MAX_URI_BYTES: usize = 8 * 1024;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
 /// Time allowed from a request's first byte to the end of its head; then 408 (hyper: 30 s).
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Time allowed to read a request body once the handler would need it; then 408.
+/// Time allowed for a request body to arrive, from the first time it has to be waited for;
+/// then 408. The connection is parked meanwhile: no worker waits.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an idle keep-alive connection is kept open without a new request.
 pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Time allowed for each blocking write to a slow client before the connection is dropped.
+/// Time a client that does not read its response is given to make room for more of it (the
+/// connection is parked meanwhile: no worker waits); then the connection is closed.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Limits on what a client may send, and how slowly.

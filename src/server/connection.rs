@@ -12,7 +12,7 @@ use http::request::Parts;
 
 use super::Shared;
 use crate::body::{Body, RequestBody};
-use crate::http1::{Conn, ConnConfig, ConnState, Decision, Next, ReadBuf, RouteTag, Service};
+use crate::http1::{AfterTurn, Conn, ConnConfig, ConnState, Decision, ReadBuf, RouteTag, Service};
 use crate::request::Request;
 
 /// Beyond this capacity a worker's output buffer is freed after use rather than kept.
@@ -50,7 +50,7 @@ impl Connection {
 
     /// Serves what the connection has ready, on the current worker thread, which belongs to
     /// the pool of `tag`.
-    pub(super) fn serve(&mut self, shared: &Shared, tag: RouteTag) -> Next {
+    pub(super) fn serve(&mut self, shared: &Shared, tag: RouteTag) -> AfterTurn {
         BUFFERS.with(|buffers| {
             let mut buffers = buffers.borrow_mut();
             let (buf, out) = &mut *buffers;

@@ -16,7 +16,7 @@ use super::reject::reject;
 use super::scheduler::{Ready, Scheduler};
 use super::table::{ConnectionTable, Parked, SlotId, Timer};
 use super::waker::PollerWaker;
-use crate::http1::{Next, RouteTag};
+use crate::http1::{AfterTurn, RouteTag};
 
 /// What workers tell the poller; most turns end without any.
 #[derive(Debug)]
@@ -128,13 +128,13 @@ impl Turn {
         let context = &*self.context;
         let next = connection.serve(&context.shared, self.tag);
         match next {
-            Next::Close => {
+            AfterTurn::Close => {
                 drop(connection);
                 context.close(self.id);
             }
-            Next::Yield => self.requeue(connection, self.tag),
-            Next::Reroute { tag } => self.requeue(connection, tag),
-            Next::Wait { wait_for, until } => {
+            AfterTurn::Yield => self.requeue(connection, self.tag),
+            AfterTurn::Reroute { tag } => self.requeue(connection, tag),
+            AfterTurn::Wait { wait_for, until } => {
                 if connection.watching_writable != wait_for.is_writable() {
                     let fd = connection.stream.as_raw_fd();
                     if context
