@@ -108,6 +108,7 @@ mod request;
 mod response;
 mod router;
 mod server;
+pub mod testing;
 
 pub use body::Body;
 pub use error::{

@@ -747,8 +747,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     }
 }
 
-/// An in-memory connection turn, for the engine's tests and fuzzing.
-#[cfg(any(test, feature = "__internals"))]
+/// One turn of a connection over an in-memory stream (tests, fuzzing, `crate::testing`).
 pub(crate) fn turn_in_memory<F: Service>(
     stream: &mut super::memory::MemoryStream,
     buf: &mut ReadBuf,

@@ -7,13 +7,12 @@
 //! - `parse`: request heads; `decode`: the chunked coding; `request_body`: request bodies.
 //! - `encode`: response heads and chunks; `write`: response framing and streamed bodies.
 //! - `read_buf`: unconsumed input; `conn`: the engine that runs one connection's turn.
-//! - `memory`: an in-memory stream for tests and fuzzing.
+//! - `memory`: an in-memory stream for tests, fuzzing and `crate::testing`.
 
 mod conn;
 mod date;
 mod decode;
 mod encode;
-#[cfg(any(test, feature = "__internals"))]
 mod memory;
 mod parse;
 mod read_buf;
@@ -24,10 +23,13 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+pub(crate) use conn::turn_in_memory;
 pub(crate) use conn::{
     AfterTurn, Conn, ConnConfig, ConnState, Decision, RouteTag, Service, WaitFor,
 };
+pub(crate) use decode::ChunkedDecoder;
 pub(crate) use encode::write_rejection;
+pub(crate) use memory::MemoryStream;
 pub(crate) use parse::RequestHead;
 pub(crate) use read_buf::ReadBuf;
 

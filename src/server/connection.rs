@@ -14,6 +14,7 @@ use super::Shared;
 use crate::body::{Body, RequestBody};
 use crate::http1::{AfterTurn, Conn, ConnConfig, ConnState, Decision, ReadBuf, RouteTag, Service};
 use crate::request::Request;
+use crate::router::Router;
 
 /// Beyond this capacity a worker's output buffer is freed after use rather than kept.
 const MAX_RETAINED_OUTPUT_BYTES: usize = 256 * 1024;
@@ -97,21 +98,24 @@ impl Service for HandlerService<'_> {
     }
 
     fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body> {
-        call_handler(self.shared, head, body, self.peer)
+        let draining = self.shared.draining.load(Ordering::Acquire);
+        call_router(&self.shared.router, head, body, Some(self.peer), draining)
     }
 }
 
-/// Runs the handler; a panic costs the client a 500, never the worker.
-fn call_handler(
-    shared: &Shared,
+/// Runs the router for one request, as the server does (the in-process test client too);
+/// a panic costs the client a 500, never the worker.
+pub(crate) fn call_router(
+    router: &Router,
     head: Parts,
     body: RequestBody,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
+    draining: bool,
 ) -> http::Response<Body> {
-    let mut request = Request::from_body(head, body, Some(peer));
-    request.set_server_draining(shared.draining.load(Ordering::Acquire));
+    let mut request = Request::from_body(head, body, peer);
+    request.set_server_draining(draining);
     // The router catches handler panics itself (and logs the route); this catches the rest.
-    match panic::catch_unwind(AssertUnwindSafe(|| shared.router.dispatch(&mut request))) {
+    match panic::catch_unwind(AssertUnwindSafe(|| router.dispatch(&mut request))) {
         Ok(response) => response.into_http(),
         Err(_) => {
             // The panic message itself was printed by the panic hook.

@@ -25,7 +25,7 @@
 //! - `builder`, `handle`: the public API.
 
 mod builder;
-mod connection;
+pub(crate) mod connection;
 mod handle;
 mod poller;
 mod reject;

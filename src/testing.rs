@@ -1,0 +1,242 @@
+//! Testing handlers against the code that serves them: [`TestClient`] sends requests through
+//! the real HTTP/1.1 engine (parser, limits, framing, router, middleware, encoder) over an
+//! in-memory connection, with no socket and no thread.
+//!
+//! [`Router::handle`] calls the router directly and is the quickest check of a handler's
+//! logic; [`TestClient`] also exercises what a client on the wire would meet: 400s for
+//! malformed requests, 413s, `Content-Length` and chunked framing, HEAD, keep-alive and
+//! pipelining.
+
+use std::fmt;
+
+use crate::http1::{AfterTurn, ConnState, Limits, MemoryStream, ReadBuf, turn_in_memory};
+use crate::router::Router;
+use crate::server::connection::call_router;
+
+/// An in-process client for a [`Router`]; see the module docs.
+///
+/// # Examples
+///
+/// ```
+/// use switchyard::testing::TestClient;
+/// use switchyard::{Request, Router};
+///
+/// let app = Router::new().get("/users/{id}", |req: &Request| {
+///     format!("user {}", req.param("id").unwrap())
+/// });
+/// let client = TestClient::new(app);
+/// let res = client.get("/users/7")?;
+/// assert_eq!(res.status(), 200);
+/// assert_eq!(res.body(), b"user 7");
+///
+/// // Raw bytes meet the same parser as on the wire.
+/// let raw = client.send_raw(b"GET /users/7 HTTP/1.1\r\n\r\n");
+/// assert!(raw.starts_with(b"HTTP/1.1 400 Bad Request\r\n")); // no Host
+/// # Ok::<(), switchyard::testing::TestError>(())
+/// ```
+pub struct TestClient {
+    router: Router,
+    limits: Limits,
+}
+
+impl fmt::Debug for TestClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestClient")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why [`TestClient::request`] could not produce a response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestError {
+    /// The server closed the connection, or waits for more, without a whole response.
+    #[error("no complete response: {0}")]
+    NoResponse(String),
+    /// The server's bytes are not a valid HTTP/1.1 response (a bug worth reporting).
+    #[error("invalid response: {0}")]
+    InvalidResponse(String),
+}
+
+impl TestClient {
+    /// A client for `router`, with the server's default [`Limits`].
+    pub fn new(router: Router) -> Self {
+        Self {
+            router,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Uses `limits` instead of the defaults (as `ServerBuilder::limits` would).
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sends `bytes` on one connection, as a client that then waits; returns every byte
+    /// the server wrote until it closed the connection or waited for more input.
+    pub fn send_raw(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut stream = MemoryStream::new(bytes);
+        let mut buf = ReadBuf::default();
+        let mut state = ConnState::default();
+        let service = |head, body| call_router(&self.router, head, body, None, false);
+        let service = ServiceFn(service);
+        // Each turn serves at least one request or ends the connection, or waits.
+        for _ in 0..=bytes.len() {
+            match turn_in_memory(
+                &mut stream,
+                &mut buf,
+                &mut state,
+                &self.limits,
+                false,
+                &service,
+            ) {
+                AfterTurn::Close | AfterTurn::Wait { .. } if !stream.has_input() => break,
+                AfterTurn::Close => break,
+                _ => {}
+            }
+        }
+        stream.output
+    }
+
+    /// Sends one request and returns the response. A `Host` header is added when missing,
+    /// and `Content-Length` when the body is not empty.
+    ///
+    /// # Errors
+    ///
+    /// [`TestError`] when the server sends no complete response.
+    pub fn request(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TestError> {
+        let bytes = encode_request(&request);
+        let output = self.send_raw(&bytes);
+        parse_response(&output, request.method() == http::Method::HEAD)
+    }
+
+    /// `GET path`.
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Self::request).
+    pub fn get(&self, path: &str) -> Result<http::Response<Vec<u8>>, TestError> {
+        let request = http::Request::get(path)
+            .body(Vec::new())
+            .map_err(|e| TestError::NoResponse(format!("bad request: {e}")))?;
+        self.request(request)
+    }
+}
+
+/// A closure as the engine's service.
+struct ServiceFn<F>(F);
+
+impl<F> crate::http1::Service for ServiceFn<F>
+where
+    F: Fn(http::request::Parts, crate::body::RequestBody) -> http::Response<crate::Body>,
+{
+    fn call(
+        &self,
+        head: http::request::Parts,
+        body: crate::body::RequestBody,
+    ) -> http::Response<crate::Body> {
+        (self.0)(head, body)
+    }
+}
+
+fn encode_request(request: &http::Request<Vec<u8>>) -> Vec<u8> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str);
+    let mut bytes = format!("{} {target} HTTP/1.1\r\n", request.method()).into_bytes();
+    let headers = request.headers();
+    if !headers.contains_key(http::header::HOST) {
+        let host = request
+            .uri()
+            .authority()
+            .map_or("localhost", |a| a.as_str());
+        bytes.extend_from_slice(format!("host: {host}\r\n").as_bytes());
+    }
+    for (name, value) in headers {
+        bytes.extend_from_slice(name.as_str().as_bytes());
+        bytes.extend_from_slice(b": ");
+        bytes.extend_from_slice(value.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+    }
+    let framed = headers.contains_key(http::header::CONTENT_LENGTH)
+        || headers.contains_key(http::header::TRANSFER_ENCODING);
+    if !framed && !request.body().is_empty() {
+        bytes.extend_from_slice(format!("content-length: {}\r\n", request.body().len()).as_bytes());
+    }
+    bytes.extend_from_slice(b"\r\n");
+    bytes.extend_from_slice(request.body());
+    bytes
+}
+
+/// Parses the first final response in `output` (interim `100 Continue`s are skipped).
+fn parse_response(output: &[u8], to_head: bool) -> Result<http::Response<Vec<u8>>, TestError> {
+    let mut rest = output;
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut parsed = httparse::Response::new(&mut headers);
+        let len = match parsed.parse(rest) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => {
+                return Err(TestError::NoResponse(format!(
+                    "{} bytes of a response head",
+                    rest.len()
+                )));
+            }
+            Err(e) => return Err(TestError::InvalidResponse(e.to_string())),
+        };
+        let code = parsed.code.unwrap_or(0);
+        if (100..200).contains(&code) {
+            rest = &rest[len..];
+            continue;
+        }
+        let mut builder = http::Response::builder().status(code);
+        let mut content_length = None;
+        let mut chunked = false;
+        for header in parsed.headers.iter() {
+            builder = builder.header(header.name, header.value);
+            if header.name.eq_ignore_ascii_case("content-length") {
+                content_length = std::str::from_utf8(header.value)
+                    .ok()
+                    .and_then(|v| v.parse::<usize>().ok());
+            }
+            if header.name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = header.value.eq_ignore_ascii_case(b"chunked");
+            }
+        }
+        let body_bytes = &rest[len..];
+        let bodiless = to_head || code == 204 || code == 304;
+        let body = if bodiless {
+            Vec::new()
+        } else if chunked {
+            let mut decoder = crate::http1::ChunkedDecoder::default();
+            let mut body = Vec::new();
+            decoder
+                .decode(body_bytes, &mut body)
+                .map_err(|e| TestError::InvalidResponse(e.to_string()))?;
+            if !decoder.is_done() {
+                return Err(TestError::NoResponse("a chunked body cut short".into()));
+            }
+            body
+        } else if let Some(length) = content_length {
+            if body_bytes.len() < length {
+                return Err(TestError::NoResponse(format!(
+                    "{} of {length} body bytes",
+                    body_bytes.len()
+                )));
+            }
+            body_bytes[..length].to_vec()
+        } else {
+            body_bytes.to_vec()
+        };
+        return builder
+            .body(body)
+            .map_err(|e| TestError::InvalidResponse(e.to_string()));
+    }
+}
