@@ -55,6 +55,8 @@
 //! | queued connections ([`ServerBuilder::queue_capacity`]) | 1024 | 503 + `Retry-After` |
 //! | open connections ([`ServerBuilder::max_connections`]) | 65,536 | 503 at accept |
 //!
+//! Timeouts saturate at [`MAX_TIMEOUT`] (100 years): `Duration::MAX` means "never".
+//!
 //! Framing follows RFC 9112 §6 strictly: `Content-Length` must be digits (identical repeats
 //! fold), `Transfer-Encoding` must end in `chunked`, both together are refused (400), lines
 //! end in CRLF, an HTTP/1.1 request needs exactly one `Host`. Other versions get 505.
@@ -134,7 +136,7 @@ pub use response::{IntoResponse, Response};
 pub use router::Router;
 pub use server::{
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS,
-    RunningServer, Server, ServerBuilder, ShutdownHandle, ShutdownReport,
+    MAX_TIMEOUT, RunningServer, Server, ServerBuilder, ShutdownHandle, ShutdownReport,
 };
 
 /// Internals for benches and fuzz targets, behind the `__internals` feature. Not covered by

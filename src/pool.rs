@@ -460,7 +460,8 @@ impl ThreadPool {
         self.join_all();
     }
 
-    /// Like [`shutdown`](Self::shutdown), but gives up waiting after `timeout`.
+    /// Like [`shutdown`](Self::shutdown), but gives up waiting after `timeout`. A timeout too
+    /// large for a deadline (`Duration::MAX`) waits as long as `shutdown` does.
     ///
     /// # Errors
     ///
@@ -489,18 +490,23 @@ impl ThreadPool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Result<(), ShutdownTimedOut> {
-        let deadline = Instant::now() + timeout;
+        // A deadline past what `Instant` can hold (`Duration::MAX`) is no deadline at all.
+        let deadline = Instant::now().checked_add(timeout);
         self.close_queue();
         let mut running = self.workers.len();
         while running > 0 {
-            match self.exits.recv_deadline(deadline) {
-                Ok(id) => {
+            let exited = match deadline {
+                Some(deadline) => self.exits.recv_deadline(deadline).ok(),
+                None => self.exits.recv().ok(),
+            };
+            match exited {
+                Some(id) => {
                     if let Some(worker) = self.workers.iter_mut().find(|w| w.id == id) {
                         join_worker(worker);
                     }
                     running -= 1;
                 }
-                Err(_) => break,
+                None => break,
             }
         }
         if running == 0 {
@@ -873,6 +879,34 @@ mod tests {
         }
         pool.shutdown_timeout(WAIT).unwrap();
         assert_eq!(ran.load(Ordering::SeqCst), 50);
+    }
+
+    /// Regression: `Instant::now() + Duration::MAX` overflowed and panicked.
+    #[test]
+    fn shutdown_timeout_duration_max_waits_without_a_deadline() {
+        // Idle workers: Ok at once.
+        let (done_tx, done) = mpsc::channel();
+        let idle = ThreadPool::new(2);
+        thread::spawn(move || done_tx.send(idle.shutdown_timeout(Duration::MAX)));
+        let result = done.recv_timeout(WAIT).expect("shutdown_timeout returns");
+        assert_eq!(result, Ok(()));
+
+        // A busy worker: it waits for the job, however long it takes.
+        let pool = ThreadPool::new(1);
+        let (release_tx, release) = mpsc::channel::<()>();
+        let (started_tx, started) = mpsc::channel();
+        pool.execute(move || {
+            started_tx.send(()).unwrap();
+            let _ = release.recv_timeout(WAIT);
+        })
+        .unwrap();
+        started.recv_timeout(WAIT).unwrap();
+        let (done_tx, done) = mpsc::channel();
+        thread::spawn(move || done_tx.send(pool.shutdown_timeout(Duration::MAX)));
+        assert!(done.recv_timeout(Duration::from_millis(50)).is_err());
+        release_tx.send(()).unwrap();
+        let result = done.recv_timeout(WAIT).expect("shutdown_timeout returns");
+        assert_eq!(result, Ok(()));
     }
 
     #[test]

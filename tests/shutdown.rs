@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use support::{Client, IO_TIMEOUT, spawn};
 use switchyard::{
-    Health, Request, Response, RunningServer, Server, ShutdownHandle, ShutdownReport,
+    Health, Request, Response, Router, RunningServer, Server, ShutdownHandle, ShutdownReport,
 };
 
 /// Joins the server, failing the test if that takes longer than `IO_TIMEOUT`.
@@ -130,4 +130,47 @@ fn drain_deadline_cuts_a_never_ending_request_and_reports_it() {
     // Let the detached worker finish, so later tests do not count it.
     drop(release);
     finished.recv_timeout(IO_TIMEOUT).unwrap();
+}
+
+/// Regression: `Duration::MAX` timeouts overflowed `Instant + Duration` (on the poller
+/// thread for the keep-alive and drain deadlines, so `join` reported `ServerPanicked`).
+/// They now saturate at `MAX_TIMEOUT`.
+#[test]
+fn duration_max_timeouts_serve_and_shut_down_cleanly() {
+    let uploads = Router::new()
+        .post("/upload", |req: &Request| {
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut req.body_reader(), &mut body).unwrap();
+            format!("got {}", body.len())
+        })
+        .stream_bodies(1024);
+    let server = spawn(
+        Server::builder()
+            .threads(2)
+            .keep_alive_timeout(Duration::MAX)
+            .drain_timeout(Duration::MAX)
+            .header_read_timeout(Duration::MAX)
+            .body_read_timeout(Duration::MAX)
+            .write_timeout(Duration::MAX)
+            .router(uploads)
+            .route(http::Method::GET, "/", |_: &Request| "ok"),
+    );
+    let mut client = Client::new(server.local_addr());
+    // Each response parks the connection with a keep-alive deadline.
+    for _ in 0..3 {
+        assert_eq!(client.get("/").text(), "ok");
+    }
+    // A streamed body sets its read deadline when the handler starts.
+    client.send(b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello");
+    assert_eq!(client.reply().text(), "got 5");
+    assert_eq!(client.get("/").text(), "ok");
+    // The connection is idle again: the shutdown closes it and sets the drain deadline.
+    let (done, stopped) = mpsc::channel();
+    std::thread::spawn(move || done.send(server.shutdown()));
+    let report = stopped
+        .recv_timeout(IO_TIMEOUT)
+        .expect("shutdown did not return in time")
+        .expect("server ended with an error");
+    assert!(report.is_clean(), "{report:?}");
+    assert!(support::is_closed(client.stream()));
 }

@@ -27,6 +27,10 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
 /// How long a graceful shutdown waits for requests in flight before cutting them.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest timeout a server keeps: 100 years. Every timeout setter of [`ServerBuilder`]
+/// saturates at it, so that `Instant::now() + timeout` cannot overflow; a longer timeout,
+/// `Duration::MAX` included, means "never" in practice.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 /// The thread name prefix of a server's workers.
 const WORKER_THREAD_PREFIX: &str = "switchyard-worker";
 
@@ -116,9 +120,9 @@ impl ServerBuilder {
 
     /// How long a graceful shutdown waits for requests in flight; then their connections
     /// are cut and counted in the [`ShutdownReport`](crate::ShutdownReport) (default
-    /// [`DEFAULT_DRAIN_TIMEOUT`]).
+    /// [`DEFAULT_DRAIN_TIMEOUT`]). Saturates at [`MAX_TIMEOUT`].
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
-        self.drain_timeout = timeout;
+        self.drain_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
@@ -131,9 +135,15 @@ impl ServerBuilder {
         self
     }
 
-    /// Replaces every protocol limit at once.
+    /// Replaces every protocol limit at once. Timeouts saturate at [`MAX_TIMEOUT`].
     pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.limits = Limits {
+            header_read_timeout: limits.header_read_timeout.min(MAX_TIMEOUT),
+            body_read_timeout: limits.body_read_timeout.min(MAX_TIMEOUT),
+            keep_alive_timeout: limits.keep_alive_timeout.min(MAX_TIMEOUT),
+            write_timeout: limits.write_timeout.min(MAX_TIMEOUT),
+            ..limits
+        };
         self
     }
 
@@ -162,27 +172,30 @@ impl ServerBuilder {
     }
 
     /// Time from a request's first byte to the end of its head; then 408 and close.
+    /// Saturates at [`MAX_TIMEOUT`].
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.header_read_timeout = timeout;
+        self.limits.header_read_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
     /// Time to receive a request body; then 408 and close.
+    /// Saturates at [`MAX_TIMEOUT`].
     pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.body_read_timeout = timeout;
+        self.limits.body_read_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
     /// How long an idle keep-alive connection stays open.
+    /// Saturates at [`MAX_TIMEOUT`].
     pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.keep_alive_timeout = timeout;
+        self.limits.keep_alive_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
     /// Time allowed for each write to a client that does not read; then the connection is
-    /// dropped.
+    /// dropped. Saturates at [`MAX_TIMEOUT`].
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.write_timeout = timeout;
+        self.limits.write_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
@@ -311,5 +324,58 @@ impl ServerBuilder {
             return Err(Error::Config("max_headers must be between 1 and 256"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn timeouts_past_max_timeout_saturate() {
+        let builder = ServerBuilder::default()
+            .keep_alive_timeout(Duration::MAX)
+            .drain_timeout(Duration::MAX)
+            .header_read_timeout(Duration::MAX)
+            .body_read_timeout(Duration::MAX)
+            .write_timeout(Duration::MAX);
+        let limits = builder.limits;
+        for timeout in [
+            builder.drain_timeout,
+            limits.keep_alive_timeout,
+            limits.header_read_timeout,
+            limits.body_read_timeout,
+            limits.write_timeout,
+        ] {
+            assert_eq!(timeout, MAX_TIMEOUT);
+        }
+        let limits = Limits {
+            keep_alive_timeout: Duration::MAX,
+            write_timeout: Duration::MAX,
+            ..Limits::default()
+        };
+        let limits = ServerBuilder::default().limits(limits).limits;
+        assert_eq!(limits.keep_alive_timeout, MAX_TIMEOUT);
+        assert_eq!(limits.write_timeout, MAX_TIMEOUT);
+        assert_eq!(
+            limits.body_read_timeout,
+            Limits::default().body_read_timeout
+        );
+        // The point of the bound: a deadline this far out is still an `Instant`.
+        assert!(Instant::now().checked_add(MAX_TIMEOUT).is_some());
+    }
+
+    #[test]
+    fn timeouts_within_max_timeout_are_kept() {
+        let builder = ServerBuilder::default()
+            .keep_alive_timeout(Duration::from_millis(1500))
+            .drain_timeout(MAX_TIMEOUT);
+        assert_eq!(
+            builder.limits.keep_alive_timeout,
+            Duration::from_millis(1500)
+        );
+        assert_eq!(builder.drain_timeout, MAX_TIMEOUT);
     }
 }

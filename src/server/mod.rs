@@ -47,7 +47,7 @@ use mio::{Interest, Poll, Waker};
 
 pub use builder::{
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS,
-    ServerBuilder,
+    MAX_TIMEOUT, ServerBuilder,
 };
 pub use handle::ShutdownHandle;
 
