@@ -156,7 +156,11 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// then 408. The connection is parked meanwhile: no worker waits.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long an idle keep-alive connection is kept open without a new request.
-pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+///
+/// 75 s, longer than nginx's upstream `keepalive_timeout` (60 s): a reverse proxy in front
+/// closes an idle connection before we do, so it never reuses one we are closing (which
+/// would fail the request it sent on it).
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(75);
 /// Time a client that does not read its response is given to make room for more of it (the
 /// connection is parked meanwhile: no worker waits); then the connection is closed.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -242,5 +246,19 @@ impl Transport for TcpStream {
 
     fn try_clone_boxed(&self) -> io::Result<Box<dyn Transport + Send>> {
         Ok(Box::new(self.try_clone()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection must outlive a proxy's (nginx `keepalive_timeout 60s`), so the
+    /// proxy never sends a request on a connection we are closing.
+    #[test]
+    fn default_keep_alive_outlasts_nginx_upstream_keepalive() {
+        const NGINX_UPSTREAM_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+        assert_eq!(DEFAULT_KEEP_ALIVE_TIMEOUT, Duration::from_secs(75));
+        assert!(Limits::default().keep_alive_timeout > NGINX_UPSTREAM_KEEPALIVE_TIMEOUT);
     }
 }
