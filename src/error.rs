@@ -78,8 +78,9 @@ pub enum ParseError {
         /// The limit, in fields.
         limit: usize,
     },
-    /// An HTTP/1.1 request has no `Host` header, or any request has several.
-    #[error("request must carry exactly one host header")]
+    /// An HTTP/1.1 request has no `Host` header, or any request has several, or one whose
+    /// value is not `uri-host [ ":" port ]` (RFC 9110 §7.2).
+    #[error("request must carry exactly one valid host header")]
     Host,
     /// `Content-Length` is not a plain decimal number, or its copies disagree.
     #[error("invalid content-length")]

@@ -59,7 +59,7 @@
 //!
 //! Framing follows RFC 9112 §6 strictly: `Content-Length` must be digits (identical repeats
 //! fold), `Transfer-Encoding` must end in `chunked`, both together are refused (400), lines
-//! end in CRLF, an HTTP/1.1 request needs exactly one `Host`. Other versions get 505.
+//! end in CRLF, an HTTP/1.1 request needs exactly one valid `Host`. Other versions get 505.
 //!
 //! # The thread pool
 //!

@@ -114,6 +114,30 @@ fn missing_or_repeated_host_is_400() {
     server.shutdown().unwrap();
 }
 
+/// RFC 9110 §7.2, RFC 9112 §3.2: a Host value that is not `uri-host [ ":" port ]` is 400.
+#[test]
+fn invalid_host_value_is_400() {
+    let server = server();
+    for host in [
+        "a b",
+        "user@example.com",
+        "a/b",
+        "a?b",
+        "a#b",
+        "a:http",
+        "::1",
+    ] {
+        let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        assert_rejected(&server, request.as_bytes(), 400);
+    }
+    let mut client = Client::new(server.local_addr());
+    for host in ["example.com:", "[::1]:8080", "127.0.0.1:80"] {
+        client.send(format!("GET /ok HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+        assert_eq!(client.reply().status, 200, "{host:?}");
+    }
+    server.shutdown().unwrap();
+}
+
 #[test]
 fn keep_alive_is_default_on_1_1_and_opt_in_on_1_0() {
     let server = server();

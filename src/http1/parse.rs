@@ -95,12 +95,15 @@ pub(crate) fn parse_head(
     // The framing rules read the raw fields: a few byte comparisons are cheaper than
     // hashing each name into the map again.
     let fields = request.headers;
-    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host and to any
-    // request with more than one Host field.
-    match values(fields, b"host").count() {
-        0 if version == Version::HTTP_11 => return Err(ParseError::Host),
-        0 | 1 => {}
-        _ => return Err(ParseError::Host),
+    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to
+    // any request with more than one Host field or with an invalid Host value (even when an
+    // absolute-form target makes the server ignore it).
+    let mut hosts = values(fields, b"host");
+    match (hosts.next(), hosts.next()) {
+        (None, _) if version == Version::HTTP_11 => return Err(ParseError::Host),
+        (None, _) => {}
+        (Some(host), None) if is_valid_host(trim_ows(host)) => {}
+        (Some(_), _) => return Err(ParseError::Host),
     }
     let framing = body_framing(fields, version)?;
     let keep_alive = keep_alive(fields, version);
@@ -159,6 +162,77 @@ fn has_bare_lf(head: &[u8]) -> bool {
         lf += usize::from(b == b'\n');
     }
     cr != lf
+}
+
+/// RFC 9110 §7.2: `Host = uri-host [ ":" port ]`, with RFC 3986's `host` (§3.2.2): an
+/// `IP-literal` in brackets, or a `reg-name` (which covers `IPv4address`), possibly empty;
+/// `port = *DIGIT` (§3.2.3), possibly empty. No userinfo, path, query or fragment.
+fn is_valid_host(value: &[u8]) -> bool {
+    let (host_is_valid, port) = match value.strip_prefix(b"[") {
+        Some(literal) => match literal.iter().position(|&b| b == b']') {
+            Some(end) => (is_ip_literal(&literal[..end]), &literal[end + 1..]),
+            None => return false,
+        },
+        None => {
+            let end = value.iter().position(|&b| b == b':').unwrap_or(value.len());
+            (is_reg_name(&value[..end]), &value[end..])
+        }
+    };
+    host_is_valid
+        && match port.split_first() {
+            None => true,
+            Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+            Some(_) => false,
+        }
+}
+
+/// RFC 3986 §3.2.2: `IP-literal = "[" ( IPv6address / IPvFuture ) "]"`, brackets removed;
+/// `IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )`. No zone identifier.
+fn is_ip_literal(literal: &[u8]) -> bool {
+    if let Some(future) = literal.strip_prefix(b"v").or(literal.strip_prefix(b"V")) {
+        let Some(dot) = future.iter().position(|&b| b == b'.') else {
+            return false;
+        };
+        let (version, rest) = (&future[..dot], &future[dot + 1..]);
+        return !version.is_empty()
+            && version.iter().all(u8::is_ascii_hexdigit)
+            && !rest.is_empty()
+            && rest
+                .iter()
+                .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':');
+    }
+    std::str::from_utf8(literal).is_ok_and(|text| text.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+/// RFC 3986 §3.2.2: `reg-name = *( unreserved / pct-encoded / sub-delims )`.
+fn is_reg_name(name: &[u8]) -> bool {
+    let mut rest = name;
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = match b {
+            b'%' => match tail {
+                [high, low, tail @ ..] if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
+                    tail
+                }
+                _ => return false,
+            },
+            b if is_unreserved(b) || is_sub_delim(b) => tail,
+            _ => return false,
+        };
+    }
+    true
+}
+
+/// RFC 3986 §2.3: `unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"`.
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// RFC 3986 §2.2: `sub-delims = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="`.
+fn is_sub_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
 }
 
 /// RFC 9112 §6.3, in order: Transfer-Encoding wins over Content-Length, but a request with
@@ -311,6 +385,26 @@ mod tests {
         missing_host_on_1_1: "GET / HTTP/1.1\r\n\r\n" => ParseError::Host,
         repeated_host: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n" => ParseError::Host,
         repeated_host_on_1_0: "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n" => ParseError::Host,
+        // RFC 9110 §7.2, RFC 9112 §3.2: a Host value that is not `uri-host [ ":" port ]`.
+        host_with_space: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n" => ParseError::Host,
+        host_with_userinfo: "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n" => ParseError::Host,
+        host_with_path: "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n" => ParseError::Host,
+        host_with_query: "GET / HTTP/1.1\r\nHost: a?b\r\n\r\n" => ParseError::Host,
+        host_with_fragment: "GET / HTTP/1.1\r\nHost: a#b\r\n\r\n" => ParseError::Host,
+        host_with_letter_port: "GET / HTTP/1.1\r\nHost: a:8o\r\n\r\n" => ParseError::Host,
+        host_with_two_ports: "GET / HTTP/1.1\r\nHost: a:80:81\r\n\r\n" => ParseError::Host,
+        host_unbracketed_ipv6: "GET / HTTP/1.1\r\nHost: ::1\r\n\r\n" => ParseError::Host,
+        host_unbracketed_ipv6_full: "GET / HTTP/1.1\r\nHost: 2001:db8::1\r\n\r\n" => ParseError::Host,
+        host_unclosed_ipv6: "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n" => ParseError::Host,
+        host_bracketed_name: "GET / HTTP/1.1\r\nHost: [example.com]\r\n\r\n" => ParseError::Host,
+        host_ipv6_zone: "GET / HTTP/1.1\r\nHost: [fe80::1%eth0]\r\n\r\n" => ParseError::Host,
+        host_text_after_ipv6: "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n" => ParseError::Host,
+        host_bad_percent: "GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n" => ParseError::Host,
+        host_short_percent: "GET / HTTP/1.1\r\nHost: a%4\r\n\r\n" => ParseError::Host,
+        host_backslash: "GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n" => ParseError::Host,
+        host_obs_text: "GET / HTTP/1.1\r\nHost: caf\u{e9}\r\n\r\n" => ParseError::Host,
+        host_invalid_on_1_0: "GET / HTTP/1.0\r\nHost: a b\r\n\r\n" => ParseError::Host,
+        host_invalid_with_absolute_target: "GET http://a/ HTTP/1.1\r\nHost: a b\r\n\r\n" => ParseError::Host,
         content_length_plus: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n" => ParseError::ContentLength,
         content_length_hex: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n" => ParseError::ContentLength,
         content_length_inner_space: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\n" => ParseError::ContentLength,
@@ -369,6 +463,37 @@ mod tests {
         let head = head("GET http://example.com/a?b HTTP/1.1\r\nHost: example.com\r\n\r\n");
         assert_eq!(head.parts.uri.host(), Some("example.com"));
         assert_eq!(head.parts.uri.path(), "/a");
+    }
+
+    /// RFC 9110 §7.2: `Host = uri-host [ ":" port ]`, `port = *DIGIT` (RFC 3986 §3.2.3, so
+    /// an empty port is valid), and an empty value for a target without authority.
+    #[test]
+    fn valid_host_values_are_accepted() {
+        for host in [
+            "example.com",
+            "example.com:8080",
+            "example.com:",
+            "EXAMPLE.com",
+            "127.0.0.1",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:8080",
+            "[2001:db8::7]:",
+            "[::ffff:192.0.2.1]",
+            "[v7.fe80::a+en1]",
+            "xn--bcher-kva.example",
+            "a_b~c-d.e",
+            "sub.delims!$&'()*+,;=",
+            "pct%20encoded",
+            "",
+        ] {
+            let input = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert!(
+                matches!(parse(&input), Ok(Some(_))),
+                "{host:?} gave {:?}",
+                parse(&input).map(|head| head.map(|(_, len)| len))
+            );
+        }
     }
 
     #[test]
