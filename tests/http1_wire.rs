@@ -371,6 +371,16 @@ fn malformed_heads_are_400() {
     server.shutdown().unwrap();
 }
 
+/// RFC 9112 §3: a request line is exactly `method SP request-target SP HTTP-version`;
+/// more parts make it malformed (400), not a version we do not support (505).
+#[test]
+fn request_line_with_more_than_three_parts_is_400() {
+    let server = server();
+    assert_rejected(&server, b"GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    assert_rejected(&server, b"GET /a b c HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    server.shutdown().unwrap();
+}
+
 #[test]
 fn unsupported_version_is_505() {
     let server = server();

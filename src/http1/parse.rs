@@ -50,7 +50,15 @@ pub(crate) fn parse_head(
             check_partial(buf, limits)?;
             return Ok(None);
         }
-        Err(httparse::Error::Version) => return Err(ParseError::Version),
+        Err(httparse::Error::Version) => {
+            return match version_error(buf) {
+                Some(error) => Err(error),
+                None => {
+                    check_partial(buf, limits)?;
+                    Ok(None)
+                }
+            };
+        }
         Err(httparse::Error::TooManyHeaders) => {
             return Err(ParseError::TooManyHeaders { limit: max_headers });
         }
@@ -139,6 +147,47 @@ fn check_partial(buf: &[u8], limits: &Limits) -> Result<(), ParseError> {
         });
     }
     Ok(())
+}
+
+/// httparse reports a version error for whatever follows the target when it is not
+/// `HTTP/1.0` or `HTTP/1.1`, a request line with more than three parts (`GET /a b HTTP/1.1`)
+/// included. RFC 9112 §3: `request-line = method SP request-target SP HTTP-version`, and
+/// §2.3: `HTTP-version = "HTTP/" DIGIT "." DIGIT`. Only a well-formed line with another
+/// version is 505 (RFC 9110 §15.6.6); any other line is malformed, 400. `None`: the line has
+/// not ended and could still be either, so the answer does not depend on how it was split.
+fn version_error(buf: &[u8]) -> Option<ParseError> {
+    const MALFORMED: ParseError = ParseError::Malformed("invalid request line");
+    /// `HTTP-version`, with `D` for a digit.
+    const SHAPE: &[u8; 8] = b"HTTP/D.D";
+    // httparse skips empty lines before the request line (RFC 9112 §2.2).
+    let start = buf
+        .iter()
+        .position(|&b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(buf.len());
+    let line = &buf[start..];
+    let (line, ended) = match line.iter().position(|&b| matches!(b, b'\r' | b'\n')) {
+        Some(end) => (&line[..end], true),
+        None => (line, false),
+    };
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(_method), Some(_target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Some(MALFORMED);
+    };
+    let fits_shape = version.len() <= SHAPE.len()
+        && version
+            .iter()
+            .zip(SHAPE)
+            .all(|(&b, &expected)| match expected {
+                b'D' => b.is_ascii_digit(),
+                expected => b == expected,
+            });
+    match (fits_shape, ended) {
+        (true, true) if version.len() == SHAPE.len() => Some(ParseError::Version),
+        (true, false) => None,
+        _ => Some(MALFORMED),
+    }
 }
 
 fn malformed(error: httparse::Error) -> ParseError {
@@ -432,6 +481,14 @@ mod tests {
         http_2_version: "GET / HTTP/2.0\r\nHost: a\r\n\r\n" => ParseError::Version,
         http_2_preface: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" => ParseError::Version,
         http_0_9_style: "GET /\r\n\r\n" => ParseError::Malformed(_) | ParseError::Version,
+        // RFC 9112 §3: method SP request-target SP HTTP-version; more parts are malformed,
+        // not an unsupported version.
+        request_line_with_four_parts: "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n" => ParseError::Malformed(_),
+        request_line_with_double_space: "GET /a  HTTP/1.1\r\nHost: a\r\n\r\n" => ParseError::Malformed(_),
+        request_line_with_five_parts: "GET /a b c HTTP/2.0\r\nHost: a\r\n\r\n" => ParseError::Malformed(_),
+        request_line_lowercase_version: "GET / http/1.1\r\nHost: a\r\n\r\n" => ParseError::Malformed(_),
+        request_line_version_not_digits: "GET / HTTP/x.y\r\nHost: a\r\n\r\n" => ParseError::Malformed(_),
+        http_1_2_version: "GET / HTTP/1.2\r\nHost: a\r\n\r\n" => ParseError::Version,
         unknown_expectation: "POST / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n" => ParseError::ExpectationFailed,
     }
 
@@ -456,6 +513,27 @@ mod tests {
             assert!(parse(&input[..end]).unwrap().is_none(), "prefix {end}");
         }
         assert!(parse(input).unwrap().is_some());
+    }
+
+    /// A request line gets the same answer however it is split across reads: 400 for a
+    /// malformed line, 505 only for a well-formed one with another version.
+    #[test]
+    fn request_line_errors_agree_at_every_split() {
+        for (input, expect_version) in [
+            ("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", false),
+            ("GET / HTTP/2.0 x\r\nHost: a\r\n\r\n", false),
+            ("GET / HTTP/2.0\r\nHost: a\r\n\r\n", true),
+            ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", true),
+        ] {
+            for end in 0..=input.len() {
+                match parse(&input[..end]) {
+                    Ok(None) => assert!(end < input.len(), "{input:?} never decided"),
+                    Err(ParseError::Version) => assert!(expect_version, "{input:?} at {end}"),
+                    Err(ParseError::Malformed(_)) => assert!(!expect_version, "{input:?} at {end}"),
+                    other => panic!("{input:?} at {end}: {:?}", other.map(|h| h.map(|(_, l)| l))),
+                }
+            }
+        }
     }
 
     #[test]
