@@ -236,13 +236,13 @@ impl Router {
     /// not used.
     pub fn nest(self, prefix: &str, router: Router) -> Self {
         let prefix = prefix.trim_end_matches('/');
-        self.absorb(prefix, router)
+        self.absorb(prefix, router, Fallback::Drop)
     }
 
     /// Adds every route of `router`, whose middleware and state apply to its routes only.
     /// Takes its fallback if this router has none.
     pub fn merge(self, router: Router) -> Self {
-        self.absorb("", router)
+        self.absorb("", router, Fallback::TakeIfNone)
     }
 
     /// Installs a plugin: its routes, middleware and state. Routes it registers are
@@ -542,7 +542,7 @@ impl Router {
     }
 
     /// Adds `other`'s routes under `prefix`, scoping its middleware and state to them.
-    fn absorb(mut self, prefix: &str, other: Router) -> Self {
+    fn absorb(mut self, prefix: &str, other: Router, other_fallback: Fallback) -> Self {
         let Router {
             routes,
             middleware,
@@ -554,7 +554,8 @@ impl Router {
             ..
         } = other;
         self.errors.extend(errors);
-        if prefix.is_empty() && self.fallback.is_none() {
+        // Decided by the caller, not by the prefix: `nest("/", r)` has an empty prefix too.
+        if matches!(other_fallback, Fallback::TakeIfNone) && self.fallback.is_none() {
             self.fallback = fallback;
         }
         for route in routes {
@@ -578,6 +579,15 @@ impl Router {
         }
         self
     }
+}
+
+/// What `Router::absorb` does with the absorbed router's fallback.
+#[derive(Clone, Copy)]
+enum Fallback {
+    /// `merge`: it becomes this router's fallback if this router has none.
+    TakeIfNone,
+    /// `nest`: it is not used.
+    Drop,
 }
 
 /// The scope of a route moved out of a router with `middleware` and `state` into another:

@@ -289,6 +289,32 @@ fn nest_and_merge_compose_routers() {
     assert_eq!(get(&router, "/users/5").status(), StatusCode::NOT_FOUND);
 }
 
+/// Regression: `nest("/", r)` trimmed its prefix to "" and then took `r`'s fallback as a
+/// merge does, although a nested router's fallback is documented as not used.
+#[test]
+fn nest_never_takes_the_nested_fallback_even_at_the_root() {
+    let nested = || {
+        Router::new()
+            .get("/inner", |_: &Request| "inner")
+            .fallback(|_: &Request| "nested fallback")
+    };
+    for prefix in ["/", "", "/api"] {
+        let router = Router::new().nest(prefix, nested());
+        let inner = format!("{}/inner", prefix.trim_end_matches('/'));
+        assert_eq!(text(get(&router, &inner)), "inner", "prefix {prefix:?}");
+        let missed = get(&router, "/nowhere");
+        assert_eq!(missed.status(), StatusCode::NOT_FOUND, "prefix {prefix:?}");
+        assert_eq!(text(missed), "", "prefix {prefix:?}");
+    }
+    // The outer router's own fallback still serves, and `merge` still takes one.
+    let router = Router::new()
+        .fallback(|_: &Request| "outer fallback")
+        .nest("/", nested());
+    assert_eq!(text(get(&router, "/nowhere")), "outer fallback");
+    let router = Router::new().merge(nested());
+    assert_eq!(text(get(&router, "/nowhere")), "nested fallback");
+}
+
 /// A middleware that appends `name` to a shared trace before and after the rest.
 fn tracing(
     name: &'static str,
