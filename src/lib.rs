@@ -88,8 +88,11 @@
 //!
 //! # Panics
 //!
-//! Handlers and pool jobs run under `catch_unwind`. Only [`ThreadPool::new`] panics, on a
-//! zero size; [`ThreadPool::build`] is its fallible twin.
+//! Handlers, middleware and pool jobs run under `catch_unwind`. A panicking handler or
+//! middleware is logged and becomes a 500 at the layer that panicked, so the middleware
+//! around it still sees that response, in a server and through [`Router::handle`] alike.
+//! Only [`ThreadPool::new`] panics, on a zero size; [`ThreadPool::build`] is its fallible
+//! twin.
 //!
 //! # Minimum supported Rust version
 //!

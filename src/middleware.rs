@@ -1,6 +1,9 @@
 //! [`Middleware`]: code around handlers, and [`Next`], the rest of the chain.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+
+use http::StatusCode;
 
 use crate::handler::Handler;
 use crate::request::Request;
@@ -17,6 +20,11 @@ use crate::response::Response;
 /// first and the response last. A router's middleware runs for every request it routes, its
 /// 404 and 405 answers included; middleware of a nested or merged router (or of a plugin's
 /// router) runs only for that router's routes, inside the outer router's middleware.
+///
+/// **Panics:** a panic in a middleware (or a handler) is caught where it happens, logged
+/// with the route, and becomes a 500 returned to the middleware around it, which still sees
+/// the response and may edit it; the same happens with or without a server
+/// ([`Router::handle`](crate::Router::handle)).
 ///
 /// # Examples
 ///
@@ -79,13 +87,47 @@ impl<'a> Next<'a> {
         Self { chain, endpoint }
     }
 
-    /// Runs the rest of the chain.
+    /// Runs the rest of the chain. A panic in it comes back as a 500 response.
     pub fn run(self, request: &mut Request) -> Response {
         match self.chain.split_first() {
-            Some((first, rest)) => first.handle(request, Next::new(rest, self.endpoint)),
+            Some((first, rest)) => {
+                let next = Next::new(rest, self.endpoint);
+                catch_panic("middleware", request, |request| first.handle(request, next))
+            }
             None => self.endpoint.call(request),
         }
     }
+}
+
+/// Runs one layer (`what`: a middleware or a handler) of a request; a panic in it becomes a
+/// logged 500, returned to the layer around it, and never reaches the worker.
+pub(crate) fn catch_panic(
+    what: &str,
+    request: &mut Request,
+    layer: impl FnOnce(&mut Request) -> Response,
+) -> Response {
+    match panic::catch_unwind(AssertUnwindSafe(|| layer(&mut *request))) {
+        Ok(response) => response,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            log_panic(what, request, &message);
+            Response::text("Internal Server Error\n").with_status(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+#[allow(clippy::print_stderr)] // a panicking handler or middleware is a bug the operator must see
+fn log_panic(what: &str, request: &Request, message: &str) {
+    eprintln!(
+        "switchyard: {what} for {} {} (route {}) panicked: {message}",
+        request.method(),
+        request.path(),
+        request.route().unwrap_or("fallback"),
+    );
 }
 
 impl std::fmt::Debug for Next<'_> {

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use http::header::{ALLOW, CONTENT_LENGTH, HeaderValue};
@@ -689,30 +688,8 @@ struct HandlerCall<'a>(&'a dyn Handler);
 
 impl middleware::Endpoint for HandlerCall<'_> {
     fn call(&self, request: &mut Request) -> Response {
-        match panic::catch_unwind(AssertUnwindSafe(|| self.0.call(request))) {
-            Ok(response) => response,
-            Err(payload) => {
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                log_panic(request, &message);
-                Response::text("Internal Server Error\n")
-                    .with_status(StatusCode::INTERNAL_SERVER_ERROR)
-            }
-        }
+        middleware::catch_panic("handler", request, |request| self.0.call(request))
     }
-}
-
-#[allow(clippy::print_stderr)] // a panicking handler is a bug the operator must see
-fn log_panic(request: &Request, message: &str) {
-    eprintln!(
-        "switchyard: handler for {} {} (route {}) panicked: {message}",
-        request.method(),
-        request.path(),
-        request.route().unwrap_or("fallback"),
-    );
 }
 
 #[cfg(test)]

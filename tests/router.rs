@@ -1,5 +1,7 @@
 //! The router in-process, through `Router::handle`: no sockets.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -457,6 +459,31 @@ fn panic_in_handler_answers_500() {
         get(&router, "/boom").status(),
         StatusCode::INTERNAL_SERVER_ERROR
     );
+}
+
+/// Regression: a panicking middleware escaped `Router::handle` (only the server caught it,
+/// outside every middleware). Now it is a 500 at the layer that panicked, so the middleware
+/// around it still sees the response and adds its headers.
+#[test]
+fn panic_in_middleware_answers_500_through_outer_middleware() {
+    let router = support::panicking_app();
+    assert_eq!(text(get(&router, "/ok")), "ok");
+    for path in ["/mw-before", "/mw-after", "/handler", "/nested/x"] {
+        let response = get(&router, path);
+        assert_eq!(
+            response.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{path}"
+        );
+        assert_eq!(response.headers()["x-request-id"], "7", "{path}");
+        assert_eq!(text(response), "Internal Server Error\n", "{path}");
+    }
+    // The outermost layer has nobody around it: the 500 comes out of `handle` as it is.
+    let response = get(&router, "/outermost");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(response.headers().get("x-request-id").is_none());
+    // Nothing is left broken: the router keeps serving.
+    assert_eq!(text(get(&router, "/ok")), "ok");
 }
 
 #[test]

@@ -320,3 +320,49 @@ fn an_undeclared_pool_is_an_error_at_bind() {
         "{error}"
     );
 }
+
+/// A panic in a middleware, a nested router's middleware or a handler gets the same answer
+/// over TCP as through `Router::handle`: a 500 that the middleware around it still saw (and
+/// stamped), then the connection keeps serving.
+#[test]
+fn panics_in_middleware_get_the_same_500_over_tcp_as_in_process() {
+    let router = support::panicking_app();
+    let server = spawn(
+        Server::builder()
+            .threads(2)
+            .router(support::panicking_app()),
+    );
+    let mut client = Client::new(server.local_addr());
+    let reply = client.get("/mw-after");
+    assert_eq!(
+        (reply.status, reply.header("x-request-id")),
+        (500, Some("7"))
+    );
+    for path in [
+        "/ok",
+        "/mw-before",
+        "/mw-after",
+        "/handler",
+        "/nested/x",
+        "/outermost",
+        "/ok",
+    ] {
+        let in_process = router.handle(http::Request::get(path).body(()).unwrap());
+        let over_tcp = client.get(path);
+        assert_eq!(over_tcp.status, in_process.status().as_u16(), "{path}");
+        assert_eq!(
+            over_tcp.header("x-request-id"),
+            in_process
+                .headers()
+                .get("x-request-id")
+                .map(|v| v.to_str().unwrap()),
+            "{path}"
+        );
+        assert_eq!(
+            over_tcp.body,
+            in_process.into_body_bytes().unwrap(),
+            "{path}"
+        );
+    }
+    server.shutdown().unwrap();
+}

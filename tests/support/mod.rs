@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use switchyard::{RunningServer, ServerBuilder};
+use switchyard::{Next, Request, Response, Router, RunningServer, ServerBuilder};
 
 /// Bounds every blocking socket operation in the tests.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -179,4 +179,52 @@ impl Client {
 /// One request on a fresh connection.
 pub fn get(addr: SocketAddr, path: &str) -> Reply {
     Client::new(addr).get(path)
+}
+
+/// A router whose middleware and handlers panic on purpose, by path, under an outer
+/// middleware that stamps every response with `x-request-id: 7`:
+///
+/// - `/ok`: 200 `ok`;
+/// - `/mw-before`, `/mw-after`: a middleware panics before or after calling the rest;
+/// - `/handler`: the handler panics;
+/// - `/nested/x`: the middleware of a nested router panics;
+/// - `/outermost`: the outermost middleware (outside the stamp) panics.
+pub fn panicking_app() -> Router {
+    let nested = Router::new()
+        .get("/x", |_: &Request| "unreachable")
+        .middleware(|_: &mut Request, _: Next<'_>| -> Response {
+            panic!("nested middleware panics on purpose")
+        });
+    Router::new()
+        .get("/ok", |_: &Request| "ok")
+        .get("/mw-before", |_: &Request| "unreachable")
+        .get("/mw-after", |_: &Request| "handled")
+        .get("/handler", |_: &Request| -> &'static str {
+            panic!("handler panics on purpose")
+        })
+        .get("/outermost", |_: &Request| "unreachable")
+        .nest("/nested", nested)
+        .middleware(|req: &mut Request, next: Next<'_>| {
+            if req.path() == "/outermost" {
+                panic!("outermost middleware panics on purpose");
+            }
+            next.run(req)
+        })
+        .middleware(|req: &mut Request, next: Next<'_>| {
+            let mut response = next.run(req);
+            response
+                .headers_mut()
+                .insert("x-request-id", "7".parse().unwrap());
+            response
+        })
+        .middleware(|req: &mut Request, next: Next<'_>| {
+            if req.path() == "/mw-before" {
+                panic!("middleware panics on purpose before the handler");
+            }
+            let response = next.run(req);
+            if req.path() == "/mw-after" {
+                panic!("middleware panics on purpose after the handler");
+            }
+            response
+        })
 }
