@@ -174,3 +174,53 @@ fn duration_max_timeouts_serve_and_shut_down_cleanly() {
     assert!(report.is_clean(), "{report:?}");
     assert!(support::is_closed(client.stream()));
 }
+
+/// Regression: dropping a `RunningServer` detached the server, which kept serving and could
+/// no longer be stopped. Dropping it now shuts the server down gracefully and waits.
+#[test]
+fn dropping_a_running_server_shuts_it_down_gracefully() {
+    let (started_tx, started) = mpsc::channel::<()>();
+    let (release, gate) = mpsc::channel::<()>();
+    let (started_tx, gate) = (Mutex::new(started_tx), Mutex::new(gate));
+    let server = spawn(
+        Server::builder()
+            .threads(2)
+            .route(http::Method::GET, "/gate", move |_: &Request| {
+                started_tx.lock().unwrap().send(()).unwrap();
+                let _ = gate.lock().unwrap().recv_timeout(IO_TIMEOUT);
+                "released"
+            })
+            .route(http::Method::GET, "/", |_: &Request| "ok"),
+    );
+    let addr = server.local_addr();
+    let mut idle = Client::new(addr);
+    assert_eq!(idle.get("/").text(), "ok");
+    let mut busy = Client::new(addr);
+    busy.send(b"GET /gate HTTP/1.1\r\nHost: h\r\n\r\n");
+    started.recv_timeout(IO_TIMEOUT).unwrap();
+
+    let (dropped_tx, dropped) = mpsc::channel();
+    std::thread::spawn(move || {
+        drop(server);
+        dropped_tx.send(()).unwrap();
+    });
+    // The drop stops the listener at once...
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after drop");
+        std::thread::yield_now();
+    }
+    // ...but waits for the request in flight, which is told that the connection closes.
+    assert!(
+        dropped.try_recv().is_err(),
+        "drop returned before the request finished"
+    );
+    release.send(()).unwrap();
+    let reply = busy.reply();
+    assert_eq!((reply.status, reply.text().as_str()), (200, "released"));
+    assert_eq!(reply.header("connection"), Some("close"));
+    dropped
+        .recv_timeout(IO_TIMEOUT)
+        .expect("drop did not return in time");
+    assert!(support::is_closed(idle.stream()));
+}

@@ -189,17 +189,25 @@ impl Server {
         Ok(RunningServer {
             local_addr,
             handle,
-            thread,
+            thread: Some(thread),
         })
     }
 }
 
 /// A server running on its own thread, from [`Server::spawn`].
+///
+/// Stop it with [`shutdown`](Self::shutdown), or with a [`ShutdownHandle`] and then
+/// [`join`](Self::join). **Dropping it shuts the server down** as `shutdown` does, and waits
+/// for that to finish: requests in flight finish, or are cut at the
+/// [drain timeout](ServerBuilder::drain_timeout). A server therefore never outlives its
+/// `RunningServer`: keep it for as long as the server should run.
 #[derive(Debug)]
+#[must_use = "dropping a RunningServer shuts the server down; keep it, or call `join` to serve until a ShutdownHandle stops it"]
 pub struct RunningServer {
     local_addr: SocketAddr,
     handle: ShutdownHandle,
-    thread: JoinHandle<io::Result<ShutdownReport>>,
+    /// `None` once joined (by `join`, `shutdown` or drop).
+    thread: Option<JoinHandle<io::Result<ShutdownReport>>>,
 }
 
 impl RunningServer {
@@ -223,15 +231,32 @@ impl RunningServer {
         self.join()
     }
 
-    /// Waits until the server has stopped (after a shutdown from some handle).
+    /// Waits until the server has stopped, after a shutdown from some [`ShutdownHandle`]
+    /// (without one, it waits for ever).
     ///
     /// # Errors
     ///
     /// [`Error::Io`] when polling failed, [`Error::ServerPanicked`] on a bug in the server.
-    pub fn join(self) -> Result<ShutdownReport> {
-        match self.thread.join() {
+    pub fn join(mut self) -> Result<ShutdownReport> {
+        let thread = self
+            .thread
+            .take()
+            .expect("only join and drop take the thread, and both consume the server");
+        match thread.join() {
             Ok(result) => result.map_err(Error::Io),
             Err(_) => Err(Error::ServerPanicked),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    /// Shuts the server down gracefully and waits for it (bounded by the drain timeout),
+    /// unless [`join`](Self::join) or [`shutdown`](Self::shutdown) already did.
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.handle.shutdown();
+            // Nobody is left to hear how it ended.
+            let _ = thread.join();
         }
     }
 }
