@@ -10,21 +10,29 @@ mod signals;
 use std::io::{self, Read};
 
 use switchyard::http::{StatusCode, header};
-use switchyard::{Body, Rejection, Request, Response, Router, Server};
+use switchyard::{Body, Rejection, Request, Response, Router, Server, ServerBuilder};
 
 /// Bounds the work one request may ask for, as the peers do.
 const MAX_STREAM_CHUNKS: u64 = 1_000_000;
 const MAX_SLEEP_MS: u64 = 60_000;
+/// The contract has `POST /echo` take bodies "up to at least 64 MiB, Content-Length or
+/// chunked": 64 MiB plus 1 MiB of margin, over the 2 MiB default.
+const MAX_BODY_BYTES: u64 = 65 * 1024 * 1024;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (addr, threads) = parse_args()?;
-    let server = Server::builder()
-        .threads(threads)
-        .router(app())
-        .bind(addr.as_str())?;
+    let server = builder(threads).bind(addr.as_str())?;
     signals::shutdown_on_signals(server.shutdown_handle())?;
     server.run()?;
     Ok(())
+}
+
+/// The server, ready to bind (`tests/reference.rs` drives this same setup).
+pub(crate) fn builder(threads: usize) -> ServerBuilder {
+    Server::builder()
+        .threads(threads)
+        .max_body_bytes(MAX_BODY_BYTES)
+        .router(app())
 }
 
 /// The contract's routes.

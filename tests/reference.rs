@@ -1,0 +1,81 @@
+//! The reference app (`examples/reference.rs`, the contract in `shared/reference-app.md`),
+//! built exactly as the example builds it, over TCP.
+
+mod support;
+
+#[allow(dead_code)] // the example's `main` and argument parsing are not used here
+#[path = "../examples/reference.rs"]
+mod reference;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+
+use support::{IO_TIMEOUT, connect, read_reply, spawn};
+
+/// The contract: "bodies up to at least 64 MiB, Content-Length or chunked".
+const ECHO_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+fn payload(len: usize) -> Vec<u8> {
+    // Not a repeating pattern of any power-of-two period, so a misplaced chunk shows.
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// Writes `bytes`; if the server stops reading (a 413, say), fails with what it answered.
+fn send(stream: &mut TcpStream, reader: &mut BufReader<TcpStream>, bytes: &[u8]) {
+    if let Err(error) = stream.write_all(bytes) {
+        let mut status_line = String::new();
+        let _ = reader.read_line(&mut status_line);
+        panic!("the server stopped reading ({error}) and answered {status_line:?}");
+    }
+}
+
+/// `POST /echo` sends back a 64 MiB body byte for byte, framed by Content-Length or
+/// chunked (it was 413 past the 2 MiB default body limit).
+#[test]
+fn echo_returns_64_mib_bodies_byte_for_byte() {
+    let server = spawn(reference::builder(2));
+    let body = payload(ECHO_BODY_BYTES);
+    let mut stream = connect(server.local_addr());
+    stream.set_read_timeout(Some(IO_TIMEOUT * 4)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT * 4)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+
+    write!(
+        stream,
+        "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-test\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    send(&mut stream, &mut reader, &body);
+    let reply = read_reply(&mut reader, false);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/x-test"));
+    assert_eq!(reply.body.len(), body.len());
+    assert!(reply.body == body, "the Content-Length echo differs");
+
+    // The same connection, chunked, in uneven chunks.
+    send(
+        &mut stream,
+        &mut reader,
+        b"POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    for chunk in body.chunks(1024 * 1024 - 7) {
+        send(
+            &mut stream,
+            &mut reader,
+            format!("{:x}\r\n", chunk.len()).as_bytes(),
+        );
+        send(&mut stream, &mut reader, chunk);
+        send(&mut stream, &mut reader, b"\r\n");
+    }
+    send(&mut stream, &mut reader, b"0\r\n\r\n");
+    let reply = read_reply(&mut reader, false);
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(reply.body.len(), body.len());
+    assert!(reply.body == body, "the chunked echo differs");
+}
