@@ -139,7 +139,7 @@ pub use response::{IntoResponse, Response};
 pub use router::Router;
 pub use server::{
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS,
-    MAX_TIMEOUT, RunningServer, Server, ServerBuilder, ShutdownHandle, ShutdownReport,
+    RunningServer, Server, ServerBuilder, ShutdownHandle, ShutdownReport,
 };
 
 /// Internals for benches and fuzz targets, behind the `__internals` feature. Not covered by

@@ -33,8 +33,9 @@ pub(crate) use memory::MemoryStream;
 pub(crate) use parse::RequestHead;
 pub(crate) use read_buf::ReadBuf;
 
-/// The longest timeout the server keeps as given; longer ones saturate here, so that no
-/// deadline computation can overflow (about 100 years).
+/// The longest timeout a server keeps: 100 years. Every timeout setter of
+/// [`ServerBuilder`](crate::ServerBuilder) saturates at it, so that `Instant::now() + timeout`
+/// cannot overflow; a longer timeout, `Duration::MAX` included, means "never" in practice.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
 /// `from + timeout`, saturating at [`MAX_TIMEOUT`] rather than overflowing.

@@ -11,7 +11,7 @@ use http::Method;
 
 use crate::error::{Error, Result};
 use crate::handler::Handler;
-use crate::http1::{Limits, MAX_HEADERS_CAP, RouteTag};
+use crate::http1::{Limits, MAX_HEADERS_CAP, MAX_TIMEOUT, RouteTag};
 use crate::middleware::Middleware;
 use crate::plugin::Plugin;
 use crate::pool::ThreadPool;
@@ -27,10 +27,6 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
 /// How long a graceful shutdown waits for requests in flight before cutting them.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-/// The longest timeout a server keeps: 100 years. Every timeout setter of [`ServerBuilder`]
-/// saturates at it, so that `Instant::now() + timeout` cannot overflow; a longer timeout,
-/// `Duration::MAX` included, means "never" in practice.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 /// The thread name prefix of a server's workers.
 const WORKER_THREAD_PREFIX: &str = "switchyard-worker";
 

@@ -47,7 +47,7 @@ use mio::{Interest, Poll, Waker};
 
 pub use builder::{
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS,
-    MAX_TIMEOUT, ServerBuilder,
+    ServerBuilder,
 };
 pub use handle::ShutdownHandle;
 
