@@ -224,3 +224,38 @@ fn dropping_a_running_server_shuts_it_down_gracefully() {
         .expect("drop did not return in time");
     assert!(support::is_closed(idle.stream()));
 }
+
+#[test]
+fn a_body_still_arriving_at_shutdown_is_gathered_and_answered() {
+    // The connection is parked mid-body (no worker holds it); a graceful shutdown must wait
+    // for it like for a request on a worker, not close it as idle.
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .drain_timeout(IO_TIMEOUT)
+            .route(http::Method::POST, "/echo", |req: &Request| {
+                req.body().to_vec()
+            }),
+    );
+    let addr = server.local_addr();
+    let mut client = Client::new(addr);
+    client.send(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nExpect: 100-continue\r\n\r\nabc",
+    );
+    let interim = client.reply();
+    assert_eq!(interim.status, 100);
+    server.shutdown_handle().shutdown();
+    // Draining: the listener is closed (bounded wait for a real event, no sleep).
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after shutdown");
+        std::thread::yield_now();
+    }
+    client.send(b"def");
+    let reply = client.reply();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "abcdef");
+    assert_eq!(reply.header("connection"), Some("close"));
+    let report = join_within_timeout(server);
+    assert!(report.is_clean(), "{report:?}");
+}

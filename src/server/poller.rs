@@ -304,14 +304,7 @@ impl Poller {
                 id,
                 connection,
                 tag,
-            } => {
-                if self.shared().shutdown.load(Ordering::Acquire) {
-                    drop(connection);
-                    self.context.close(id);
-                } else {
-                    self.submit(id, connection, tag);
-                }
-            }
+            } => self.submit(id, connection, tag),
         }
     }
 
@@ -350,10 +343,8 @@ impl Poller {
             drop(listener);
             self.shared().draining.store(true, Ordering::Release);
             self.drain_deadline = Some(deadline_after(Instant::now(), self.shared().drain_timeout));
-            // Queued turns still run (their responses say `Connection: close`).
-            for pool in &self.pools {
-                pool.close();
-            }
+            // The pools stay open until the end: a request parked mid-body or mid-response
+            // still needs a worker for its next turn (its response says `Connection: close`).
         }
         self.table().close_idle();
     }
