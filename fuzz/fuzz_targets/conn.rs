@@ -1,10 +1,11 @@
 //! Bytes into the connection engine over an in-memory stream, turn after turn as the poller
 //! would run it: never a panic, and whatever it writes starts with a status line.
 //!
-//! The first bytes choose the stream's behaviour: `data[0]` how many read sizes follow,
-//! `data[1]` how many write sizes, then one byte per size (0 = "would block"), so short
-//! reads, a full socket and the write-parking resume path are fuzzed too. The rest is the
-//! client's input.
+//! An input that starts with `0xFF` chooses the stream's behaviour first: the next byte how
+//! many read sizes follow, the one after how many write sizes, then one byte per size
+//! (0 = "would block"), so short reads, a full socket and the write-parking resume path are
+//! fuzzed too. The rest is the client's input. Any other input (the seeds in `seeds/conn`)
+//! is the client's input alone, read and written without limits.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -24,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
 /// Splits the input into read sizes, write sizes and the bytes the client sends. At most 8
 /// sizes each; a schedule of only zeros would never progress, so one non-zero size is added.
 fn split(data: &[u8]) -> (Vec<usize>, Vec<usize>, &[u8]) {
-    let [reads, writes, rest @ ..] = data else {
+    let [0xFF, reads, writes, rest @ ..] = data else {
         return (Vec::new(), Vec::new(), data);
     };
     let reads = usize::from(reads % 9);
