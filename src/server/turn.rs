@@ -18,6 +18,10 @@ use super::table::{ConnectionTable, Parked, SlotId, Timer};
 use super::waker::PollerWaker;
 use crate::http1::{AfterTurn, RouteTag};
 
+/// A runner whose queue never empties still polls readiness after this many turns, so new
+/// requests are queued behind at most this many turns of busy connections.
+const TURNS_BETWEEN_POLLS: usize = 8;
+
 /// What workers tell the poller; most turns end without any.
 #[derive(Debug)]
 pub(super) enum Notice {
@@ -199,9 +203,17 @@ impl Drop for Turn {
 pub(super) fn run_runner(context: Arc<TurnContext>) {
     let mut running = Running(Some(&context));
     let scheduler = &context.scheduler;
+    let mut turns_since_poll = 0;
     loop {
         scheduler.scanned();
+        if turns_since_poll >= TURNS_BETWEEN_POLLS {
+            // Connections that yield or become ready again keep the queue from emptying:
+            // look for new ones too, or they would wait behind them for ever.
+            turns_since_poll = 0;
+            scheduler.poll_readiness(|id| context.on_ready(id));
+        }
         if let Some(ready) = scheduler.pop() {
+            turns_since_poll += 1;
             Turn::new(
                 Arc::clone(&context),
                 ready.id,
@@ -211,6 +223,7 @@ pub(super) fn run_runner(context: Arc<TurnContext>) {
             .run();
             continue;
         }
+        turns_since_poll = 0;
         let mut found = false;
         scheduler.poll_readiness(|id| {
             found = true;
