@@ -104,6 +104,9 @@ pub enum ParseError {
     /// The request has an `Expect` header other than `100-continue`.
     #[error("unsupported expectation")]
     ExpectationFailed,
+    /// The request's method is one the server never implements: `CONNECT` (no tunnels).
+    #[error("method not implemented")]
+    MethodNotImplemented,
     /// The client was too slow to send the request head or body.
     #[error("request timed out")]
     Timeout,
@@ -128,7 +131,9 @@ impl ParseError {
             Self::HeadTooLarge { .. } | Self::TooManyHeaders { .. } => {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
             }
-            Self::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
+            Self::UnsupportedTransferCoding | Self::MethodNotImplemented => {
+                StatusCode::NOT_IMPLEMENTED
+            }
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,

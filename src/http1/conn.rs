@@ -342,7 +342,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         }
         let mut served = 0;
         if let Some(request) = self.state.request.take() {
-            match self.advance(request) {
+            match self.advance(*request) {
                 Ok(None) => served += 1,
                 Ok(Some(stop)) => return stop,
                 Err(abort) => return self.abort(abort),
@@ -461,7 +461,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     }
 
     /// Turns a parsed head into a request in progress: where it runs, how its body is read.
-    fn start(&mut self, head: RequestHead) -> Result<Box<PendingRequest>, Abort> {
+    fn start(&mut self, head: RequestHead) -> Result<PendingRequest, Abort> {
         let RequestHead {
             parts,
             framing,
@@ -488,29 +488,29 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             },
             None => PendingBody::Buffered(BufferedBody::new(framing, limit, expect_continue)),
         };
-        Ok(Box::new(PendingRequest {
+        Ok(PendingRequest {
             parts,
             keep_alive,
             decision,
             body,
-        }))
+        })
     }
 
     /// Moves a request on: gathers its body, then serves it here or hands it to its own
     /// pool. `Ok(None)`: it was served; `Ok(Some(stop))`: the turn ends.
-    fn advance(&mut self, mut request: Box<PendingRequest>) -> Result<Option<Stop>, Abort> {
+    fn advance(&mut self, mut request: PendingRequest) -> Result<Option<Stop>, Abort> {
         if let PendingBody::Buffered(body) = &mut request.body {
             if let Some(deadline) = self.gather(body)? {
-                self.state.request = Some(request);
+                self.state.request = Some(Box::new(request));
                 return Ok(Some(self.finish(Stop::Body(deadline))));
             }
         }
         if request.decision.tag != self.config.tag {
             let tag = request.decision.tag;
-            self.state.request = Some(request);
+            self.state.request = Some(Box::new(request));
             return Ok(Some(self.finish(Stop::Reroute(tag))));
         }
-        self.serve_request(*request)?;
+        self.serve_request(request)?;
         Ok(None)
     }
 

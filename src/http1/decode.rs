@@ -73,6 +73,15 @@ impl ChunkedDecoder {
         self.state == ChunkedState::Done
     }
 
+    /// Bytes of the current chunk announced by its size line and not yet decoded (0 between
+    /// chunks), so that a chunk larger than the body limit is refused before it arrives.
+    pub(crate) fn chunk_bytes_due(&self) -> u64 {
+        match self.state {
+            ChunkedState::Extension | ChunkedState::SizeLf | ChunkedState::Data => self.remaining,
+            _ => 0,
+        }
+    }
+
     /// Decodes from `input`, appending chunk data to `out`. Returns how many input bytes
     /// were used; it stops early only when the body is done (the rest is the next request).
     pub(crate) fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, ParseError> {

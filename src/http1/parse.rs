@@ -87,6 +87,17 @@ pub(crate) fn parse_head(
     let uri: Uri = target
         .parse()
         .map_err(|_| ParseError::Malformed("invalid request target"))?;
+    // RFC 9112 §3.2.3: the authority form is CONNECT's, and only CONNECT's; a server that
+    // opens no tunnels does not implement CONNECT (RFC 9110 §9.3.6, §15.6.2).
+    let authority_form = uri.scheme().is_none() && uri.authority().is_some();
+    if method == Method::CONNECT {
+        return Err(ParseError::MethodNotImplemented);
+    }
+    if authority_form {
+        return Err(ParseError::Malformed(
+            "authority-form target without CONNECT",
+        ));
+    }
     let version = match request.version.expect("complete parse has a version") {
         0 => Version::HTTP_10,
         _ => Version::HTTP_11,
@@ -431,6 +442,8 @@ mod tests {
     }
 
     rejects! {
+        connect_is_not_implemented: "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n" => ParseError::MethodNotImplemented,
+        authority_form_without_connect: "GET example.com:80 HTTP/1.1\r\nHost: example.com\r\n\r\n" => ParseError::Malformed(_),
         missing_host_on_1_1: "GET / HTTP/1.1\r\n\r\n" => ParseError::Host,
         repeated_host: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n" => ParseError::Host,
         repeated_host_on_1_0: "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n" => ParseError::Host,

@@ -58,6 +58,15 @@ impl BodyDecoder {
         }
     }
 
+    /// Body bytes already announced and not yet decoded: the rest of a `Content-Length`
+    /// body, or of the current chunk.
+    fn bytes_due(&self) -> u64 {
+        match self {
+            Self::Length { remaining } => *remaining,
+            Self::Chunked(decoder) => decoder.chunk_bytes_due(),
+        }
+    }
+
     /// How much to read from the socket next without reading past the body.
     fn read_hint(&self) -> usize {
         match self {
@@ -105,7 +114,9 @@ impl BufferedBody {
     /// chunked framing, or once the body exceeds the limit (413).
     pub(crate) fn absorb(&mut self, input: &[u8]) -> Result<usize, ParseError> {
         let used = self.decoder.decode(input, &mut self.data)?;
-        if self.data.len() as u64 > self.limit {
+        // Refused as soon as the body is known to go over, before the rest arrives.
+        let announced = (self.data.len() as u64).saturating_add(self.decoder.bytes_due());
+        if announced > self.limit {
             return Err(ParseError::BodyTooLarge { limit: self.limit });
         }
         Ok(used)
@@ -306,6 +317,17 @@ mod tests {
             body.absorb(b"5\r\nabcde\r\n"),
             Err(ParseError::BodyTooLarge { limit: 3 })
         );
+    }
+
+    #[test]
+    fn a_chunk_announced_over_the_limit_is_refused_before_its_data() {
+        let mut body = BufferedBody::new(BodyFraming::Chunked, 100, false);
+        assert_eq!(
+            body.absorb(b"ffffffffffffffff\r\n"),
+            Err(ParseError::BodyTooLarge { limit: 100 })
+        );
+        let mut body = BufferedBody::new(BodyFraming::Chunked, 100, false);
+        assert_eq!(body.absorb(b"64\r\n").unwrap(), 4, "100 bytes fit");
     }
 
     #[test]
