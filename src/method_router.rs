@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use http::Method;
+use http::{HeaderValue, Method};
 
 use crate::handler::Handler;
 use crate::middleware::Middleware;
@@ -11,7 +11,7 @@ use crate::params::StateMap;
 
 /// Middleware and state of the router a route was registered on, when that router was
 /// nested or merged into another (a plugin's router, say). Routes registered directly on the
-/// dispatching router have an empty scope.
+/// serving router have an empty scope.
 #[derive(Default)]
 pub(crate) struct Scope {
     pub(crate) middleware: Vec<Arc<dyn Middleware>>,
@@ -20,13 +20,13 @@ pub(crate) struct Scope {
 
 /// A registered handler.
 #[derive(Clone)]
-pub(crate) struct Endpoint {
+pub(crate) struct RouteHandler {
     pub(crate) handler: Arc<dyn Handler>,
     pub(crate) scope: Arc<Scope>,
     /// The plugin that registered it, if any.
     pub(crate) owner: Option<Arc<str>>,
     /// The named worker pool it runs on (a bulkhead), set when its router was nested or
-    /// merged; `None`: the pool of the router that dispatches it.
+    /// merged; `None`: the pool of the router that serves it.
     pub(crate) pool: Option<Arc<str>>,
     /// `Some(limit)`: the handler reads the body as it arrives; set like `pool`.
     pub(crate) stream_limit: Option<u64>,
@@ -34,18 +34,32 @@ pub(crate) struct Endpoint {
 
 /// What a path's table says about a method.
 pub(crate) enum MethodMatch<'a> {
-    Handler(&'a Endpoint),
+    Handler(&'a RouteHandler),
     /// OPTIONS with no handler of its own: answer 204 with this `Allow` value.
-    Options(String),
+    Options(&'a HeaderValue),
     /// 405 with this `Allow` value.
-    NotAllowed(String),
+    NotAllowed(&'a HeaderValue),
 }
 
 /// The handlers of one path, by method.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct MethodRouter {
-    methods: Vec<(Method, Endpoint)>,
-    any: Option<Endpoint>,
+    methods: Vec<(Method, RouteHandler)>,
+    any: Option<RouteHandler>,
+    /// The `Allow` value, computed when a handler is added (never per request).
+    allow: HeaderValue,
+}
+
+impl Default for MethodRouter {
+    fn default() -> Self {
+        let mut router = Self {
+            methods: Vec::new(),
+            any: None,
+            allow: HeaderValue::from_static("OPTIONS"),
+        };
+        router.allow = router.compute_allow();
+        router
+    }
 }
 
 impl MethodRouter {
@@ -54,7 +68,7 @@ impl MethodRouter {
     pub(crate) fn insert(
         &mut self,
         method: Option<Method>,
-        endpoint: Endpoint,
+        endpoint: RouteHandler,
     ) -> Result<(), Option<Arc<str>>> {
         let existing = match &method {
             Some(method) => self
@@ -71,10 +85,11 @@ impl MethodRouter {
             Some(method) => self.methods.push((method, endpoint)),
             None => self.any = Some(endpoint),
         }
+        self.allow = self.compute_allow();
         Ok(())
     }
 
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (Option<&Method>, &Endpoint)> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (Option<&Method>, &RouteHandler)> {
         self.methods
             .iter()
             .map(|(m, e)| (Some(m), e))
@@ -101,13 +116,13 @@ impl MethodRouter {
             }
         }
         if *method == Method::OPTIONS {
-            return MethodMatch::Options(self.allow());
+            return MethodMatch::Options(&self.allow);
         }
-        MethodMatch::NotAllowed(self.allow())
+        MethodMatch::NotAllowed(&self.allow)
     }
 
     /// The methods this path answers, for `Allow`.
-    fn allow(&self) -> String {
+    fn compute_allow(&self) -> HeaderValue {
         let mut methods: Vec<&str> = self.methods.iter().map(|(m, _)| m.as_str()).collect();
         if methods.contains(&"GET") && !methods.contains(&"HEAD") {
             methods.push("HEAD");
@@ -115,6 +130,7 @@ impl MethodRouter {
         if !methods.contains(&"OPTIONS") {
             methods.push("OPTIONS");
         }
-        methods.join(", ")
+        // Method names are tokens, so the joined list is a valid header value.
+        HeaderValue::from_str(&methods.join(", ")).unwrap_or(HeaderValue::from_static("OPTIONS"))
     }
 }

@@ -9,7 +9,7 @@ use http::{Method, StatusCode};
 
 use crate::error::RouteError;
 use crate::handler::Handler;
-use crate::method_router::{Endpoint, MethodMatch, MethodRouter, Scope};
+use crate::method_router::{MethodMatch, MethodRouter, RouteHandler, Scope};
 use crate::middleware::{self, Middleware, Next};
 use crate::params::{PathParams, StateMap, percent_decode};
 use crate::plugin::Plugin;
@@ -295,7 +295,7 @@ impl Router {
         self
     }
 
-    fn endpoint_for(&self, method: &Method, path: &str) -> Option<&Endpoint> {
+    fn endpoint_for(&self, method: &Method, path: &str) -> Option<&RouteHandler> {
         let matched = self.matcher.at(path).ok()?;
         match self.routes[*matched.value].methods.lookup(method) {
             MethodMatch::Handler(endpoint) => Some(endpoint),
@@ -375,7 +375,7 @@ impl Router {
     pub fn handle(&self, request: impl Into<Request>) -> Response {
         let mut request = request.into();
         let is_head = request.method() == Method::HEAD;
-        let response = self.dispatch(&mut request);
+        let response = self.respond(&mut request);
         if !is_head {
             return response;
         }
@@ -390,7 +390,7 @@ impl Router {
     }
 
     /// Routes and serves `request` (the server's entry point).
-    pub(crate) fn dispatch(&self, request: &mut Request) -> Response {
+    pub(crate) fn respond(&self, request: &mut Request) -> Response {
         let target = match self.resolve(request.method(), request.path()) {
             Resolved::Route {
                 route,
@@ -460,8 +460,8 @@ impl Router {
         }
     }
 
-    fn endpoint(&self, handler: Arc<dyn Handler>) -> Endpoint {
-        Endpoint {
+    fn endpoint(&self, handler: Arc<dyn Handler>) -> RouteHandler {
+        RouteHandler {
             handler,
             scope: Arc::clone(&self.empty_scope),
             owner: self.owner.clone(),
@@ -474,7 +474,7 @@ impl Router {
         &mut self,
         method: Option<Method>,
         pattern: &str,
-        endpoint: Endpoint,
+        endpoint: RouteHandler,
     ) -> Result<(), RouteError> {
         let index = match self.by_pattern.get(pattern) {
             Some(&index) => index,
@@ -512,7 +512,7 @@ impl Router {
         &self,
         method: &Option<Method>,
         pattern: &str,
-        endpoint: &Endpoint,
+        endpoint: &RouteHandler,
         error: matchit::InsertError,
     ) -> RouteError {
         let route = describe(method.as_ref(), pattern, endpoint.owner.as_deref());
@@ -564,7 +564,7 @@ impl Router {
             };
             for (method, endpoint) in route.methods.entries() {
                 let scope = nest_scope(&middleware, &state, &endpoint.scope);
-                let endpoint = Endpoint {
+                let endpoint = RouteHandler {
                     handler: Arc::clone(&endpoint.handler),
                     scope,
                     owner: endpoint.owner.clone().or_else(|| self.owner.clone()),
@@ -644,21 +644,21 @@ fn param_names(pattern: &str) -> Vec<Arc<str>> {
 enum Resolved<'a> {
     Route {
         route: &'a PathRoute,
-        endpoint: &'a Endpoint,
+        endpoint: &'a RouteHandler,
         params: PathParams,
     },
     NotFound,
     /// 405, or 204 to OPTIONS, with this `Allow` value.
-    Allow(StatusCode, String),
+    Allow(StatusCode, &'a HeaderValue),
     InvalidParam,
 }
 
 /// Where a routed request ends up, at the end of the router's middleware chain.
 enum Target<'a> {
-    Route(&'a Endpoint),
+    Route(&'a RouteHandler),
     Fallback(Option<&'a dyn Handler>),
     /// An answer with `Allow` (405, or 204 to OPTIONS).
-    Allow(StatusCode, String),
+    Allow(StatusCode, &'a HeaderValue),
     Status(StatusCode, &'static str),
 }
 
@@ -673,9 +673,7 @@ impl middleware::Endpoint for Target<'_> {
             Target::Fallback(None) => Response::new(StatusCode::NOT_FOUND),
             Target::Allow(status, allow) => {
                 let mut response = Response::new(*status);
-                if let Ok(value) = HeaderValue::from_str(allow) {
-                    response.headers_mut().insert(ALLOW, value);
-                }
+                response.headers_mut().insert(ALLOW, (*allow).clone());
                 response
             }
             Target::Status(status, message) => Response::text(*message).with_status(*status),

@@ -115,7 +115,7 @@ pub(crate) fn call_router(
     let mut request = Request::from_body(head, body, peer);
     request.set_server_draining(draining);
     // The router catches handler panics itself (and logs the route); this catches the rest.
-    match panic::catch_unwind(AssertUnwindSafe(|| router.dispatch(&mut request))) {
+    match panic::catch_unwind(AssertUnwindSafe(|| router.respond(&mut request))) {
         Ok(response) => response.into_http(),
         Err(_) => {
             // The panic message itself was printed by the panic hook.
