@@ -727,3 +727,34 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .windows(needle.len())
         .position(|window| window == needle)
 }
+
+/// A client that never reads is closed once the write timeout passes without progress,
+/// and its connection is not left in flight: the shutdown that follows has nothing to cut.
+#[test]
+fn a_client_that_never_reads_is_closed_after_the_write_timeout() {
+    let _serial = one_at_a_time();
+    const TOTAL: usize = 32 * 1024 * 1024;
+    const WRITE_TIMEOUT: Duration = Duration::from_millis(300);
+    let server = support::spawn(
+        Server::builder()
+            .threads(THREADS)
+            .write_timeout(WRITE_TIMEOUT)
+            .drain_timeout(BOUND)
+            .route(switchyard::http::Method::GET, "/big", |_: &Request| {
+                Response::bytes(vec![b'x'; TOTAL])
+            }),
+    );
+    let mut client = support::connect(server.local_addr());
+    client
+        .write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // Waiting out the timeout is the test: the server must act on its own meanwhile.
+    thread::sleep(WRITE_TIMEOUT * 5);
+    let received = support::read_to_close(&mut client).len();
+    assert!(
+        received < TOTAL,
+        "the whole response ({received} bytes) came after the write timeout: not closed"
+    );
+    let report = server.shutdown().expect("shutdown");
+    assert!(report.is_clean(), "connection left in flight: {report:?}");
+}
