@@ -192,6 +192,8 @@ struct OwedOutput {
     bytes: Vec<u8>,
     body: Option<OutgoingBody>,
     after: AfterOutput,
+    /// The pool whose handler made the body: its stream is read there only.
+    tag: RouteTag,
 }
 
 /// What happens once the owed output is written.
@@ -222,6 +224,9 @@ enum Abort {
     Reject(ParseError),
     /// Close without answering (the peer is gone, or a response is half written).
     Close,
+    /// The client stopped sending mid-request: write what earlier requests are owed, then
+    /// close.
+    Ended,
 }
 
 impl From<io::Error> for Abort {
@@ -234,7 +239,7 @@ impl From<io::Error> for Abort {
 pub(crate) struct Conn<'a, S: Transport, F: Service> {
     io: &'a mut S,
     buf: &'a mut ReadBuf,
-    /// The worker's output buffer: empty between turns.
+    /// The worker's output buffer, reused for every connection it serves (cleared first).
     out: &'a mut Vec<u8>,
     state: &'a mut ConnState,
     config: ConnConfig<'a>,
@@ -250,7 +255,7 @@ pub(crate) struct Conn<'a, S: Transport, F: Service> {
 }
 
 impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
-    /// `out` must be empty. The stream must be in non-blocking mode.
+    /// The stream must be in non-blocking mode.
     pub(crate) fn new(
         io: &'a mut S,
         buf: &'a mut ReadBuf,
@@ -276,10 +281,22 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     /// Serves what the connection has ready; see the module docs.
     pub(crate) fn serve(mut self) -> AfterTurn {
         self.buf.load(&self.state.leftover);
-        let consumed_before = self.buf.consumed_total();
+        // The worker's buffer may hold what a connection that closed failed to write.
+        self.out.clear();
         if let Some(owed) = self.state.output.take() {
-            let OwedOutput { bytes, body, after } = *owed;
-            *self.out = bytes;
+            if owed.body.is_some() && owed.tag != self.config.tag {
+                // The rest of the body is read from the handler's stream: on its own pool.
+                let tag = owed.tag;
+                self.state.output = Some(owed);
+                return AfterTurn::Reroute { tag };
+            }
+            let OwedOutput {
+                bytes,
+                body,
+                after,
+                tag: _,
+            } = *owed;
+            self.out.extend_from_slice(&bytes);
             self.body = body;
             self.after = after;
         }
@@ -287,8 +304,6 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         if self.blocking && self.io.set_blocking(None).is_err() {
             return AfterTurn::Close;
         }
-        // A turn that consumed input completed a request, so a partial head now is a new one.
-        let completed_request = self.buf.consumed_total() != consumed_before;
         self.state.leftover = self.buf.take();
         let now = Instant::now();
         let limits = self.config.limits;
@@ -301,11 +316,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                 deadline_after(now, limits.keep_alive_timeout),
             ),
             Stop::RestOfHead => {
-                let started = match self.state.head_started {
-                    Some(started) if !completed_request => started,
-                    _ => now,
-                };
-                self.state.head_started = Some(started);
+                let started = *self.state.head_started.get_or_insert(now);
                 (
                     WaitFor::RestOfHead,
                     deadline_after(started, limits.header_read_timeout),
@@ -323,12 +334,15 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     /// Keeps output the socket has not taken for the next turn.
     fn owe_output(&mut self, next: AfterTurn) -> AfterTurn {
         if !self.out.is_empty() || self.body.is_some() {
+            // A copy: the worker keeps its (larger) buffer for the next connection.
             self.state.output = Some(Box::new(OwedOutput {
-                bytes: std::mem::take(self.out),
+                bytes: self.out.as_slice().to_vec(),
                 body: self.body.take(),
                 after: self.after,
+                tag: self.config.tag,
             }));
         }
+        self.out.clear();
         next
     }
 
@@ -361,6 +375,8 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             };
             if let Some((head, len)) = parsed {
                 self.buf.consume(len);
+                // The header-read timeout of the next head counts from its own first byte.
+                self.state.head_started = None;
                 let request = match self.start(head) {
                     Ok(request) => request,
                     Err(abort) => return self.abort(abort),
@@ -436,6 +452,10 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         match abort {
             Abort::Reject(error) => self.reject(error),
             Abort::Close => Stop::Close,
+            Abort::Ended => {
+                self.after = AfterOutput::Close;
+                self.finish(Stop::Close)
+            }
         }
     }
 
@@ -525,8 +545,9 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             }
             if !self.drained {
                 match self.buf.read_from(self.io) {
-                    // The client left in the middle of its body: nobody to answer.
-                    Ok((0, _)) => return Err(Abort::Close),
+                    // The client left in the middle of its body: nobody to answer for this
+                    // request, but earlier ones still get their responses.
+                    Ok((0, _)) => return Err(Abort::Ended),
                     Ok((_, filled_space)) => {
                         self.drained = !filled_space;
                         continue;
@@ -1219,21 +1240,6 @@ mod tests {
 
     #[test]
     fn a_request_for_another_pool_is_handed_over_parsed_with_its_body() {
-        struct TwoPools;
-        impl Service for TwoPools {
-            fn decide(&self, head: &Parts) -> Decision {
-                Decision {
-                    tag: RouteTag(usize::from(head.uri.path() == "/other")),
-                    streamed_body_limit: None,
-                }
-            }
-            fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body> {
-                let RequestBody::Full(body) = body else {
-                    panic!("streamed");
-                };
-                echo(head, body)
-            }
-        }
         let mut stream = MemoryStream::new(b"POST /other HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhiGET /a HTTP/1.1\r\nHost: h\r\n\r\n");
         let (mut buf, mut state) = (ReadBuf::default(), ConnState::default());
         let limits = Limits::default();
@@ -1264,6 +1270,85 @@ mod tests {
             out.contains("POST /other hi") && out.ends_with("GET /a "),
             "{out}"
         );
+    }
+
+    /// A service with two pools: `/other*` runs on pool 1.
+    struct TwoPools;
+    impl Service for TwoPools {
+        fn decide(&self, head: &Parts) -> Decision {
+            Decision {
+                tag: RouteTag(usize::from(head.uri.path().starts_with("/other"))),
+                streamed_body_limit: None,
+            }
+        }
+        fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body> {
+            let RequestBody::Full(body) = body else {
+                panic!("streamed");
+            };
+            if head.uri.path() == "/other/stream" {
+                return echo(head.clone(), body).map(|_| Body::stream(&b"from pool 1"[..]));
+            }
+            echo(head, body)
+        }
+    }
+
+    fn turn_on(
+        stream: &mut MemoryStream,
+        state: &mut ConnState,
+        out: &mut Vec<u8>,
+        tag: usize,
+    ) -> AfterTurn {
+        let limits = Limits::default();
+        let draining = AtomicBool::new(false);
+        let config = ConnConfig {
+            limits: &limits,
+            draining: &draining,
+            tag: RouteTag(tag),
+        };
+        let mut buf = ReadBuf::default();
+        Conn::new(stream, &mut buf, out, state, config, &TwoPools).serve()
+    }
+
+    #[test]
+    fn what_a_closed_connection_left_in_the_worker_s_buffer_is_never_sent() {
+        let mut out = b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nsecret".to_vec();
+        let mut stream = MemoryStream::new(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+        turn_on(&mut stream, &mut ConnState::default(), &mut out, 0);
+        let text = String::from_utf8_lossy(&stream.output);
+        assert!(
+            !text.contains("secret") && text.ends_with("GET /a "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_streamed_body_owed_to_a_slow_reader_is_resumed_on_its_own_pool() {
+        let mut stream = MemoryStream::new(b"GET /other/stream HTTP/1.1\r\nHost: h\r\n\r\n");
+        let mut state = ConnState::default();
+        let mut out = Vec::new();
+        assert_eq!(
+            turn_on(&mut stream, &mut state, &mut out, 0),
+            AfterTurn::Reroute { tag: RouteTag(1) }
+        );
+        stream.write_sizes = vec![0];
+        assert_eq!(
+            wait_for(turn_on(&mut stream, &mut state, &mut out, 1)),
+            Some(WaitFor::Writable)
+        );
+        // Writable again: the readiness poll hands it to the main pool first, which must not
+        // read the handler's stream there.
+        stream.write_sizes.clear();
+        assert_eq!(
+            turn_on(&mut stream, &mut state, &mut out, 0),
+            AfterTurn::Reroute { tag: RouteTag(1) }
+        );
+        assert!(stream.output.is_empty());
+        assert_eq!(
+            wait_for(turn_on(&mut stream, &mut state, &mut out, 1)),
+            Some(WaitFor::NextRequest)
+        );
+        let text = strip_dates(&String::from_utf8_lossy(&stream.output));
+        assert!(text.ends_with("b\r\nfrom pool 1\r\n0\r\n\r\n"), "{text}");
     }
 
     #[test]

@@ -15,9 +15,6 @@ pub(crate) struct ReadBuf {
     data: Vec<u8>,
     start: usize,
     end: usize,
-    /// Bytes consumed since the buffer was made: a turn that consumed any completed a
-    /// request head.
-    consumed_total: u64,
 }
 
 impl Default for ReadBuf {
@@ -26,7 +23,6 @@ impl Default for ReadBuf {
             data: vec![0; READ_BUF_INITIAL_BYTES],
             start: 0,
             end: 0,
-            consumed_total: 0,
         }
     }
 }
@@ -37,13 +33,7 @@ impl ReadBuf {
         &self.data[self.start..self.end]
     }
 
-    /// Bytes consumed so far (see `consumed_total`).
-    pub(crate) fn consumed_total(&self) -> u64 {
-        self.consumed_total
-    }
-
     pub(crate) fn consume(&mut self, n: usize) {
-        self.consumed_total += n as u64;
         self.start += n;
         debug_assert!(self.start <= self.end);
         if self.start == self.end {
