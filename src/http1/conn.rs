@@ -160,6 +160,14 @@ pub(crate) struct ConnState {
     output: Option<Box<OwedOutput>>,
 }
 
+impl ConnState {
+    /// Whether part of a response has been written or is owed: the connection may no longer
+    /// be answered with anything else (such as a 503).
+    pub(crate) fn owes_output(&self) -> bool {
+        self.output.is_some()
+    }
+}
+
 impl std::fmt::Debug for ConnState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnState")

@@ -49,6 +49,11 @@ impl Connection {
         }
     }
 
+    /// Whether a response to it is under way (see `ConnState::owes_output`).
+    pub(super) fn owes_output(&self) -> bool {
+        self.state.owes_output()
+    }
+
     /// Serves what the connection has ready, on the current worker thread, which belongs to
     /// the pool of `tag`.
     pub(super) fn serve(&mut self, shared: &Shared, tag: RouteTag) -> AfterTurn {

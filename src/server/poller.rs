@@ -25,7 +25,7 @@ use mio::{Events, Poll, Token};
 use super::connection::Connection;
 use super::reject::reject;
 use super::scheduler::{self, Scheduler};
-use super::table::{ConnectionTable, Expired, SlotId, Timer};
+use super::table::{ConnectionTable, Expired, SlotHandle, Timer};
 use super::turn::{Notice, Turn, TurnContext, run_runner};
 use super::waker::PollerWaker;
 use super::{Shared, ShutdownReport};
@@ -221,7 +221,7 @@ impl Poller {
             if self.scheduler().runners() == 0 {
                 for ready in self.scheduler().take_all() {
                     drop(ready.connection);
-                    self.context.close(ready.id);
+                    self.context.close(&ready.slot);
                 }
             }
         }
@@ -274,23 +274,26 @@ impl Poller {
 
     /// Queues a busy connection's turn on the pool of `tag`, or answers 503 when that
     /// queue is full.
-    fn submit(&mut self, id: SlotId, connection: Connection, tag: RouteTag) {
+    fn submit(&mut self, slot: SlotHandle, connection: Connection, tag: RouteTag) {
         if tag == RouteTag::default() {
-            self.context.enqueue(id, connection);
+            self.context.enqueue(slot, connection);
             return;
         }
         let Some(pool) = self.pools.get(tag.0) else {
             drop(connection);
-            self.context.close(id);
+            self.context.close(&slot);
             return;
         };
         if pool.queued() >= self.shared().queue_capacity {
-            reject(&connection.stream, StatusCode::SERVICE_UNAVAILABLE);
+            // Mid-response, a 503 would corrupt what the client has already received.
+            if !connection.owes_output() {
+                reject(&connection.stream, StatusCode::SERVICE_UNAVAILABLE);
+            }
             drop(connection);
-            self.context.close(id);
+            self.context.close(&slot);
             return;
         }
-        let turn = Turn::new(Arc::clone(&self.context), id, connection, tag);
+        let turn = Turn::new(Arc::clone(&self.context), slot, connection, tag);
         // The poller is the only producer and checked the queue's room above, so this does
         // not block; it fails only once the pool is closed, and then the turn, dropped
         // unrun, frees its slot.
@@ -301,10 +304,10 @@ impl Poller {
         match notice {
             Notice::Timer(timer) => self.timers.push(Reverse(timer)),
             Notice::Move {
-                id,
+                slot,
                 connection,
                 tag,
-            } => self.submit(id, connection, tag),
+            } => self.submit(slot, connection, tag),
         }
     }
 

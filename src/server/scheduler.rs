@@ -23,7 +23,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 
 use super::connection::Connection;
-use super::table::SlotId;
+use super::table::{SlotHandle, SlotId};
 
 /// The poller's token for the readiness poll itself (registered in the poller's own poll
 /// while the poller watches it).
@@ -39,7 +39,7 @@ const LEAD_IDLE: Duration = Duration::from_millis(50);
 /// A connection with a request ready, waiting for a main-pool worker.
 #[derive(Debug)]
 pub(super) struct Ready {
-    pub(super) id: SlotId,
+    pub(super) slot: SlotHandle,
     pub(super) connection: Connection,
     /// When it was queued.
     pub(super) since: Instant,
@@ -350,7 +350,7 @@ mod tests {
         let (_client, server) = connected_pair();
         let peer = server.peer_addr().unwrap();
         Ready {
-            id: SlotId(id),
+            slot: SlotHandle::detached(SlotId(id)),
             connection: Connection::new(server, peer),
             since,
         }

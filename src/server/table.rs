@@ -27,6 +27,29 @@ use crate::http1::WaitFor;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(super) struct SlotId(pub(super) usize);
 
+/// A busy connection's slot, carried with it through the queue and its turn, so that
+/// parking or closing it needs no look-up in the table.
+#[derive(Debug, Clone)]
+pub(super) struct SlotHandle {
+    pub(super) id: SlotId,
+    slot: Arc<Mutex<Slot>>,
+}
+
+impl SlotHandle {
+    /// A handle on a slot outside any table, for tests of what carries handles.
+    #[cfg(test)]
+    pub(super) fn detached(id: SlotId) -> Self {
+        Self {
+            id,
+            slot: Arc::new(Mutex::new(Slot {
+                state: SlotState::Free,
+                generation: 0,
+                timer_at: None,
+            })),
+        }
+    }
+}
+
 /// A timer the poller keeps for a parked connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Timer {
@@ -93,10 +116,10 @@ pub(super) struct ConnectionTable {
     free: Mutex<Vec<SlotId>>,
     /// Connections in the table (parked or busy).
     open: AtomicUsize,
-    /// Connections on a worker or queued for one.
-    busy: AtomicUsize,
-    /// Parked connections in the middle of a request (gathering a body, or owing output).
-    parked_in_flight: AtomicUsize,
+    /// Connections with a request in flight: busy ones, and parked ones in the middle of a
+    /// request (gathering a body, or owing output). One counter, so that a reader never
+    /// sees a connection between two counts.
+    in_flight: AtomicUsize,
 }
 
 impl ConnectionTable {
@@ -104,13 +127,9 @@ impl ConnectionTable {
         self.open.load(Ordering::Acquire)
     }
 
-    pub(super) fn busy(&self) -> usize {
-        self.busy.load(Ordering::Acquire)
-    }
-
     /// Connections with a request in flight: busy, or parked mid-request.
     pub(super) fn in_flight(&self) -> usize {
-        self.busy() + self.parked_in_flight.load(Ordering::Acquire)
+        self.in_flight.load(Ordering::Acquire)
     }
 
     /// Adds a new connection, parked until its first request (or `until`). The caller
@@ -145,9 +164,12 @@ impl ConnectionTable {
 
     /// Takes a connection whose socket became ready: a parked one becomes busy and is
     /// returned, to be queued; a busy one is marked, so its worker serves it again.
-    pub(super) fn take_ready(&self, id: SlotId) -> Option<Connection> {
-        let slot = self.slot(id)?;
-        let mut slot = lock(&slot);
+    pub(super) fn take_ready(&self, id: SlotId) -> Option<(SlotHandle, Connection)> {
+        let handle = SlotHandle {
+            id,
+            slot: self.slot(id)?,
+        };
+        let mut slot = lock(&handle.slot);
         match &mut slot.state {
             SlotState::Busy { readable, .. } => {
                 *readable = true;
@@ -170,11 +192,11 @@ impl ConnectionTable {
                 else {
                     unreachable!("matched Parked above");
                 };
-                if wait_for.is_in_flight() {
-                    decrement(&self.parked_in_flight);
+                if !wait_for.is_in_flight() {
+                    self.in_flight.fetch_add(1, Ordering::AcqRel);
                 }
-                self.busy.fetch_add(1, Ordering::AcqRel);
-                Some(connection)
+                drop(slot);
+                Some((handle, connection))
             }
         }
     }
@@ -183,16 +205,14 @@ impl ConnectionTable {
     /// While `shutting_down`, a connection with nothing in flight is closed instead.
     pub(super) fn park(
         &self,
-        id: SlotId,
+        handle: &SlotHandle,
         connection: Connection,
         wait_for: WaitFor,
         until: Instant,
         shutting_down: bool,
     ) -> Parked {
-        let Some(slot) = self.slot(id) else {
-            return Parked::Closed;
-        };
-        let mut slot = lock(&slot);
+        let id = handle.id;
+        let mut slot = lock(&handle.slot);
         let SlotState::Busy { readable, .. } = &mut slot.state else {
             debug_assert!(false, "parking a connection that is not busy");
             return Parked::Closed;
@@ -210,9 +230,8 @@ impl ConnectionTable {
             wait_for,
             until,
         };
-        decrement(&self.busy);
-        if wait_for.is_in_flight() {
-            self.parked_in_flight.fetch_add(1, Ordering::AcqRel);
+        if !wait_for.is_in_flight() {
+            decrement(&self.in_flight);
         }
         // A later deadline reuses the live timer (re-armed when it fires); an earlier one,
         // or none armed, needs a new one.
@@ -230,11 +249,9 @@ impl ConnectionTable {
     }
 
     /// Frees the slot of a busy connection that is gone (its socket already dropped).
-    pub(super) fn close_busy(&self, id: SlotId) {
-        let Some(slot) = self.slot(id) else {
-            return;
-        };
-        let mut slot = lock(&slot);
+    pub(super) fn close_busy(&self, handle: &SlotHandle) {
+        let id = handle.id;
+        let mut slot = lock(&handle.slot);
         // Only a busy connection is closed here (a turn dropped after it parked its
         // connection, while unwinding from a bug, must not free it twice).
         if matches!(slot.state, SlotState::Busy { .. }) {
@@ -317,7 +334,7 @@ impl ConnectionTable {
     fn free_busy(&self, slot: &mut Slot, id: SlotId) {
         slot.state = SlotState::Free;
         self.freed(slot, id);
-        decrement(&self.busy);
+        decrement(&self.in_flight);
     }
 
     fn free_parked(&self, slot: &mut Slot, id: SlotId) -> Option<(Connection, WaitFor)> {
@@ -331,7 +348,7 @@ impl ConnectionTable {
         };
         self.freed(slot, id);
         if wait_for.is_in_flight() {
-            decrement(&self.parked_in_flight);
+            decrement(&self.in_flight);
         }
         Some((connection, wait_for))
     }
@@ -388,8 +405,8 @@ mod tests {
         (client, Connection::new(server, peer))
     }
 
-    fn counts(table: &ConnectionTable) -> (usize, usize, usize) {
-        (table.open(), table.busy(), table.in_flight())
+    fn counts(table: &ConnectionTable) -> (usize, usize) {
+        (table.open(), table.in_flight())
     }
 
     #[test]
@@ -399,7 +416,7 @@ mod tests {
         let until = Instant::now();
         let (id, timer) = table.insert(conn, until);
         assert_eq!((timer.id, timer.at), (id, until));
-        assert_eq!(counts(&table), (1, 0, 0));
+        assert_eq!(counts(&table), (1, 0));
     }
 
     #[test]
@@ -408,10 +425,10 @@ mod tests {
         let (_client, conn) = connection();
         let (id, _) = table.insert(conn, Instant::now());
         assert!(table.take_ready(id).is_some());
-        assert_eq!(counts(&table), (1, 1, 1));
+        assert_eq!(counts(&table), (1, 1));
         // Ready again while busy: marked, not taken twice.
         assert!(table.take_ready(id).is_none());
-        assert_eq!(counts(&table), (1, 1, 1));
+        assert_eq!(counts(&table), (1, 1));
     }
 
     #[test]
@@ -419,19 +436,20 @@ mod tests {
         let table = ConnectionTable::default();
         let (_client, conn) = connection();
         let (id, _) = table.insert(conn, Instant::now());
-        let conn = table.take_ready(id).unwrap();
+        let (handle, conn) = table.take_ready(id).unwrap();
         assert!(table.take_ready(id).is_none());
         let until = Instant::now();
-        let Parked::ReadyAgain(conn) = table.park(id, conn, WaitFor::NextRequest, until, false)
+        let Parked::ReadyAgain(conn) =
+            table.park(&handle, conn, WaitFor::NextRequest, until, false)
         else {
             panic!("parked a connection that was ready");
         };
-        assert_eq!(counts(&table), (1, 1, 1));
+        assert_eq!(counts(&table), (1, 1));
         assert!(matches!(
-            table.park(id, conn, WaitFor::NextRequest, until, false),
+            table.park(&handle, conn, WaitFor::NextRequest, until, false),
             Parked::Waiting(_)
         ));
-        assert_eq!(counts(&table), (1, 0, 0));
+        assert_eq!(counts(&table), (1, 0));
     }
 
     #[test]
@@ -440,10 +458,10 @@ mod tests {
         let (_client, conn) = connection();
         let start = Instant::now();
         let (id, _) = table.insert(conn, start + Duration::from_secs(60));
-        let conn = table.take_ready(id).unwrap();
+        let (handle, conn) = table.take_ready(id).unwrap();
         // An earlier deadline than the live timer needs a new timer.
         let Parked::Waiting(Some(timer)) = table.park(
-            id,
+            &handle,
             conn,
             WaitFor::Writable,
             start + Duration::from_secs(1),
@@ -452,15 +470,15 @@ mod tests {
             panic!("not parked with a new timer");
         };
         assert_eq!(timer.at, start + Duration::from_secs(1));
-        assert_eq!(counts(&table), (1, 0, 1));
+        assert_eq!(counts(&table), (1, 1));
         // Idle connections are closed at shutdown; this one is mid-response.
         assert_eq!(table.close_idle(), 0);
-        let conn = table.take_ready(id).unwrap();
-        assert_eq!(counts(&table), (1, 1, 1));
+        let (handle, conn) = table.take_ready(id).unwrap();
+        assert_eq!(counts(&table), (1, 1));
         // A later deadline reuses the live timer.
         assert!(matches!(
             table.park(
-                id,
+                &handle,
                 conn,
                 WaitFor::Body,
                 start + Duration::from_secs(2),
@@ -475,12 +493,12 @@ mod tests {
         let table = ConnectionTable::default();
         let (_client, conn) = connection();
         let (id, _) = table.insert(conn, Instant::now());
-        let conn = table.take_ready(id).unwrap();
+        let (handle, conn) = table.take_ready(id).unwrap();
         assert!(matches!(
-            table.park(id, conn, WaitFor::NextRequest, Instant::now(), true),
+            table.park(&handle, conn, WaitFor::NextRequest, Instant::now(), true),
             Parked::Closed
         ));
-        assert_eq!(counts(&table), (0, 0, 0));
+        assert_eq!(counts(&table), (0, 0));
     }
 
     #[test]
@@ -488,9 +506,10 @@ mod tests {
         let table = ConnectionTable::default();
         let (_client, conn) = connection();
         let (id, _) = table.insert(conn, Instant::now());
-        drop(table.take_ready(id));
-        table.close_busy(id);
-        assert_eq!(counts(&table), (0, 0, 0));
+        let (handle, conn) = table.take_ready(id).unwrap();
+        drop(conn);
+        table.close_busy(&handle);
+        assert_eq!(counts(&table), (0, 0));
         let (_client2, conn2) = connection();
         assert_eq!(table.insert(conn2, Instant::now()).0, id);
     }
@@ -504,7 +523,7 @@ mod tests {
         let Expired::Due(_, WaitFor::NextRequest) = table.expire(timer, start) else {
             panic!("not expired");
         };
-        assert_eq!(counts(&table), (0, 0, 0));
+        assert_eq!(counts(&table), (0, 0));
         // The same timer again, or for the slot's next connection, is stale.
         assert!(matches!(table.expire(timer, start), Expired::Stale));
         let (_client2, conn2) = connection();
@@ -519,15 +538,15 @@ mod tests {
         let (_client, conn) = connection();
         let start = Instant::now();
         let (id, timer) = table.insert(conn, start + Duration::from_secs(1));
-        let conn = table.take_ready(id).unwrap();
+        let (handle, conn) = table.take_ready(id).unwrap();
         // Parked again with a later deadline: the live timer stays, and moves on expiry.
         let later = start + Duration::from_secs(9);
-        table.park(id, conn, WaitFor::NextRequest, later, false);
+        table.park(&handle, conn, WaitFor::NextRequest, later, false);
         let Expired::Later(next) = table.expire(timer, start + Duration::from_secs(1)) else {
             panic!("not re-armed");
         };
         assert_eq!(next.at, later);
-        assert_eq!(counts(&table), (1, 0, 0));
+        assert_eq!(counts(&table), (1, 0));
     }
 
     #[test]
@@ -541,14 +560,14 @@ mod tests {
             clients.push(client);
             ids.push(table.insert(conn, now).0);
         }
-        let busy = table.take_ready(ids[0]).unwrap();
-        let mid = table.take_ready(ids[1]).unwrap();
-        table.park(ids[1], mid, WaitFor::Body, now, false);
+        let (busy_handle, busy) = table.take_ready(ids[0]).unwrap();
+        let (mid_handle, mid) = table.take_ready(ids[1]).unwrap();
+        table.park(&mid_handle, mid, WaitFor::Body, now, false);
         assert_eq!(table.cut_in_flight(), 2);
-        assert_eq!(counts(&table), (2, 1, 1));
+        assert_eq!(counts(&table), (2, 1));
         drop(busy);
-        table.close_busy(ids[0]);
+        table.close_busy(&busy_handle);
         assert_eq!(table.close_idle(), 1);
-        assert_eq!(counts(&table), (0, 0, 0));
+        assert_eq!(counts(&table), (0, 0));
     }
 }

@@ -14,7 +14,7 @@ use super::Shared;
 use super::connection::Connection;
 use super::reject::reject;
 use super::scheduler::{Ready, Scheduler};
-use super::table::{ConnectionTable, Parked, SlotId, Timer};
+use super::table::{ConnectionTable, Parked, SlotHandle, SlotId, Timer};
 use super::waker::PollerWaker;
 use crate::http1::{AfterTurn, RouteTag};
 
@@ -30,7 +30,7 @@ pub(super) enum Notice {
     /// The connection's current request belongs on the pool of `tag` (or at the back of its
     /// own pool's queue).
     Move {
-        id: SlotId,
+        slot: SlotHandle,
         connection: Connection,
         tag: RouteTag,
     },
@@ -49,23 +49,29 @@ impl TurnContext {
     /// Takes a connection whose socket became ready and queues it for the main pool (its
     /// request moves to another pool later if it belongs there).
     pub(super) fn on_ready(&self, id: SlotId) {
-        if let Some(connection) = self.table.take_ready(id) {
-            self.enqueue(id, connection);
+        if let Some((slot, connection)) = self.table.take_ready(id) {
+            self.enqueue(slot, connection);
         }
     }
 
     /// Queues a busy connection for the main pool's runners, or answers 503 when the queue
-    /// is full.
-    pub(super) fn enqueue(&self, id: SlotId, connection: Connection) {
+    /// is full. A connection in the middle of a response is always queued: a 503 would land
+    /// inside the response, and it holds no more than it did.
+    pub(super) fn enqueue(&self, slot: SlotHandle, connection: Connection) {
+        let capacity = if connection.owes_output() {
+            usize::MAX
+        } else {
+            self.shared.queue_capacity
+        };
         let ready = Ready {
-            id,
+            slot,
             connection,
             since: Instant::now(),
         };
-        if let Err(refused) = self.scheduler.push(ready, self.shared.queue_capacity) {
+        if let Err(refused) = self.scheduler.push(ready, capacity) {
             reject(&refused.connection.stream, StatusCode::SERVICE_UNAVAILABLE);
             drop(refused.connection);
-            self.close(refused.id);
+            self.close(&refused.slot);
         }
     }
 
@@ -77,8 +83,8 @@ impl TurnContext {
     }
 
     /// Closes a busy connection (its socket already dropped).
-    pub(super) fn close(&self, id: SlotId) {
-        self.table.close_busy(id);
+    pub(super) fn close(&self, slot: &SlotHandle) {
+        self.table.close_busy(slot);
         self.finished_turn();
     }
 
@@ -95,7 +101,7 @@ impl TurnContext {
 /// poller never waits for a connection that is gone.
 pub(super) struct Turn {
     context: Arc<TurnContext>,
-    id: SlotId,
+    slot: SlotHandle,
     connection: Option<Connection>,
     /// The pool it runs on.
     tag: RouteTag,
@@ -106,13 +112,13 @@ pub(super) struct Turn {
 impl Turn {
     pub(super) fn new(
         context: Arc<TurnContext>,
-        id: SlotId,
+        slot: SlotHandle,
         connection: Connection,
         tag: RouteTag,
     ) -> Self {
         Self {
             context,
-            id,
+            slot,
             connection: Some(connection),
             tag,
             finished: false,
@@ -134,7 +140,7 @@ impl Turn {
         match next {
             AfterTurn::Close => {
                 drop(connection);
-                context.close(self.id);
+                context.close(&self.slot);
             }
             AfterTurn::Yield => self.requeue(connection, self.tag),
             AfterTurn::Reroute { tag } => self.requeue(connection, tag),
@@ -143,11 +149,11 @@ impl Turn {
                     let fd = connection.stream.as_raw_fd();
                     if context
                         .scheduler
-                        .watch(fd, self.id, wait_for.is_writable())
+                        .watch(fd, self.slot.id, wait_for.is_writable())
                         .is_err()
                     {
                         drop(connection);
-                        context.close(self.id);
+                        context.close(&self.slot);
                         return;
                     }
                     connection.watching_writable = wait_for.is_writable();
@@ -155,7 +161,7 @@ impl Turn {
                 let shutting_down = context.shared.shutdown.load(Ordering::Acquire);
                 match context
                     .table
-                    .park(self.id, connection, wait_for, until, shutting_down)
+                    .park(&self.slot, connection, wait_for, until, shutting_down)
                 {
                     Parked::Waiting(timer) => {
                         context.finished_turn();
@@ -178,10 +184,10 @@ impl Turn {
         let context = &*self.context;
         let main = RouteTag::default();
         if tag == main && self.tag == main && !context.shared.shutdown.load(Ordering::Acquire) {
-            context.enqueue(self.id, connection);
+            context.enqueue(self.slot.clone(), connection);
         } else {
             context.notify(Notice::Move {
-                id: self.id,
+                slot: self.slot.clone(),
                 connection,
                 tag,
             });
@@ -193,7 +199,7 @@ impl Drop for Turn {
     fn drop(&mut self) {
         if !self.finished {
             drop(self.connection.take());
-            self.context.close(self.id);
+            self.context.close(&self.slot);
         }
     }
 }
@@ -216,7 +222,7 @@ pub(super) fn run_runner(context: Arc<TurnContext>) {
             turns_since_poll += 1;
             Turn::new(
                 Arc::clone(&context),
-                ready.id,
+                ready.slot,
                 ready.connection,
                 RouteTag::default(),
             )
