@@ -47,13 +47,13 @@
 //! | body read ([`Limits::body_read_timeout`]) | 30 s from the first wait | 408 |
 //! | idle keep-alive ([`Limits::keep_alive_timeout`]) | 75 s | closed |
 //! | slow reader ([`Limits::write_timeout`]) | 30 s without progress | closed |
+//! | queued connections ([`ServerBuilder::queue_capacity`]) | 1024 | 503 + `Retry-After` |
+//! | open connections ([`ServerBuilder::max_connections`]) | 65,536 | 503 at accept |
 //!
 //! No client holds a worker while it is the one to wait for: a request body still
 //! arriving, a response the client does not read (the connection parks until its socket
 //! drains, and is not read meanwhile), or a client that pipelines without pause (a turn
 //! serves at most 16 requests, then the connection goes to the back of the queue).
-//! | queued connections ([`ServerBuilder::queue_capacity`]) | 1024 | 503 + `Retry-After` |
-//! | open connections ([`ServerBuilder::max_connections`]) | 65,536 | 503 at accept |
 //!
 //! Timeouts saturate at [`MAX_TIMEOUT`] (100 years): `Duration::MAX` means "never".
 //!

@@ -417,6 +417,28 @@ impl Router {
         Next::new(&self.middleware, &target).run(request)
     }
 
+    /// Serves one request as the engine hands it over (head and body), as the server and
+    /// the in-process test client do. A panic anywhere costs the client a 500, never the
+    /// worker: the router catches handler and middleware panics itself (and logs them with
+    /// the route); this catches the rest.
+    pub(crate) fn serve_parts(
+        &self,
+        head: http::request::Parts,
+        body: crate::body::RequestBody,
+        peer: Option<std::net::SocketAddr>,
+        draining: bool,
+    ) -> http::Response<crate::Body> {
+        let mut request = Request::from_body(head, body, peer);
+        request.set_server_draining(draining);
+        let respond = std::panic::AssertUnwindSafe(|| self.respond(&mut request));
+        match std::panic::catch_unwind(respond) {
+            Ok(response) => response.into_http(),
+            Err(_) => Response::text("Internal Server Error\n")
+                .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+                .into_http(),
+        }
+    }
+
     /// Finds what serves `method path`: the route's handler with the decoded parameters, or
     /// why there is none.
     fn resolve(&self, method: &Method, path: &str) -> Resolved<'_> {

@@ -9,9 +9,11 @@
 
 use std::fmt;
 
-use crate::http1::{AfterTurn, ConnState, Limits, MemoryStream, ReadBuf, turn_in_memory};
+use crate::body::RequestBody;
+use crate::http1::{
+    AfterTurn, ConnState, Decision, Limits, MemoryStream, ReadBuf, Service, turn_in_memory,
+};
 use crate::router::Router;
-use crate::server::connection::call_router;
 
 /// An in-process client for a [`Router`]; see the module docs.
 ///
@@ -81,8 +83,7 @@ impl TestClient {
         let mut stream = MemoryStream::new(bytes);
         let mut buf = ReadBuf::default();
         let mut state = ConnState::default();
-        let service = |head, body| call_router(&self.router, head, body, None, false);
-        let service = ServiceFn(service);
+        let service = RouterService(&self.router);
         // Each turn serves at least one request or ends the connection, or waits.
         for _ in 0..=bytes.len() {
             match turn_in_memory(
@@ -129,19 +130,20 @@ impl TestClient {
     }
 }
 
-/// A closure as the engine's service.
-struct ServiceFn<F>(F);
+/// The router as the engine's service, as the server has it (one pool: no moves).
+struct RouterService<'a>(&'a Router);
 
-impl<F> crate::http1::Service for ServiceFn<F>
-where
-    F: Fn(http::request::Parts, crate::body::RequestBody) -> http::Response<crate::Body>,
-{
-    fn call(
-        &self,
-        head: http::request::Parts,
-        body: crate::body::RequestBody,
-    ) -> http::Response<crate::Body> {
-        (self.0)(head, body)
+impl Service for RouterService<'_> {
+    fn decide(&self, head: &http::request::Parts) -> Decision {
+        let (_, streamed_body_limit) = self.0.plan_for(&head.method, head.uri.path());
+        Decision {
+            streamed_body_limit,
+            ..Decision::default()
+        }
+    }
+
+    fn call(&self, head: http::request::Parts, body: RequestBody) -> http::Response<crate::Body> {
+        self.0.serve_parts(head, body, None, false)
     }
 }
 

@@ -74,3 +74,30 @@ fn pipelined_requests_are_answered_in_order() {
     let second = text.find("user 2").expect("second answer");
     assert!(first < second, "{text}");
 }
+
+#[test]
+fn streamed_body_routes_keep_their_own_limit() {
+    use std::io::Read;
+    let uploads = Router::new()
+        .post("/count", |req: &Request| {
+            let mut total = 0;
+            let mut reader = req.body_reader();
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                total += n;
+            }
+            total.to_string()
+        })
+        .stream_bodies(8 << 20);
+    let client = TestClient::new(uploads);
+    // Past the server-wide 2 MiB, within the route's 8 MiB.
+    let post = http::Request::post("/count")
+        .body(vec![7u8; 3 << 20])
+        .unwrap();
+    let res = client.request(post).unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.body(), (3usize << 20).to_string().as_bytes());
+}

@@ -205,9 +205,9 @@ impl Default for Limits {
     }
 }
 
-/// A byte stream the connection engine can switch between non-blocking operation (while it
-/// only serves what has already arrived) and blocking operation with a timeout (while it
-/// waits for a request body or for a slow client to take a large response).
+/// A byte stream the connection engine uses non-blocking, and switches to blocking operation
+/// with a timeout only for a body streamed to its handler (`Router::stream_bodies`), whose
+/// reads block that handler's worker.
 pub(crate) trait Transport: Read + Write {
     /// `Some(timeout)`: block, failing with `TimedOut`/`WouldBlock` after `timeout`.
     /// `None`: non-blocking.

@@ -12,9 +12,9 @@ use crate::error::ParseError;
 
 /// A `Content-Length` body reserves at most this much before its bytes arrive, so that a
 /// head alone cannot make the server allocate a large announced body.
-const INITIAL_BODY_RESERVE_BYTES: usize = 64 * 1024;
-/// A streamed body reads from the socket in pieces of at most this size.
-const STREAM_READ_BYTES: usize = 16 * 1024;
+const INITIAL_BODY_RESERVE_BYTES: usize = 16 * 1024;
+/// A streamed request body reads from the socket in pieces of at most this size.
+const SOCKET_READ_BYTES: usize = 16 * 1024;
 /// The interim response sent to `Expect: 100-continue` (RFC 9110 §15.2.1).
 pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -71,9 +71,9 @@ impl BodyDecoder {
     fn read_hint(&self) -> usize {
         match self {
             Self::Length { remaining } => {
-                usize::try_from(*remaining).map_or(STREAM_READ_BYTES, |r| r.min(STREAM_READ_BYTES))
+                usize::try_from(*remaining).map_or(SOCKET_READ_BYTES, |r| r.min(SOCKET_READ_BYTES))
             }
-            Self::Chunked(_) => STREAM_READ_BYTES,
+            Self::Chunked(_) => SOCKET_READ_BYTES,
         }
     }
 }
@@ -207,15 +207,15 @@ impl BodyStream {
 
     /// Reads more input from the socket into `raw`, at most `max` bytes.
     fn fill(&mut self, max: usize) -> io::Result<()> {
-        if self.continue_owed {
-            self.continue_owed = false;
-            self.io.write_all(CONTINUE)?;
-        }
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(self.fail(io::ErrorKind::TimedOut, "request body read timed out"));
         }
         self.io.set_blocking(Some(remaining))?;
+        if self.continue_owed {
+            self.continue_owed = false;
+            self.io.write_all(CONTINUE)?;
+        }
         if self.raw_pos == self.raw.len() {
             self.raw.clear();
             self.raw_pos = 0;

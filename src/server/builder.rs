@@ -188,8 +188,9 @@ impl ServerBuilder {
         self
     }
 
-    /// Time allowed for each write to a client that does not read; then the connection is
-    /// dropped. Saturates at [`MAX_TIMEOUT`].
+    /// Time a client that does not read is given to take more of its response (the
+    /// connection waits parked, holding no worker); then it is closed. Saturates at
+    /// [`MAX_TIMEOUT`].
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.limits.write_timeout = timeout.min(MAX_TIMEOUT);
         self

@@ -3,18 +3,14 @@
 
 use std::cell::RefCell;
 use std::net::{SocketAddr, TcpStream};
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use http::StatusCode;
 use http::request::Parts;
 
 use super::Shared;
 use crate::body::{Body, RequestBody};
 use crate::http1::{AfterTurn, Conn, ConnConfig, ConnState, Decision, ReadBuf, RouteTag, Service};
-use crate::request::Request;
-use crate::router::Router;
 
 /// Beyond this capacity a worker's output buffer is freed after use rather than kept.
 const MAX_RETAINED_OUTPUT_BYTES: usize = 256 * 1024;
@@ -104,29 +100,8 @@ impl Service for HandlerService<'_> {
 
     fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body> {
         let draining = self.shared.draining.load(Ordering::Acquire);
-        call_router(&self.shared.router, head, body, Some(self.peer), draining)
-    }
-}
-
-/// Runs the router for one request, as the server does (the in-process test client too);
-/// a panic costs the client a 500, never the worker.
-pub(crate) fn call_router(
-    router: &Router,
-    head: Parts,
-    body: RequestBody,
-    peer: Option<SocketAddr>,
-    draining: bool,
-) -> http::Response<Body> {
-    let mut request = Request::from_body(head, body, peer);
-    request.set_server_draining(draining);
-    // The router catches handler panics itself (and logs the route); this catches the rest.
-    match panic::catch_unwind(AssertUnwindSafe(|| router.respond(&mut request))) {
-        Ok(response) => response.into_http(),
-        Err(_) => {
-            // The panic message itself was printed by the panic hook.
-            let mut response = http::Response::new(Body::from("Internal Server Error\n"));
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response
-        }
+        self.shared
+            .router
+            .serve_parts(head, body, Some(self.peer), draining)
     }
 }

@@ -11,7 +11,7 @@
 //!                                                     or budget spent
 //! ```
 //!
-//! Modules, each one concept; arrows are imports (none go back up):
+//! Modules, each one concept; each imports only modules listed below it:
 //!
 //! - `poller`: accept, timers, supervision, moves between pools. Imported by nothing
 //!   but this module.
@@ -25,7 +25,7 @@
 //! - `builder`, `handle`: the public API.
 
 mod builder;
-pub(crate) mod connection;
+mod connection;
 mod handle;
 mod poller;
 mod reject;

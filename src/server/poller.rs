@@ -29,7 +29,7 @@ use super::table::{ConnectionTable, Expired, SlotHandle, Timer};
 use super::turn::{Notice, Turn, TurnContext, run_runner};
 use super::waker::PollerWaker;
 use super::{Shared, ShutdownReport};
-use crate::http1::{RouteTag, deadline_after};
+use crate::http1::{MAX_TIMEOUT, RouteTag, deadline_after};
 use crate::pool::ThreadPool;
 
 pub(super) const LISTENER: Token = Token(usize::MAX - 1);
@@ -264,7 +264,7 @@ impl Poller {
         let until = deadline_after(Instant::now(), self.shared().limits.keep_alive_timeout);
         // Parked before it is registered: a runner may see it readable at once.
         let (id, timer) = self.table().insert(connection, until);
-        self.timers.push(Reverse(timer));
+        self.arm(timer);
         // Registration reports data that is already there, so the first request arrives as
         // an ordinary readable event.
         if self.scheduler().register(fd, id).is_err() {
@@ -302,7 +302,7 @@ impl Poller {
 
     fn on_notice(&mut self, notice: Notice) {
         match notice {
-            Notice::Timer(timer) => self.timers.push(Reverse(timer)),
+            Notice::Timer(timer) => self.arm(timer),
             Notice::Move {
                 slot,
                 connection,
@@ -331,7 +331,7 @@ impl Poller {
                         reject(&connection.stream, StatusCode::REQUEST_TIMEOUT);
                     }
                 }
-                Expired::Later(timer) => self.timers.push(Reverse(timer)),
+                Expired::Later(timer) => self.arm(timer),
                 Expired::Stale => {}
             }
         }
@@ -348,8 +348,18 @@ impl Poller {
             self.drain_deadline = Some(deadline_after(Instant::now(), self.shared().drain_timeout));
             // The pools stay open until the end: a request parked mid-body or mid-response
             // still needs a worker for its next turn (its response says `Connection: close`).
+            // One pass: a connection parked idle by a turn that raced with this is closed
+            // when the server stops (nothing waits for it).
+            self.table().close_idle();
         }
-        self.table().close_idle();
+    }
+
+    /// Keeps a timer, unless it is for "never" (a timeout saturated at `MAX_TIMEOUT`):
+    /// those would only pile up.
+    fn arm(&mut self, timer: Timer) {
+        if timer.at.saturating_duration_since(Instant::now()) < MAX_TIMEOUT / 2 {
+            self.timers.push(Reverse(timer));
+        }
     }
 }
 

@@ -5,14 +5,16 @@
 //! ```text
 //!            insert                 take_ready                   park
 //!   (accept) ──────► Parked ───────────────────► Busy ──────────────────► Parked
-//!                      │  ▲                       │  │ (readable meanwhile: stays Busy)
-//!       expire,        │  └───────────────────────┘  │ close
-//!       close_idle,    ▼                             ▼
-//!       cut_in_flight  Free ◄────────────────────────┘
+//!                      │  ▲                       │  │ (ready meanwhile: stays Busy)
+//!       expire,        │  └───────────────────────┘  │ close_busy; park while shutting
+//!       close_idle,    ▼                             ▼ down with nothing in flight
+//!       cut_in_flight, Free ◄────────────────────────┘
+//!       remove_parked
 //! ```
 //!
 //! A parked connection waits for its socket (see [`WaitFor`]) and costs no worker; a busy
-//! one is on a worker or queued for one. The poller and the workers share the table.
+//! one is on a worker or queued for one, and carries its [`SlotHandle`]. The poller and the
+//! workers share the table.
 
 use std::net::Shutdown;
 use std::net::TcpStream;
