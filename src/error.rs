@@ -107,6 +107,10 @@ pub enum ParseError {
     /// The request's method is one the server never implements: `CONNECT` (no tunnels).
     #[error("method not implemented")]
     MethodNotImplemented,
+    /// The server holds as much of parked request bodies as it may
+    /// ([`Limits::max_parked_body_bytes`](crate::Limits::max_parked_body_bytes)).
+    #[error("too many request bodies in progress")]
+    Overloaded,
     /// The client was too slow to send the request head or body.
     #[error("request timed out")]
     Timeout,
@@ -137,6 +141,7 @@ impl ParseError {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

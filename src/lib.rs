@@ -43,6 +43,7 @@
 //! | header fields ([`Limits::max_headers`]) | 100 | 431 |
 //! | request target ([`Limits::max_uri_bytes`]) | 8 KiB | 414 |
 //! | request body ([`Limits::max_body_bytes`]) | 2 MiB | 413 (before the body is read) |
+//! | bodies of parked connections together ([`Limits::max_parked_body_bytes`]) | 256 MiB | 503 |
 //! | head read ([`Limits::header_read_timeout`]) | 30 s from the first byte | 408 |
 //! | body read ([`Limits::body_read_timeout`]) | 30 s from the first wait | 408 |
 //! | idle keep-alive ([`Limits::keep_alive_timeout`]) | 75 s | closed |
@@ -123,8 +124,9 @@ pub use error::{
 pub use handler::Handler;
 pub use http1::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS, DEFAULT_MAX_URI_BYTES,
-    DEFAULT_WRITE_TIMEOUT, Limits, MAX_HEADERS_CAP, MAX_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_PARKED_BODY_BYTES, DEFAULT_MAX_URI_BYTES, DEFAULT_WRITE_TIMEOUT, Limits,
+    MAX_HEADERS_CAP, MAX_TIMEOUT,
 };
 #[cfg(feature = "json")]
 pub use json::Json;

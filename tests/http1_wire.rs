@@ -559,3 +559,35 @@ fn request_split_across_many_writes_is_served() {
     assert_eq!(client.reply().text(), "hello world");
     server.shutdown().unwrap();
 }
+
+#[test]
+fn bodies_still_arriving_share_one_memory_budget_and_past_it_get_503() {
+    let server = spawn(
+        Server::builder()
+            .threads(2)
+            .max_body_bytes(200_000)
+            .max_parked_body_bytes(300_000)
+            .handler(app),
+    );
+    let head =
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 200000\r\nExpect: 100-continue\r\n\r\n";
+    // The first client's 150 kB wait parked (its 100 Continue says it is being waited for).
+    let mut first = Client::new(server.local_addr());
+    first.send(head);
+    first.send(&[b'x'; 150_000]);
+    assert_eq!(first.reply().status, 100);
+    // A second one would take the parked bodies past 300 kB.
+    let mut second = Client::new(server.local_addr());
+    second.send(head);
+    second.send(&[b'y'; 160_000]);
+    assert_eq!(second.reply().status, 100);
+    let refused = second.reply();
+    assert_eq!(refused.status, 503);
+    assert!(is_closed(second.stream()));
+    // The first still gets its body through.
+    first.send(&[b'x'; 50_000]);
+    let reply = first.reply();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body.len(), 200_000);
+    server.shutdown().unwrap();
+}

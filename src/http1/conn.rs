@@ -35,7 +35,7 @@ use http::{Method, StatusCode, request::Parts};
 use super::encode;
 use super::parse::{BodyFraming, parse_head};
 use super::read_buf::ReadBuf;
-use super::request_body::{BodyStream, BufferedBody, CONTINUE};
+use super::request_body::{BodyBudget, BodyStream, BufferedBody, CONTINUE};
 use super::write::{Copied, OutgoingBody, plan_response};
 use super::{Limits, RequestHead, Transport, deadline_after};
 use crate::body::{Body, Kind, RequestBody};
@@ -99,6 +99,8 @@ pub(crate) struct ConnConfig<'a> {
     pub(crate) draining: &'a AtomicBool,
     /// The pool this turn runs on; a request for another ends the turn.
     pub(crate) tag: RouteTag,
+    /// What parked connections' bodies may hold together.
+    pub(crate) body_budget: &'a Arc<BodyBudget>,
 }
 
 /// What a parked connection waits for.
@@ -573,6 +575,8 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             if deadline <= now {
                 return Err(Abort::Reject(ParseError::Timeout));
             }
+            body.hold_while_parked(self.config.body_budget)
+                .map_err(Abort::Reject)?;
             return Ok(Some(deadline));
         }
     }
@@ -787,10 +791,12 @@ pub(crate) fn turn_in_memory<F: Service>(
 ) -> AfterTurn {
     let draining = AtomicBool::new(draining);
     let mut out = Vec::new();
+    let body_budget = Arc::new(BodyBudget::new(limits.max_parked_body_bytes));
     let config = ConnConfig {
         limits,
         draining: &draining,
         tag: RouteTag::default(),
+        body_budget: &body_budget,
     };
     Conn::new(stream, buf, &mut out, state, config, service).serve()
 }
@@ -1252,12 +1258,14 @@ mod tests {
         let (mut buf, mut state) = (ReadBuf::default(), ConnState::default());
         let limits = Limits::default();
         let draining = AtomicBool::new(false);
+        let budget = Arc::new(BodyBudget::new(u64::MAX));
         let mut turn = |tag| {
             let mut out = Vec::new();
             let config = ConnConfig {
                 limits: &limits,
                 draining: &draining,
                 tag: RouteTag(tag),
+                body_budget: &budget,
             };
             Conn::new(
                 &mut stream,
@@ -1308,10 +1316,12 @@ mod tests {
     ) -> AfterTurn {
         let limits = Limits::default();
         let draining = AtomicBool::new(false);
+        let budget = Arc::new(BodyBudget::new(u64::MAX));
         let config = ConnConfig {
             limits: &limits,
             draining: &draining,
             tag: RouteTag(tag),
+            body_budget: &budget,
         };
         let mut buf = ReadBuf::default();
         Conn::new(stream, &mut buf, out, state, config, &TwoPools).serve()

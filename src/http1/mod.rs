@@ -32,6 +32,7 @@ pub(crate) use encode::write_rejection;
 pub(crate) use memory::MemoryStream;
 pub(crate) use parse::RequestHead;
 pub(crate) use read_buf::ReadBuf;
+pub(crate) use request_body::BodyBudget;
 
 /// The longest timeout a server keeps: 100 years. Every timeout setter of
 /// [`ServerBuilder`](crate::ServerBuilder) saturates at it, so that `Instant::now() + timeout`
@@ -151,6 +152,9 @@ pub const MAX_HEADERS_CAP: usize = 256;
 pub const DEFAULT_MAX_URI_BYTES: usize = 8 * 1024;
 /// The largest request body accepted, in bytes; larger is 413 (axum's default).
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
+/// What the request bodies being gathered by parked connections may hold together, in
+/// bytes; past it, a body that must wait for more gets 503.
+pub const DEFAULT_MAX_PARKED_BODY_BYTES: u64 = 256 * 1024 * 1024;
 /// Time allowed from a request's first byte to the end of its head; then 408 (hyper: 30 s).
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time allowed for a request body to arrive, from the first time it has to be waited for;
@@ -180,6 +184,9 @@ pub struct Limits {
     pub max_uri_bytes: usize,
     /// See [`DEFAULT_MAX_BODY_BYTES`].
     pub max_body_bytes: u64,
+    /// See [`DEFAULT_MAX_PARKED_BODY_BYTES`]. Keep it at least `max_body_bytes`, or the
+    /// largest bodies can never wait for their rest.
+    pub max_parked_body_bytes: u64,
     /// See [`DEFAULT_HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
     /// See [`DEFAULT_BODY_READ_TIMEOUT`].
@@ -197,6 +204,7 @@ impl Default for Limits {
             max_headers: DEFAULT_MAX_HEADERS,
             max_uri_bytes: DEFAULT_MAX_URI_BYTES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_parked_body_bytes: DEFAULT_MAX_PARKED_BODY_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,

@@ -3,6 +3,8 @@
 //! or read by the handler as it arrives ([`BodyStream`], for routes that opt in).
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Transport;
@@ -78,6 +80,47 @@ impl BodyDecoder {
     }
 }
 
+/// The memory that the bodies of all parked connections may hold together. A body on a
+/// worker is bounded by the worker count; parked ones would otherwise be bounded only by
+/// the connection count times `max_body_bytes`.
+#[derive(Debug)]
+pub(crate) struct BodyBudget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl BodyBudget {
+    pub(crate) fn new(limit: u64) -> Self {
+        Self {
+            limit,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes `bytes` from the budget, unless that would exceed it.
+    fn try_take(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|total| *total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: u64) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                Some(used.saturating_sub(bytes))
+            });
+    }
+
+    /// Bytes held by parked bodies now.
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> u64 {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
 /// A body being gathered for a handler that wants it in full. The connection parks between
 /// reads (no worker waits for a slow client); the handler runs once it is complete.
 #[derive(Debug)]
@@ -89,6 +132,8 @@ pub(crate) struct BufferedBody {
     continue_owed: bool,
     /// Set when the body first has to be waited for: it must be complete by then.
     deadline: Option<Instant>,
+    /// What this body holds of the parked bodies' budget (given back when it is dropped).
+    held: Option<(Arc<BodyBudget>, u64)>,
 }
 
 impl BufferedBody {
@@ -107,6 +152,7 @@ impl BufferedBody {
             data: Vec::with_capacity(reserve),
             limit,
             deadline: None,
+            held: None,
         }
     }
 
@@ -138,8 +184,33 @@ impl BufferedBody {
             .get_or_insert_with(|| super::deadline_after(now, timeout))
     }
 
-    pub(crate) fn into_data(self) -> Vec<u8> {
-        self.data
+    /// Accounts for this body's memory in `budget` before its connection parks. Fails
+    /// (503) when the parked bodies would hold more than the budget.
+    pub(crate) fn hold_while_parked(&mut self, budget: &Arc<BodyBudget>) -> Result<(), ParseError> {
+        // Bytes received: what a user can reason about (the allocation may be up to twice).
+        let wanted = self.data.len() as u64;
+        let held = self.held.as_ref().map_or(0, |(_, held)| *held);
+        if wanted > held {
+            if !budget.try_take(wanted - held) {
+                return Err(ParseError::Overloaded);
+            }
+        } else {
+            budget.give_back(held - wanted);
+        }
+        self.held = Some((Arc::clone(budget), wanted));
+        Ok(())
+    }
+
+    pub(crate) fn into_data(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.data)
+    }
+}
+
+impl Drop for BufferedBody {
+    fn drop(&mut self) {
+        if let Some((budget, held)) = self.held.take() {
+            budget.give_back(held);
+        }
     }
 }
 
@@ -328,6 +399,29 @@ mod tests {
         );
         let mut body = BufferedBody::new(BodyFraming::Chunked, 100, false);
         assert_eq!(body.absorb(b"64\r\n").unwrap(), 4, "100 bytes fit");
+    }
+
+    #[test]
+    fn parked_bodies_share_one_budget_and_give_it_back() {
+        let budget = Arc::new(BodyBudget::new(40 * 1024));
+        let mut first = BufferedBody::new(BodyFraming::Length(1 << 20), u64::MAX, false);
+        first.absorb(&[1; 10_000]).unwrap();
+        first.hold_while_parked(&budget).unwrap();
+        let held = budget.used();
+        assert_eq!(held, 10_000);
+        let mut second = BufferedBody::new(BodyFraming::Length(1 << 20), u64::MAX, false);
+        second.absorb(&[2; 31_000]).unwrap();
+        assert_eq!(
+            second.hold_while_parked(&budget),
+            Err(ParseError::Overloaded)
+        );
+        assert_eq!(budget.used(), held, "a refused body takes nothing");
+        drop(first);
+        assert_eq!(budget.used(), 0);
+        second.hold_while_parked(&budget).unwrap();
+        let data = second.into_data();
+        assert_eq!(data.len(), 31_000);
+        assert_eq!(budget.used(), 0, "handed to the handler: no longer parked");
     }
 
     #[test]

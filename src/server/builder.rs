@@ -167,6 +167,15 @@ impl ServerBuilder {
         self
     }
 
+    /// What the request bodies of parked connections (those waiting for the rest of a
+    /// body) may hold together; past it, such a request gets 503 and the connection closes.
+    /// Default [`DEFAULT_MAX_PARKED_BODY_BYTES`](crate::DEFAULT_MAX_PARKED_BODY_BYTES); keep
+    /// it at least `max_body_bytes`.
+    pub fn max_parked_body_bytes(mut self, bytes: u64) -> Self {
+        self.limits.max_parked_body_bytes = bytes;
+        self
+    }
+
     /// Time from a request's first byte to the end of its head; then 408 and close.
     /// Saturates at [`MAX_TIMEOUT`].
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
@@ -281,6 +290,9 @@ impl ServerBuilder {
         let shared = Arc::new(Shared {
             router,
             limits: self.limits,
+            body_budget: Arc::new(crate::http1::BodyBudget::new(
+                self.limits.max_parked_body_bytes,
+            )),
             queue_capacity: self.queue_capacity,
             max_connections: self.max_connections,
             drain_timeout: self.drain_timeout,

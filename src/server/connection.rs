@@ -60,6 +60,7 @@ impl Connection {
                 limits: &shared.limits,
                 draining: &shared.draining,
                 tag,
+                body_budget: &shared.body_budget,
             };
             let service = HandlerService {
                 shared,

@@ -73,6 +73,8 @@ pub(crate) struct Shared {
     pool_tags: std::collections::HashMap<Box<str>, crate::http1::RouteTag>,
     /// Some route streams its request body (spares a route lookup per request otherwise).
     streams_bodies: bool,
+    /// What parked connections' request bodies may hold together.
+    body_budget: Arc<crate::http1::BodyBudget>,
     /// Shutdown was requested.
     shutdown: AtomicBool,
     /// The listener is closed: responses close their connections.
