@@ -387,7 +387,16 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                 self.buf.consume(len);
                 // The header-read timeout of the next head counts from its own first byte.
                 self.state.head_started = None;
-                let request = match self.start(head) {
+                let decision = self.service.decide(&head.parts);
+                if head.framing == BodyFraming::Length(0) && decision.tag == self.config.tag {
+                    self.serve_bodiless(head.parts, head.keep_alive);
+                    served += 1;
+                    if let Some(stop) = self.after_response() {
+                        return stop;
+                    }
+                    continue;
+                }
+                let request = match self.start(head, decision) {
                     Ok(request) => request,
                     Err(abort) => return self.abort(abort),
                 };
@@ -491,14 +500,13 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     }
 
     /// Turns a parsed head into a request in progress: where it runs, how its body is read.
-    fn start(&mut self, head: RequestHead) -> Result<PendingRequest, Abort> {
+    fn start(&mut self, head: RequestHead, decision: Decision) -> Result<PendingRequest, Abort> {
         let RequestHead {
             parts,
             framing,
             keep_alive,
             expect_continue,
         } = head;
-        let decision = self.service.decide(&parts);
         let streamed_limit = match framing {
             BodyFraming::Length(0) => None,
             _ => decision.streamed_body_limit,
@@ -589,8 +597,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             body,
             ..
         } = request;
-        let is_head = parts.method == Method::HEAD;
-        let version = parts.version;
+        let (is_head, version) = (parts.method == Method::HEAD, parts.version);
         let (response, body_complete) = match body {
             PendingBody::Buffered(body) => (
                 self.service
@@ -603,17 +610,35 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                 limit,
             } => self.call_streaming(parts, framing, expect_continue, limit)?,
         };
+        // A body the handler did not read to its end leaves the connection unusable.
+        self.respond(response, is_head, version, keep_alive && body_complete);
+        Ok(())
+    }
+
+    /// Serves a request without a body on this turn's pool: the common case, with no
+    /// request state to keep.
+    fn serve_bodiless(&mut self, parts: Parts, keep_alive: bool) {
+        let (is_head, version) = (parts.method == Method::HEAD, parts.version);
+        let response = self.service.call(parts, RequestBody::Full(Vec::new()));
+        self.respond(response, is_head, version, keep_alive);
+    }
+
+    /// Encodes the service's response, closing after it if the handler, the client or a
+    /// draining server says so.
+    fn respond(
+        &mut self,
+        response: http::Response<Body>,
+        is_head: bool,
+        version: http::Version,
+        keep_alive: bool,
+    ) {
         let handler_closes = response
             .headers()
             .get(http::header::CONNECTION)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        // A body the handler did not read to its end leaves the connection unusable.
-        let keep_alive = keep_alive
-            && body_complete
-            && !handler_closes
-            && !self.config.draining.load(Ordering::Acquire);
+        let keep_alive =
+            keep_alive && !handler_closes && !self.config.draining.load(Ordering::Acquire);
         self.encode_response(response, is_head, version, keep_alive);
-        Ok(())
     }
 
     /// Calls the service with a body it reads itself, straight from the connection (with

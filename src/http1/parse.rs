@@ -233,10 +233,11 @@ fn is_valid_host(value: &[u8]) -> bool {
             Some(end) => (is_ip_literal(&literal[..end]), &literal[end + 1..]),
             None => return false,
         },
-        None => {
-            let end = value.iter().position(|&b| b == b':').unwrap_or(value.len());
-            (is_reg_name(&value[..end]), &value[end..])
-        }
+        // Every request has one: a reg-name and its port in one pass.
+        None => match reg_name_len(value) {
+            Some(end) => (true, &value[end..]),
+            None => return false,
+        },
     };
     host_is_valid
         && match port.split_first() {
@@ -264,31 +265,42 @@ fn is_ip_literal(literal: &[u8]) -> bool {
     std::str::from_utf8(literal).is_ok_and(|text| text.parse::<std::net::Ipv6Addr>().is_ok())
 }
 
-/// RFC 3986 §3.2.2: `reg-name = *( unreserved / pct-encoded / sub-delims )`.
-fn is_reg_name(name: &[u8]) -> bool {
-    let mut rest = name;
-    while let Some((&b, tail)) = rest.split_first() {
-        rest = match b {
-            b'%' => match tail {
-                [high, low, tail @ ..] if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
-                    tail
-                }
-                _ => return false,
+/// The length of the `reg-name` (RFC 3986 §3.2.2) at the start of `text`, up to a `:` or
+/// the end; `None` if a byte before that cannot be in one.
+/// Host names are checked on every request: a table, not a chain of comparisons.
+const REG_NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_unreserved(b as u8) || is_sub_delim(b as u8);
+        b += 1;
+    }
+    table
+};
+
+fn reg_name_len(text: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(&b) = text.get(at) {
+        at += match b {
+            b if REG_NAME_BYTE[usize::from(b)] => 1,
+            b':' => return Some(at),
+            b'%' => match text.get(at + 1..at + 3) {
+                Some([high, low]) if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => 3,
+                _ => return None,
             },
-            b if is_unreserved(b) || is_sub_delim(b) => tail,
-            _ => return false,
+            _ => return None,
         };
     }
-    true
+    Some(at)
 }
 
 /// RFC 3986 §2.3: `unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"`.
-fn is_unreserved(b: u8) -> bool {
+const fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
 /// RFC 3986 §2.2: `sub-delims = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="`.
-fn is_sub_delim(b: u8) -> bool {
+const fn is_sub_delim(b: u8) -> bool {
     matches!(
         b,
         b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='

@@ -297,7 +297,9 @@ impl Poller {
         // The poller is the only producer and checked the queue's room above, so this does
         // not block; it fails only once the pool is closed, and then the turn, dropped
         // unrun, frees its slot.
-        let _ = pool.execute(move || turn.run());
+        let _ = pool.execute(move || {
+            turn.run();
+        });
     }
 
     fn on_notice(&mut self, notice: Notice) {

@@ -18,9 +18,11 @@ use super::table::{ConnectionTable, Parked, SlotHandle, SlotId, Timer};
 use super::waker::PollerWaker;
 use crate::http1::{AfterTurn, RouteTag};
 
-/// A runner whose queue never empties still polls readiness after this many turns, so new
-/// requests are queued behind at most this many turns of busy connections.
-const TURNS_BETWEEN_POLLS: usize = 8;
+/// A runner whose queue does not empty because connections go back to it (their budget
+/// spent, or ready again) polls readiness after this many of them, so new requests wait
+/// behind a bounded number of turns. Ordinary turns (the connection parks) do not count:
+/// the queue then empties, and the runner polls anyway.
+const REQUEUES_BETWEEN_POLLS: usize = 8;
 
 /// What workers tell the poller; most turns end without any.
 #[derive(Debug)]
@@ -126,21 +128,24 @@ impl Turn {
     }
 
     /// Serves what the connection has ready, then parks, closes or queues it again.
-    pub(super) fn run(mut self) {
+    /// Returns whether it went back to the main pool's queue.
+    pub(super) fn run(mut self) -> bool {
         let Some(connection) = self.connection.take() else {
-            return;
+            return false;
         };
-        self.serve(connection);
+        let requeued = self.serve(connection);
         self.finished = true;
+        requeued
     }
 
-    fn serve(&self, mut connection: Connection) {
+    fn serve(&self, mut connection: Connection) -> bool {
         let context = &*self.context;
         let next = connection.serve(&context.shared, self.tag);
         match next {
             AfterTurn::Close => {
                 drop(connection);
                 context.close(&self.slot);
+                false
             }
             AfterTurn::Yield => self.requeue(connection, self.tag),
             AfterTurn::Reroute { tag } => self.requeue(connection, tag),
@@ -154,7 +159,7 @@ impl Turn {
                     {
                         drop(connection);
                         context.close(&self.slot);
-                        return;
+                        return false;
                     }
                     connection.watching_writable = wait_for.is_writable();
                 }
@@ -168,29 +173,35 @@ impl Turn {
                         if let Some(timer) = timer {
                             context.notify(Notice::Timer(timer));
                         }
+                        false
                     }
                     // Ready during the turn. Serving it now would jump the queue of
                     // connections already waiting (unfair under load): go to its back.
                     Parked::ReadyAgain(connection) => self.requeue(connection, self.tag),
-                    Parked::Closed => context.finished_turn(),
+                    Parked::Closed => {
+                        context.finished_turn();
+                        false
+                    }
                 }
             }
         }
     }
 
     /// Queues the connection again at the back: the main pool's own queue when this turn
-    /// runs there, or the poller moves it to its pool.
-    fn requeue(&self, connection: Connection, tag: RouteTag) {
+    /// runs there (returns `true`), or the poller moves it to its pool.
+    fn requeue(&self, connection: Connection, tag: RouteTag) -> bool {
         let context = &*self.context;
         let main = RouteTag::default();
         if tag == main && self.tag == main && !context.shared.shutdown.load(Ordering::Acquire) {
             context.enqueue(self.slot.clone(), connection);
+            true
         } else {
             context.notify(Notice::Move {
                 slot: self.slot.clone(),
                 connection,
                 tag,
             });
+            false
         }
     }
 }
@@ -209,27 +220,27 @@ impl Drop for Turn {
 pub(super) fn run_runner(context: Arc<TurnContext>) {
     let mut running = Running(Some(&context));
     let scheduler = &context.scheduler;
-    let mut turns_since_poll = 0;
+    let mut requeued_since_poll = 0;
     loop {
         scheduler.scanned();
-        if turns_since_poll >= TURNS_BETWEEN_POLLS {
+        if requeued_since_poll >= REQUEUES_BETWEEN_POLLS {
             // Connections that yield or become ready again keep the queue from emptying:
             // look for new ones too, or they would wait behind them for ever.
-            turns_since_poll = 0;
+            requeued_since_poll = 0;
             scheduler.poll_readiness(|id| context.on_ready(id));
         }
         if let Some(ready) = scheduler.pop() {
-            turns_since_poll += 1;
-            Turn::new(
+            let requeued = Turn::new(
                 Arc::clone(&context),
                 ready.slot,
                 ready.connection,
                 RouteTag::default(),
             )
             .run();
+            requeued_since_poll += usize::from(requeued);
             continue;
         }
-        turns_since_poll = 0;
+        requeued_since_poll = 0;
         let mut found = false;
         scheduler.poll_readiness(|id| {
             found = true;
