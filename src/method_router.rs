@@ -33,12 +33,21 @@ pub(crate) struct RouteHandler {
 }
 
 /// What a path's table says about a method.
-pub(crate) enum MethodMatch<'a> {
-    Handler(&'a RouteHandler),
-    /// OPTIONS with no handler of its own: answer 204 with this `Allow` value.
-    Options(&'a HeaderValue),
-    /// 405 with this `Allow` value.
-    NotAllowed(&'a HeaderValue),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MethodMatch {
+    Handler(HandlerIndex),
+    /// OPTIONS with no handler of its own: answer 204 with the path's `Allow` value.
+    Options,
+    /// 405 with the path's `Allow` value.
+    NotAllowed,
+}
+
+/// Which handler of a path's table: one registered for a method (by position), or the one
+/// for any method. Owned, so a routing decision can travel with its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HandlerIndex {
+    Method(usize),
+    Any,
 }
 
 /// The handlers of one path, by method.
@@ -96,29 +105,40 @@ impl MethodRouter {
             .chain(self.any.iter().map(|e| (None, e)))
     }
 
-    pub(crate) fn lookup(&self, method: &Method) -> MethodMatch<'_> {
-        let find = |wanted: &Method| {
-            self.methods
-                .iter()
-                .find(|(m, _)| m == wanted)
-                .map(|(_, e)| e)
-        };
-        if let Some(endpoint) = find(method) {
-            return MethodMatch::Handler(endpoint);
+    pub(crate) fn lookup(&self, method: &Method) -> MethodMatch {
+        let find = |wanted: &Method| self.methods.iter().position(|(m, _)| m == wanted);
+        if let Some(index) = find(method) {
+            return MethodMatch::Handler(HandlerIndex::Method(index));
         }
-        if let Some(endpoint) = &self.any {
-            return MethodMatch::Handler(endpoint);
+        if self.any.is_some() {
+            return MethodMatch::Handler(HandlerIndex::Any);
         }
         // RFC 9110 §9.3.2: HEAD is GET without the content; the engine drops the body.
         if *method == Method::HEAD {
-            if let Some(endpoint) = find(&Method::GET) {
-                return MethodMatch::Handler(endpoint);
+            if let Some(index) = find(&Method::GET) {
+                return MethodMatch::Handler(HandlerIndex::Method(index));
             }
         }
         if *method == Method::OPTIONS {
-            return MethodMatch::Options(&self.allow);
+            return MethodMatch::Options;
         }
-        MethodMatch::NotAllowed(&self.allow)
+        MethodMatch::NotAllowed
+    }
+
+    /// The handler `lookup` found. Panics on an index it did not return (a bug).
+    pub(crate) fn handler(&self, index: HandlerIndex) -> &RouteHandler {
+        match index {
+            HandlerIndex::Method(i) => &self.methods[i].1,
+            HandlerIndex::Any => self
+                .any
+                .as_ref()
+                .expect("lookup found an any-method handler"),
+        }
+    }
+
+    /// The `Allow` value for 405 and OPTIONS answers.
+    pub(crate) fn allow(&self) -> &HeaderValue {
+        &self.allow
     }
 
     /// The methods this path answers, for `Allow`.

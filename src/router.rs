@@ -9,7 +9,7 @@ use http::{Method, StatusCode};
 
 use crate::error::RouteError;
 use crate::handler::Handler;
-use crate::method_router::{MethodMatch, MethodRouter, RouteHandler, Scope};
+use crate::method_router::{HandlerIndex, MethodMatch, MethodRouter, RouteHandler, Scope};
 use crate::middleware::{self, Middleware, Next};
 use crate::params::{PathParams, StateMap, percent_decode};
 use crate::plugin::Plugin;
@@ -295,23 +295,66 @@ impl Router {
         self
     }
 
-    fn endpoint_for(&self, method: &Method, path: &str) -> Option<&RouteHandler> {
-        let matched = self.matcher.at(path).ok()?;
-        match self.routes[*matched.value].methods.lookup(method) {
-            MethodMatch::Handler(endpoint) => Some(endpoint),
-            MethodMatch::Options(_) | MethodMatch::NotAllowed(_) => None,
+    /// Routes `method path` once: what serves it, owned, so that it can travel with the
+    /// request (to another pool, across turns) and be served without routing again.
+    pub(crate) fn plan(&self, method: &Method, path: &str) -> RoutePlan {
+        let Ok(matched) = self.matcher.at(path) else {
+            return RoutePlan::NotFound;
+        };
+        let index = *matched.value;
+        let route = &self.routes[index];
+        let handler = match route.methods.lookup(method) {
+            MethodMatch::Handler(handler) => handler,
+            MethodMatch::Options => {
+                return RoutePlan::Allow {
+                    status: StatusCode::NO_CONTENT,
+                    route: index,
+                };
+            }
+            MethodMatch::NotAllowed => {
+                return RoutePlan::Allow {
+                    status: StatusCode::METHOD_NOT_ALLOWED,
+                    route: index,
+                };
+            }
+        };
+        let mut params = PathParams::default();
+        for (key, raw) in matched.params.iter() {
+            let name = route
+                .param_names
+                .iter()
+                .find(|name| ***name == *key)
+                .map_or_else(|| Arc::from(key), Arc::clone);
+            match percent_decode(raw) {
+                Some(value) => params.push(name, value),
+                None => return RoutePlan::InvalidParam,
+            }
+        }
+        RoutePlan::Route {
+            route: index,
+            handler,
+            params,
         }
     }
 
-    /// Where `method path` runs and how its body is read, from one route lookup: the pool
-    /// name (`None`: the default pool) and the body limit if its handler streams the body.
-    pub(crate) fn plan_for(&self, method: &Method, path: &str) -> (Option<&str>, Option<u64>) {
-        let endpoint = self.endpoint_for(method, path);
-        let pool = endpoint
-            .and_then(|endpoint| endpoint.pool.as_deref())
+    fn planned_handler(&self, plan: &RoutePlan) -> Option<&RouteHandler> {
+        match plan {
+            RoutePlan::Route { route, handler, .. } => {
+                Some(self.routes[*route].methods.handler(*handler))
+            }
+            _ => None,
+        }
+    }
+
+    /// Where a planned request runs and how its body is read: the pool name (`None`: the
+    /// default pool) and the body limit if its handler streams the body.
+    pub(crate) fn placement(&self, plan: &RoutePlan) -> (Option<&str>, Option<u64>) {
+        let handler = self.planned_handler(plan);
+        let pool = handler
+            .and_then(|handler| handler.pool.as_deref())
             .or(self.pool.as_deref());
-        let stream_limit = endpoint
-            .and_then(|endpoint| endpoint.stream_limit)
+        let stream_limit = handler
+            .and_then(|handler| handler.stream_limit)
             .or(self.stream_limit);
         (pool, stream_limit)
     }
@@ -389,14 +432,22 @@ impl Router {
         response
     }
 
-    /// Routes and serves `request` (the server's entry point).
+    /// Routes and serves `request`.
     pub(crate) fn respond(&self, request: &mut Request) -> Response {
-        let target = match self.resolve(request.method(), request.path()) {
-            Resolved::Route {
+        let plan = self.plan(request.method(), request.path());
+        self.respond_planned(request, plan)
+    }
+
+    /// Serves `request` as `plan` (from [`plan`](Self::plan) on this router) says.
+    fn respond_planned(&self, request: &mut Request, plan: RoutePlan) -> Response {
+        let target = match plan {
+            RoutePlan::Route {
                 route,
-                endpoint,
+                handler,
                 params,
             } => {
+                let route = &self.routes[route];
+                let endpoint = route.methods.handler(handler);
                 request.set_route(
                     Arc::clone(&route.pattern),
                     params,
@@ -404,12 +455,14 @@ impl Router {
                 );
                 Target::Route(endpoint)
             }
-            Resolved::NotFound => {
+            RoutePlan::NotFound => {
                 request.set_states([None, Some(Arc::clone(&self.state))]);
                 Target::Fallback(self.fallback.as_deref())
             }
-            Resolved::Allow(status, allow) => Target::Allow(status, allow),
-            Resolved::InvalidParam => Target::Status(
+            RoutePlan::Allow { status, route } => {
+                Target::Allow(status, self.routes[route].methods.allow())
+            }
+            RoutePlan::InvalidParam => Target::Status(
                 StatusCode::BAD_REQUEST,
                 "path parameter is not valid UTF-8 once decoded",
             ),
@@ -427,10 +480,11 @@ impl Router {
         body: crate::body::RequestBody,
         peer: Option<std::net::SocketAddr>,
         draining: bool,
+        plan: RoutePlan,
     ) -> http::Response<crate::Body> {
         let mut request = Request::from_body(head, body, peer);
         request.set_server_draining(draining);
-        let respond = std::panic::AssertUnwindSafe(|| self.respond(&mut request));
+        let respond = std::panic::AssertUnwindSafe(|| self.respond_planned(&mut request, plan));
         match std::panic::catch_unwind(respond) {
             Ok(response) => response.into_http(),
             Err(_) => Response::text("Internal Server Error\n")
@@ -439,45 +493,12 @@ impl Router {
         }
     }
 
-    /// Finds what serves `method path`: the route's handler with the decoded parameters, or
-    /// why there is none.
-    fn resolve(&self, method: &Method, path: &str) -> Resolved<'_> {
-        let Ok(matched) = self.matcher.at(path) else {
-            return Resolved::NotFound;
-        };
-        let route = &self.routes[*matched.value];
-        let endpoint = match route.methods.lookup(method) {
-            MethodMatch::Handler(endpoint) => endpoint,
-            MethodMatch::Options(allow) => return Resolved::Allow(StatusCode::NO_CONTENT, allow),
-            MethodMatch::NotAllowed(allow) => {
-                return Resolved::Allow(StatusCode::METHOD_NOT_ALLOWED, allow);
-            }
-        };
-        let mut params = PathParams::default();
-        for (key, raw) in matched.params.iter() {
-            let name = route
-                .param_names
-                .iter()
-                .find(|name| ***name == *key)
-                .map_or_else(|| Arc::from(key), Arc::clone);
-            match percent_decode(raw) {
-                Some(value) => params.push(name, value),
-                None => return Resolved::InvalidParam,
-            }
-        }
-        Resolved::Route {
-            route,
-            endpoint,
-            params,
-        }
-    }
-
     /// Route lookup alone, for the router bench (feature `__internals`).
     #[cfg(feature = "__internals")]
     #[doc(hidden)]
     pub fn resolve_for_bench(&self, method: &Method, path: &str) -> Option<PathParams> {
-        match self.resolve(method, path) {
-            Resolved::Route { params, .. } => Some(params),
+        match self.plan(method, path) {
+            RoutePlan::Route { params, .. } => Some(params),
             _ => None,
         }
     }
@@ -662,16 +683,21 @@ fn param_names(pattern: &str) -> Vec<Arc<str>> {
     names
 }
 
-/// What serves a request, before anything runs.
-enum Resolved<'a> {
+/// What serves a request, decided before anything runs (see [`Router::plan`]).
+#[derive(Debug)]
+pub(crate) enum RoutePlan {
+    /// A route's handler, with the decoded path parameters.
     Route {
-        route: &'a PathRoute,
-        endpoint: &'a RouteHandler,
+        route: usize,
+        handler: HandlerIndex,
         params: PathParams,
     },
     NotFound,
-    /// 405, or 204 to OPTIONS, with this `Allow` value.
-    Allow(StatusCode, &'a HeaderValue),
+    /// 405, or 204 to OPTIONS, with the route's `Allow` value.
+    Allow {
+        status: StatusCode,
+        route: usize,
+    },
     InvalidParam,
 }
 

@@ -13,7 +13,7 @@ use crate::body::RequestBody;
 use crate::http1::{
     AfterTurn, ConnState, Decision, Limits, MemoryStream, ReadBuf, Service, turn_in_memory,
 };
-use crate::router::Router;
+use crate::router::{RoutePlan, Router};
 
 /// An in-process client for a [`Router`]; see the module docs.
 ///
@@ -134,16 +134,25 @@ impl TestClient {
 struct RouterService<'a>(&'a Router);
 
 impl Service for RouterService<'_> {
-    fn decide(&self, head: &http::request::Parts) -> Decision {
-        let (_, streamed_body_limit) = self.0.plan_for(&head.method, head.uri.path());
-        Decision {
+    type Plan = RoutePlan;
+
+    fn decide(&self, head: &http::request::Parts) -> (Decision, RoutePlan) {
+        let plan = self.0.plan(&head.method, head.uri.path());
+        let (_, streamed_body_limit) = self.0.placement(&plan);
+        let decision = Decision {
             streamed_body_limit,
             ..Decision::default()
-        }
+        };
+        (decision, plan)
     }
 
-    fn call(&self, head: http::request::Parts, body: RequestBody) -> http::Response<crate::Body> {
-        self.0.serve_parts(head, body, None, false)
+    fn call(
+        &self,
+        head: http::request::Parts,
+        body: RequestBody,
+        plan: RoutePlan,
+    ) -> http::Response<crate::Body> {
+        self.0.serve_parts(head, body, None, false, plan)
     }
 }
 

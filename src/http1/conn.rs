@@ -66,20 +66,28 @@ pub(crate) struct Decision {
 
 /// What serves a parsed request: the layer above http1 (the router, through the server).
 pub(crate) trait Service {
+    /// What `decide` found that `call` needs again (the route), carried with the request
+    /// (across turns, to another pool) so that a request is routed once. Opaque here.
+    type Plan: Send;
+
     /// Decides, from the head alone, where and how the request is served.
-    fn decide(&self, _head: &Parts) -> Decision {
-        Decision::default()
-    }
+    fn decide(&self, head: &Parts) -> (Decision, Self::Plan);
 
     /// Produces the response for a request whose body has been read, or is to be read.
-    fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body>;
+    fn call(&self, head: Parts, body: RequestBody, plan: Self::Plan) -> http::Response<Body>;
 }
 
 impl<F> Service for F
 where
     F: Fn(Parts, Vec<u8>) -> http::Response<Body>,
 {
-    fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body> {
+    type Plan = ();
+
+    fn decide(&self, _head: &Parts) -> (Decision, ()) {
+        (Decision::default(), ())
+    }
+
+    fn call(&self, head: Parts, body: RequestBody, (): ()) -> http::Response<Body> {
         match body {
             RequestBody::Full(bytes) => self(head, bytes),
             RequestBody::Stream(stream) => {
@@ -148,8 +156,7 @@ pub(crate) enum AfterTurn {
 
 /// Everything a connection carries from one turn to the next besides its socket. Usually
 /// empty: a parked connection costs a few words.
-#[derive(Default)]
-pub(crate) struct ConnState {
+pub(crate) struct ConnState<P = ()> {
     /// Unconsumed input: the start of the next request.
     leftover: Vec<u8>,
     /// When the first byte of the head in `leftover` arrived (as seen at the end of a turn):
@@ -157,12 +164,23 @@ pub(crate) struct ConnState {
     head_started: Option<Instant>,
     /// A request whose head was read and whose body is still arriving, or complete and on
     /// its way to another pool.
-    request: Option<Box<PendingRequest>>,
+    request: Option<Box<PendingRequest<P>>>,
     /// Output the socket could not take yet.
     output: Option<Box<OwedOutput>>,
 }
 
-impl ConnState {
+impl<P> Default for ConnState<P> {
+    fn default() -> Self {
+        Self {
+            leftover: Vec::new(),
+            head_started: None,
+            request: None,
+            output: None,
+        }
+    }
+}
+
+impl<P> ConnState<P> {
     /// Whether part of a response has been written or is owed: the connection may no longer
     /// be answered with anything else (such as a 503).
     pub(crate) fn owes_output(&self) -> bool {
@@ -170,7 +188,7 @@ impl ConnState {
     }
 }
 
-impl std::fmt::Debug for ConnState {
+impl<P> std::fmt::Debug for ConnState<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnState")
             .field("leftover", &self.leftover.len())
@@ -181,10 +199,11 @@ impl std::fmt::Debug for ConnState {
     }
 }
 
-struct PendingRequest {
+struct PendingRequest<P> {
     parts: Parts,
     keep_alive: bool,
     decision: Decision,
+    plan: P,
     body: PendingBody,
 }
 
@@ -251,7 +270,7 @@ pub(crate) struct Conn<'a, S: Transport, F: Service> {
     buf: &'a mut ReadBuf,
     /// The worker's output buffer, reused for every connection it serves (cleared first).
     out: &'a mut Vec<u8>,
-    state: &'a mut ConnState,
+    state: &'a mut ConnState<F::Plan>,
     config: ConnConfig<'a>,
     service: &'a F,
     /// The rest of a streamed response body, copied as the socket takes it.
@@ -270,7 +289,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         io: &'a mut S,
         buf: &'a mut ReadBuf,
         out: &'a mut Vec<u8>,
-        state: &'a mut ConnState,
+        state: &'a mut ConnState<F::Plan>,
         config: ConnConfig<'a>,
         service: &'a F,
     ) -> Self {
@@ -387,16 +406,16 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                 self.buf.consume(len);
                 // The header-read timeout of the next head counts from its own first byte.
                 self.state.head_started = None;
-                let decision = self.service.decide(&head.parts);
+                let (decision, plan) = self.service.decide(&head.parts);
                 if head.framing == BodyFraming::Length(0) && decision.tag == self.config.tag {
-                    self.serve_bodiless(head.parts, head.keep_alive);
+                    self.serve_bodiless(head.parts, head.keep_alive, plan);
                     served += 1;
                     if let Some(stop) = self.after_response() {
                         return stop;
                     }
                     continue;
                 }
-                let request = match self.start(head, decision) {
+                let request = match self.start(head, decision, plan) {
                     Ok(request) => request,
                     Err(abort) => return self.abort(abort),
                 };
@@ -500,7 +519,12 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     }
 
     /// Turns a parsed head into a request in progress: where it runs, how its body is read.
-    fn start(&mut self, head: RequestHead, decision: Decision) -> Result<PendingRequest, Abort> {
+    fn start(
+        &mut self,
+        head: RequestHead,
+        decision: Decision,
+        plan: F::Plan,
+    ) -> Result<PendingRequest<F::Plan>, Abort> {
         let RequestHead {
             parts,
             framing,
@@ -530,13 +554,14 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             parts,
             keep_alive,
             decision,
+            plan,
             body,
         })
     }
 
     /// Moves a request on: gathers its body, then serves it here or hands it to its own
     /// pool. `Ok(None)`: it was served; `Ok(Some(stop))`: the turn ends.
-    fn advance(&mut self, mut request: PendingRequest) -> Result<Option<Stop>, Abort> {
+    fn advance(&mut self, mut request: PendingRequest<F::Plan>) -> Result<Option<Stop>, Abort> {
         if let PendingBody::Buffered(body) = &mut request.body {
             if let Some(deadline) = self.gather(body)? {
                 self.state.request = Some(Box::new(request));
@@ -590,10 +615,11 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     }
 
     /// Calls the service and encodes its response.
-    fn serve_request(&mut self, request: PendingRequest) -> Result<(), Abort> {
+    fn serve_request(&mut self, request: PendingRequest<F::Plan>) -> Result<(), Abort> {
         let PendingRequest {
             parts,
             keep_alive,
+            plan,
             body,
             ..
         } = request;
@@ -601,14 +627,14 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         let (response, body_complete) = match body {
             PendingBody::Buffered(body) => (
                 self.service
-                    .call(parts, RequestBody::Full(body.into_data())),
+                    .call(parts, RequestBody::Full(body.into_data()), plan),
                 true,
             ),
             PendingBody::Streamed {
                 framing,
                 expect_continue,
                 limit,
-            } => self.call_streaming(parts, framing, expect_continue, limit)?,
+            } => self.call_streaming(parts, plan, framing, expect_continue, limit)?,
         };
         // A body the handler did not read to its end leaves the connection unusable.
         self.respond(response, is_head, version, keep_alive && body_complete);
@@ -617,9 +643,11 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
 
     /// Serves a request without a body on this turn's pool: the common case, with no
     /// request state to keep.
-    fn serve_bodiless(&mut self, parts: Parts, keep_alive: bool) {
+    fn serve_bodiless(&mut self, parts: Parts, keep_alive: bool, plan: F::Plan) {
         let (is_head, version) = (parts.method == Method::HEAD, parts.version);
-        let response = self.service.call(parts, RequestBody::Full(Vec::new()));
+        let response = self
+            .service
+            .call(parts, RequestBody::Full(Vec::new()), plan);
         self.respond(response, is_head, version, keep_alive);
     }
 
@@ -647,6 +675,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     fn call_streaming(
         &mut self,
         parts: Parts,
+        plan: F::Plan,
         framing: BodyFraming,
         expect_continue: bool,
         limit: u64,
@@ -659,7 +688,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             }
             return Ok((
                 self.service
-                    .call(parts, RequestBody::Full(body.into_data())),
+                    .call(parts, RequestBody::Full(body.into_data()), plan),
                 true,
             ));
         };
@@ -687,7 +716,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         )));
         let shared: Arc<Mutex<dyn Read + Send>> = stream.clone();
         self.blocking = true;
-        let response = self.service.call(parts, RequestBody::Stream(shared));
+        let response = self.service.call(parts, RequestBody::Stream(shared), plan);
         // The stream may have switched the socket to blocking reads; the engine owns the
         // mode again.
         self.io.set_blocking(None).map_err(|_| Abort::Close)?;
@@ -809,7 +838,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
 pub(crate) fn turn_in_memory<F: Service>(
     stream: &mut super::memory::MemoryStream,
     buf: &mut ReadBuf,
-    state: &mut ConnState,
+    state: &mut ConnState<F::Plan>,
     limits: &Limits,
     draining: bool,
     service: &F,
@@ -1316,13 +1345,15 @@ mod tests {
     /// A service with two pools: `/other*` runs on pool 1.
     struct TwoPools;
     impl Service for TwoPools {
-        fn decide(&self, head: &Parts) -> Decision {
-            Decision {
+        type Plan = ();
+        fn decide(&self, head: &Parts) -> (Decision, ()) {
+            let decision = Decision {
                 tag: RouteTag(usize::from(head.uri.path().starts_with("/other"))),
                 streamed_body_limit: None,
-            }
+            };
+            (decision, ())
         }
-        fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body> {
+        fn call(&self, head: Parts, body: RequestBody, (): ()) -> http::Response<Body> {
             let RequestBody::Full(body) = body else {
                 panic!("streamed");
             };

@@ -11,6 +11,7 @@ use http::request::Parts;
 use super::Shared;
 use crate::body::{Body, RequestBody};
 use crate::http1::{AfterTurn, Conn, ConnConfig, ConnState, Decision, ReadBuf, RouteTag, Service};
+use crate::router::RoutePlan;
 
 /// Beyond this capacity a worker's output buffer is freed after use rather than kept.
 const MAX_RETAINED_OUTPUT_BYTES: usize = 256 * 1024;
@@ -24,7 +25,7 @@ pub(super) struct Connection {
     pub(super) stream: Arc<TcpStream>,
     pub(super) peer: SocketAddr,
     /// What the engine carries from one turn to the next.
-    state: ConnState,
+    state: ConnState<RoutePlan>,
     /// The socket is watched for writability (it owes output) rather than readability.
     pub(super) watching_writable: bool,
 }
@@ -83,26 +84,31 @@ struct HandlerService<'a> {
 }
 
 impl Service for HandlerService<'_> {
-    fn decide(&self, head: &Parts) -> Decision {
+    type Plan = RoutePlan;
+
+    /// Routes the request once: the plan says where it runs and is served as it says.
+    fn decide(&self, head: &Parts) -> (Decision, RoutePlan) {
         let shared = self.shared;
+        let plan = shared.router.plan(&head.method, head.uri.path());
         if shared.pool_tags.is_empty() && !shared.streams_bodies {
-            // No bulkheads and no streamed bodies: nothing to look up.
-            return Decision::default();
+            // No bulkheads and no streamed bodies: every request is alike.
+            return (Decision::default(), plan);
         }
-        let (pool, streamed_body_limit) = shared.router.plan_for(&head.method, head.uri.path());
+        let (pool, streamed_body_limit) = shared.router.placement(&plan);
         let tag = pool
             .and_then(|name| shared.pool_tags.get(name).copied())
             .unwrap_or_default();
-        Decision {
+        let decision = Decision {
             tag,
             streamed_body_limit,
-        }
+        };
+        (decision, plan)
     }
 
-    fn call(&self, head: Parts, body: RequestBody) -> http::Response<Body> {
+    fn call(&self, head: Parts, body: RequestBody, plan: RoutePlan) -> http::Response<Body> {
         let draining = self.shared.draining.load(Ordering::Acquire);
         self.shared
             .router
-            .serve_parts(head, body, Some(self.peer), draining)
+            .serve_parts(head, body, Some(self.peer), draining, plan)
     }
 }
