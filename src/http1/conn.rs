@@ -1300,6 +1300,24 @@ mod tests {
     }
 
     #[test]
+    fn a_client_that_ends_mid_body_still_gets_the_earlier_responses() {
+        // One read takes all the input and fills the read buffer exactly (8 KiB), so the
+        // engine reads again in the same turn and meets the end of the stream mid-body.
+        let post = b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc";
+        let get_start = b"GET /a HTTP/1.1\r\nHost: h\r\nX: ";
+        let padding = 8192 - post.len() - get_start.len() - 4;
+        let mut input = get_start.to_vec();
+        input.extend(std::iter::repeat_n(b'x', padding));
+        input.extend_from_slice(b"\r\n\r\n");
+        input.extend_from_slice(post);
+        assert_eq!(input.len(), 8192);
+        let mut client = Client::new(&input);
+        client.stream.eof = true;
+        assert_eq!(client.turn(), AfterTurn::Close);
+        assert!(client.output().ends_with("GET /a "), "{}", client.output());
+    }
+
+    #[test]
     fn draining_server_closes_after_the_current_response() {
         let mut client = Client::new(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!(client.turn_draining(true), AfterTurn::Close);
