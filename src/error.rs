@@ -222,31 +222,118 @@ pub struct ShutdownTimedOut {
     pub dropped_jobs: usize,
 }
 
-/// A request a handler refuses, with the status and a message for the client: a path
-/// parameter that does not parse (400), JSON that does not decode (400), a wrong content type
-/// (415). It is an [`IntoResponse`](crate::IntoResponse), so handlers return it with `?`.
+/// A request a handler refuses, with the status and a message for the client, and a
+/// [`RejectionKind`] to match on: a path parameter that does not parse (400), a query or form
+/// that does not decode (400), JSON that is not JSON (400) or not of the expected shape (422),
+/// a wrong content type (415). It is an [`IntoResponse`](crate::IntoResponse), so handlers
+/// return it with `?`; [`Router::map_rejection`](crate::Router::map_rejection) renders every
+/// rejection of a router in one place (as JSON, say).
+///
+/// # Examples
+///
+/// ```
+/// use http::StatusCode;
+/// use switchyard::{Rejection, RejectionKind, Request, Router};
+///
+/// let router = Router::new().get("/users/{id}", |req: &Request| -> Result<String, Rejection> {
+///     let id: u32 = req.param_as("id")?;
+///     if id == 0 {
+///         return Err(Rejection::new(StatusCode::NOT_FOUND, "no user 0"));
+///     }
+///     Ok(format!("user {id}"))
+/// });
+/// let res = router.handle(http::Request::get("/users/x").body(())?);
+/// assert_eq!(res.status(), 400);
+/// let rejection = res.extensions().get::<Rejection>().unwrap();
+/// assert_eq!(rejection.kind(), RejectionKind::InvalidParam);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Rejection {
+    kind: RejectionKind,
     status: http::StatusCode,
     message: String,
 }
 
+/// What a [`Rejection`] is about, for code that renders rejections ([`Rejection::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// The handler asked for a path parameter its route does not capture: a bug in the
+    /// application (500).
+    MissingParam,
+    /// A path parameter does not parse as the type asked for (400).
+    InvalidParam,
+    /// The query string does not decode into the type asked for (400).
+    InvalidQuery,
+    /// The body is not syntactically valid JSON (400).
+    JsonSyntax,
+    /// The body is valid JSON of the wrong shape: a missing field, a wrong type (422).
+    JsonData,
+    /// The body is not a valid `application/x-www-form-urlencoded` form of the type asked
+    /// for (400).
+    InvalidForm,
+    /// The body's `Content-Type` is not the one the handler reads (415).
+    UnsupportedMediaType,
+    /// The body is larger than the handler accepts (413).
+    BodyTooLarge,
+    /// The handler asked for typed state the router does not carry: a bug in the
+    /// application (500).
+    MissingState,
+    /// Made by the application with [`Rejection::new`].
+    Custom,
+}
+
+impl RejectionKind {
+    /// The status a rejection of this kind answers with ([`Custom`](Self::Custom): 400).
+    pub fn status(self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            Self::MissingParam | Self::MissingState => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InvalidParam
+            | Self::InvalidQuery
+            | Self::JsonSyntax
+            | Self::InvalidForm
+            | Self::Custom => StatusCode::BAD_REQUEST,
+            Self::JsonData => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+}
+
 impl Rejection {
-    /// A rejection with this status and message.
+    /// A rejection with `status` and `message` (sent as the body), of kind
+    /// [`RejectionKind::Custom`].
     pub fn new(status: http::StatusCode, message: impl Into<String>) -> Self {
         Self {
+            kind: RejectionKind::Custom,
             status,
             message: message.into(),
         }
     }
 
-    /// The status the client gets.
+    /// A rejection of `kind`, with the kind's status ([`RejectionKind::status`]).
+    pub fn of(kind: RejectionKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            status: kind.status(),
+            message: message.into(),
+        }
+    }
+
+    /// What the rejection is about.
+    pub fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+
+    /// The status it answers with.
     pub fn status(&self) -> http::StatusCode {
         self.status
     }
 
-    /// The message the client gets.
+    /// The message sent to the client.
     pub fn message(&self) -> &str {
         &self.message
     }

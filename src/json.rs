@@ -1,12 +1,11 @@
 //! JSON bodies (feature `json`): [`Json`] responses and [`Request::json`].
 
 use http::StatusCode;
-use http::header::CONTENT_TYPE;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::body::Body;
-use crate::error::Rejection;
+use crate::error::{Rejection, RejectionKind};
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 
@@ -35,9 +34,17 @@ impl<T: Serialize> IntoResponse for Json<T> {
         match serde_json::to_vec(&self.0) {
             Ok(bytes) => Response::with_content_type(Body::from(bytes), "application/json"),
             // A value that cannot be serialised (a map with non-string keys) is a server bug.
-            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            Err(error) => {
+                log_serialize_error(&error);
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
         }
     }
+}
+
+#[allow(clippy::print_stderr)] // a response that cannot be built is a bug the operator must see
+fn log_serialize_error(error: &serde_json::Error) {
+    eprintln!("switchyard: a Json response could not be serialized, answering 500: {error}");
 }
 
 impl Request {
@@ -45,8 +52,10 @@ impl Request {
     ///
     /// # Errors
     ///
-    /// A 415 [`Rejection`] unless `Content-Type` is `application/json` (or `…+json`), and a
-    /// 400 one, with serde's message, when the body does not decode into `T`.
+    /// A [`Rejection`] with serde's message: 415 ([`RejectionKind::UnsupportedMediaType`])
+    /// unless `Content-Type` is `application/json` (or `…+json`), 400
+    /// ([`RejectionKind::JsonSyntax`]) when the body is not JSON, 422
+    /// ([`RejectionKind::JsonData`]) when it is JSON of another shape than `T`.
     ///
     /// # Examples
     ///
@@ -65,29 +74,26 @@ impl Request {
     ///     router.handle(http::Request::post("/users").header("content-type", ct).body(body).unwrap())
     /// };
     /// assert_eq!(post("application/json", r#"{"name":"ada"}"#).status(), 200);
-    /// assert_eq!(post("application/json", r#"{"nom":"ada"}"#).status(), 400);
+    /// assert_eq!(post("application/json", r#"{"name":"#).status(), 400);
+    /// assert_eq!(post("application/json", r#"{"nom":"ada"}"#).status(), 422);
     /// assert_eq!(post("text/plain", r#"{"name":"ada"}"#).status(), 415);
     /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Rejection> {
-        let content_type = self
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let essence = content_type.split(';').next().unwrap_or("").trim();
+        let essence = self.media_type();
         let is_json = essence.eq_ignore_ascii_case("application/json")
             || (essence.len() > 5 && essence[essence.len() - 5..].eq_ignore_ascii_case("+json"));
         if !is_json {
-            return Err(Rejection::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            return Err(Rejection::of(
+                RejectionKind::UnsupportedMediaType,
                 "expected a request with content-type application/json",
             ));
         }
         serde_json::from_slice(self.body()).map_err(|error| {
-            Rejection::new(
-                StatusCode::BAD_REQUEST,
-                format!("invalid JSON body: {error}"),
-            )
+            let kind = match error.classify() {
+                serde_json::error::Category::Data => RejectionKind::JsonData,
+                _ => RejectionKind::JsonSyntax,
+            };
+            Rejection::of(kind, format!("invalid JSON body: {error}"))
         })
     }
 }

@@ -118,7 +118,7 @@ pub mod testing;
 
 pub use body::Body;
 pub use error::{
-    Error, ExecuteError, ParseError, PoolError, Rejection, Result, RouteError, ShutdownTimedOut,
+    Error, ExecuteError, ParseError, PoolError, Rejection, RejectionKind, Result, RouteError, ShutdownTimedOut,
     TryExecuteError,
 };
 pub use handler::Handler;

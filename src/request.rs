@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use http::{Extensions, HeaderMap, Method, StatusCode, Uri, Version, request::Parts};
+use http::{Extensions, HeaderMap, Method, Uri, Version, request::Parts};
 
 use crate::body::RequestBody;
-use crate::error::Rejection;
+use crate::error::{Rejection, RejectionKind};
 use crate::params::{PathParams, StateMap};
 
 /// An HTTP request as handlers see it.
@@ -220,14 +220,14 @@ impl Request {
     /// ```
     pub fn param_as<T: FromStr>(&self, name: &str) -> Result<T, Rejection> {
         let raw = self.param(name).ok_or_else(|| {
-            Rejection::new(
-                StatusCode::BAD_REQUEST,
-                format!("missing path parameter {name:?}"),
+            Rejection::of(
+                RejectionKind::MissingParam,
+                format!("the route captures no path parameter {name:?}"),
             )
         })?;
         raw.parse().map_err(|_| {
-            Rejection::new(
-                StatusCode::BAD_REQUEST,
+            Rejection::of(
+                RejectionKind::InvalidParam,
                 format!("path parameter {name:?} has an invalid value {raw:?}"),
             )
         })
@@ -256,6 +256,17 @@ impl Request {
     /// are finishing. The [`Health`](crate::Health) plugin answers 503 then.
     pub fn is_server_draining(&self) -> bool {
         self.server_draining
+    }
+
+    /// The media type of the body, from `Content-Type`, without parameters
+    /// (`"application/json"` for `application/json; charset=utf-8`); `""` when absent.
+    pub(crate) fn media_type(&self) -> &str {
+        let content_type = self
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        content_type.split(';').next().unwrap_or("").trim()
     }
 
     pub(crate) fn set_server_draining(&mut self, draining: bool) {

@@ -106,6 +106,19 @@ impl Response {
         &mut self.head.headers
     }
 
+    /// The response's extensions: typed values for middleware (a [`Rejection`] that made
+    /// this response, say).
+    ///
+    /// [`Rejection`]: crate::Rejection
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.head.extensions
+    }
+
+    /// The response's extensions, mutably.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.head.extensions
+    }
+
     /// The body.
     pub fn body(&self) -> &Body {
         &self.body
@@ -229,9 +242,17 @@ impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
     }
 }
 
+/// The message as plain text, with the rejection's status. The [`Rejection`] itself rides
+/// along in the response's extensions, for middleware and
+/// [`Router::map_rejection`](crate::Router::map_rejection) to render differently.
+///
+/// [`Rejection`]: crate::Rejection
 impl IntoResponse for crate::error::Rejection {
     fn into_response(self) -> Response {
-        Response::text(format!("{}\n", self.message())).with_status(self.status())
+        let mut response =
+            Response::text(format!("{}\n", self.message())).with_status(self.status());
+        response.extensions_mut().insert(self);
+        response
     }
 }
 
