@@ -32,7 +32,7 @@ pub(crate) fn builder(threads: usize) -> ServerBuilder {
     Server::builder()
         .threads(threads)
         .max_body_bytes(MAX_BODY_BYTES)
-        .router(app())
+        .app(app())
 }
 
 /// The contract's routes.

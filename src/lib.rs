@@ -118,8 +118,8 @@ pub mod testing;
 
 pub use body::Body;
 pub use error::{
-    Error, ExecuteError, ParseError, PoolError, Rejection, RejectionKind, Result, RouteError, ShutdownTimedOut,
-    TryExecuteError,
+    Error, ExecuteError, ParseError, PoolError, Rejection, RejectionKind, Result, RouteError,
+    ShutdownTimedOut, TryExecuteError,
 };
 pub use handler::Handler;
 pub use http1::{
@@ -130,7 +130,7 @@ pub use http1::{
 };
 #[cfg(feature = "json")]
 pub use json::Json;
-pub use middleware::{Middleware, Next};
+pub use middleware::{FromFn, Middleware, Next, from_fn};
 pub use params::PathParams;
 pub use plugin::{AccessLog, DEFAULT_HEALTH_PATH, Health, Plugin};
 pub use pool::{

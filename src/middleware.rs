@@ -7,19 +7,26 @@ use http::StatusCode;
 
 use crate::handler::Handler;
 use crate::request::Request;
-use crate::response::Response;
+use crate::response::{IntoResponse, Response};
 
 /// Code that runs around the handlers of the router it is added to.
 ///
 /// It gets the request mutably (to add extensions, say) and [`Next`], the rest of the
 /// chain. It may call `next.run(req)` and edit the response, or answer without calling it
 /// (a 401, a cached response). Implemented for every
-/// `Fn(&mut Request, Next<'_>) -> Response` closure that is `Send + Sync`.
+/// `Fn(&mut Request, Next<'_>) -> impl IntoResponse` closure that is `Send + Sync`, so a
+/// middleware may return `Result<Response, E>` and leave early with `?` (any `E:
+/// IntoResponse`: a `StatusCode`, a [`Rejection`](crate::Rejection)). [`from_fn`] names the
+/// type of a configurable middleware for you.
 ///
 /// **Order:** middleware runs in the order it was added: the first added sees the request
-/// first and the response last. A router's middleware runs for every request it routes, its
-/// 404 and 405 answers included; middleware of a nested or merged router (or of a plugin's
-/// router) runs only for that router's routes, inside the outer router's middleware.
+/// first and the response last. A router's middleware runs for every request it serves,
+/// its 404, 405 and OPTIONS answers included. Middleware of a router nested under a prefix
+/// runs, inside the outer router's middleware, for every request under the prefix (its
+/// routes, their 405 and OPTIONS answers, and unmatched paths there); middleware of a merged
+/// router (or of a plugin's router) runs for its routes and their 405 and OPTIONS answers.
+/// When one path has routes from two routers, the router of its first route answers 405
+/// and OPTIONS for it.
 ///
 /// **Panics:** a panic in a middleware (or a handler) is caught where it happens, logged
 /// with the route, and becomes a 500 returned to the middleware around it, which still sees
@@ -55,12 +62,72 @@ pub trait Middleware: Send + Sync + 'static {
     fn handle(&self, request: &mut Request, next: Next<'_>) -> Response;
 }
 
-impl<F> Middleware for F
+impl<F, R> Middleware for F
 where
-    F: Fn(&mut Request, Next<'_>) -> Response + Send + Sync + 'static,
+    F: Fn(&mut Request, Next<'_>) -> R + Send + Sync + 'static,
+    R: IntoResponse,
 {
     fn handle(&self, request: &mut Request, next: Next<'_>) -> Response {
-        self(request, next)
+        self(request, next).into_response()
+    }
+}
+
+/// Makes a middleware of a closure whose argument types are inferred, for functions that
+/// build configurable middleware and return `impl Middleware`.
+///
+/// # Examples
+///
+/// ```
+/// use http::StatusCode;
+/// use switchyard::{Middleware, Request, Response, Router, from_fn};
+///
+/// /// Lets through only requests that carry `token`.
+/// fn require_token(token: &'static str) -> impl Middleware {
+///     from_fn(move |req, next| -> Result<Response, StatusCode> {
+///         let given = req.bearer_token().ok_or(StatusCode::UNAUTHORIZED)?;
+///         if given != token {
+///             return Err(StatusCode::FORBIDDEN);
+///         }
+///         Ok(next.run(req))
+///     })
+/// }
+///
+/// let router = Router::new()
+///     .get("/admin", |_: &Request| "welcome")
+///     .middleware(require_token("s3cret"));
+/// let get = |auth: &str| {
+///     let req = http::Request::get("/admin").header("authorization", auth).body(()).unwrap();
+///     router.handle(req).status()
+/// };
+/// assert_eq!(get("Bearer s3cret"), StatusCode::OK);
+/// assert_eq!(get("Bearer guess"), StatusCode::FORBIDDEN);
+/// assert_eq!(get("Basic YTpi"), StatusCode::UNAUTHORIZED);
+/// ```
+pub fn from_fn<F, R>(middleware: F) -> FromFn<F>
+where
+    F: Fn(&mut Request, Next<'_>) -> R + Send + Sync + 'static,
+    R: IntoResponse,
+{
+    FromFn(middleware)
+}
+
+/// A middleware made by [`from_fn`].
+#[derive(Clone, Copy)]
+pub struct FromFn<F>(F);
+
+impl<F, R> Middleware for FromFn<F>
+where
+    F: Fn(&mut Request, Next<'_>) -> R + Send + Sync + 'static,
+    R: IntoResponse,
+{
+    fn handle(&self, request: &mut Request, next: Next<'_>) -> Response {
+        (self.0)(request, next).into_response()
+    }
+}
+
+impl<F> std::fmt::Debug for FromFn<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FromFn").finish_non_exhaustive()
     }
 }
 

@@ -156,7 +156,7 @@ impl Request {
     ///     .pool("uploads");
     /// let res = router.handle(http::Request::post("/count").body("hello")?);
     /// assert_eq!(res.into_body_bytes()?, b"5 bytes");
-    /// // Served with `Server::builder().pool("uploads", 4).router(router)`.
+    /// // Served with `Server::builder().pool("uploads", 4).app(router)`.
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn body_reader(&self) -> BodyReader<'_> {
@@ -250,6 +250,38 @@ impl Request {
             .iter()
             .flatten()
             .find_map(|states| states.get::<T>())
+    }
+
+    /// The router's state of type `T`, or a 500 [`Rejection`]
+    /// ([`RejectionKind::MissingState`]) naming the type: for handlers that return
+    /// `Result`, so a forgotten `.state(...)` is one `?` and not an `expect` per handler.
+    ///
+    /// # Errors
+    ///
+    /// When no router on the request's way carries a `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use switchyard::{Rejection, Request, Router};
+    ///
+    /// struct Greeting(&'static str);
+    /// let hello = |req: &Request| -> Result<String, Rejection> {
+    ///     Ok(format!("{} world", req.require_state::<Greeting>()?.0))
+    /// };
+    /// let with = Router::new().state(Greeting("hello")).get("/", hello);
+    /// assert_eq!(with.handle(http::Request::get("/").body(())?).status(), 200);
+    /// let without = Router::new().get("/", hello);
+    /// assert_eq!(without.handle(http::Request::get("/").body(())?).status(), 500);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn require_state<T: Send + Sync + 'static>(&self) -> Result<&T, Rejection> {
+        self.state::<T>().ok_or_else(|| {
+            Rejection::of(
+                RejectionKind::MissingState,
+                format!("no state of type {}", std::any::type_name::<T>()),
+            )
+        })
     }
 
     /// Whether the server is shutting down: the listener is closed and in-flight requests

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use http::header::{ALLOW, CONTENT_LENGTH, HeaderValue};
 use http::{Method, StatusCode};
 
-use crate::error::RouteError;
+use crate::error::{Rejection, RouteError};
 use crate::handler::Handler;
 use crate::method_router::{HandlerIndex, MethodMatch, MethodRouter, RouteHandler, Scope};
 use crate::middleware::{self, Middleware, Next};
 use crate::params::{PathParams, StateMap, percent_decode};
 use crate::plugin::Plugin;
 use crate::request::Request;
-use crate::response::Response;
+use crate::response::{IntoResponse, Response};
 
 /// A path pattern and its method table.
 #[derive(Clone)]
@@ -23,6 +23,25 @@ struct PathRoute {
     /// Parameter names in pattern order, shared by every request that matches.
     param_names: Vec<Arc<str>>,
     methods: MethodRouter,
+    /// Set on the route `nest` adds under its prefix (`/api/{*rest}`), so that the nested
+    /// router's middleware sees every request under the prefix, unmatched ones included.
+    nested_fallback: Option<NestedFallback>,
+}
+
+/// What serves an unmatched request under a nested router's prefix, inside that router's
+/// middleware.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NestedFallback {
+    /// The nested router's own fallback: the route's handler.
+    Own,
+    /// The fallback of the router that serves (404 if it has none); the route's handler is
+    /// not called.
+    Serving,
+}
+
+/// The pattern of the route `nest` adds under `prefix`.
+fn nested_fallback_pattern(prefix: &str) -> String {
+    format!("{prefix}/{{*nested_rest}}")
 }
 
 /// Routes requests to handlers by path and method.
@@ -67,8 +86,11 @@ pub struct Router {
     routes: Vec<PathRoute>,
     by_pattern: HashMap<String, usize>,
     middleware: Vec<Arc<dyn Middleware>>,
+    /// `middleware[0]` is the [`map_rejection`](Router::map_rejection) renderer.
+    renders_rejections: bool,
     state: Arc<StateMap>,
-    fallback: Option<Arc<dyn Handler>>,
+    /// With the middleware and state of the router it came from, if it came with `merge`.
+    fallback: Option<RouteHandler>,
     errors: Vec<RouteError>,
     /// The plugin being installed, which owns the routes registered meanwhile.
     owner: Option<Arc<str>>,
@@ -87,6 +109,7 @@ impl Default for Router {
             routes: Vec::new(),
             by_pattern: HashMap::new(),
             middleware: Vec::new(),
+            renders_rejections: false,
             state: Arc::new(StateMap::default()),
             fallback: None,
             errors: Vec::new(),
@@ -103,6 +126,7 @@ impl fmt::Debug for Router {
         let routes: Vec<String> = self
             .routes
             .iter()
+            .filter(|route| route.nested_fallback.is_none())
             .flat_map(|route| {
                 route.methods.entries().map(move |(method, _)| {
                     format!("{} {}", method.map_or("*", Method::as_str), route.pattern)
@@ -191,9 +215,10 @@ impl Router {
         self
     }
 
-    /// Serves requests that match no route (default: an empty 404). Middleware runs for it.
+    /// Serves requests that match no route (default: an empty 404). Middleware runs for it,
+    /// and it sees this router's state.
     pub fn fallback<H: Handler>(mut self, handler: H) -> Self {
-        self.fallback = Some(Arc::new(handler));
+        self.fallback = Some(self.endpoint(Arc::new(handler)));
         self
     }
 
@@ -201,6 +226,54 @@ impl Router {
     /// the order.
     pub fn middleware<M: Middleware>(mut self, middleware: M) -> Self {
         self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// Renders every [`Rejection`] of this router's handlers and middleware (and of the
+    /// routers nested into it, unless they render their own) with `render`: a JSON API
+    /// answers `{"error": ...}` instead of the default plain-text message. The status is
+    /// whatever `render` returns; [`Rejection::status`] is the usual choice. A second call
+    /// replaces the first.
+    ///
+    /// It runs outside all of this router's middleware, so they see the rejection's
+    /// default response, with the [`Rejection`] in its extensions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use switchyard::{Rejection, Request, Response, Router};
+    ///
+    /// let router = Router::new()
+    ///     .get("/items/{id}", |req: &Request| -> Result<String, Rejection> {
+    ///         let id: u32 = req.param_as("id")?;
+    ///         Ok(format!("item {id}"))
+    ///     })
+    ///     .map_rejection(|rejection: &Rejection, _: &Request| {
+    ///         let body = format!(r#"{{"error":{:?}}}"#, rejection.message());
+    ///         Response::with_content_type(body.into(), "application/json")
+    ///             .with_status(rejection.status())
+    ///     });
+    /// let res = router.handle(http::Request::get("/items/x").body(())?);
+    /// assert_eq!(res.status(), 400);
+    /// assert_eq!(res.headers()["content-type"], "application/json");
+    /// assert_eq!(
+    ///     res.into_body_bytes()?,
+    ///     br#"{"error":"path parameter \"id\" has an invalid value \"x\""}"#
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn map_rejection<F, R>(mut self, render: F) -> Self
+    where
+        F: Fn(&Rejection, &Request) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
+        let renderer: Arc<dyn Middleware> = Arc::new(RenderRejections(render));
+        if self.renders_rejections {
+            self.middleware[0] = renderer;
+        } else {
+            self.middleware.insert(0, renderer);
+            self.renders_rejections = true;
+        }
         self
     }
 
@@ -231,15 +304,42 @@ impl Router {
     }
 
     /// Mounts `router` under `prefix` (`"/api"`): its `/users` becomes `/api/users`, its `/`
-    /// becomes `/api`. Its middleware and state apply to its routes only. Its fallback is
-    /// not used.
+    /// becomes `/api`.
+    ///
+    /// Its middleware and state apply to every request under the prefix (`/api/...`), and
+    /// only there: its routes, the 405 and OPTIONS answers for their paths, and the paths
+    /// under the prefix that match none of its routes, which its fallback serves (or, if it
+    /// has none, the fallback of the router that serves, inside its middleware). So an
+    /// authentication middleware on the nested router answers every request under `/api`,
+    /// and an unauthenticated client cannot tell which paths exist there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use switchyard::{Next, Request, Response, Router};
+    ///
+    /// let api = Router::new()
+    ///     .get("/users", |_: &Request| "users")
+    ///     .middleware(|req: &mut Request, next: Next<'_>| match req.bearer_token() {
+    ///         Some("s3cret") => next.run(req),
+    ///         _ => Response::new(StatusCode::UNAUTHORIZED),
+    ///     });
+    /// let app = Router::new().get("/", |_: &Request| "home").nest("/api", api);
+    /// let get = |path: &str| app.handle(http::Request::get(path).body(()).unwrap()).status();
+    /// assert_eq!(get("/"), StatusCode::OK);
+    /// assert_eq!(get("/api/users"), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(get("/api/no-such-path"), StatusCode::UNAUTHORIZED); // not 404
+    /// assert_eq!(get("/elsewhere"), StatusCode::NOT_FOUND);
+    /// ```
     pub fn nest(self, prefix: &str, router: Router) -> Self {
         let prefix = prefix.trim_end_matches('/');
-        self.absorb(prefix, router, Fallback::Drop)
+        self.absorb(prefix, router, Fallback::UnderPrefix)
     }
 
-    /// Adds every route of `router`, whose middleware and state apply to its routes only.
-    /// Takes its fallback if this router has none.
+    /// Adds every route of `router`, whose middleware and state apply to its routes (and
+    /// their 405 and OPTIONS answers) only. Takes its fallback, with its middleware and state,
+    /// if this router has none.
     pub fn merge(self, router: Router) -> Self {
         self.absorb("", router, Fallback::TakeIfNone)
     }
@@ -270,7 +370,7 @@ impl Router {
     /// let server = Server::builder()
     ///     .threads(8)
     ///     .pool("slow", 2) // at most 2 workers ever busy with reports
-    ///     .router(reports)
+    ///     .app(reports)
     ///     .route(http::Method::GET, "/ping", |_: &Request| "pong")
     ///     .bind("127.0.0.1:0")?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -327,7 +427,12 @@ impl Router {
                 .map_or_else(|| Arc::from(key), Arc::clone);
             match percent_decode(raw) {
                 Some(value) => params.push(name, value),
-                None => return RoutePlan::InvalidParam,
+                None => {
+                    return RoutePlan::InvalidParam {
+                        route: index,
+                        handler,
+                    };
+                }
             }
         }
         RoutePlan::Route {
@@ -438,9 +543,12 @@ impl Router {
         self.respond_planned(request, plan)
     }
 
-    /// Serves `request` as `plan` (from [`plan`](Self::plan) on this router) says.
+    /// Serves `request` as `plan` (from [`plan`](Self::plan) on this router) says: this
+    /// router's middleware, then the middleware of the scope the request falls in (the
+    /// nested or merged router it belongs to), then what serves it.
     fn respond_planned(&self, request: &mut Request, plan: RoutePlan) -> Response {
-        let target = match plan {
+        let root_state = Some(Arc::clone(&self.state));
+        let scoped = match plan {
             RoutePlan::Route {
                 route,
                 handler,
@@ -448,26 +556,49 @@ impl Router {
             } => {
                 let route = &self.routes[route];
                 let endpoint = route.methods.handler(handler);
-                request.set_route(
-                    Arc::clone(&route.pattern),
-                    params,
-                    [endpoint.scope.state.clone(), Some(Arc::clone(&self.state))],
-                );
-                Target::Route(endpoint)
+                let states = [endpoint.scope.state.clone(), root_state];
+                let serves = match route.nested_fallback {
+                    None => {
+                        request.set_route(Arc::clone(&route.pattern), params, states);
+                        Serves::Handler(&*endpoint.handler)
+                    }
+                    Some(NestedFallback::Own) => {
+                        request.set_states(states);
+                        Serves::Handler(&*endpoint.handler)
+                    }
+                    Some(NestedFallback::Serving) => {
+                        request.set_states(states);
+                        Serves::Fallback(self.fallback.as_ref(), &self.state)
+                    }
+                };
+                Scoped::new(&endpoint.scope, serves)
             }
             RoutePlan::NotFound => {
-                request.set_states([None, Some(Arc::clone(&self.state))]);
-                Target::Fallback(self.fallback.as_deref())
+                Scoped::unscoped(Serves::Fallback(self.fallback.as_ref(), &self.state))
             }
             RoutePlan::Allow { status, route } => {
-                Target::Allow(status, self.routes[route].methods.allow())
+                let methods = &self.routes[route].methods;
+                let serves = Serves::Allow(status, methods.allow());
+                // The path's first route decides whose middleware answers for the path.
+                match methods.entries().next() {
+                    Some((_, first)) => {
+                        request.set_states([first.scope.state.clone(), root_state]);
+                        Scoped::new(&first.scope, serves)
+                    }
+                    None => Scoped::unscoped(serves),
+                }
             }
-            RoutePlan::InvalidParam => Target::Status(
-                StatusCode::BAD_REQUEST,
-                "path parameter is not valid UTF-8 once decoded",
-            ),
+            RoutePlan::InvalidParam { route, handler } => {
+                let endpoint = self.routes[route].methods.handler(handler);
+                request.set_states([endpoint.scope.state.clone(), root_state]);
+                let serves = Serves::Status(
+                    StatusCode::BAD_REQUEST,
+                    "path parameter is not valid UTF-8 once decoded",
+                );
+                Scoped::new(&endpoint.scope, serves)
+            }
         };
-        Next::new(&self.middleware, &target).run(request)
+        Next::new(&self.middleware, &scoped).run(request)
     }
 
     /// Serves one request as the engine hands it over (head and body), as the server and
@@ -503,6 +634,15 @@ impl Router {
         }
     }
 
+    /// Whether nothing was added to this router: no route, middleware, state, fallback.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+            && self.middleware.is_empty()
+            && self.state.is_empty()
+            && self.fallback.is_none()
+            && self.errors.is_empty()
+    }
+
     fn endpoint(&self, handler: Arc<dyn Handler>) -> RouteHandler {
         RouteHandler {
             handler,
@@ -520,18 +660,24 @@ impl Router {
         endpoint: RouteHandler,
     ) -> Result<(), RouteError> {
         let index = match self.by_pattern.get(pattern) {
+            // A route of the application takes the path from a nested router's fallback.
+            Some(&index) if self.routes[index].nested_fallback.is_some() => {
+                self.routes[index] = PathRoute::new(pattern);
+                index
+            }
             Some(&index) => index,
             None => {
                 let index = self.routes.len();
-                self.matcher
-                    .insert(pattern, index)
-                    .map_err(|error| self.insert_error(&method, pattern, &endpoint, error))?;
-                let param_names = param_names(pattern);
-                self.routes.push(PathRoute {
-                    pattern: Arc::from(pattern),
-                    param_names,
-                    methods: MethodRouter::default(),
-                });
+                if let Err(error) = self.matcher.insert(pattern, index) {
+                    let error = match self.give_up_nested_fallback(&error) {
+                        true => self.matcher.insert(pattern, index).err(),
+                        false => Some(error),
+                    };
+                    if let Some(error) = error {
+                        return Err(self.insert_error(&method, pattern, &endpoint, error));
+                    }
+                }
+                self.routes.push(PathRoute::new(pattern));
                 self.by_pattern.insert(pattern.to_owned(), index);
                 index
             }
@@ -549,6 +695,48 @@ impl Router {
                     plugin: new_owner.as_deref().map(str::to_owned),
                 }
             })
+    }
+
+    /// Removes the nested-fallback route `error` reports a conflict with, if it is one: the
+    /// application's own catch-all (`/api/{*path}`) wins over it.
+    fn give_up_nested_fallback(&mut self, error: &matchit::InsertError) -> bool {
+        let matchit::InsertError::Conflict { with } = error else {
+            return false;
+        };
+        let Some(&index) = self.by_pattern.get(with) else {
+            return false;
+        };
+        if self.routes[index].nested_fallback.is_none() {
+            return false;
+        }
+        self.matcher.remove(with.as_str());
+        self.by_pattern.remove(with);
+        // The slot stays (indices are shared with the matcher) but nothing routes to it.
+        self.routes[index].methods = MethodRouter::default();
+        true
+    }
+
+    /// Adds the route serving the unmatched paths under a nested router's prefix, unless a
+    /// route of the application (or an earlier nest) has that path already.
+    fn insert_nested_fallback(
+        &mut self,
+        pattern: &str,
+        endpoint: RouteHandler,
+        kind: NestedFallback,
+    ) {
+        if self.by_pattern.contains_key(pattern) {
+            return;
+        }
+        let index = self.routes.len();
+        if self.matcher.insert(pattern, index).is_err() {
+            return; // the application's own catch-all there wins
+        }
+        let mut route = PathRoute::new(pattern);
+        route.nested_fallback = Some(kind);
+        // A fresh method table takes an any-method handler.
+        let _ = route.methods.insert(None, endpoint);
+        self.routes.push(route);
+        self.by_pattern.insert(pattern.to_owned(), index);
     }
 
     fn insert_error(
@@ -596,30 +784,74 @@ impl Router {
             ..
         } = other;
         self.errors.extend(errors);
+        let scoped = |endpoint: &RouteHandler| RouteHandler {
+            handler: Arc::clone(&endpoint.handler),
+            scope: nest_scope(&middleware, &state, &endpoint.scope),
+            owner: endpoint.owner.clone().or_else(|| self.owner.clone()),
+            pool: endpoint.pool.clone().or_else(|| pool.clone()),
+            stream_limit: endpoint.stream_limit.or(stream_limit),
+        };
         // Decided by the caller, not by the prefix: `nest("/", r)` has an empty prefix too.
-        if matches!(other_fallback, Fallback::TakeIfNone) && self.fallback.is_none() {
-            self.fallback = fallback;
-        }
-        for route in routes {
+        let fallback_route = match other_fallback {
+            Fallback::TakeIfNone => {
+                if self.fallback.is_none() {
+                    self.fallback = fallback.as_ref().map(scoped);
+                }
+                None
+            }
+            Fallback::UnderPrefix if prefix.is_empty() => None,
+            Fallback::UnderPrefix => match &fallback {
+                Some(fallback) => Some((scoped(fallback), NestedFallback::Own)),
+                None if middleware.is_empty() && state.is_empty() => None,
+                None => {
+                    let no_handler = self.endpoint(Arc::new(|_: &Request| StatusCode::NOT_FOUND));
+                    Some((scoped(&no_handler), NestedFallback::Serving))
+                }
+            },
+        };
+        let mut moved = Vec::new();
+        let mut nested_fallbacks = Vec::new();
+        for route in &routes {
             let pattern = match (&*route.pattern, prefix) {
                 ("/", prefix) if !prefix.is_empty() => prefix.to_owned(),
                 (pattern, prefix) => format!("{prefix}{pattern}"),
             };
             for (method, endpoint) in route.methods.entries() {
-                let scope = nest_scope(&middleware, &state, &endpoint.scope);
-                let endpoint = RouteHandler {
-                    handler: Arc::clone(&endpoint.handler),
-                    scope,
-                    owner: endpoint.owner.clone().or_else(|| self.owner.clone()),
-                    pool: endpoint.pool.clone().or_else(|| pool.clone()),
-                    stream_limit: endpoint.stream_limit.or(stream_limit),
-                };
-                if let Err(error) = self.insert(method.cloned(), &pattern, endpoint) {
-                    self.errors.push(error);
+                let mut endpoint = scoped(endpoint);
+                match route.nested_fallback {
+                    Some(kind) => {
+                        (endpoint.pool, endpoint.stream_limit) = (None, None);
+                        nested_fallbacks.push((pattern.clone(), endpoint, kind));
+                    }
+                    None => moved.push((method.cloned(), pattern.clone(), endpoint)),
                 }
             }
         }
+        for (method, pattern, endpoint) in moved {
+            if let Err(error) = self.insert(method, &pattern, endpoint) {
+                self.errors.push(error);
+            }
+        }
+        // After the routes, so that the nested router's own catch-all wins over them.
+        if let Some((mut endpoint, kind)) = fallback_route {
+            (endpoint.pool, endpoint.stream_limit) = (None, None);
+            nested_fallbacks.insert(0, (nested_fallback_pattern(prefix), endpoint, kind));
+        }
+        for (pattern, endpoint, kind) in nested_fallbacks {
+            self.insert_nested_fallback(&pattern, endpoint, kind);
+        }
         self
+    }
+}
+
+impl PathRoute {
+    fn new(pattern: &str) -> Self {
+        Self {
+            pattern: Arc::from(pattern),
+            param_names: param_names(pattern),
+            methods: MethodRouter::default(),
+            nested_fallback: None,
+        }
     }
 }
 
@@ -628,8 +860,8 @@ impl Router {
 enum Fallback {
     /// `merge`: it becomes this router's fallback if this router has none.
     TakeIfNone,
-    /// `nest`: it is not used.
-    Drop,
+    /// `nest`: it serves the unmatched paths under the prefix.
+    UnderPrefix,
 }
 
 /// The scope of a route moved out of a router with `middleware` and `state` into another:
@@ -698,34 +930,98 @@ pub(crate) enum RoutePlan {
         status: StatusCode,
         route: usize,
     },
-    InvalidParam,
+    /// A path parameter that is not UTF-8 once percent-decoded: 400.
+    InvalidParam {
+        route: usize,
+        handler: HandlerIndex,
+    },
 }
 
-/// Where a routed request ends up, at the end of the router's middleware chain.
-enum Target<'a> {
-    Route(&'a RouteHandler),
-    Fallback(Option<&'a dyn Handler>),
+/// The middleware of the scope a request falls in (its nested or merged router), around
+/// what serves it: the end of the serving router's own middleware chain.
+struct Scoped<'a> {
+    middleware: &'a [Arc<dyn Middleware>],
+    serves: Serves<'a>,
+}
+
+impl<'a> Scoped<'a> {
+    fn new(scope: &'a Scope, serves: Serves<'a>) -> Self {
+        Self {
+            middleware: &scope.middleware,
+            serves,
+        }
+    }
+
+    fn unscoped(serves: Serves<'a>) -> Self {
+        Self {
+            middleware: &[],
+            serves,
+        }
+    }
+}
+
+impl middleware::Endpoint for Scoped<'_> {
+    fn call(&self, request: &mut Request) -> Response {
+        Next::new(self.middleware, &self.serves).run(request)
+    }
+}
+
+/// What serves a request at the end of all its middleware.
+enum Serves<'a> {
+    Handler(&'a dyn Handler),
+    /// The serving router's fallback (404 without one), inside the fallback's own scope,
+    /// with the state of its router.
+    Fallback(Option<&'a RouteHandler>, &'a Arc<StateMap>),
     /// An answer with `Allow` (405, or 204 to OPTIONS).
     Allow(StatusCode, &'a HeaderValue),
     Status(StatusCode, &'static str),
 }
 
-impl middleware::Endpoint for Target<'_> {
+impl middleware::Endpoint for Serves<'_> {
     fn call(&self, request: &mut Request) -> Response {
         match self {
-            Target::Route(endpoint) => {
-                let handler = HandlerCall(&*endpoint.handler);
-                Next::new(&endpoint.scope.middleware, &handler).run(request)
+            Serves::Handler(handler) => HandlerCall(*handler).call(request),
+            Serves::Fallback(Some(fallback), router_state) => {
+                request.set_states([fallback.scope.state.clone(), Some(Arc::clone(router_state))]);
+                let handler = HandlerCall(&*fallback.handler);
+                Next::new(&fallback.scope.middleware, &handler).run(request)
             }
-            Target::Fallback(Some(handler)) => HandlerCall(*handler).call(request),
-            Target::Fallback(None) => Response::new(StatusCode::NOT_FOUND),
-            Target::Allow(status, allow) => {
+            Serves::Fallback(None, _) => Response::new(StatusCode::NOT_FOUND),
+            Serves::Allow(status, allow) => {
                 let mut response = Response::new(*status);
                 response.headers_mut().insert(ALLOW, (*allow).clone());
                 response
             }
-            Target::Status(status, message) => Response::text(*message).with_status(*status),
+            Serves::Status(status, message) => Response::text(*message).with_status(*status),
         }
+    }
+}
+
+/// The middleware [`Router::map_rejection`] installs.
+struct RenderRejections<F>(F);
+
+/// Marks a response whose rejection was rendered, so that outer renderers leave it alone.
+#[derive(Clone, Copy)]
+struct RejectionRendered;
+
+impl<F, R> Middleware for RenderRejections<F>
+where
+    F: Fn(&Rejection, &Request) -> R + Send + Sync + 'static,
+    R: IntoResponse,
+{
+    fn handle(&self, request: &mut Request, next: Next<'_>) -> Response {
+        let response = next.run(request);
+        let extensions = response.extensions();
+        if extensions.get::<RejectionRendered>().is_some() {
+            return response;
+        }
+        let Some(rejection) = extensions.get::<Rejection>() else {
+            return response;
+        };
+        let mut rendered = (self.0)(rejection, request).into_response();
+        rendered.extensions_mut().insert(rejection.clone());
+        rendered.extensions_mut().insert(RejectionRendered);
+        rendered
     }
 }
 

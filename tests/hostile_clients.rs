@@ -548,7 +548,7 @@ impl Target {
             Server::builder()
                 .threads(threads)
                 .drain_timeout(DRAIN_TIMEOUT)
-                .router(router),
+                .app(router),
         );
         Self {
             addr: server.local_addr(),

@@ -543,8 +543,159 @@ fn access_log_writes_one_common_log_line_per_request() {
         lines[0]
     );
     assert!(
-        lines[1].contains(r#""POST /users/42 HTTP/1.1" 405 0 "#),
+        lines[1].contains(r#""POST /users/42 HTTP/1.1" 405 - "#),
         "{}",
         lines[1]
     );
+}
+
+/// Stamps `x-scope: name` on every response that passes through it.
+fn stamp(
+    name: &'static str,
+) -> impl Fn(&mut Request, Next<'_>) -> Response + Send + Sync + 'static {
+    move |req: &mut Request, next: Next<'_>| {
+        let mut res = next.run(req);
+        res.headers_mut().append("x-scope", name.parse().unwrap());
+        res
+    }
+}
+
+fn scopes(res: &Response) -> Vec<&str> {
+    res.headers()
+        .get_all("x-scope")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_merged_fallback_keeps_its_routers_middleware_and_state() {
+    struct Tag(&'static str);
+    let app = Router::new()
+        .state(Tag("app"))
+        .get("/", |_: &Request| "home")
+        .fallback(|req: &Request| req.state::<Tag>().map_or("none", |t| t.0))
+        .middleware(stamp("app"));
+    let root = Router::new().middleware(stamp("root")).merge(app);
+    let res = get(&root, "/nope");
+    assert_eq!(scopes(&res), ["app", "root"]);
+    assert_eq!(res.into_body_bytes().unwrap(), b"app");
+}
+
+#[test]
+fn unmatched_paths_under_a_nest_prefix_pass_its_middleware() {
+    let api = Router::new()
+        .get("/users", |_: &Request| "users")
+        .middleware(stamp("api"));
+    let with_fallback = Router::new()
+        .get("/a", |_: &Request| "a")
+        .fallback(|_: &Request| (StatusCode::NOT_FOUND, "v2 fallback"))
+        .middleware(stamp("v2"));
+    let root = Router::new()
+        .nest("/api", api)
+        .nest("/v2", with_fallback)
+        .get("/api/extra", |_: &Request| "extra") // the app's route wins over the nest's
+        .fallback(|_: &Request| (StatusCode::NOT_FOUND, "root fallback"))
+        .middleware(stamp("root"));
+
+    let res = get(&root, "/api/nope");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(scopes(&res), ["api", "root"]);
+    assert_eq!(res.into_body_bytes().unwrap(), b"root fallback");
+    assert_eq!(get(&root, "/api/nope").extensions().len(), 0);
+
+    let res = get(&root, "/v2/nope");
+    assert_eq!(scopes(&res), ["v2", "root"]);
+    assert_eq!(res.into_body_bytes().unwrap(), b"v2 fallback");
+
+    let res = get(&root, "/api/extra");
+    assert_eq!(scopes(&res), ["root"]);
+    assert_eq!(res.into_body_bytes().unwrap(), b"extra");
+
+    let res = send(&root, Method::PUT, "/api/users");
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(scopes(&res), ["api", "root"]);
+
+    let res = get(&root, "/elsewhere");
+    assert_eq!(scopes(&res), ["root"]);
+    assert_eq!(res.into_body_bytes().unwrap(), b"root fallback");
+}
+
+#[test]
+fn a_nested_routers_own_catch_all_wins_over_its_prefix_fallback() {
+    let files = Router::new()
+        .get("/{*path}", |req: &Request| {
+            format!("file {}", req.param("path").unwrap())
+        })
+        .middleware(stamp("files"));
+    let root = Router::new().nest("/files", files).check().unwrap();
+    let res = get(&root, "/files/a/b.txt");
+    assert_eq!(scopes(&res), ["files"]);
+    assert_eq!(res.into_body_bytes().unwrap(), b"file a/b.txt");
+
+    // Declared after the nest, the app's own catch-all takes the prefix too.
+    let api = Router::new()
+        .get("/x", |_: &Request| "x")
+        .middleware(stamp("api"));
+    let root = Router::new()
+        .nest("/api", api)
+        .get("/api/{*rest}", |_: &Request| "app catch-all")
+        .check()
+        .unwrap();
+    assert_eq!(
+        get(&root, "/api/y").into_body_bytes().unwrap(),
+        b"app catch-all"
+    );
+    assert_eq!(scopes(&get(&root, "/api/x")), ["api"]);
+}
+
+#[test]
+fn map_rejection_renders_rejections_of_its_router_and_nested_ones() {
+    let render = |tag: &'static str| {
+        move |rejection: &Rejection, _: &Request| {
+            (rejection.status(), format!("{tag}: {:?}", rejection.kind()))
+        }
+    };
+    let inner = Router::new()
+        .get("/n/{id}", |req: &Request| {
+            req.param_as::<u8>("id").map(|_| "ok")
+        })
+        .map_rejection(render("inner"));
+    let root = Router::new()
+        .get("/r/{id}", |req: &Request| {
+            req.param_as::<u8>("id").map(|_| "ok")
+        })
+        .nest("/inner", inner)
+        .map_rejection(render("outer"));
+    let res = get(&root, "/r/x");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.into_body_bytes().unwrap(), b"outer: InvalidParam");
+    let res = get(&root, "/inner/n/999");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let rejection = res.extensions().get::<Rejection>().unwrap().clone();
+    assert_eq!(rejection.kind(), switchyard::RejectionKind::InvalidParam);
+    assert_eq!(res.into_body_bytes().unwrap(), b"inner: InvalidParam");
+    assert_eq!(get(&root, "/r/7").into_body_bytes().unwrap(), b"ok");
+}
+
+#[test]
+fn middleware_may_leave_early_with_question_mark() {
+    let router = Router::new()
+        .get("/", |_: &Request| "in")
+        .middleware(switchyard::from_fn(
+            |req, next| -> Result<Response, Rejection> {
+                let n: u32 = req
+                    .query("n")
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| Rejection::new(StatusCode::BAD_REQUEST, "n please"))?;
+                let mut res = next.run(req);
+                res.headers_mut().insert("x-n", n.into());
+                Ok(res)
+            },
+        ));
+    let res = get(&router, "/?n=3");
+    assert_eq!(res.headers()["x-n"], "3");
+    let res = get(&router, "/");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.into_body_bytes().unwrap(), b"n please\n");
 }

@@ -275,7 +275,7 @@ fn a_saturated_bulkhead_pool_leaves_other_routes_fast() {
         Server::builder()
             .threads(1)
             .pool("slow", 1)
-            .router(slow)
+            .app(slow)
             .route(http::Method::GET, "/fast", |_: &Request| "fast"),
     );
     let addr = server.local_addr();
@@ -312,7 +312,7 @@ fn an_undeclared_pool_is_an_error_at_bind() {
         .get("/x", |_: &Request| "x")
         .pool("missing");
     let error = Server::builder()
-        .router(router)
+        .app(router)
         .bind("127.0.0.1:0")
         .unwrap_err();
     assert!(
@@ -327,11 +327,7 @@ fn an_undeclared_pool_is_an_error_at_bind() {
 #[test]
 fn panics_in_middleware_get_the_same_500_over_tcp_as_in_process() {
     let router = support::panicking_app();
-    let server = spawn(
-        Server::builder()
-            .threads(2)
-            .router(support::panicking_app()),
-    );
+    let server = spawn(Server::builder().threads(2).app(support::panicking_app()));
     let mut client = Client::new(server.local_addr());
     let reply = client.get("/mw-after");
     assert_eq!(

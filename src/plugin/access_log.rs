@@ -100,10 +100,16 @@ fn common_log_line(req: &Request, res: &Response, when: SystemTime, micros: u128
     let host = req
         .remote_addr()
         .map_or_else(|| "-".to_owned(), |addr| addr.ip().to_string());
-    let bytes = res
-        .body()
-        .len()
-        .map_or_else(|| "-".to_owned(), |len| len.to_string());
+    // CLF's `%b`: the body bytes sent, `-` for none (HEAD, 204, 304) or unknown (a stream).
+    let status = res.status();
+    let sends_body = req.method() != http::Method::HEAD
+        && !status.is_informational()
+        && status != http::StatusCode::NO_CONTENT
+        && status != http::StatusCode::NOT_MODIFIED;
+    let bytes = match res.body().len() {
+        Some(len) if sends_body && len > 0 => len.to_string(),
+        _ => "-".to_owned(),
+    };
     format!(
         "{host} - - [{}] \"{} {} {:?}\" {} {bytes} {micros}\n",
         clf_date(when),
@@ -129,6 +135,33 @@ fn clf_date(when: SystemTime) -> String {
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
+
+    fn line_for(method: http::Method, res: Response) -> String {
+        let req = Request::from(
+            http::Request::builder()
+                .method(method)
+                .uri("/x")
+                .body(())
+                .unwrap(),
+        );
+        common_log_line(&req, &res, UNIX_EPOCH, 7)
+    }
+
+    #[test]
+    fn the_byte_count_is_what_the_body_sends() {
+        let line = line_for(http::Method::GET, Response::text("hello"));
+        assert!(line.ends_with("\"GET /x HTTP/1.1\" 200 5 7\n"), "{line}");
+        let line = line_for(http::Method::HEAD, Response::text("hello"));
+        assert!(line.ends_with("\"HEAD /x HTTP/1.1\" 200 - 7\n"), "{line}");
+        let not_modified = Response::text("hello").with_status(http::StatusCode::NOT_MODIFIED);
+        let line = line_for(http::Method::GET, not_modified);
+        assert!(line.ends_with(" 304 - 7\n"), "{line}");
+        let line = line_for(
+            http::Method::GET,
+            Response::new(http::StatusCode::NOT_FOUND),
+        );
+        assert!(line.ends_with(" 404 - 7\n"), "{line}");
+    }
 
     #[test]
     fn clf_date_format() {

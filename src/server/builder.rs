@@ -62,7 +62,10 @@ pub struct ServerBuilder {
     /// Named pools (bulkheads): name and thread count.
     pools: Vec<(String, usize)>,
     limits: Limits,
+    /// The app: what [`ServerBuilder::app`] gave, plus the builder's own routes.
     router: Router,
+    /// `app` came after routes were added to the builder, and discarded them.
+    app_after_routes: bool,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -89,6 +92,7 @@ impl Default for ServerBuilder {
             pools: Vec::new(),
             limits: Limits::default(),
             router: Router::new(),
+            app_after_routes: false,
         }
     }
 }
@@ -205,39 +209,68 @@ impl ServerBuilder {
         self
     }
 
-    /// Routes `method path` to `handler`; see [`Router::route`].
+    /// Serves `app`: the server answers every request exactly as `app.handle(request)`
+    /// would (its middleware around every answer, 404, 405 and OPTIONS included, its state
+    /// visible to its fallback), so the router your tests call is the router you serve.
+    ///
+    /// The builder's [`route`](Self::route), [`middleware`](Self::middleware),
+    /// [`state`](Self::state), [`plugin`](Self::plugin) and [`handler`](Self::handler) add
+    /// to the app, as the same calls on the router would; call them after `app`. Called
+    /// after them, `app` would discard what they added: `bind` reports
+    /// [`Error::Config`] instead.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use switchyard::{AccessLog, Request, Router, Server};
+    ///
+    /// fn app() -> Router {
+    ///     Router::new().get("/", |_: &Request| "hello")
+    /// }
+    ///
+    /// // In a test: `app().handle(request)`. In main:
+    /// Server::builder()
+    ///     .threads(4)
+    ///     .app(app())
+    ///     .plugin(AccessLog::stdout()) // added to the app: it sees every request
+    ///     .bind("127.0.0.1:3000")?
+    ///     .run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn app(mut self, app: Router) -> Self {
+        if !self.router.is_empty() {
+            self.app_after_routes = true;
+        }
+        self.router = app;
+        self
+    }
+
+    /// Routes `method path` to `handler` in the app; see [`Router::route`].
     pub fn route<H: Handler>(mut self, method: Method, path: &str, handler: H) -> Self {
         self.router = self.router.route(method, path, handler);
         self
     }
 
-    /// Adds every route of `router` (its middleware and state scoped to its routes); see
-    /// [`Router::merge`].
-    pub fn router(mut self, router: Router) -> Self {
-        self.router = self.router.merge(router);
-        self
-    }
-
-    /// Installs a plugin; see [`Router::plugin`].
+    /// Installs a plugin in the app; see [`Router::plugin`].
     pub fn plugin<P: Plugin>(mut self, plugin: P) -> Self {
         self.router = self.router.plugin(plugin);
         self
     }
 
-    /// Adds middleware around every request; see [`Router::middleware`].
+    /// Adds middleware around every request of the app; see [`Router::middleware`].
     pub fn middleware<M: Middleware>(mut self, middleware: M) -> Self {
         self.router = self.router.middleware(middleware);
         self
     }
 
-    /// Attaches typed state for handlers; see [`Router::state`].
+    /// Attaches typed state to the app; see [`Router::state`].
     pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         self.router = self.router.state(value);
         self
     }
 
-    /// Serves every request no route matches (default: 404); with no routes at all, this is
-    /// the handler for everything.
+    /// Serves every request no route of the app matches (default: 404); with no routes at
+    /// all, this is the handler for everything. See [`Router::fallback`].
     pub fn handler<H: Handler>(mut self, handler: H) -> Self {
         self.router = self.router.fallback(handler);
         self
@@ -305,6 +338,11 @@ impl ServerBuilder {
     }
 
     fn validate(&self) -> Result<()> {
+        if self.app_after_routes {
+            return Err(Error::Config(
+                "ServerBuilder::app must come before route, middleware, state, plugin and handler",
+            ));
+        }
         if self.threads == 0 {
             return Err(Error::Config("threads must be at least 1"));
         }
