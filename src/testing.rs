@@ -59,6 +59,9 @@ pub enum TestError {
     /// The server's bytes are not a valid HTTP/1.1 response (a bug worth reporting).
     #[error("invalid response: {0}")]
     InvalidResponse(String),
+    /// The body is not JSON of the expected shape ([`TestResponse::json`]).
+    #[error("unexpected JSON body: {0}")]
+    Json(String),
 }
 
 impl TestClient {
@@ -108,13 +111,14 @@ impl TestClient {
     /// # Errors
     ///
     /// [`TestError`] when the server sends no complete response.
-    pub fn request(
+    pub fn request<B: Into<Vec<u8>>>(
         &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, TestError> {
+        request: http::Request<B>,
+    ) -> Result<TestResponse, TestError> {
+        let request = request.map(Into::into);
         let bytes = encode_request(&request);
         let output = self.send_raw(&bytes);
-        parse_response(&output, request.method() == http::Method::HEAD)
+        parse_response(&output, request.method() == http::Method::HEAD).map(TestResponse)
     }
 
     /// `GET path`.
@@ -122,11 +126,110 @@ impl TestClient {
     /// # Errors
     ///
     /// As [`request`](Self::request).
-    pub fn get(&self, path: &str) -> Result<http::Response<Vec<u8>>, TestError> {
-        let request = http::Request::get(path)
-            .body(Vec::new())
+    pub fn get(&self, path: &str) -> Result<TestResponse, TestError> {
+        self.send(http::Method::GET, path, None, Vec::new())
+    }
+
+    /// `POST path` with a body of `content_type`.
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Self::request).
+    pub fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> Result<TestResponse, TestError> {
+        self.send(http::Method::POST, path, Some(content_type), body.into())
+    }
+
+    /// `DELETE path`.
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Self::request).
+    pub fn delete(&self, path: &str) -> Result<TestResponse, TestError> {
+        self.send(http::Method::DELETE, path, None, Vec::new())
+    }
+
+    fn send(
+        &self,
+        method: http::Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<TestResponse, TestError> {
+        let mut request = http::Request::builder().method(method).uri(path);
+        if let Some(content_type) = content_type {
+            request = request.header(http::header::CONTENT_TYPE, content_type);
+        }
+        let request = request
+            .body(body)
             .map_err(|e| TestError::NoResponse(format!("bad request: {e}")))?;
         self.request(request)
+    }
+}
+
+/// A response as a [`TestClient`] received it, with the accessors tests want.
+///
+/// # Examples
+///
+/// ```
+/// use switchyard::testing::TestClient;
+/// use switchyard::{Request, Response, Router};
+///
+/// let client = TestClient::new(Router::new().get("/", |_: &Request| {
+///     Response::html("<h1>hi</h1>")
+/// }));
+/// let res = client.get("/")?;
+/// assert_eq!(res.status(), 200);
+/// assert_eq!(res.header("content-type"), Some("text/html; charset=utf-8"));
+/// assert_eq!(res.text(), "<h1>hi</h1>");
+/// # Ok::<(), switchyard::testing::TestError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct TestResponse(http::Response<Vec<u8>>);
+
+impl TestResponse {
+    /// The status.
+    pub fn status(&self) -> http::StatusCode {
+        self.0.status()
+    }
+
+    /// Every header, as received.
+    pub fn headers(&self) -> &http::HeaderMap {
+        self.0.headers()
+    }
+
+    /// The first value of header `name`, if it is present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.0.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body bytes (decoded from chunks when chunked).
+    pub fn body(&self) -> &[u8] {
+        self.0.body()
+    }
+
+    /// The body as text; bytes that are not UTF-8 become U+FFFD.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(self.0.body()).into_owned()
+    }
+
+    /// The body decoded as JSON (feature `json`).
+    ///
+    /// # Errors
+    ///
+    /// [`TestError::Json`] when the body is not JSON of the shape of `T`.
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, TestError> {
+        serde_json::from_slice(self.0.body()).map_err(|e| TestError::Json(e.to_string()))
+    }
+
+    /// The response as an `http::Response`.
+    pub fn into_inner(self) -> http::Response<Vec<u8>> {
+        self.0
     }
 }
 

@@ -101,3 +101,30 @@ fn streamed_body_routes_keep_their_own_limit() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.body(), (3usize << 20).to_string().as_bytes());
 }
+
+#[test]
+fn test_responses_have_the_accessors_tests_want() {
+    let client = TestClient::new(app());
+    let res = client.post("/echo", "text/plain", "hello").unwrap();
+    assert_eq!(res.text(), "hello");
+    assert_eq!(res.header("content-length"), Some("5"));
+    assert_eq!(res.header("x-missing"), None);
+    let res = client.delete("/echo").unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.header("allow"), Some("POST, OPTIONS"));
+    assert_eq!(res.into_inner().status(), 405);
+}
+
+#[cfg(feature = "json")]
+#[test]
+fn a_test_response_decodes_json() {
+    use switchyard::Json;
+    let client = TestClient::new(Router::new().get("/n", |_: &Request| Json(vec![1, 2, 3])));
+    let res = client.get("/n").unwrap();
+    assert_eq!(res.json::<Vec<u32>>().unwrap(), [1, 2, 3]);
+    let error = res.json::<String>().unwrap_err();
+    assert!(
+        matches!(error, switchyard::testing::TestError::Json(_)),
+        "{error}"
+    );
+}
