@@ -366,3 +366,39 @@ pub enum RouteError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
+
+/// A header name or value that is not valid HTTP, from
+/// [`Response::try_with_header`](crate::Response::try_with_header) (and the message of the
+/// panics of [`Response::with_header`](crate::Response::with_header)).
+///
+/// The source is the conversion's own error; its type can not be depended on.
+///
+/// # Examples
+///
+/// ```
+/// use switchyard::{InvalidHeader, Response};
+///
+/// let error = Response::text("hi").try_with_header("x-trace", "a\r\nb").unwrap_err();
+/// assert!(matches!(error, InvalidHeader::Value { .. }));
+/// assert_eq!(error.to_string(), r#"invalid value for header "x-trace""#);
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidHeader {
+    /// The name is not a token (RFC 9110 §5.1, §5.6.2).
+    #[error("invalid header name")]
+    Name {
+        /// Why the name was refused.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The value has a control character other than tab (RFC 9110 §5.5).
+    #[error("invalid value for header {name:?}")]
+    Value {
+        /// The header's name.
+        name: http::HeaderName,
+        /// Why the value was refused.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
