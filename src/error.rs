@@ -402,3 +402,37 @@ pub enum InvalidHeader {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
+
+/// A cookie name or value that may not appear in a `Set-Cookie` header (RFC 6265 §4.1.1),
+/// from [`SetCookie::try_new`](crate::SetCookie::try_new).
+///
+/// # Examples
+///
+/// ```
+/// use switchyard::{InvalidCookie, SetCookie};
+///
+/// let error = SetCookie::try_new("theme", "dark blue").unwrap_err();
+/// assert_eq!(error, InvalidCookie::Value { name: "theme".into(), found: ' ' });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidCookie {
+    /// The name is empty or has a character outside `token` (RFC 9110 §5.6.2): a space, a
+    /// control character, or one of `()<>@,;:\"/[]?={}`.
+    #[error("cookie name {name:?} is not a token")]
+    Name {
+        /// The name, as given.
+        name: String,
+    },
+    /// The value has a character outside `cookie-octet`: a space, a control character,
+    /// `"` (other than a pair around the whole value), `,`, `;`, `\` or a non-ASCII
+    /// character.
+    #[error("value of cookie {name:?} contains {found:?}, which is not a cookie-octet")]
+    Value {
+        /// The cookie's name.
+        name: String,
+        /// The first character that is not allowed (the value itself is not repeated
+        /// here: it may be a secret).
+        found: char,
+    },
+}

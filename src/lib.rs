@@ -101,6 +101,7 @@
 //! Rust 1.85 (edition 2024). Raising it is a breaking change noted in the changelog.
 
 mod body;
+mod cookie;
 mod error;
 mod handler;
 mod http1;
@@ -118,9 +119,10 @@ mod server;
 pub mod testing;
 
 pub use body::Body;
+pub use cookie::{SameSite, SetCookie};
 pub use error::{
-    Error, ExecuteError, InvalidHeader, ParseError, PoolError, Rejection, RejectionKind, Result,
-    RouteError, ShutdownTimedOut, TryExecuteError,
+    Error, ExecuteError, InvalidCookie, InvalidHeader, ParseError, PoolError, Rejection,
+    RejectionKind, Result, RouteError, ShutdownTimedOut, TryExecuteError,
 };
 pub use handler::Handler;
 pub use http1::{
