@@ -103,6 +103,8 @@
 mod body;
 mod cookie;
 mod error;
+#[cfg(feature = "form")]
+mod form;
 mod handler;
 mod http1;
 #[cfg(feature = "json")]
