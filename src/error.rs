@@ -366,3 +366,73 @@ pub enum RouteError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
+
+/// A header name or value that is not valid HTTP, from
+/// [`Response::try_with_header`](crate::Response::try_with_header) (and the message of the
+/// panics of [`Response::with_header`](crate::Response::with_header)).
+///
+/// The source is the conversion's own error; its type can not be depended on.
+///
+/// # Examples
+///
+/// ```
+/// use switchyard::{InvalidHeader, Response};
+///
+/// let error = Response::text("hi").try_with_header("x-trace", "a\r\nb").unwrap_err();
+/// assert!(matches!(error, InvalidHeader::Value { .. }));
+/// assert_eq!(error.to_string(), r#"invalid value for header "x-trace""#);
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidHeader {
+    /// The name is not a token (RFC 9110 §5.1, §5.6.2).
+    #[error("invalid header name")]
+    Name {
+        /// Why the name was refused.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The value has a control character other than tab (RFC 9110 §5.5).
+    #[error("invalid value for header {name:?}")]
+    Value {
+        /// The header's name.
+        name: http::HeaderName,
+        /// Why the value was refused.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// A cookie name or value that may not appear in a `Set-Cookie` header (RFC 6265 §4.1.1),
+/// from [`SetCookie::try_new`](crate::SetCookie::try_new).
+///
+/// # Examples
+///
+/// ```
+/// use switchyard::{InvalidCookie, SetCookie};
+///
+/// let error = SetCookie::try_new("theme", "dark blue").unwrap_err();
+/// assert_eq!(error, InvalidCookie::Value { name: "theme".into(), found: ' ' });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidCookie {
+    /// The name is empty or has a character outside `token` (RFC 9110 §5.6.2): a space, a
+    /// control character, or one of `()<>@,;:\"/[]?={}`.
+    #[error("cookie name {name:?} is not a token")]
+    Name {
+        /// The name, as given.
+        name: String,
+    },
+    /// The value has a character outside `cookie-octet`: a space, a control character,
+    /// `"` (other than a pair around the whole value), `,`, `;`, `\` or a non-ASCII
+    /// character.
+    #[error("value of cookie {name:?} contains {found:?}, which is not a cookie-octet")]
+    Value {
+        /// The cookie's name.
+        name: String,
+        /// The first character that is not allowed (the value itself is not repeated
+        /// here: it may be a secret).
+        found: char,
+    },
+}

@@ -28,8 +28,9 @@
 //! request body is gathered in full (within [`Limits::max_body_bytes`]) before the handler
 //! runs, while the connection is parked: a slow client holds no worker. Routes marked
 //! [`Router::stream_bodies`] read their bodies as they arrive instead.
-//! [`IntoResponse`] covers strings, bytes, status codes, `(StatusCode, T)`, [`Response`] and
-//! `Result`. A [`Body::stream`] is sent chunked. A panicking handler costs its client a 500;
+//! [`IntoResponse`] covers strings, bytes, status codes, `(StatusCode, T)`, headers with a
+//! body (`(StatusCode, [(name, value); N], T)`), [`Response`] and `Result`. A
+//! [`Body::stream`] is sent chunked. A panicking handler costs its client a 500;
 //! the worker keeps serving.
 //!
 //! # Limits and untrusted input
@@ -100,7 +101,10 @@
 //! Rust 1.85 (edition 2024). Raising it is a breaking change noted in the changelog.
 
 mod body;
+mod cookie;
 mod error;
+#[cfg(feature = "form")]
+mod form;
 mod handler;
 mod http1;
 #[cfg(feature = "json")]
@@ -117,9 +121,10 @@ mod server;
 pub mod testing;
 
 pub use body::Body;
+pub use cookie::{SameSite, SetCookie};
 pub use error::{
-    Error, ExecuteError, ParseError, PoolError, Rejection, RejectionKind, Result, RouteError,
-    ShutdownTimedOut, TryExecuteError,
+    Error, ExecuteError, InvalidCookie, InvalidHeader, ParseError, PoolError, Rejection,
+    RejectionKind, Result, RouteError, ShutdownTimedOut, TryExecuteError,
 };
 pub use handler::Handler;
 pub use http1::{

@@ -110,6 +110,51 @@ impl Request {
         &self.head.headers
     }
 
+    /// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1).
+    ///
+    /// The scheme is matched case-insensitively (RFC 9110 §11.1). `None` when the header is
+    /// absent, names another scheme (`Basic`), carries an empty token or one that is not a
+    /// `b64token` (letters, digits, `-._~+/`, then any `=`), or is sent more than once:
+    /// ambiguous credentials are no credentials. Answer 401 with a `WWW-Authenticate: Bearer`
+    /// header then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use switchyard::Request;
+    ///
+    /// let req = Request::from(
+    ///     http::Request::get("/").header("authorization", "bearer mF_9.B5f-4.1JqM").body(())?,
+    /// );
+    /// assert_eq!(req.bearer_token(), Some("mF_9.B5f-4.1JqM"));
+    ///
+    /// let basic = Request::from(
+    ///     http::Request::get("/").header("authorization", "Basic YWxhZGRpbjpvcGVu").body(())?,
+    /// );
+    /// assert_eq!(basic.bearer_token(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bearer_token(&self) -> Option<&str> {
+        let mut values = self.headers().get_all(http::header::AUTHORIZATION).iter();
+        let value = values.next()?;
+        if values.next().is_some() {
+            return None;
+        }
+        // credentials = "Bearer" 1*SP b64token
+        let (scheme, token) = value.to_str().ok()?.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let token = token.trim_matches(' ');
+        // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+        let head = token.trim_end_matches('=');
+        let is_b64token = !head.is_empty()
+            && head
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+        is_b64token.then_some(token)
+    }
+
     /// Typed values attached to the request by middleware.
     pub fn extensions(&self) -> &Extensions {
         &self.head.extensions
@@ -411,5 +456,66 @@ impl fmt::Debug for Request {
             .field("route", &self.route)
             .field("params", &self.params)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_authorization(values: &[&str]) -> Request {
+        let mut builder = http::Request::get("/");
+        for value in values {
+            builder = builder.header(http::header::AUTHORIZATION, *value);
+        }
+        Request::from(builder.body(()).expect("valid request"))
+    }
+
+    fn bearer(values: &[&str]) -> Option<String> {
+        with_authorization(values).bearer_token().map(str::to_owned)
+    }
+
+    #[test]
+    fn bearer_token_scheme_is_case_insensitive() {
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            assert_eq!(
+                bearer(&[&format!("{scheme} abc.DEF-123")]).as_deref(),
+                Some("abc.DEF-123"),
+                "{scheme}"
+            );
+        }
+    }
+
+    #[test]
+    fn bearer_token_allows_b64token_characters_and_padding() {
+        assert_eq!(
+            bearer(&["Bearer a-b.c_d~e+f/g=="]).as_deref(),
+            Some("a-b.c_d~e+f/g==")
+        );
+        assert_eq!(bearer(&["Bearer   spaced  "]).as_deref(), Some("spaced"));
+    }
+
+    #[test]
+    fn bearer_token_missing_empty_or_other_scheme_is_none() {
+        assert_eq!(bearer(&[]), None);
+        assert_eq!(bearer(&["Basic YWxhZGRpbjpvcGVuc2VzYW1l"]), None);
+        assert_eq!(bearer(&["Bearer"]), None);
+        assert_eq!(bearer(&["Bearer "]), None);
+        assert_eq!(bearer(&["Bearer =="]), None);
+        assert_eq!(bearer(&["Bearerabc"]), None);
+        assert_eq!(bearer(&["Token abc"]), None);
+    }
+
+    #[test]
+    fn bearer_token_with_invalid_characters_is_none() {
+        assert_eq!(bearer(&["Bearer a b"]), None);
+        assert_eq!(bearer(&["Bearer a,b"]), None);
+        assert_eq!(bearer(&["Bearer a=b"]), None);
+        assert_eq!(bearer(&["Bearer \"abc\""]), None);
+    }
+
+    #[test]
+    fn bearer_token_sent_twice_is_none() {
+        assert_eq!(bearer(&["Bearer one", "Bearer two"]), None);
     }
 }

@@ -2,10 +2,11 @@
 
 use std::fmt;
 
-use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
 use http::{HeaderMap, StatusCode, response::Parts};
 
 use crate::body::Body;
+use crate::error::InvalidHeader;
 
 /// An HTTP response: a status, headers and a [`Body`].
 ///
@@ -44,6 +45,142 @@ impl Response {
         Self::with_content_type(body.into().into(), "text/plain; charset=utf-8")
     }
 
+    /// 200 with a `text/html; charset=utf-8` body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use switchyard::Response;
+    ///
+    /// let res = Response::html("<h1>Hello</h1>");
+    /// assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+    /// assert_eq!(res.into_body_bytes()?, b"<h1>Hello</h1>");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn html(body: impl Into<String>) -> Self {
+        Self::with_content_type(body.into().into(), "text/html; charset=utf-8")
+    }
+
+    /// A redirect: `status` with `Location: location` and an empty body.
+    ///
+    /// `status` is one of 301, 302, 303, 307 and 308 ([`see_other`](Self::see_other),
+    /// [`temporary_redirect`](Self::temporary_redirect) and
+    /// [`permanent_redirect`](Self::permanent_redirect) name the usual three); it is not
+    /// checked. `location` is a URI reference (RFC 9110 §10.2.2): a path such as `/login`, or
+    /// an absolute URL. It is sent as given, never percent-encoded on a guess: non-ASCII
+    /// characters go out as raw UTF-8 (which browsers follow), so percent-encode them
+    /// yourself for strict clients.
+    ///
+    /// A `location` that is not a valid header value (it contains a line break or another
+    /// control character, perhaps an attempt at header injection through a `?next=`
+    /// parameter) is never sent: the response is an empty 500 instead, and the location is
+    /// logged to stderr. No panic: the location may come from the client. axum's `Redirect`
+    /// answers 500 the same way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use switchyard::Response;
+    ///
+    /// let res = Response::redirect(StatusCode::FOUND, "/login?next=%2Fadmin");
+    /// assert_eq!(res.status(), StatusCode::FOUND);
+    /// assert_eq!(res.headers()["location"], "/login?next=%2Fadmin");
+    ///
+    /// let smuggled = Response::redirect(StatusCode::FOUND, "/\r\nset-cookie: a=b");
+    /// assert_eq!(smuggled.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    /// assert!(smuggled.headers().get("location").is_none());
+    /// ```
+    pub fn redirect(status: StatusCode, location: &str) -> Self {
+        Self::new(status).with_location(location)
+    }
+
+    /// 303 See Other to `location`: after a form `POST`, the client `GET`s `location`
+    /// (RFC 9110 §15.4.4). Otherwise as [`redirect`](Self::redirect).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use switchyard::Response;
+    ///
+    /// let res = Response::see_other("/todos");
+    /// assert_eq!(res.status(), 303);
+    /// assert_eq!(res.headers()["location"], "/todos");
+    /// ```
+    pub fn see_other(location: &str) -> Self {
+        Self::redirect(StatusCode::SEE_OTHER, location)
+    }
+
+    /// 307 Temporary Redirect to `location`: the client repeats the request, method and
+    /// body unchanged, at `location` (RFC 9110 §15.4.8). Otherwise as
+    /// [`redirect`](Self::redirect).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use switchyard::Response;
+    ///
+    /// let res = Response::temporary_redirect("/v2/upload");
+    /// assert_eq!(res.status(), 307);
+    /// assert_eq!(res.headers()["location"], "/v2/upload");
+    /// ```
+    pub fn temporary_redirect(location: &str) -> Self {
+        Self::redirect(StatusCode::TEMPORARY_REDIRECT, location)
+    }
+
+    /// 308 Permanent Redirect to `location`: like 307, and clients may remember it
+    /// (RFC 9110 §15.4.9). Otherwise as [`redirect`](Self::redirect).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use switchyard::Response;
+    ///
+    /// let res = Response::permanent_redirect("https://example.com/");
+    /// assert_eq!(res.status(), 308);
+    /// assert_eq!(res.headers()["location"], "https://example.com/");
+    /// ```
+    pub fn permanent_redirect(location: &str) -> Self {
+        Self::redirect(StatusCode::PERMANENT_REDIRECT, location)
+    }
+
+    /// 201 Created: `body` as a response, with its status replaced by 201 and
+    /// `Location: location`, the URI of the new resource (RFC 9110 §15.3.2).
+    ///
+    /// An invalid `location` makes an empty 500, logged, as in [`redirect`](Self::redirect).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use switchyard::Response;
+    ///
+    /// let res = Response::created("/todos/7", "made");
+    /// assert_eq!(res.status(), 201);
+    /// assert_eq!(res.headers()["location"], "/todos/7");
+    /// assert_eq!(res.into_body_bytes()?, b"made");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn created(location: &str, body: impl IntoResponse) -> Self {
+        body.into_response()
+            .with_status(StatusCode::CREATED)
+            .with_location(location)
+    }
+
+    /// Sets `Location`, or turns the response into a logged 500 when `location` is not a
+    /// valid header value.
+    fn with_location(mut self, location: &str) -> Self {
+        match HeaderValue::try_from(location) {
+            Ok(value) => {
+                self.head.headers.insert(LOCATION, value);
+                self
+            }
+            Err(_) => invalid_header_response(&InvalidHeader::Value {
+                name: LOCATION,
+                source: format!("{location:?} contains a control character").into(),
+            }),
+        }
+    }
+
     /// 200 with an `application/octet-stream` body.
     pub fn bytes(body: impl Into<Body>) -> Self {
         Self::with_content_type(body.into(), "application/octet-stream")
@@ -73,10 +210,74 @@ impl Response {
     }
 
     /// Sets a header, replacing any value it had.
+    ///
+    /// The name converts into a [`HeaderName`] and the value into a [`HeaderValue`]: those
+    /// types themselves, `&str`, `String`, and (for the value) integers.
+    ///
+    /// # Panics
+    ///
+    /// When the name is not a valid header name, or the value not a valid header value (it
+    /// contains a line break, say); the message names the header and the reason. Such a
+    /// header is a bug in the code that builds it: a handler that panics is answered with a
+    /// 500, and the panic is logged with the route. For values that come from the client or
+    /// other untrusted sources, use [`try_with_header`](Self::try_with_header).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::header;
+    /// use switchyard::Response;
+    ///
+    /// let res = Response::text("hi")
+    ///     .with_header(header::CACHE_CONTROL, "no-store")
+    ///     .with_header("x-request-id", format!("req-{}", 7))
+    ///     .with_header("x-retries", 3);
+    /// assert_eq!(res.headers()["cache-control"], "no-store");
+    /// assert_eq!(res.headers()["x-request-id"], "req-7");
+    /// assert_eq!(res.headers()["x-retries"], "3");
+    /// ```
     #[must_use]
-    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+    #[track_caller]
+    pub fn with_header<K, V>(self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        K::Error: fmt::Display,
+        V: TryInto<HeaderValue>,
+        V::Error: fmt::Display,
+    {
+        match self.try_with_header(name, value) {
+            Ok(response) => response,
+            Err(error) => panic!("{}", describe(&error)),
+        }
+    }
+
+    /// Sets a header, replacing any value it had; the fallible twin of
+    /// [`with_header`](Self::with_header).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidHeader`] when the name is not a valid header name or the value not a valid
+    /// header value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use switchyard::Response;
+    ///
+    /// let tag = "v1\r\nx-injected: yes"; // say, from the request
+    /// let res = Response::text("hi").try_with_header("x-tag", tag);
+    /// assert!(res.is_err());
+    /// ```
+    pub fn try_with_header<K, V>(mut self, name: K, value: V) -> Result<Self, InvalidHeader>
+    where
+        K: TryInto<HeaderName>,
+        K::Error: fmt::Display,
+        V: TryInto<HeaderValue>,
+        V::Error: fmt::Display,
+    {
+        let (name, value) = header_pair(name, value)?;
         self.head.headers.insert(name, value);
-        self
+        Ok(self)
     }
 
     /// Replaces the body.
@@ -167,13 +368,14 @@ impl<B: Into<Body>> From<http::Response<B>> for Response {
 /// Anything a handler may return.
 ///
 /// Implemented for [`Response`], `http::Response<B>`, strings (`text/plain`), byte vectors
-/// (`application/octet-stream`), [`StatusCode`] (empty body), `(StatusCode, T)`, `()` (an
-/// empty 200) and `Result<T, E>` where both sides convert, so handlers can use `?`.
+/// (`application/octet-stream`), [`StatusCode`] (empty body), `(StatusCode, T)`, headers
+/// with a body (`([(name, value); N], T)` and `(StatusCode, [(name, value); N], T)`), `()`
+/// (an empty 200) and `Result<T, E>` where both sides convert, so handlers can use `?`.
 ///
 /// # Examples
 ///
 /// ```
-/// use http::StatusCode;
+/// use http::{StatusCode, header};
 /// use switchyard::{IntoResponse, Response};
 ///
 /// fn lookup(id: &str) -> Result<String, (StatusCode, &'static str)> {
@@ -182,6 +384,10 @@ impl<B: Into<Body>> From<http::Response<B>> for Response {
 /// }
 /// assert_eq!(lookup("7").into_response().status(), StatusCode::OK);
 /// assert_eq!(lookup("x").into_response().status(), StatusCode::BAD_REQUEST);
+///
+/// let res = (StatusCode::CREATED, [(header::LOCATION, "/todos/1")], "made").into_response();
+/// assert_eq!(res.status(), StatusCode::CREATED);
+/// assert_eq!(res.headers()["location"], "/todos/1");
 /// ```
 pub trait IntoResponse {
     /// Performs the conversion.
@@ -242,6 +448,147 @@ impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
     }
 }
 
+/// `T` with these headers. Each name in the array replaces that header of `T`'s response
+/// (its `Content-Type`, say); a name repeated in the array is sent once per pair (several
+/// `Set-Cookie`s).
+///
+/// An invalid name or value cannot panic here with a useful location, so the response is
+/// an empty 500 instead and the header's name is logged to stderr (use
+/// [`Response::try_with_header`] to handle untrusted values).
+///
+/// # Examples
+///
+/// ```
+/// use switchyard::{IntoResponse, Request, Router};
+///
+/// let router = Router::new().get("/", |_: &Request| ([("x-request-id", "7")], "ok"));
+/// let res = router.handle(http::Request::get("/").body(())?);
+/// assert_eq!(res.headers()["x-request-id"], "7");
+/// assert_eq!(res.into_body_bytes()?, b"ok");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<K, V, T, const N: usize> IntoResponse for ([(K, V); N], T)
+where
+    K: TryInto<HeaderName>,
+    K::Error: fmt::Display,
+    V: TryInto<HeaderValue>,
+    V::Error: fmt::Display,
+    T: IntoResponse,
+{
+    fn into_response(self) -> Response {
+        let (headers, body) = self;
+        match set_headers(body.into_response(), headers) {
+            Ok(response) => response,
+            Err(error) => invalid_header_response(&error),
+        }
+    }
+}
+
+/// `T` with this status and these headers, as for `([(K, V); N], T)`: an invalid header
+/// makes an empty 500, logged.
+///
+/// # Examples
+///
+/// ```
+/// use http::{StatusCode, header};
+/// use switchyard::{IntoResponse, Request, Router};
+///
+/// let router = Router::new().post("/todos", |_: &Request| {
+///     (StatusCode::CREATED, [(header::LOCATION, "/todos/1")], "made")
+/// });
+/// let res = router.handle(http::Request::post("/todos").body(())?);
+/// assert_eq!(res.status(), StatusCode::CREATED);
+/// assert_eq!(res.headers()["location"], "/todos/1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<K, V, T, const N: usize> IntoResponse for (StatusCode, [(K, V); N], T)
+where
+    K: TryInto<HeaderName>,
+    K::Error: fmt::Display,
+    V: TryInto<HeaderValue>,
+    V::Error: fmt::Display,
+    T: IntoResponse,
+{
+    fn into_response(self) -> Response {
+        let (status, headers, body) = self;
+        match set_headers(body.into_response(), headers) {
+            Ok(response) => response.with_status(status),
+            Err(error) => invalid_header_response(&error),
+        }
+    }
+}
+
+/// Converts a header pair, keeping the conversion's message as the source.
+fn header_pair<K, V>(name: K, value: V) -> Result<(HeaderName, HeaderValue), InvalidHeader>
+where
+    K: TryInto<HeaderName>,
+    K::Error: fmt::Display,
+    V: TryInto<HeaderValue>,
+    V::Error: fmt::Display,
+{
+    let name = name.try_into().map_err(|error| InvalidHeader::Name {
+        source: error.to_string().into(),
+    })?;
+    match value.try_into() {
+        Ok(value) => Ok((name, value)),
+        Err(error) => Err(InvalidHeader::Value {
+            name,
+            source: error.to_string().into(),
+        }),
+    }
+}
+
+/// Sets the headers of a tuple response: the first pair of each name replaces what the
+/// response had, later pairs of that name are appended.
+fn set_headers<K, V, const N: usize>(
+    mut response: Response,
+    headers: [(K, V); N],
+) -> Result<Response, InvalidHeader>
+where
+    K: TryInto<HeaderName>,
+    K::Error: fmt::Display,
+    V: TryInto<HeaderValue>,
+    V::Error: fmt::Display,
+{
+    let mut seen: Vec<HeaderName> = Vec::with_capacity(N);
+    for (name, value) in headers {
+        let (name, value) = header_pair(name, value)?;
+        if seen.contains(&name) {
+            response.head.headers.append(name, value);
+        } else {
+            seen.push(name.clone());
+            response.head.headers.insert(name, value);
+        }
+    }
+    Ok(response)
+}
+
+/// The error and its sources, one after the other: `invalid value for header "x": why`.
+fn describe(error: &InvalidHeader) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// The response for a header that could not be built: an empty 500, and a line on stderr.
+fn invalid_header_response(error: &InvalidHeader) -> Response {
+    log_invalid_header(error);
+    Response::new(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+#[allow(clippy::print_stderr)] // a response that cannot be built is a bug the operator must see
+fn log_invalid_header(error: &InvalidHeader) {
+    eprintln!(
+        "switchyard: a response header could not be built, answering 500: {}",
+        describe(error)
+    );
+}
+
 /// The message as plain text, with the rejection's status. The [`Rejection`] itself rides
 /// along in the response's extensions, for middleware and
 /// [`Router::map_rejection`](crate::Router::map_rejection) to render differently.
@@ -262,5 +609,160 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
             Ok(value) => value.into_response(),
             Err(error) => error.into_response(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::header::{CACHE_CONTROL, SET_COOKIE};
+
+    use super::*;
+
+    fn location(response: &Response) -> Option<&str> {
+        response
+            .headers()
+            .get(LOCATION)
+            .map(|value| value.to_str().unwrap())
+    }
+
+    #[test]
+    fn redirect_helpers_set_status_and_location() {
+        for (response, status) in [
+            (Response::see_other("/a"), StatusCode::SEE_OTHER),
+            (
+                Response::temporary_redirect("/a"),
+                StatusCode::TEMPORARY_REDIRECT,
+            ),
+            (
+                Response::permanent_redirect("/a"),
+                StatusCode::PERMANENT_REDIRECT,
+            ),
+            (
+                Response::redirect(StatusCode::MOVED_PERMANENTLY, "/a"),
+                StatusCode::MOVED_PERMANENTLY,
+            ),
+        ] {
+            assert_eq!(response.status(), status);
+            assert_eq!(location(&response), Some("/a"));
+            assert!(response.into_body_bytes().unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn redirect_to_invalid_location_is_empty_500_without_location() {
+        for bad in ["/a\r\nSet-Cookie: x=1", "/a\nb", "/\0", "/\x7f"] {
+            let response = Response::see_other(bad);
+            assert_eq!(
+                response.status(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{bad:?}"
+            );
+            assert_eq!(location(&response), None);
+            assert!(response.into_body_bytes().unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn created_keeps_body_and_its_headers() {
+        let response = Response::created("/todos/9", Response::html("<p>9</p>"));
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(location(&response), Some("/todos/9"));
+        assert_eq!(response.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(response.into_body_bytes().unwrap(), b"<p>9</p>");
+        let bad = Response::created("/todos/\n", "made");
+        assert_eq!(bad.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn with_header_accepts_typed_and_string_pairs_and_replaces() {
+        let response = Response::text("x")
+            .with_header(CACHE_CONTROL, HeaderValue::from_static("no-cache"))
+            .with_header("Cache-Control", String::from("no-store"))
+            .with_header("x-count", 42u64);
+        let values: Vec<_> = response.headers().get_all(CACHE_CONTROL).iter().collect();
+        assert_eq!(values, ["no-store"]);
+        assert_eq!(response.headers()["x-count"], "42");
+    }
+
+    #[test]
+    #[should_panic(
+        expected = r#"invalid value for header "x-trace": failed to parse header value"#
+    )]
+    fn with_header_invalid_value_panics_naming_header() {
+        let _ = Response::text("x").with_header("x-trace", "a\r\nb");
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid header name: invalid HTTP header name")]
+    fn with_header_invalid_name_panics() {
+        let _ = Response::text("x").with_header("x trace", "1");
+    }
+
+    #[test]
+    fn try_with_header_reports_name_or_value() {
+        let error = Response::text("x")
+            .try_with_header("bad name", "1")
+            .unwrap_err();
+        assert!(matches!(error, InvalidHeader::Name { .. }));
+        let error = Response::text("x")
+            .try_with_header("x-a", "1\n")
+            .unwrap_err();
+        match &error {
+            InvalidHeader::Value { name, .. } => assert_eq!(name, "x-a"),
+            other => panic!("expected a value error, got {other:?}"),
+        }
+        assert_eq!(
+            describe(&error),
+            r#"invalid value for header "x-a": failed to parse header value"#
+        );
+    }
+
+    #[test]
+    fn tuple_with_one_header() {
+        let response = ([("x-request-id", "7")], "ok").into_response();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-request-id"], "7");
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(response.into_body_bytes().unwrap(), b"ok");
+    }
+
+    #[test]
+    fn tuple_with_status_and_two_headers() {
+        let response = (
+            StatusCode::CREATED,
+            [(LOCATION, "/todos/1"), (CONTENT_TYPE, "text/html")],
+            "made",
+        )
+            .into_response();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(location(&response), Some("/todos/1"));
+        let types: Vec<_> = response.headers().get_all(CONTENT_TYPE).iter().collect();
+        assert_eq!(types, ["text/html"]);
+    }
+
+    #[test]
+    fn tuple_repeated_name_appends_but_replaces_body_header() {
+        let body = Response::text("x").with_header(SET_COOKIE, "from-body=1");
+        let response = ([(SET_COOKIE, "a=1"), (SET_COOKIE, "b=2")], body).into_response();
+        let cookies: Vec<_> = response.headers().get_all(SET_COOKIE).iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+    }
+
+    #[test]
+    fn tuple_with_invalid_header_is_empty_500_even_with_status() {
+        let response = (
+            StatusCode::CREATED,
+            [("x-ok", "1"), ("x-bad", "\r")],
+            "made",
+        )
+            .into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get("x-ok").is_none());
+        assert!(response.into_body_bytes().unwrap().is_empty());
+        let response = ([("bad name", "1")], "made").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

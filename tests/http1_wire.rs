@@ -32,7 +32,7 @@ fn app(req: &Request) -> Response {
         return Response::new(StatusCode::NOT_MODIFIED);
     }
     if path == "/close" {
-        return Response::text("bye").with_header(header::CONNECTION, "close".parse().unwrap());
+        return Response::text("bye").with_header(header::CONNECTION, "close");
     }
     Response::text(format!("{} {}", req.method(), req.uri()))
 }
