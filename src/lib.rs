@@ -29,8 +29,9 @@
 //! runs, while the connection is parked: a slow client holds no worker. Routes marked
 //! [`Router::stream_bodies`] read their bodies as they arrive instead.
 //! [`IntoResponse`] covers strings, bytes, status codes, `(StatusCode, T)`, [`Response`] and
-//! `Result`. A [`Body::stream`] is sent chunked. A panicking handler costs its client a 500;
-//! the worker keeps serving.
+//! `Result`. A [`Body::stream`] is sent chunked, as are [`Body::from_chunks`] (an iterator)
+//! and [`Body::writer`] (a closure writing on a thread of its own, so that a slow client
+//! holds no worker). A panicking handler costs its client a 500; the worker keeps serving.
 //!
 //! # Limits and untrusted input
 //!
@@ -116,10 +117,10 @@ mod router;
 mod server;
 pub mod testing;
 
-pub use body::Body;
+pub use body::{Body, BodyWriter};
 pub use error::{
-    Error, ExecuteError, ParseError, PoolError, Rejection, RejectionKind, Result, RouteError, ShutdownTimedOut,
-    TryExecuteError,
+    Error, ExecuteError, ParseError, PoolError, Rejection, RejectionKind, Result, RouteError,
+    ShutdownTimedOut, TryExecuteError,
 };
 pub use handler::Handler;
 pub use http1::{
