@@ -96,6 +96,15 @@
 //! Only [`ThreadPool::new`] panics, on a zero size; [`ThreadPool::build`] is its fallible
 //! twin.
 //!
+//! # Cargo features
+//!
+//! None is on by default; each one only adds.
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `json` | `Json<T>` responses and `Request::json` (serde, serde_json) |
+//! | `signal` | `signal::shutdown_on_signals`: graceful shutdown on SIGINT/SIGTERM, Unix only (signal-hook) |
+//!
 //! # Minimum supported Rust version
 //!
 //! Rust 1.85 (edition 2024). Raising it is a breaking change noted in the changelog.
@@ -115,6 +124,8 @@ mod request;
 mod response;
 mod router;
 mod server;
+#[cfg(feature = "signal")]
+pub mod signal;
 pub mod testing;
 
 pub use body::{Body, BodyWriter};
