@@ -30,8 +30,9 @@
 //! [`Router::stream_bodies`] read their bodies as they arrive instead.
 //! [`IntoResponse`] covers strings, bytes, status codes, `(StatusCode, T)`, headers with a
 //! body (`(StatusCode, [(name, value); N], T)`), [`Response`] and `Result`. A
-//! [`Body::stream`] is sent chunked. A panicking handler costs its client a 500;
-//! the worker keeps serving.
+//! [`Body::stream`] is sent chunked, as are [`Body::from_chunks`] (an iterator) and
+//! [`Body::writer`] (a closure writing on a thread of its own, so that a slow client holds
+//! no worker). A panicking handler costs its client a 500; the worker keeps serving.
 //!
 //! # Limits and untrusted input
 //!
@@ -96,6 +97,15 @@
 //! Only [`ThreadPool::new`] panics, on a zero size; [`ThreadPool::build`] is its fallible
 //! twin.
 //!
+//! # Cargo features
+//!
+//! None is on by default; each one only adds.
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `json` | `Json<T>` responses and `Request::json` (serde, serde_json) |
+//! | `signal` | `signal::shutdown_on_signals`: graceful shutdown on SIGINT/SIGTERM, Unix only (signal-hook) |
+//!
 //! # Minimum supported Rust version
 //!
 //! Rust 1.85 (edition 2024). Raising it is a breaking change noted in the changelog.
@@ -118,9 +128,11 @@ mod request;
 mod response;
 mod router;
 mod server;
+#[cfg(feature = "signal")]
+pub mod signal;
 pub mod testing;
 
-pub use body::Body;
+pub use body::{Body, BodyWriter};
 pub use cookie::{SameSite, SetCookie};
 pub use error::{
     Error, ExecuteError, InvalidCookie, InvalidHeader, ParseError, PoolError, Rejection,

@@ -1,5 +1,10 @@
 //! Graceful shutdown on SIGINT (Ctrl-C) and SIGTERM, shared by the examples. The library
 //! installs no signal handler; an application chooses its own.
+//!
+//! With the `signal` feature, `switchyard::signal::shutdown_on_signals` does this too (and
+//! exits at once on a second signal). The examples keep their own copy so that they build
+//! with no feature flags (`cargo run --example hello`, and `tests/reference.rs`, which
+//! includes `reference.rs`).
 
 use switchyard::ShutdownHandle;
 

@@ -6,10 +6,7 @@ use std::io::{self, Read};
 use http::{StatusCode, Version};
 
 use super::encode::{self, ConnectionHeader, Framing};
-use crate::body::Kind;
-
-/// A streamed body is read in pieces of this size; each becomes one chunk.
-const STREAM_READ_BYTES: usize = 16 * 1024;
+use crate::body::{Kind, STREAM_READ_BYTES};
 
 /// How a response goes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
