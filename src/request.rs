@@ -337,6 +337,7 @@ impl Request {
 
     /// The media type of the body, from `Content-Type`, without parameters
     /// (`"application/json"` for `application/json; charset=utf-8`); `""` when absent.
+    #[cfg(any(feature = "json", feature = "form"))]
     pub(crate) fn media_type(&self) -> &str {
         let content_type = self
             .headers()
