@@ -370,8 +370,7 @@ impl Router {
     /// let server = Server::builder()
     ///     .threads(8)
     ///     .pool("slow", 2) // at most 2 workers ever busy with reports
-    ///     .app(reports)
-    ///     .route(http::Method::GET, "/ping", |_: &Request| "pong")
+    ///     .app(Router::new().get("/ping", |_: &Request| "pong").merge(reports))
     ///     .bind("127.0.0.1:0")?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -275,7 +275,7 @@ fn a_saturated_bulkhead_pool_leaves_other_routes_fast() {
         Server::builder()
             .threads(1)
             .pool("slow", 1)
-            .app(slow)
+            .app(switchyard::Router::new().merge(slow))
             .route(http::Method::GET, "/fast", |_: &Request| "fast"),
     );
     let addr = server.local_addr();

@@ -152,7 +152,7 @@ fn duration_max_timeouts_serve_and_shut_down_cleanly() {
             .header_read_timeout(Duration::MAX)
             .body_read_timeout(Duration::MAX)
             .write_timeout(Duration::MAX)
-            .app(uploads)
+            .app(Router::new().merge(uploads))
             .route(http::Method::GET, "/", |_: &Request| "ok"),
     );
     let mut client = Client::new(server.local_addr());

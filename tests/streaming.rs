@@ -52,7 +52,7 @@ fn server() -> RunningServer {
     spawn(
         Server::builder()
             .threads(2)
-            .app(uploads)
+            .app(Router::new().merge(uploads))
             .route(http::Method::POST, "/buffered", count)
             .route(http::Method::GET, "/next", |_: &Request| "next"),
     )
