@@ -169,7 +169,8 @@ fn request_id() -> impl Middleware {
 }
 
 fn home(req: &Request) -> Result<Response, Rejection> {
-    let name = req.cookie("name").unwrap_or("stranger");
+    let name = req.cookie("name").and_then(hex_decode);
+    let name = name.as_deref().unwrap_or("stranger");
     let mut page = format!("<!doctype html><h1>Hello, {}</h1><ul>", escape(name));
     for todo in todos(req)?.all() {
         let mark = if todo.done { "x" } else { " " };
@@ -190,8 +191,23 @@ fn remember_name(req: &Request) -> Result<Response, Rejection> {
         name: String,
     }
     let Name { name } = req.form()?;
-    let cookie = SetCookie::new("name", &name).path("/").http_only();
+    // Cookie values allow no spaces, commas, quotes or non-ASCII: store the name encoded.
+    let cookie = SetCookie::new("name", hex_encode(&name))
+        .path("/")
+        .http_only();
     Ok(Response::see_other("/").with_cookie(cookie))
+}
+
+fn hex_encode(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex_decode(hex: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
 }
 
 /// Streams the CSV as it is written: the response starts before the last row exists.

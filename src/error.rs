@@ -276,7 +276,9 @@ pub enum RejectionKind {
     InvalidForm,
     /// The body's `Content-Type` is not the one the handler reads (415).
     UnsupportedMediaType,
-    /// The body is larger than the handler accepts (413).
+    /// The body is larger than the handler accepts (413). The server refuses bodies over
+    /// `max_body_bytes` before routing; this is for handlers with a smaller limit of their
+    /// own, or that read a streamed body ([`Request::body_reader`](crate::Request::body_reader)).
     BodyTooLarge,
     /// The handler asked for typed state the router does not carry: a bug in the
     /// application (500).

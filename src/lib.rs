@@ -121,6 +121,7 @@ mod http1;
 #[cfg(feature = "json")]
 mod json;
 mod method_router;
+mod metrics;
 mod middleware;
 mod params;
 mod plugin;

@@ -50,6 +50,16 @@ pub(crate) enum HandlerIndex {
     Any,
 }
 
+impl HandlerIndex {
+    /// Its index among the route's method handlers; `None` for the any-method handler.
+    pub(crate) fn position(self) -> Option<usize> {
+        match self {
+            Self::Method(i) => Some(i),
+            Self::Any => None,
+        }
+    }
+}
+
 /// The handlers of one path, by method.
 #[derive(Clone)]
 pub(crate) struct MethodRouter {

@@ -181,6 +181,7 @@ pub(crate) fn catch_panic(
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
+            crate::metrics::note_panic();
             log_panic(what, request, &message);
             Response::text("Internal Server Error\n").with_status(StatusCode::INTERNAL_SERVER_ERROR)
         }

@@ -237,6 +237,10 @@ impl Request {
     }
 
     /// The path parameter `name` captured by the route, percent-decoded.
+    ///
+    /// Decoded means a `{*path}` capture of `/files/..%2F..%2Fetc%2Fpasswd` is
+    /// `../../etc/passwd`: never join a capture onto a filesystem path by hand; serve files
+    /// with [`StaticFiles`](crate::StaticFiles) or check every component yourself.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name)
     }
@@ -246,7 +250,9 @@ impl Request {
     ///
     /// # Errors
     ///
-    /// A 400 [`Rejection`] naming the parameter.
+    /// A 400 [`Rejection`] ([`RejectionKind::InvalidParam`]) naming the parameter when its
+    /// value does not parse; a 500 one ([`RejectionKind::MissingParam`]) when the route
+    /// captures no such parameter (a bug in the application).
     ///
     /// # Examples
     ///

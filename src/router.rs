@@ -10,6 +10,7 @@ use http::{Method, StatusCode};
 use crate::error::{Rejection, RouteError};
 use crate::handler::Handler;
 use crate::method_router::{HandlerIndex, MethodMatch, MethodRouter, RouteHandler, Scope};
+use crate::metrics::{MetricsSlot, RouteLayout, SeriesOffset};
 use crate::middleware::{self, Middleware, Next};
 use crate::params::{PathParams, StateMap, percent_decode};
 use crate::plugin::Plugin;
@@ -23,25 +24,34 @@ struct PathRoute {
     /// Parameter names in pattern order, shared by every request that matches.
     param_names: Vec<Arc<str>>,
     methods: MethodRouter,
-    /// Set on the route `nest` adds under its prefix (`/api/{*rest}`), so that the nested
-    /// router's middleware sees every request under the prefix, unmatched ones included.
-    nested_fallback: Option<NestedFallback>,
 }
 
-/// What serves an unmatched request under a nested router's prefix, inside that router's
-/// middleware.
+/// The requests under a nested router's prefix that match no route: they are served inside
+/// that router's middleware and state (`endpoint`'s scope), by its fallback or by the
+/// serving router's.
+#[derive(Clone)]
+struct NestedScope {
+    /// `/api`: covers `/api` and `/api/...`.
+    prefix: String,
+    /// The nested router's middleware and state; its fallback as the handler, if `Own`.
+    endpoint: RouteHandler,
+    serves: NestedFallback,
+}
+
+/// What serves an unmatched request under a nested router's prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum NestedFallback {
-    /// The nested router's own fallback: the route's handler.
+    /// The nested router's own fallback: the endpoint's handler.
     Own,
-    /// The fallback of the router that serves (404 if it has none); the route's handler is
-    /// not called.
+    /// The fallback of the router that serves (404 if it has none).
     Serving,
 }
 
-/// The pattern of the route `nest` adds under `prefix`.
-fn nested_fallback_pattern(prefix: &str) -> String {
-    format!("{prefix}/{{*nested_rest}}")
+impl NestedScope {
+    fn covers(&self, path: &str) -> bool {
+        path.strip_prefix(self.prefix.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
 }
 
 /// Routes requests to handlers by path and method.
@@ -100,6 +110,10 @@ pub struct Router {
     /// [`Router::stream_bodies`].
     stream_limit: Option<u64>,
     empty_scope: Arc<Scope>,
+    /// Nested routers' scopes for unmatched paths, longest prefix first.
+    nested: Vec<NestedScope>,
+    /// Where `Metrics` plugins installed in this router find the server that serves them.
+    metrics_slots: Vec<MetricsSlot>,
 }
 
 impl Default for Router {
@@ -117,6 +131,8 @@ impl Default for Router {
             pool: None,
             stream_limit: None,
             empty_scope: Arc::new(Scope::default()),
+            nested: Vec::new(),
+            metrics_slots: Vec::new(),
         }
     }
 }
@@ -126,7 +142,6 @@ impl fmt::Debug for Router {
         let routes: Vec<String> = self
             .routes
             .iter()
-            .filter(|route| route.nested_fallback.is_none())
             .flat_map(|route| {
                 route.methods.entries().map(move |(method, _)| {
                     format!("{} {}", method.map_or("*", Method::as_str), route.pattern)
@@ -306,12 +321,15 @@ impl Router {
     /// Mounts `router` under `prefix` (`"/api"`): its `/users` becomes `/api/users`, its `/`
     /// becomes `/api`.
     ///
-    /// Its middleware and state apply to every request under the prefix (`/api/...`), and
-    /// only there: its routes, the 405 and OPTIONS answers for their paths, and the paths
-    /// under the prefix that match none of its routes, which its fallback serves (or, if it
-    /// has none, the fallback of the router that serves, inside its middleware). So an
+    /// Its middleware and state apply to every request under the prefix (`/api` and
+    /// `/api/...`), and only there: its routes, the 405 and OPTIONS answers for their paths,
+    /// and the paths under the prefix that match no route, which its fallback serves (or, if
+    /// it has none, the fallback of the router it ends up in, inside its middleware). So an
     /// authentication middleware on the nested router answers every request under `/api`,
-    /// and an unauthenticated client cannot tell which paths exist there.
+    /// and an unauthenticated client cannot tell which paths exist there. A route of the
+    /// outer router that matches a path under the prefix (`/{tenant}/dashboard` for
+    /// `/api/dashboard`) keeps serving it. At `"/"` there is no prefix to cover: nesting is
+    /// merging, without taking the fallback.
     ///
     /// # Examples
     ///
@@ -463,6 +481,38 @@ impl Router {
         (pool, stream_limit)
     }
 
+    /// Registers where a `Metrics` plugin finds the server's metrics once it binds.
+    pub(crate) fn add_metrics_slot(&mut self, slot: MetricsSlot) {
+        self.metrics_slots.push(slot);
+    }
+
+    /// Every `Metrics` plugin's slot, to be filled when the server binds.
+    pub(crate) fn metrics_slots(&self) -> &[MetricsSlot] {
+        &self.metrics_slots
+    }
+
+    /// One latency series per route template and method (a nest's fallback has none), in
+    /// route order: methods in registration order, then the any-method handler.
+    pub(crate) fn metrics_layout(&self) -> RouteLayout {
+        let mut layout = RouteLayout::default();
+        for route in &self.routes {
+            let offset = layout.series.len();
+            let mut methods = 0;
+            for (method, _) in route.methods.entries() {
+                let label = method.map_or("ANY", Method::as_str);
+                layout
+                    .series
+                    .push((Arc::clone(&route.pattern), label.to_owned()));
+                methods += usize::from(method.is_some());
+            }
+            layout.offsets.push(Some(SeriesOffset {
+                offset,
+                any: methods,
+            }));
+        }
+        layout
+    }
+
     /// Whether any route streams its request body.
     pub(crate) fn streams_bodies(&self) -> bool {
         self.stream_limit.is_some()
@@ -555,25 +605,28 @@ impl Router {
             } => {
                 let route = &self.routes[route];
                 let endpoint = route.methods.handler(handler);
-                let states = [endpoint.scope.state.clone(), root_state];
-                let serves = match route.nested_fallback {
-                    None => {
-                        request.set_route(Arc::clone(&route.pattern), params, states);
-                        Serves::Handler(&*endpoint.handler)
-                    }
-                    Some(NestedFallback::Own) => {
-                        request.set_states(states);
-                        Serves::Handler(&*endpoint.handler)
-                    }
-                    Some(NestedFallback::Serving) => {
-                        request.set_states(states);
-                        Serves::Fallback(self.fallback.as_ref(), &self.state)
-                    }
-                };
-                Scoped::new(&endpoint.scope, serves)
+                request.set_route(
+                    Arc::clone(&route.pattern),
+                    params,
+                    [endpoint.scope.state.clone(), root_state],
+                );
+                Scoped::new(&endpoint.scope, Serves::Handler(&*endpoint.handler))
             }
             RoutePlan::NotFound => {
-                Scoped::unscoped(Serves::Fallback(self.fallback.as_ref(), &self.state))
+                let fallback = Serves::Fallback(self.fallback.as_ref(), &self.state);
+                let path = request.path();
+                match self.nested.iter().find(|nested| nested.covers(path)) {
+                    Some(nested) => {
+                        let endpoint = &nested.endpoint;
+                        request.set_states([endpoint.scope.state.clone(), root_state]);
+                        let serves = match nested.serves {
+                            NestedFallback::Own => Serves::Handler(&*endpoint.handler),
+                            NestedFallback::Serving => fallback,
+                        };
+                        Scoped::new(&endpoint.scope, serves)
+                    }
+                    None => Scoped::unscoped(fallback),
+                }
             }
             RoutePlan::Allow { status, route } => {
                 let methods = &self.routes[route].methods;
@@ -617,9 +670,12 @@ impl Router {
         let respond = std::panic::AssertUnwindSafe(|| self.respond_planned(&mut request, plan));
         match std::panic::catch_unwind(respond) {
             Ok(response) => response.into_http(),
-            Err(_) => Response::text("Internal Server Error\n")
-                .with_status(StatusCode::INTERNAL_SERVER_ERROR)
-                .into_http(),
+            Err(_) => {
+                crate::metrics::note_panic();
+                Response::text("Internal Server Error\n")
+                    .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+                    .into_http()
+            }
         }
     }
 
@@ -659,23 +715,12 @@ impl Router {
         endpoint: RouteHandler,
     ) -> Result<(), RouteError> {
         let index = match self.by_pattern.get(pattern) {
-            // A route of the application takes the path from a nested router's fallback.
-            Some(&index) if self.routes[index].nested_fallback.is_some() => {
-                self.routes[index] = PathRoute::new(pattern);
-                index
-            }
             Some(&index) => index,
             None => {
                 let index = self.routes.len();
-                if let Err(error) = self.matcher.insert(pattern, index) {
-                    let error = match self.give_up_nested_fallback(&error) {
-                        true => self.matcher.insert(pattern, index).err(),
-                        false => Some(error),
-                    };
-                    if let Some(error) = error {
-                        return Err(self.insert_error(&method, pattern, &endpoint, error));
-                    }
-                }
+                self.matcher
+                    .insert(pattern, index)
+                    .map_err(|error| self.insert_error(&method, pattern, &endpoint, error))?;
                 self.routes.push(PathRoute::new(pattern));
                 self.by_pattern.insert(pattern.to_owned(), index);
                 index
@@ -696,46 +741,18 @@ impl Router {
             })
     }
 
-    /// Removes the nested-fallback route `error` reports a conflict with, if it is one: the
-    /// application's own catch-all (`/api/{*path}`) wins over it.
-    fn give_up_nested_fallback(&mut self, error: &matchit::InsertError) -> bool {
-        let matchit::InsertError::Conflict { with } = error else {
-            return false;
-        };
-        let Some(&index) = self.by_pattern.get(with) else {
-            return false;
-        };
-        if self.routes[index].nested_fallback.is_none() {
-            return false;
-        }
-        self.matcher.remove(with.as_str());
-        self.by_pattern.remove(with);
-        // The slot stays (indices are shared with the matcher) but nothing routes to it.
-        self.routes[index].methods = MethodRouter::default();
-        true
-    }
-
-    /// Adds the route serving the unmatched paths under a nested router's prefix, unless a
-    /// route of the application (or an earlier nest) has that path already.
-    fn insert_nested_fallback(
-        &mut self,
-        pattern: &str,
-        endpoint: RouteHandler,
-        kind: NestedFallback,
-    ) {
-        if self.by_pattern.contains_key(pattern) {
+    /// Adds the scope of a nested router's unmatched paths, keeping the longest prefix
+    /// first; an earlier nest at the same prefix keeps it.
+    fn add_nested(&mut self, nested: NestedScope) {
+        if self.nested.iter().any(|n| n.prefix == nested.prefix) {
             return;
         }
-        let index = self.routes.len();
-        if self.matcher.insert(pattern, index).is_err() {
-            return; // the application's own catch-all there wins
-        }
-        let mut route = PathRoute::new(pattern);
-        route.nested_fallback = Some(kind);
-        // A fresh method table takes an any-method handler.
-        let _ = route.methods.insert(None, endpoint);
-        self.routes.push(route);
-        self.by_pattern.insert(pattern.to_owned(), index);
+        let at = self
+            .nested
+            .iter()
+            .position(|n| n.prefix.len() < nested.prefix.len())
+            .unwrap_or(self.nested.len());
+        self.nested.insert(at, nested);
     }
 
     fn insert_error(
@@ -780,18 +797,23 @@ impl Router {
             errors,
             pool,
             stream_limit,
+            nested,
+            metrics_slots,
             ..
         } = other;
         self.errors.extend(errors);
+        self.metrics_slots.extend(metrics_slots);
+        let owner = self.owner.clone();
         let scoped = |endpoint: &RouteHandler| RouteHandler {
             handler: Arc::clone(&endpoint.handler),
             scope: nest_scope(&middleware, &state, &endpoint.scope),
-            owner: endpoint.owner.clone().or_else(|| self.owner.clone()),
+            owner: endpoint.owner.clone().or_else(|| owner.clone()),
             pool: endpoint.pool.clone().or_else(|| pool.clone()),
             stream_limit: endpoint.stream_limit.or(stream_limit),
         };
-        // Decided by the caller, not by the prefix: `nest("/", r)` has an empty prefix too.
-        let fallback_route = match other_fallback {
+        // Decided by the caller, not by the prefix: `nest("/", r)` has an empty prefix too,
+        // and does not take r's fallback.
+        let own_scope = match other_fallback {
             Fallback::TakeIfNone => {
                 if self.fallback.is_none() {
                     self.fallback = fallback.as_ref().map(scoped);
@@ -808,38 +830,50 @@ impl Router {
                 }
             },
         };
-        let mut moved = Vec::new();
-        let mut nested_fallbacks = Vec::new();
-        for route in &routes {
+        for route in routes {
             let pattern = match (&*route.pattern, prefix) {
                 ("/", prefix) if !prefix.is_empty() => prefix.to_owned(),
                 (pattern, prefix) => format!("{prefix}{pattern}"),
             };
             for (method, endpoint) in route.methods.entries() {
-                let mut endpoint = scoped(endpoint);
-                match route.nested_fallback {
-                    Some(kind) => {
-                        (endpoint.pool, endpoint.stream_limit) = (None, None);
-                        nested_fallbacks.push((pattern.clone(), endpoint, kind));
-                    }
-                    None => moved.push((method.cloned(), pattern.clone(), endpoint)),
+                if let Err(error) = self.insert(method.cloned(), &pattern, scoped(endpoint)) {
+                    self.errors.push(error);
                 }
             }
         }
-        for (method, pattern, endpoint) in moved {
-            if let Err(error) = self.insert(method, &pattern, endpoint) {
-                self.errors.push(error);
+        // The nested router's own nests (deeper prefixes), then its scope at the prefix.
+        for inner in nested {
+            let mut endpoint = scoped(&inner.endpoint);
+            let mut serves = inner.serves;
+            // Unmatched paths under an inner nest without a fallback of its own go to the
+            // fallback of the router it was nested in, if that one has one.
+            if let (NestedFallback::Serving, Some(fallback)) = (serves, &fallback) {
+                endpoint.handler = Arc::clone(&fallback.handler);
+                serves = NestedFallback::Own;
             }
+            self.add_nested(NestedScope {
+                prefix: format!("{prefix}{}", inner.prefix),
+                endpoint: unplaced(endpoint),
+                serves,
+            });
         }
-        // After the routes, so that the nested router's own catch-all wins over them.
-        if let Some((mut endpoint, kind)) = fallback_route {
-            (endpoint.pool, endpoint.stream_limit) = (None, None);
-            nested_fallbacks.insert(0, (nested_fallback_pattern(prefix), endpoint, kind));
-        }
-        for (pattern, endpoint, kind) in nested_fallbacks {
-            self.insert_nested_fallback(&pattern, endpoint, kind);
+        if let Some((endpoint, serves)) = own_scope {
+            self.add_nested(NestedScope {
+                prefix: prefix.to_owned(),
+                endpoint: unplaced(endpoint),
+                serves,
+            });
         }
         self
+    }
+}
+
+/// An endpoint for unmatched paths: it runs on the main pool and reads bodies in full.
+fn unplaced(endpoint: RouteHandler) -> RouteHandler {
+    RouteHandler {
+        pool: None,
+        stream_limit: None,
+        ..endpoint
     }
 }
 
@@ -849,7 +883,6 @@ impl PathRoute {
             pattern: Arc::from(pattern),
             param_names: param_names(pattern),
             methods: MethodRouter::default(),
-            nested_fallback: None,
         }
     }
 }

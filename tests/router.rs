@@ -294,7 +294,7 @@ fn nest_and_merge_compose_routers() {
 /// Regression: `nest("/", r)` trimmed its prefix to "" and then took `r`'s fallback as a
 /// merge does, although a nested router's fallback is documented as not used.
 #[test]
-fn nest_never_takes_the_nested_fallback_even_at_the_root() {
+fn only_paths_under_a_nest_prefix_reach_the_nested_fallback() {
     let nested = || {
         Router::new()
             .get("/inner", |_: &Request| "inner")
@@ -308,6 +308,9 @@ fn nest_never_takes_the_nested_fallback_even_at_the_root() {
         assert_eq!(missed.status(), StatusCode::NOT_FOUND, "prefix {prefix:?}");
         assert_eq!(text(missed), "", "prefix {prefix:?}");
     }
+    // Under a real prefix, the nested fallback serves that prefix's unmatched paths.
+    let router = Router::new().nest("/api", nested());
+    assert_eq!(text(get(&router, "/api/nowhere")), "nested fallback");
     // The outer router's own fallback still serves, and `merge` still takes one.
     let router = Router::new()
         .fallback(|_: &Request| "outer fallback")
@@ -698,4 +701,60 @@ fn middleware_may_leave_early_with_question_mark() {
     let res = get(&router, "/");
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(res.into_body_bytes().unwrap(), b"n please\n");
+}
+
+#[test]
+fn nested_scopes_cover_unmatched_paths_whatever_the_routes_look_like() {
+    // A nested router whose paths start with a parameter (REST): its fallback and
+    // middleware still cover the unmatched paths under its prefix.
+    let users = Router::new()
+        .get("/{id}", |_: &Request| "user")
+        .fallback(|_: &Request| (StatusCode::NOT_FOUND, "users fallback"))
+        .middleware(stamp("users"));
+    let app = Router::new()
+        .nest("/users", users)
+        .get("/{tenant}/dashboard", |_: &Request| "dash")
+        .middleware(stamp("root"));
+    let res = get(&app, "/users/1/x");
+    assert_eq!(scopes(&res), ["users", "root"]);
+    assert_eq!(res.into_body_bytes().unwrap(), b"users fallback");
+    // An undecodable path under the prefix is an unmatched path too, not a 400.
+    assert_eq!(
+        get(&app, "/users/1/%FF").into_body_bytes().unwrap(),
+        b"users fallback"
+    );
+    // The app's own parameter routes keep the paths they match.
+    assert_eq!(
+        get(&app, "/api/dashboard").into_body_bytes().unwrap(),
+        b"dash"
+    );
+    assert_eq!(
+        get(&app, "/users/dashboard").into_body_bytes().unwrap(),
+        b"user"
+    );
+}
+
+#[test]
+fn an_inner_nest_without_a_fallback_falls_back_to_its_parents() {
+    let mid = Router::new()
+        .nest(
+            "/v1",
+            Router::new()
+                .get("/x", |_: &Request| "x")
+                .middleware(stamp("v1")),
+        )
+        .fallback(|_: &Request| (StatusCode::NOT_FOUND, "mid fallback"));
+    assert_eq!(
+        get(&mid, "/v1/nope").into_body_bytes().unwrap(),
+        b"mid fallback"
+    );
+    let app = Router::new().nest("/api", mid);
+    let res = get(&app, "/api/v1/nope");
+    assert_eq!(scopes(&res), ["v1"]);
+    assert_eq!(res.into_body_bytes().unwrap(), b"mid fallback");
+    assert_eq!(
+        get(&app, "/api/other").into_body_bytes().unwrap(),
+        b"mid fallback"
+    );
+    assert_eq!(get(&app, "/elsewhere").status(), StatusCode::NOT_FOUND);
 }

@@ -75,6 +75,9 @@ pub(crate) trait Service {
 
     /// Produces the response for a request whose body has been read, or is to be read.
     fn call(&self, head: Parts, body: RequestBody, plan: Self::Plan) -> http::Response<Body>;
+
+    /// Hears of a request the engine refused (or gave up on) without calling the service.
+    fn rejected(&self, _error: &ParseError) {}
 }
 
 impl<F> Service for F
@@ -125,6 +128,11 @@ pub(crate) enum WaitFor {
 }
 
 impl WaitFor {
+    /// Its position in declaration order, for per-kind counters.
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
     /// Whether the socket must be watched for writability rather than readability.
     pub(crate) fn is_writable(self) -> bool {
         self == Self::Writable
@@ -499,6 +507,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
 
     /// Answers a request that never reaches the service, then closes.
     fn reject(&mut self, error: ParseError) -> Stop {
+        self.service.rejected(&error);
         if error != ParseError::Incomplete {
             encode::write_rejection(self.out, error.status(), &[], true);
         }

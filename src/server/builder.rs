@@ -217,7 +217,9 @@ impl ServerBuilder {
     /// [`state`](Self::state), [`plugin`](Self::plugin) and [`handler`](Self::handler) add
     /// to the app, as the same calls on the router would; call them after `app`. Called
     /// after them, `app` would discard what they added: `bind` reports
-    /// [`Error::Config`] instead.
+    /// [`Error::Config`] instead. Middleware added this way runs inside the app's own (it
+    /// comes later): a request the app's middleware answers early (a 401) does not reach
+    /// it. To log or time every request, add such middleware to the app first.
     ///
     /// # Examples
     ///
@@ -232,7 +234,7 @@ impl ServerBuilder {
     /// Server::builder()
     ///     .threads(4)
     ///     .app(app())
-    ///     .plugin(AccessLog::stdout()) // added to the app: it sees every request
+    ///     .plugin(AccessLog::stdout()) // added to the app, inside its own middleware
     ///     .bind("127.0.0.1:3000")?
     ///     .run()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())

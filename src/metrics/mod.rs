@@ -1,0 +1,470 @@
+//! Server metrics: counters updated where events happen, read as a [`MetricsSnapshot`]
+//! through a [`MetricsHandle`], and rendered in the Prometheus text format by the
+//! [`Metrics`](crate::Metrics) plugin ([`MetricsPage`]).
+//!
+//! Every counter is an atomic that the event's own thread bumps (relaxed: a snapshot is a
+//! consistent-enough view, not a transaction). Reading a snapshot takes no lock that a
+//! request holds. Per-route series are laid out once, when the server binds, one per route
+//! template and method, so their number is bounded by the routes, never by the paths
+//! clients invent.
+
+mod page;
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::error::ParseError;
+
+pub use page::MetricsPage;
+
+/// Upper bounds of the latency histogram buckets, in seconds: the Go and Prometheus client
+/// defaults (5 ms to 10 s), plus the implicit `+Inf`.
+pub const LATENCY_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Statuses the HTTP/1.1 engine answers malformed or refused requests with, counted in
+/// [`MetricsSnapshot::rejected`].
+const REJECTED_STATUSES: [StatusCode; 9] = [
+    StatusCode::BAD_REQUEST,
+    StatusCode::REQUEST_TIMEOUT,
+    StatusCode::PAYLOAD_TOO_LARGE,
+    StatusCode::URI_TOO_LONG,
+    StatusCode::EXPECTATION_FAILED,
+    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+    StatusCode::NOT_IMPLEMENTED,
+    StatusCode::SERVICE_UNAVAILABLE,
+    StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+];
+
+/// What a timeout cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimeoutKind {
+    /// The rest of a request head (`header_read_timeout`, 408).
+    Head,
+    /// The rest of a request body (`body_read_timeout`, 408).
+    Body,
+    /// An idle keep-alive connection (`keep_alive_timeout`).
+    Idle,
+    /// A client that took no more of its response (`write_timeout`).
+    Write,
+}
+
+/// One route template and method: its requests' latency histogram.
+struct RouteSeries {
+    route: Arc<str>,
+    method: Box<str>,
+    /// Per bucket of [`LATENCY_BUCKETS`], not cumulative; the last one is `+Inf`.
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+/// Where a route's series start: `offset` for its first method, `any` (relative) for its
+/// any-method handler.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeriesOffset {
+    pub(crate) offset: usize,
+    pub(crate) any: usize,
+}
+
+/// The layout of the per-route series, from the router (see `Router::metrics_layout`).
+#[derive(Debug, Default)]
+pub(crate) struct RouteLayout {
+    /// By route index; `None` for routes that are not counted (a nest's fallback).
+    pub(crate) offsets: Vec<Option<SeriesOffset>>,
+    /// Route template and method label of each series, in order.
+    pub(crate) series: Vec<(Arc<str>, String)>,
+}
+
+/// The server's counters; see the module docs.
+pub(crate) struct Counters {
+    enabled: bool,
+    accepted: AtomicU64,
+    refused_max_connections: AtomicU64,
+    refused_queue_full: AtomicU64,
+    /// By status class, 1xx to 5xx.
+    responses: [AtomicU64; 5],
+    /// By [`TimeoutKind`], in declaration order.
+    timeouts: [AtomicU64; 4],
+    /// By [`REJECTED_STATUSES`].
+    rejected: [AtomicU64; REJECTED_STATUSES.len()],
+    panics: AtomicU64,
+    /// Requests served, by pool (`RouteTag` order: the main pool first).
+    pool_requests: Box<[AtomicU64]>,
+    offsets: Box<[Option<SeriesOffset>]>,
+    routes: Box<[RouteSeries]>,
+}
+
+impl Counters {
+    pub(crate) fn new(enabled: bool, pools: usize, layout: RouteLayout) -> Self {
+        let routes = layout
+            .series
+            .into_iter()
+            .map(|(route, method)| RouteSeries {
+                route,
+                method: method.into_boxed_str(),
+                buckets: Default::default(),
+                sum_nanos: AtomicU64::new(0),
+            })
+            .collect();
+        Self {
+            enabled,
+            accepted: AtomicU64::new(0),
+            refused_max_connections: AtomicU64::new(0),
+            refused_queue_full: AtomicU64::new(0),
+            responses: Default::default(),
+            timeouts: Default::default(),
+            rejected: Default::default(),
+            panics: AtomicU64::new(0),
+            pool_requests: (0..pools).map(|_| AtomicU64::new(0)).collect(),
+            offsets: layout.offsets.into_boxed_slice(),
+            routes,
+        }
+    }
+
+    /// Whether requests are timed and counted (`ServerBuilder::metrics`).
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub(crate) fn accepted(&self) {
+        bump(&self.accepted);
+    }
+
+    pub(crate) fn refused_max_connections(&self) {
+        bump(&self.refused_max_connections);
+    }
+
+    pub(crate) fn refused_queue_full(&self) {
+        bump(&self.refused_queue_full);
+    }
+
+    pub(crate) fn timed_out(&self, kind: TimeoutKind) {
+        bump(&self.timeouts[kind as usize]);
+    }
+
+    /// A request the engine refused (or gave up on) before any handler saw it.
+    pub(crate) fn rejected(&self, error: &ParseError) {
+        if *error == ParseError::Incomplete {
+            return; // the client left: nothing was answered
+        }
+        if *error == ParseError::Timeout {
+            self.timed_out(TimeoutKind::Body);
+        }
+        let status = error.status();
+        if let Some(i) = REJECTED_STATUSES.iter().position(|s| *s == status) {
+            bump(&self.rejected[i]);
+        }
+    }
+
+    /// The series of route `route`'s handler at `position` (its index among the route's
+    /// methods, or `None` for its any-method handler).
+    pub(crate) fn series(&self, route: usize, position: Option<usize>) -> Option<usize> {
+        let offset = (*self.offsets.get(route)?)?;
+        Some(offset.offset + position.unwrap_or(offset.any))
+    }
+
+    /// A response the router produced: its status class, its pool, its route's latency.
+    pub(crate) fn responded(
+        &self,
+        status: StatusCode,
+        pool: usize,
+        series: Option<usize>,
+        took: Duration,
+    ) {
+        let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
+        bump(&self.responses[class]);
+        if let Some(requests) = self.pool_requests.get(pool) {
+            bump(requests);
+        }
+        if let Some(series) = series.and_then(|i| self.routes.get(i)) {
+            let seconds = took.as_secs_f64();
+            let bucket = LATENCY_BUCKETS
+                .iter()
+                .position(|bound| seconds <= *bound)
+                .unwrap_or(LATENCY_BUCKETS.len());
+            bump(&series.buckets[bucket]);
+            let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+            series.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        }
+        let panics = take_panics();
+        if panics > 0 {
+            self.panics.fetch_add(panics, Ordering::Relaxed);
+        }
+    }
+
+    fn snapshot_into(&self, snapshot: &mut MetricsSnapshot) {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        snapshot.connections_accepted = load(&self.accepted);
+        snapshot.refused_max_connections = load(&self.refused_max_connections);
+        snapshot.refused_queue_full = load(&self.refused_queue_full);
+        let [
+            informational,
+            success,
+            redirection,
+            client_error,
+            server_error,
+        ] = self.responses.each_ref().map(load);
+        snapshot.responses = ResponsesByClass {
+            informational,
+            success,
+            redirection,
+            client_error,
+            server_error,
+        };
+        let [head, body, idle, write] = self.timeouts.each_ref().map(load);
+        snapshot.timeouts = Timeouts {
+            head,
+            body,
+            idle,
+            write,
+        };
+        snapshot.rejected = REJECTED_STATUSES
+            .iter()
+            .zip(&self.rejected)
+            .map(|(status, count)| (*status, load(count)))
+            .collect();
+        snapshot.handler_panics = load(&self.panics);
+        snapshot.routes = self
+            .routes
+            .iter()
+            .map(|series| {
+                let mut cumulative = 0;
+                let mut buckets = Vec::with_capacity(LATENCY_BUCKETS.len());
+                for (bound, count) in LATENCY_BUCKETS.iter().zip(&series.buckets) {
+                    cumulative += load(count);
+                    buckets.push((*bound, cumulative));
+                }
+                let count = cumulative + load(&series.buckets[LATENCY_BUCKETS.len()]);
+                RouteMetrics {
+                    route: series.route.to_string(),
+                    method: series.method.to_string(),
+                    count,
+                    sum: Duration::from_nanos(load(&series.sum_nanos)),
+                    buckets,
+                }
+            })
+            .collect();
+    }
+}
+
+impl fmt::Debug for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Counters")
+            .field("enabled", &self.enabled)
+            .field("routes", &self.routes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+thread_local! {
+    /// Panics caught on this thread since the last response was counted.
+    static PANICS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Notes a caught handler or middleware panic on this thread; the response it became
+/// counts it (see [`Counters::responded`]).
+pub(crate) fn note_panic() {
+    PANICS.with(|panics| panics.set(panics.get() + 1));
+}
+
+fn take_panics() -> u64 {
+    PANICS.with(|panics| panics.replace(0))
+}
+
+/// What the server's live parts report for a snapshot (connections, pools).
+pub(crate) trait LiveGauges: Send + Sync {
+    fn fill(&self, snapshot: &mut MetricsSnapshot);
+}
+
+/// A cheap, cloneable handle to a server's metrics: [`snapshot`](Self::snapshot) reads
+/// them at any time, from any thread, also after the server stopped (its connection and
+/// pool gauges then read 0).
+///
+/// # Examples
+///
+/// ```
+/// use switchyard::{Request, Server};
+///
+/// let server = Server::builder()
+///     .route(http::Method::GET, "/", |_: &Request| "hi")
+///     .bind("127.0.0.1:0")?
+///     .spawn()?;
+/// let metrics = server.metrics_handle();
+/// // ... requests arrive ...
+/// let snapshot = metrics.snapshot();
+/// assert_eq!(snapshot.responses.success, 0);
+/// assert_eq!(snapshot.pools[0].name, "main");
+/// server.shutdown()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct MetricsHandle {
+    counters: Arc<Counters>,
+    live: Weak<dyn LiveGauges>,
+}
+
+impl MetricsHandle {
+    pub(crate) fn new(counters: Arc<Counters>, live: Weak<dyn LiveGauges>) -> Self {
+        Self { counters, live }
+    }
+
+    /// The metrics as they are now.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let mut snapshot = MetricsSnapshot {
+            enabled: self.counters.enabled,
+            ..MetricsSnapshot::default()
+        };
+        self.counters.snapshot_into(&mut snapshot);
+        if let Some(live) = self.live.upgrade() {
+            live.fill(&mut snapshot);
+        }
+        snapshot
+    }
+}
+
+impl fmt::Debug for MetricsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsHandle").finish_non_exhaustive()
+    }
+}
+
+/// Where the [`Metrics`](crate::Metrics) plugin finds the server it is served by: filled in
+/// when the server binds.
+pub(crate) type MetricsSlot = Arc<OnceLock<MetricsHandle>>;
+
+/// A server's metrics at one moment; see [`MetricsHandle`]. Counters (`u64`) count since
+/// the server started; gauges (`usize`) are current values.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct MetricsSnapshot {
+    /// Whether requests are counted and timed (`ServerBuilder::metrics`); when not, only
+    /// the connection and pool gauges and the accept counters move.
+    pub enabled: bool,
+    /// Connections accepted and served (not those refused at accept).
+    pub connections_accepted: u64,
+    /// Connections open now.
+    pub connections_open: usize,
+    /// Open connections waiting, parked, for their next request (keep-alive).
+    pub connections_idle: usize,
+    /// Open connections waiting, parked, for the rest of a request head or body.
+    pub connections_reading: usize,
+    /// Open connections waiting, parked, for a client to take more of its response.
+    pub connections_writing: usize,
+    /// Connections answered 503 at accept because `max_connections` were open.
+    pub refused_max_connections: u64,
+    /// Requests answered 503 because their pool's queue was full.
+    pub refused_queue_full: u64,
+    /// Responses from the router (handlers, middleware, 404s, 405s), by status class.
+    pub responses: ResponsesByClass,
+    /// Connections cut by a timeout, by kind.
+    pub timeouts: Timeouts,
+    /// Requests the HTTP/1.1 engine refused before routing (malformed, too large, timed
+    /// out...), by the status it answered.
+    pub rejected: Vec<(StatusCode, u64)>,
+    /// Handler and middleware panics caught (each cost its client a 500).
+    pub handler_panics: u64,
+    /// The worker pools, the main pool (`"main"`) first.
+    pub pools: Vec<PoolMetrics>,
+    /// One entry per route template and method, in registration order.
+    pub routes: Vec<RouteMetrics>,
+}
+
+impl MetricsSnapshot {
+    /// Requests refused with `status` before routing (see [`rejected`](Self::rejected)).
+    pub fn rejected_with(&self, status: StatusCode) -> u64 {
+        self.rejected
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// The entry of `method route` (`"GET"`, `"/users/{id}"`), if it is a route.
+    pub fn route(&self, method: &str, route: &str) -> Option<&RouteMetrics> {
+        self.routes
+            .iter()
+            .find(|r| r.method == method && r.route == route)
+    }
+}
+
+/// Responses by status class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResponsesByClass {
+    /// 1xx.
+    pub informational: u64,
+    /// 2xx.
+    pub success: u64,
+    /// 3xx.
+    pub redirection: u64,
+    /// 4xx.
+    pub client_error: u64,
+    /// 5xx.
+    pub server_error: u64,
+}
+
+/// Connections cut by a timeout, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timeouts {
+    /// A request head that did not arrive within `header_read_timeout` (408).
+    pub head: u64,
+    /// A request body that did not arrive within `body_read_timeout` (408).
+    pub body: u64,
+    /// An idle keep-alive connection closed after `keep_alive_timeout`.
+    pub idle: u64,
+    /// A client that took no more of its response within `write_timeout`.
+    pub write: u64,
+}
+
+/// One worker pool.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolMetrics {
+    /// `"main"`, or the name given to `ServerBuilder::pool`.
+    pub name: String,
+    /// Worker threads.
+    pub size: usize,
+    /// Workers serving a connection now.
+    pub busy: usize,
+    /// Connections or requests waiting for a worker.
+    pub queued: usize,
+    /// Requests served on this pool.
+    pub completed: u64,
+}
+
+/// One route template and method: how many requests it served and how long its handler
+/// (with its middleware) took, up to the response head.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct RouteMetrics {
+    /// The route template (`/users/{id}`).
+    pub route: String,
+    /// The method (`GET`), or `ANY` for a handler of every method.
+    pub method: String,
+    /// Requests served.
+    pub count: u64,
+    /// Their total latency.
+    pub sum: Duration,
+    /// Cumulative counts per upper bound of [`LATENCY_BUCKETS`], in seconds; `count` is the
+    /// `+Inf` bucket.
+    pub buckets: Vec<(f64, u64)>,
+}
+
+impl Counters {
+    /// The count of requests served by pool `index` (for the live gauges).
+    pub(crate) fn pool_requests(&self, index: usize) -> u64 {
+        self.pool_requests
+            .get(index)
+            .map_or(0, |n| n.load(Ordering::Relaxed))
+    }
+}
