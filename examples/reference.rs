@@ -10,7 +10,7 @@ mod signals;
 use std::io::{self, Read};
 
 use switchyard::http::{StatusCode, header};
-use switchyard::{Body, Rejection, Request, Response, Router, Server, ServerBuilder};
+use switchyard::{Body, Metrics, Rejection, Request, Response, Router, Server, ServerBuilder};
 
 /// Bounds the work one request may ask for, as the peers do.
 const MAX_STREAM_CHUNKS: u64 = 1_000_000;
@@ -20,19 +20,47 @@ const MAX_SLEEP_MS: u64 = 60_000;
 const MAX_BODY_BYTES: u64 = 65 * 1024 * 1024;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (addr, threads) = parse_args()?;
-    let server = builder(threads).bind(addr.as_str())?;
+    let options = parse_args()?;
+    let server = builder_with(&options).bind(options.addr.as_str())?;
     signals::shutdown_on_signals(server.shutdown_handle())?;
     server.run()?;
     Ok(())
 }
 
-/// The server, ready to bind (`tests/reference.rs` drives this same setup).
-pub(crate) fn builder(threads: usize) -> ServerBuilder {
+/// The command line: the contract's flags, plus `--no-metrics` (not in the contract) to
+/// measure what counting costs.
+pub(crate) struct Options {
+    pub(crate) addr: String,
+    pub(crate) threads: usize,
+    /// `--metrics`: serve `GET /metrics`.
+    pub(crate) metrics_page: bool,
+    /// `--no-metrics`: count nothing per request (`ServerBuilder::metrics(false)`).
+    pub(crate) no_metrics: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            addr: String::from("127.0.0.1:8080"),
+            threads: 8,
+            metrics_page: false,
+            no_metrics: false,
+        }
+    }
+}
+
+/// The server as the flags in `options` ask, ready to bind (`tests/reference.rs` drives
+/// this same setup).
+pub(crate) fn builder_with(options: &Options) -> ServerBuilder {
+    let mut app = app();
+    if options.metrics_page {
+        app = app.plugin(Metrics::new());
+    }
     Server::builder()
-        .threads(threads)
+        .threads(options.threads)
         .max_body_bytes(MAX_BODY_BYTES)
-        .app(app())
+        .metrics(!options.no_metrics)
+        .app(app)
 }
 
 /// The contract's routes.
@@ -125,21 +153,23 @@ impl Read for Chunks {
     }
 }
 
-fn parse_args() -> Result<(String, usize), Box<dyn std::error::Error>> {
-    let mut addr = String::from("127.0.0.1:8080");
-    let mut threads = 8;
+fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
+    let mut options = Options::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?,
-            "--threads" => threads = args.next().ok_or("--threads needs N")?.parse()?,
+            "--addr" => options.addr = args.next().ok_or("--addr needs HOST:PORT")?,
+            "--threads" => options.threads = args.next().ok_or("--threads needs N")?.parse()?,
+            "--metrics" => options.metrics_page = true,
+            "--no-metrics" => options.no_metrics = true,
             other => {
                 return Err(format!(
-                    "unknown argument {other:?}; usage: reference --addr HOST:PORT --threads N"
+                    "unknown argument {other:?}; usage: reference --addr HOST:PORT --threads N \
+                     [--metrics] [--no-metrics]"
                 )
                 .into());
             }
         }
     }
-    Ok((addr, threads))
+    Ok(options)
 }

@@ -42,9 +42,8 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
-#[allow(clippy::print_stderr)] // a response that cannot be built is a bug the operator must see
 fn log_serialize_error(error: &serde_json::Error) {
-    eprintln!("switchyard: a Json response could not be serialized, answering 500: {error}");
+    crate::logging::log_error!("a Json response could not be serialized, answering 500: {error}");
 }
 
 impl Request {

@@ -120,6 +120,7 @@ mod handler;
 mod http1;
 #[cfg(feature = "json")]
 mod json;
+mod logging;
 mod method_router;
 mod metrics;
 mod middleware;
@@ -149,9 +150,13 @@ pub use http1::{
 };
 #[cfg(feature = "json")]
 pub use json::Json;
+pub use metrics::{
+    LATENCY_BUCKETS, MetricsHandle, MetricsPage, MetricsSnapshot, PoolMetrics, ResponsesByClass,
+    RouteMetrics, Timeouts,
+};
 pub use middleware::{FromFn, Middleware, Next, from_fn};
 pub use params::PathParams;
-pub use plugin::{AccessLog, DEFAULT_HEALTH_PATH, Health, Plugin};
+pub use plugin::{AccessLog, DEFAULT_HEALTH_PATH, DEFAULT_METRICS_PATH, Health, Metrics, Plugin};
 pub use pool::{
     DEFAULT_THREAD_NAME_PREFIX, Job, PanicReport, PoolStats, ThreadPool, ThreadPoolBuilder,
 };

@@ -188,10 +188,9 @@ pub(crate) fn catch_panic(
     }
 }
 
-#[allow(clippy::print_stderr)] // a panicking handler or middleware is a bug the operator must see
 fn log_panic(what: &str, request: &Request, message: &str) {
-    eprintln!(
-        "switchyard: {what} for {} {} (route {}) panicked: {message}",
+    crate::logging::log_error!(
+        "{what} for {} {} (route {}) panicked: {message}",
         request.method(),
         request.path(),
         request.route().unwrap_or("fallback"),

@@ -62,6 +62,32 @@ pub struct PoolStats {
     pub panicked: u64,
 }
 
+/// Reads a pool's [`PoolStats`] from anywhere, without the pool; see `ThreadPool::probe`.
+#[derive(Clone)]
+pub(crate) struct PoolProbe {
+    size: usize,
+    receiver: Receiver<Job>,
+    states: Arc<[WorkerState]>,
+}
+
+impl PoolProbe {
+    pub(crate) fn stats(&self) -> PoolStats {
+        let mut stats = PoolStats {
+            size: self.size,
+            busy: 0,
+            queued: self.receiver.len(),
+            completed: 0,
+            panicked: 0,
+        };
+        for state in self.states.iter() {
+            stats.busy += usize::from(state.busy.load(Ordering::Acquire));
+            stats.completed += state.completed.load(Ordering::Relaxed);
+            stats.panicked += state.panicked.load(Ordering::Relaxed);
+        }
+        stats
+    }
+}
+
 /// Configuration for a [`ThreadPool`]; start from [`ThreadPool::builder`].
 ///
 /// # Examples
@@ -436,21 +462,19 @@ impl ThreadPool {
         self.receiver.len()
     }
 
+    /// A cheap handle that reads this pool's [`stats`](Self::stats) without the pool (for
+    /// metrics readers on other threads).
+    pub(crate) fn probe(&self) -> PoolProbe {
+        PoolProbe {
+            size: self.size(),
+            receiver: self.receiver.clone(),
+            states: Arc::clone(&self.states),
+        }
+    }
+
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> PoolStats {
-        let mut stats = PoolStats {
-            size: self.size(),
-            busy: 0,
-            queued: self.receiver.len(),
-            completed: 0,
-            panicked: 0,
-        };
-        for state in self.states.iter() {
-            stats.busy += usize::from(state.busy.load(Ordering::Acquire));
-            stats.completed += state.completed.load(Ordering::Relaxed);
-            stats.panicked += state.panicked.load(Ordering::Relaxed);
-        }
-        stats
+        self.probe().stats()
     }
 
     /// Graceful shutdown: stops taking jobs, waits until every queued job has run, and joins

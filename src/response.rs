@@ -581,10 +581,9 @@ fn invalid_header_response(error: &InvalidHeader) -> Response {
     Response::new(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-#[allow(clippy::print_stderr)] // a response that cannot be built is a bug the operator must see
 fn log_invalid_header(error: &InvalidHeader) {
-    eprintln!(
-        "switchyard: a response header could not be built, answering 500: {}",
+    crate::logging::log_error!(
+        "a response header could not be built, answering 500: {}",
         describe(error)
     );
 }

@@ -29,11 +29,37 @@ fn send(stream: &mut TcpStream, reader: &mut BufReader<TcpStream>, bytes: &[u8])
     }
 }
 
+fn options(metrics_page: bool) -> reference::Options {
+    reference::Options {
+        threads: 2,
+        metrics_page,
+        ..reference::Options::default()
+    }
+}
+
+/// `--metrics` serves the Prometheus page; without it, `/metrics` is a 404.
+#[test]
+fn metrics_page_only_with_the_flag() {
+    let server = spawn(reference::builder_with(&options(true)));
+    let _ = support::get(server.local_addr(), "/json");
+    let reply = support::get(server.local_addr(), "/metrics");
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply.text().contains(
+            "switchyard_request_duration_seconds_count{route=\"/json\",method=\"GET\"} 1\n"
+        ),
+        "{}",
+        reply.text()
+    );
+    let server = spawn(reference::builder_with(&options(false)));
+    assert_eq!(support::get(server.local_addr(), "/metrics").status, 404);
+}
+
 /// `POST /echo` sends back a 64 MiB body byte for byte, framed by Content-Length or
 /// chunked (it was 413 past the 2 MiB default body limit).
 #[test]
 fn echo_returns_64_mib_bodies_byte_for_byte() {
-    let server = spawn(reference::builder(2));
+    let server = spawn(reference::builder_with(&options(false)));
     let body = payload(ECHO_BODY_BYTES);
     let mut stream = connect(server.local_addr());
     stream.set_read_timeout(Some(IO_TIMEOUT * 4)).unwrap();

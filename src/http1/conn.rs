@@ -754,8 +754,8 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         let (status, headers, kind) = if parts.status.is_informational() {
             // A 1xx is never a final response (RFC 9110 §15.2), and we send none but
             // `100 Continue` ourselves: the handler is wrong, so the client gets a 500.
-            eprintln!(
-                "switchyard: a handler answered {} as a final response; sent 500 instead",
+            crate::logging::log_error!(
+                "a handler answered {} as a final response; sent 500 instead",
                 parts.status
             );
             (

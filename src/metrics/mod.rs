@@ -8,7 +8,7 @@
 //! template and method, so their number is bounded by the routes, never by the paths
 //! clients invent.
 
-mod page;
+pub(crate) mod page;
 
 use std::cell::Cell;
 use std::fmt;
@@ -458,6 +458,24 @@ pub struct RouteMetrics {
     /// Cumulative counts per upper bound of [`LATENCY_BUCKETS`], in seconds; `count` is the
     /// `+Inf` bucket.
     pub buckets: Vec<(f64, u64)>,
+}
+
+impl PoolMetrics {
+    pub(crate) fn new(
+        name: String,
+        size: usize,
+        busy: usize,
+        queued: usize,
+        completed: u64,
+    ) -> Self {
+        Self {
+            name,
+            size,
+            busy,
+            queued,
+            completed,
+        }
+    }
 }
 
 impl Counters {

@@ -3,9 +3,11 @@
 
 mod access_log;
 mod health;
+mod metrics;
 
 pub use access_log::AccessLog;
 pub use health::{DEFAULT_HEALTH_PATH, Health};
+pub use metrics::{DEFAULT_METRICS_PATH, Metrics};
 
 use crate::router::Router;
 

@@ -6,7 +6,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use std::time::Instant;
+
 use http::request::Parts;
+
+use crate::error::ParseError;
 
 use super::Shared;
 use crate::body::{Body, RequestBody};
@@ -66,6 +70,7 @@ impl Connection {
             let service = HandlerService {
                 shared,
                 peer: self.peer,
+                tag,
             };
             let mut stream: &TcpStream = &self.stream;
             let next = Conn::new(&mut stream, buf, out, &mut self.state, config, &service).serve();
@@ -81,6 +86,8 @@ impl Connection {
 struct HandlerService<'a> {
     shared: &'a Shared,
     peer: SocketAddr,
+    /// The pool this turn runs on.
+    tag: RouteTag,
 }
 
 impl Service for HandlerService<'_> {
@@ -106,9 +113,28 @@ impl Service for HandlerService<'_> {
     }
 
     fn call(&self, head: Parts, body: RequestBody, plan: RoutePlan) -> http::Response<Body> {
-        let draining = self.shared.draining.load(Ordering::Acquire);
-        self.shared
+        let shared = self.shared;
+        let draining = shared.draining.load(Ordering::Acquire);
+        let counters = &shared.counters;
+        if !counters.enabled() {
+            return shared
+                .router
+                .serve_parts(head, body, Some(self.peer), draining, plan);
+        }
+        let series = match &plan {
+            RoutePlan::Route { route, handler, .. } => counters.series(*route, handler.position()),
+            _ => None,
+        };
+        let started = Instant::now();
+        let response = shared
             .router
-            .serve_parts(head, body, Some(self.peer), draining, plan)
+            .serve_parts(head, body, Some(self.peer), draining, plan);
+        counters.responded(response.status(), self.tag.0, series, started.elapsed());
+        response
+    }
+
+    fn rejected(&self, error: &ParseError) {
+        crate::logging::log_debug!("refused a request from {}: {error}", self.peer);
+        self.shared.counters.rejected(error);
     }
 }

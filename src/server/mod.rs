@@ -53,6 +53,7 @@ pub use handle::ShutdownHandle;
 
 use crate::error::{Error, Result};
 use crate::http1::Limits;
+use crate::metrics::{Counters, MetricsHandle, MetricsSnapshot};
 use crate::pool::ThreadPool;
 use crate::router::Router;
 use poller::Poller;
@@ -79,6 +80,10 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     /// The listener is closed: responses close their connections.
     draining: AtomicBool,
+    /// What the server counts (see `crate::metrics`).
+    counters: Arc<Counters>,
+    /// The pools' names in `RouteTag` order (`"main"` first).
+    pool_names: Vec<String>,
 }
 
 /// What a graceful shutdown had to cut short.
@@ -120,6 +125,7 @@ pub struct Server {
     poller: Poller,
     local_addr: SocketAddr,
     handle: ShutdownHandle,
+    metrics: MetricsHandle,
 }
 
 impl fmt::Debug for Server {
@@ -150,16 +156,27 @@ impl Server {
             shared: Arc::clone(&shared),
             waker: Arc::clone(&waker),
         };
+        let poller = Poller::new(poll, listener, waker, Arc::clone(&shared), pools)?;
+        let metrics = poller.metrics_handle();
+        for slot in shared.router.metrics_slots() {
+            let _ = slot.set(metrics.clone());
+        }
         Ok(Self {
-            poller: Poller::new(poll, listener, waker, shared, pools)?,
+            poller,
             local_addr,
             handle,
+            metrics,
         })
     }
 
     /// The address the server listens on (with the real port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// A handle that reads this server's metrics from any thread; see [`MetricsHandle`].
+    pub fn metrics_handle(&self) -> MetricsHandle {
+        self.metrics.clone()
     }
 
     /// A handle that stops the server from any thread.
@@ -185,10 +202,12 @@ impl Server {
     pub fn spawn(self) -> Result<RunningServer> {
         let local_addr = self.local_addr;
         let handle = self.handle.clone();
+        let metrics = self.metrics.clone();
         let thread = thread::Builder::new()
             .name(ACCEPT_THREAD_NAME.to_owned())
             .spawn(move || self.poller.run())?;
         Ok(RunningServer {
+            metrics,
             local_addr,
             handle,
             thread: Some(thread),
@@ -208,6 +227,7 @@ impl Server {
 pub struct RunningServer {
     local_addr: SocketAddr,
     handle: ShutdownHandle,
+    metrics: MetricsHandle,
     /// `None` once joined (by `join`, `shutdown` or drop).
     thread: Option<JoinHandle<io::Result<ShutdownReport>>>,
 }
@@ -221,6 +241,16 @@ impl RunningServer {
     /// A handle that stops the server from any thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.handle.clone()
+    }
+
+    /// A handle that reads this server's metrics from any thread; see [`MetricsHandle`].
+    pub fn metrics_handle(&self) -> MetricsHandle {
+        self.metrics.clone()
+    }
+
+    /// The server's metrics now; see [`MetricsSnapshot`].
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.metrics.snapshot()
     }
 
     /// Starts a graceful shutdown and waits for it to finish.

@@ -29,7 +29,8 @@ use super::table::{ConnectionTable, Expired, SlotHandle, Timer};
 use super::turn::{Notice, Turn, TurnContext, run_runner};
 use super::waker::PollerWaker;
 use super::{Shared, ShutdownReport};
-use crate::http1::{MAX_TIMEOUT, RouteTag, deadline_after};
+use crate::http1::{MAX_TIMEOUT, RouteTag, WaitFor, deadline_after};
+use crate::metrics::{LiveGauges, MetricsHandle, TimeoutKind};
 use crate::pool::ThreadPool;
 
 pub(super) const LISTENER: Token = Token(usize::MAX - 1);
@@ -74,6 +75,7 @@ impl Poller {
             accept_retry_at: None,
             notices,
             context: Arc::new(TurnContext {
+                pool_probes: pools.iter().map(ThreadPool::probe).collect(),
                 shared,
                 table: ConnectionTable::default(),
                 notices: notices_sender,
@@ -84,6 +86,12 @@ impl Poller {
             drain_deadline: None,
             connections_cut: 0,
         })
+    }
+
+    /// A handle on the server's metrics: its counters, and its live parts while they live.
+    pub(super) fn metrics_handle(&self) -> MetricsHandle {
+        let live: Arc<dyn LiveGauges> = self.context.clone();
+        MetricsHandle::new(Arc::clone(&self.shared().counters), Arc::downgrade(&live))
     }
 
     fn scheduler(&self) -> &Scheduler {
@@ -160,10 +168,12 @@ impl Poller {
                 }
             })
             .sum();
-        Ok(ShutdownReport {
+        let report = ShutdownReport {
             connections_cut: self.connections_cut,
             stuck_workers,
-        })
+        };
+        crate::logging::log_info!("shut down: {report:?}");
+        Ok(report)
     }
 
     /// Cuts the requests still in flight at the drain deadline: their clients see the
@@ -236,8 +246,10 @@ impl Poller {
                 Ok((stream, peer)) => {
                     if self.table().open() >= self.shared().max_connections {
                         reject(&stream, StatusCode::SERVICE_UNAVAILABLE);
+                        self.shared().counters.refused_max_connections();
                         continue;
                     }
+                    self.shared().counters.accepted();
                     if stream.set_nonblocking(true).is_err() {
                         continue;
                     }
@@ -248,7 +260,8 @@ impl Poller {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_transient_accept_error(&e) => {}
-                Err(_) => {
+                Err(error) => {
+                    crate::logging::log_warn!("accept failed ({error}); retrying in 50 ms");
                     // Out of file descriptors or memory: the listener stays readable, but an
                     // edge-triggered poll would not say so again. Retry shortly.
                     self.accept_retry_at = Some(Instant::now() + ACCEPT_RETRY_DELAY);
@@ -289,6 +302,7 @@ impl Poller {
             if !connection.owes_output() {
                 reject(&connection.stream, StatusCode::SERVICE_UNAVAILABLE);
             }
+            self.shared().counters.refused_queue_full();
             drop(connection);
             self.context.close(&slot);
             return;
@@ -332,6 +346,12 @@ impl Poller {
                     if wait_for.answers_timeout() {
                         reject(&connection.stream, StatusCode::REQUEST_TIMEOUT);
                     }
+                    self.shared().counters.timed_out(match wait_for {
+                        WaitFor::NextRequest => TimeoutKind::Idle,
+                        WaitFor::RestOfHead => TimeoutKind::Head,
+                        WaitFor::Body => TimeoutKind::Body,
+                        WaitFor::Writable => TimeoutKind::Write,
+                    });
                 }
                 Expired::Later(timer) => self.arm(timer),
                 Expired::Stale => {}

@@ -64,6 +64,8 @@ pub(super) struct Scheduler {
     /// The poller asks to watch readiness even with runners out (they are stuck).
     poller_watches: AtomicBool,
     ready: Mutex<VecDeque<Ready>>,
+    /// `ready`'s length, mirrored for readers that must not take its lock.
+    queued_now: AtomicUsize,
     /// Runners started and not yet retired (queued on the pool, or running).
     runners: AtomicUsize,
     /// A runner waits for readiness (is not serving).
@@ -96,6 +98,7 @@ impl Scheduler {
             watched: Mutex::new(true),
             poller_watches: AtomicBool::new(false),
             ready: Mutex::new(VecDeque::new()),
+            queued_now: AtomicUsize::new(0),
             runners: AtomicUsize::new(0),
             leading: AtomicBool::new(false),
             poller_ticks: AtomicBool::new(false),
@@ -228,16 +231,27 @@ impl Scheduler {
             return Err(ready);
         }
         queue.push_back(ready);
+        self.queued_now.store(queue.len(), Ordering::Relaxed);
         Ok(())
     }
 
     pub(super) fn pop(&self) -> Option<Ready> {
-        lock(&self.ready).pop_front()
+        let mut queue = lock(&self.ready);
+        let ready = queue.pop_front();
+        self.queued_now.store(queue.len(), Ordering::Relaxed);
+        ready
     }
 
     /// Takes every queued connection (shutdown with no runner left to serve them).
     pub(super) fn take_all(&self) -> Vec<Ready> {
-        lock(&self.ready).drain(..).collect()
+        let mut queue = lock(&self.ready);
+        self.queued_now.store(0, Ordering::Relaxed);
+        queue.drain(..).collect()
+    }
+
+    /// The queue's length as last changed, read without its lock (for metrics).
+    pub(super) fn queued_now(&self) -> usize {
+        self.queued_now.load(Ordering::Relaxed)
     }
 
     /// How many queued connections have waited since `before` or longer.

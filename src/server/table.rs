@@ -122,9 +122,16 @@ pub(super) struct ConnectionTable {
     /// request (gathering a body, or owing output). One counter, so that a reader never
     /// sees a connection between two counts.
     in_flight: AtomicUsize,
+    /// Parked connections, by what they wait for (`WaitFor::index`).
+    parked: [AtomicUsize; 4],
 }
 
 impl ConnectionTable {
+    /// Parked connections waiting for `wait_for`.
+    pub(super) fn parked(&self, wait_for: WaitFor) -> usize {
+        self.parked[wait_for.index()].load(Ordering::Acquire)
+    }
+
     pub(super) fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
     }
@@ -156,6 +163,7 @@ impl ConnectionTable {
         };
         slot.timer_at = Some(until);
         self.open.fetch_add(1, Ordering::AcqRel);
+        self.parked[WaitFor::NextRequest.index()].fetch_add(1, Ordering::AcqRel);
         let timer = Timer {
             at: until,
             id,
@@ -197,6 +205,7 @@ impl ConnectionTable {
                 if !wait_for.is_in_flight() {
                     self.in_flight.fetch_add(1, Ordering::AcqRel);
                 }
+                decrement(&self.parked[wait_for.index()]);
                 drop(slot);
                 Some((handle, connection))
             }
@@ -235,6 +244,7 @@ impl ConnectionTable {
         if !wait_for.is_in_flight() {
             decrement(&self.in_flight);
         }
+        self.parked[wait_for.index()].fetch_add(1, Ordering::AcqRel);
         // A later deadline reuses the live timer (re-armed when it fires); an earlier one,
         // or none armed, needs a new one.
         let timer = if slot.timer_at.is_none_or(|at| until < at) {
@@ -352,6 +362,7 @@ impl ConnectionTable {
         if wait_for.is_in_flight() {
             decrement(&self.in_flight);
         }
+        decrement(&self.parked[wait_for.index()]);
         Some((connection, wait_for))
     }
 

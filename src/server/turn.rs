@@ -16,7 +16,9 @@ use super::reject::reject;
 use super::scheduler::{Ready, Scheduler};
 use super::table::{ConnectionTable, Parked, SlotHandle, SlotId, Timer};
 use super::waker::PollerWaker;
-use crate::http1::{AfterTurn, RouteTag};
+use crate::http1::{AfterTurn, RouteTag, WaitFor};
+use crate::metrics::{LiveGauges, MetricsSnapshot, PoolMetrics};
+use crate::pool::PoolProbe;
 
 /// A runner whose queue does not empty because connections go back to it (their budget
 /// spent, or ready again) polls readiness after this many of them, so new requests wait
@@ -45,6 +47,42 @@ pub(super) struct TurnContext {
     pub(super) notices: Sender<Notice>,
     pub(super) waker: Arc<PollerWaker>,
     pub(super) scheduler: Scheduler,
+    /// Every pool's stats reader, `RouteTag` order (the main pool's runners are counted by
+    /// the scheduler instead: its jobs are runner loops, not requests).
+    pub(super) pool_probes: Vec<PoolProbe>,
+}
+
+impl LiveGauges for TurnContext {
+    fn fill(&self, snapshot: &mut MetricsSnapshot) {
+        let table = &self.table;
+        snapshot.connections_open = table.open();
+        snapshot.connections_idle = table.parked(WaitFor::NextRequest);
+        snapshot.connections_reading =
+            table.parked(WaitFor::RestOfHead) + table.parked(WaitFor::Body);
+        snapshot.connections_writing = table.parked(WaitFor::Writable);
+        let counters = &self.shared.counters;
+        snapshot.pools = self
+            .pool_probes
+            .iter()
+            .zip(&self.shared.pool_names)
+            .enumerate()
+            .map(|(tag, (probe, name))| {
+                let stats = probe.stats();
+                let (busy, queued) = if tag == 0 {
+                    (self.scheduler.serving(), self.scheduler.queued_now())
+                } else {
+                    (stats.busy, stats.queued)
+                };
+                PoolMetrics::new(
+                    name.clone(),
+                    stats.size,
+                    busy,
+                    queued,
+                    counters.pool_requests(tag),
+                )
+            })
+            .collect();
+    }
 }
 
 impl TurnContext {
@@ -72,6 +110,7 @@ impl TurnContext {
         };
         if let Err(refused) = self.scheduler.push(ready, capacity) {
             reject(&refused.connection.stream, StatusCode::SERVICE_UNAVAILABLE);
+            self.shared.counters.refused_queue_full();
             drop(refused.connection);
             self.close(&refused.slot);
         }
