@@ -104,6 +104,7 @@
 //! | feature | adds |
 //! |---|---|
 //! | `json` | `Json<T>` responses and `Request::json` (serde, serde_json) |
+//! | `log` | server events through the `log` facade; `AccessLog::log` (log) |
 //! | `form` | `Request::query_as` and `Request::form`: urlencoded queries and bodies (serde, serde_urlencoded) |
 //! | `signal` | `signal::shutdown_on_signals`: graceful shutdown on SIGINT/SIGTERM, Unix only (signal-hook) |
 //!

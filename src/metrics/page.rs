@@ -23,16 +23,16 @@ use super::{LATENCY_BUCKETS, MetricsSnapshot};
 /// page.counter("jobs_done_total", "Jobs finished.", &[("queue", "mail")], 3);
 /// page.counter("jobs_done_total", "Jobs finished.", &[("queue", "sms \"fast\"")], 1);
 /// page.gauge("jobs_waiting", "Jobs waiting.", &[], 2.5);
-/// assert_eq!(
-///     page.as_str(),
-///     "# HELP jobs_done_total Jobs finished.\n\
-///      # TYPE jobs_done_total counter\n\
-///      jobs_done_total{queue=\"mail\"} 3\n\
-///      jobs_done_total{queue=\"sms \\\"fast\\\"\"} 1\n\
-///      # HELP jobs_waiting Jobs waiting.\n\
-///      # TYPE jobs_waiting gauge\n\
-///      jobs_waiting 2.5\n"
-/// );
+/// let lines: Vec<&str> = page.as_str().lines().collect();
+/// assert_eq!(lines, [
+///     "# HELP jobs_done_total Jobs finished.",
+///     "# TYPE jobs_done_total counter",
+///     r#"jobs_done_total{queue="mail"} 3"#,
+///     r#"jobs_done_total{queue="sms \"fast\""} 1"#,
+///     "# HELP jobs_waiting Jobs waiting.",
+///     "# TYPE jobs_waiting gauge",
+///     "jobs_waiting 2.5",
+/// ]);
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MetricsPage {
