@@ -99,6 +99,10 @@ pub struct Router {
     /// The body limit of this router's routes if they stream bodies; see
     /// [`Router::stream_bodies`].
     stream_limit: Option<u64>,
+    /// Nested under a non-empty prefix, this router's `/` route also answers `{prefix}/`:
+    /// a directory's URL, which [`StaticFiles`](crate::StaticFiles) serves (a catch-all
+    /// needs a non-empty segment, so nothing else would match it).
+    root_with_slash: bool,
     empty_scope: Arc<Scope>,
 }
 
@@ -116,6 +120,7 @@ impl Default for Router {
             owner: None,
             pool: None,
             stream_limit: None,
+            root_with_slash: false,
             empty_scope: Arc::new(Scope::default()),
         }
     }
@@ -304,7 +309,9 @@ impl Router {
     }
 
     /// Mounts `router` under `prefix` (`"/api"`): its `/users` becomes `/api/users`, its `/`
-    /// becomes `/api`.
+    /// becomes `/api`. Anything that converts into a router mounts the same way, such as
+    /// [`StaticFiles`](crate::StaticFiles) (`nest("/assets", StaticFiles::new("./public"))`),
+    /// whose `/` also answers `/assets/`.
     ///
     /// Its middleware and state apply to every request under the prefix (`/api/...`), and
     /// only there: its routes, the 405 and OPTIONS answers for their paths, and the paths
@@ -332,16 +339,23 @@ impl Router {
     /// assert_eq!(get("/api/no-such-path"), StatusCode::UNAUTHORIZED); // not 404
     /// assert_eq!(get("/elsewhere"), StatusCode::NOT_FOUND);
     /// ```
-    pub fn nest(self, prefix: &str, router: Router) -> Self {
+    pub fn nest(self, prefix: &str, router: impl Into<Router>) -> Self {
         let prefix = prefix.trim_end_matches('/');
-        self.absorb(prefix, router, Fallback::UnderPrefix)
+        self.absorb(prefix, router.into(), Fallback::UnderPrefix)
     }
 
-    /// Adds every route of `router`, whose middleware and state apply to its routes (and
-    /// their 405 and OPTIONS answers) only. Takes its fallback, with its middleware and state,
-    /// if this router has none.
-    pub fn merge(self, router: Router) -> Self {
-        self.absorb("", router, Fallback::TakeIfNone)
+    /// Adds every route of `router` (or of anything that converts into one, such as
+    /// [`StaticFiles`](crate::StaticFiles) served at the root), whose middleware and state
+    /// apply to its routes (and their 405 and OPTIONS answers) only. Takes its fallback, with
+    /// its middleware and state, if this router has none.
+    pub fn merge(self, router: impl Into<Router>) -> Self {
+        self.absorb("", router.into(), Fallback::TakeIfNone)
+    }
+
+    /// Makes this router's `/` route answer `{prefix}/` as well as `{prefix}` once nested.
+    pub(crate) fn with_root_with_slash(mut self) -> Self {
+        self.root_with_slash = true;
+        self
     }
 
     /// Installs a plugin: its routes, middleware and state. Routes it registers are
@@ -780,9 +794,12 @@ impl Router {
             errors,
             pool,
             stream_limit,
+            root_with_slash,
             ..
         } = other;
         self.errors.extend(errors);
+        // At the root, its `/` route becomes this router's: so does the slash form.
+        self.root_with_slash |= root_with_slash && prefix.is_empty();
         let scoped = |endpoint: &RouteHandler| RouteHandler {
             handler: Arc::clone(&endpoint.handler),
             scope: nest_scope(&middleware, &state, &endpoint.scope),
@@ -821,6 +838,11 @@ impl Router {
                     Some(kind) => {
                         (endpoint.pool, endpoint.stream_limit) = (None, None);
                         nested_fallbacks.push((pattern.clone(), endpoint, kind));
+                    }
+                    None if root_with_slash && &*route.pattern == "/" && !prefix.is_empty() => {
+                        let with_slash = format!("{prefix}/");
+                        moved.push((method.cloned(), with_slash, endpoint.clone()));
+                        moved.push((method.cloned(), pattern.clone(), endpoint));
                     }
                     None => moved.push((method.cloned(), pattern.clone(), endpoint)),
                 }

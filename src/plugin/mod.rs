@@ -1,11 +1,13 @@
 //! [`Plugin`]: a named bundle of routes, middleware and state, and the two that ship:
-//! [`Health`] and [`AccessLog`].
+//! [`Health`] and [`AccessLog`]; and [`StaticFiles`], a router of files to nest.
 
 mod access_log;
 mod health;
+mod static_files;
 
 pub use access_log::AccessLog;
 pub use health::{DEFAULT_HEALTH_PATH, Health};
+pub use static_files::StaticFiles;
 
 use crate::router::Router;
 
