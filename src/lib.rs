@@ -34,6 +34,15 @@
 //! [`Body::writer`] (a closure writing on a thread of its own, so that a slow client holds
 //! no worker). A panicking handler costs its client a 500; the worker keeps serving.
 //!
+//! # Static files
+//!
+//! [`StaticFiles`] serves a directory: `Router::new().nest("/assets",
+//! StaticFiles::new("./public"))`. Paths are confined to the directory (`..`, encoded or
+//! not, absolute paths, `\`, NUL, drive prefixes, dot-files and symlinks out of it are
+//! 404), with `ETag`/`Last-Modified` and conditional requests (304/412), single byte ranges
+//! (206/416), index files, an optional single-page-app fallback and precompressed `.br`/`.gz`
+//! siblings. Files stream as the socket drains, so a slow download holds no worker.
+//!
 //! # Limits and untrusted input
 //!
 //! Malformed or hostile input gets a precise status and a closed connection, never a
@@ -157,7 +166,9 @@ pub use metrics::{
 };
 pub use middleware::{FromFn, Middleware, Next, from_fn};
 pub use params::PathParams;
-pub use plugin::{AccessLog, DEFAULT_HEALTH_PATH, DEFAULT_METRICS_PATH, Health, Metrics, Plugin};
+pub use plugin::{
+    AccessLog, DEFAULT_HEALTH_PATH, DEFAULT_METRICS_PATH, Health, Metrics, Plugin, StaticFiles,
+};
 pub use pool::{
     DEFAULT_THREAD_NAME_PREFIX, Job, PanicReport, PoolStats, ThreadPool, ThreadPoolBuilder,
 };

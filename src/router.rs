@@ -109,6 +109,10 @@ pub struct Router {
     /// The body limit of this router's routes if they stream bodies; see
     /// [`Router::stream_bodies`].
     stream_limit: Option<u64>,
+    /// Nested under a non-empty prefix, this router's `/` route also answers `{prefix}/`:
+    /// a directory's URL, which [`StaticFiles`](crate::StaticFiles) serves (a catch-all
+    /// needs a non-empty segment, so nothing else would match it).
+    root_with_slash: bool,
     empty_scope: Arc<Scope>,
     /// Nested routers' scopes for unmatched paths, longest prefix first.
     nested: Vec<NestedScope>,
@@ -130,6 +134,7 @@ impl Default for Router {
             owner: None,
             pool: None,
             stream_limit: None,
+            root_with_slash: false,
             empty_scope: Arc::new(Scope::default()),
             nested: Vec::new(),
             metrics_slots: Vec::new(),
@@ -319,7 +324,9 @@ impl Router {
     }
 
     /// Mounts `router` under `prefix` (`"/api"`): its `/users` becomes `/api/users`, its `/`
-    /// becomes `/api`.
+    /// becomes `/api`. Anything that converts into a router mounts the same way, such as
+    /// [`StaticFiles`](crate::StaticFiles) (`nest("/assets", StaticFiles::new("./public"))`),
+    /// whose `/` also answers `/assets/`.
     ///
     /// Its middleware and state apply to every request under the prefix (`/api` and
     /// `/api/...`), and only there: its routes, the 405 and OPTIONS answers for their paths,
@@ -350,16 +357,23 @@ impl Router {
     /// assert_eq!(get("/api/no-such-path"), StatusCode::UNAUTHORIZED); // not 404
     /// assert_eq!(get("/elsewhere"), StatusCode::NOT_FOUND);
     /// ```
-    pub fn nest(self, prefix: &str, router: Router) -> Self {
+    pub fn nest(self, prefix: &str, router: impl Into<Router>) -> Self {
         let prefix = prefix.trim_end_matches('/');
-        self.absorb(prefix, router, Fallback::UnderPrefix)
+        self.absorb(prefix, router.into(), Fallback::UnderPrefix)
     }
 
-    /// Adds every route of `router`, whose middleware and state apply to its routes (and
-    /// their 405 and OPTIONS answers) only. Takes its fallback, with its middleware and state,
-    /// if this router has none.
-    pub fn merge(self, router: Router) -> Self {
-        self.absorb("", router, Fallback::TakeIfNone)
+    /// Adds every route of `router` (or of anything that converts into one, such as
+    /// [`StaticFiles`](crate::StaticFiles) served at the root), whose middleware and state
+    /// apply to its routes (and their 405 and OPTIONS answers) only. Takes its fallback, with
+    /// its middleware and state, if this router has none.
+    pub fn merge(self, router: impl Into<Router>) -> Self {
+        self.absorb("", router.into(), Fallback::TakeIfNone)
+    }
+
+    /// Makes this router's `/` route answer `{prefix}/` as well as `{prefix}` once nested.
+    pub(crate) fn with_root_with_slash(mut self) -> Self {
+        self.root_with_slash = true;
+        self
     }
 
     /// Installs a plugin: its routes, middleware and state. Routes it registers are
@@ -799,10 +813,13 @@ impl Router {
             stream_limit,
             nested,
             metrics_slots,
+            root_with_slash,
             ..
         } = other;
         self.errors.extend(errors);
         self.metrics_slots.extend(metrics_slots);
+        // At the root, its `/` route becomes this router's: so does the slash form.
+        self.root_with_slash |= root_with_slash && prefix.is_empty();
         let owner = self.owner.clone();
         let scoped = |endpoint: &RouteHandler| RouteHandler {
             handler: Arc::clone(&endpoint.handler),
@@ -836,6 +853,13 @@ impl Router {
                 (pattern, prefix) => format!("{prefix}{pattern}"),
             };
             for (method, endpoint) in route.methods.entries() {
+                if root_with_slash && &*route.pattern == "/" && !prefix.is_empty() {
+                    let with_slash = format!("{prefix}/");
+                    if let Err(error) = self.insert(method.cloned(), &with_slash, scoped(endpoint))
+                    {
+                        self.errors.push(error);
+                    }
+                }
                 if let Err(error) = self.insert(method.cloned(), &pattern, scoped(endpoint)) {
                     self.errors.push(error);
                 }

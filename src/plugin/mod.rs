@@ -1,13 +1,15 @@
 //! [`Plugin`]: a named bundle of routes, middleware and state, and the two that ship:
-//! [`Health`] and [`AccessLog`].
+//! [`Health`] and [`AccessLog`]; and [`StaticFiles`], a router of files to nest.
 
 mod access_log;
 mod health;
 mod metrics;
+mod static_files;
 
 pub use access_log::AccessLog;
 pub use health::{DEFAULT_HEALTH_PATH, Health};
 pub use metrics::{DEFAULT_METRICS_PATH, Metrics};
+pub use static_files::StaticFiles;
 
 use crate::router::Router;
 
