@@ -10,7 +10,9 @@ mod signals;
 use std::io::{self, Read};
 
 use switchyard::http::{StatusCode, header};
-use switchyard::{Body, Metrics, Rejection, Request, Response, Router, Server, ServerBuilder};
+use switchyard::{
+    Body, Metrics, Rejection, Request, Response, Router, Server, ServerBuilder, StaticFiles,
+};
 
 /// Bounds the work one request may ask for, as the peers do.
 const MAX_STREAM_CHUNKS: u64 = 1_000_000;
@@ -36,6 +38,8 @@ pub(crate) struct Options {
     pub(crate) metrics_page: bool,
     /// `--no-metrics`: count nothing per request (`ServerBuilder::metrics(false)`).
     pub(crate) no_metrics: bool,
+    /// `--static DIR`: serve DIR at `/static/`.
+    pub(crate) static_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -45,6 +49,7 @@ impl Default for Options {
             threads: 8,
             metrics_page: false,
             no_metrics: false,
+            static_dir: None,
         }
     }
 }
@@ -55,6 +60,9 @@ pub(crate) fn builder_with(options: &Options) -> ServerBuilder {
     let mut app = app();
     if options.metrics_page {
         app = app.plugin(Metrics::new());
+    }
+    if let Some(dir) = &options.static_dir {
+        app = app.nest("/static", StaticFiles::new(dir));
     }
     Server::builder()
         .threads(options.threads)
@@ -162,10 +170,13 @@ fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
             "--threads" => options.threads = args.next().ok_or("--threads needs N")?.parse()?,
             "--metrics" => options.metrics_page = true,
             "--no-metrics" => options.no_metrics = true,
+            "--static" => {
+                options.static_dir = Some(args.next().ok_or("--static needs DIR")?.into())
+            }
             other => {
                 return Err(format!(
                     "unknown argument {other:?}; usage: reference --addr HOST:PORT --threads N \
-                     [--metrics] [--no-metrics]"
+                     [--metrics] [--no-metrics] [--static DIR]"
                 )
                 .into());
             }

@@ -55,6 +55,31 @@ fn metrics_page_only_with_the_flag() {
     assert_eq!(support::get(server.local_addr(), "/metrics").status, 404);
 }
 
+/// `--static DIR` serves DIR at `/static/`: index.html for the directory, ranges.
+#[test]
+fn static_flag_serves_a_directory() {
+    let dir = std::env::temp_dir().join(format!(
+        "switchyard-reference-static-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<h1>home</h1>").unwrap();
+    std::fs::write(dir.join("a.txt"), "0123456789").unwrap();
+    let server = spawn(reference::builder_with(&reference::Options {
+        static_dir: Some(dir.clone()),
+        ..options(false)
+    }));
+    let addr = server.local_addr();
+    assert_eq!(support::get(addr, "/static/").text(), "<h1>home</h1>");
+    let mut client = support::Client::new(addr);
+    client.send(b"GET /static/a.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=2-4\r\n\r\n");
+    let reply = client.reply();
+    assert_eq!(reply.status, 206);
+    assert_eq!(reply.text(), "234");
+    assert_eq!(support::get(addr, "/static/../Cargo.toml").status, 404);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `POST /echo` sends back a 64 MiB body byte for byte, framed by Content-Length or
 /// chunked (it was 413 past the 2 MiB default body limit).
 #[test]
