@@ -136,7 +136,7 @@ pub mod testing;
 pub use body::{Body, BodyWriter};
 pub use cookie::{SameSite, SetCookie};
 pub use error::{
-    Error, ExecuteError, InvalidCookie, InvalidHeader, ParseError, PoolError, Rejection,
+    CorsError, Error, ExecuteError, InvalidCookie, InvalidHeader, ParseError, PoolError, Rejection,
     RejectionKind, Result, RouteError, ShutdownTimedOut, TryExecuteError,
 };
 pub use handler::Handler;
@@ -150,7 +150,7 @@ pub use http1::{
 pub use json::Json;
 pub use middleware::{FromFn, Middleware, Next, from_fn};
 pub use params::PathParams;
-pub use plugin::{AccessLog, DEFAULT_HEALTH_PATH, Health, Plugin};
+pub use plugin::{AccessLog, Cors, CorsBuilder, DEFAULT_HEALTH_PATH, Health, Plugin};
 pub use pool::{
     DEFAULT_THREAD_NAME_PREFIX, Job, PanicReport, PoolStats, ThreadPool, ThreadPoolBuilder,
 };
