@@ -106,6 +106,7 @@
 //! | `json` | `Json<T>` responses and `Request::json` (serde, serde_json) |
 //! | `form` | `Request::query_as` and `Request::form`: urlencoded queries and bodies (serde, serde_urlencoded) |
 //! | `signal` | `signal::shutdown_on_signals`: graceful shutdown on SIGINT/SIGTERM, Unix only (signal-hook) |
+//! | `compression` | `Compression`: gzip responses negotiated with `Accept-Encoding`, streams included (flate2, pure-Rust backend) |
 //!
 //! # Minimum supported Rust version
 //!
@@ -151,6 +152,8 @@ pub use json::Json;
 pub use middleware::{FromFn, Middleware, Next, from_fn};
 pub use params::PathParams;
 pub use plugin::{AccessLog, Cors, CorsBuilder, DEFAULT_HEALTH_PATH, Health, Plugin};
+#[cfg(feature = "compression")]
+pub use plugin::{Compression, DEFAULT_COMPRESSION_LEVEL, DEFAULT_MIN_COMPRESS_BYTES};
 pub use pool::{
     DEFAULT_THREAD_NAME_PREFIX, Job, PanicReport, PoolStats, ThreadPool, ThreadPoolBuilder,
 };

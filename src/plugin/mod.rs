@@ -1,11 +1,15 @@
 //! [`Plugin`]: a named bundle of routes, middleware and state, and the ones that ship:
-//! [`Health`], [`AccessLog`] and [`Cors`].
+//! [`Health`], [`AccessLog`], [`Cors`] and (feature `compression`) `Compression`.
 
 mod access_log;
+#[cfg(feature = "compression")]
+mod compression;
 mod cors;
 mod health;
 
 pub use access_log::AccessLog;
+#[cfg(feature = "compression")]
+pub use compression::{Compression, DEFAULT_COMPRESSION_LEVEL, DEFAULT_MIN_COMPRESS_BYTES};
 pub use cors::{Cors, CorsBuilder};
 pub use health::{DEFAULT_HEALTH_PATH, Health};
 
