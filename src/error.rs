@@ -42,6 +42,9 @@ pub enum Error {
     /// A route could not be registered.
     #[error("route registration failed")]
     Route(#[from] RouteError),
+    /// A CORS configuration was refused.
+    #[error("invalid cors configuration")]
+    Cors(#[from] CorsError),
     /// The server thread panicked (a bug in switchyard: handlers run under `catch_unwind`).
     #[error("server thread panicked")]
     ServerPanicked,
@@ -436,5 +439,53 @@ pub enum InvalidCookie {
         /// The first character that is not allowed (the value itself is not repeated
         /// here: it may be a secret).
         found: char,
+    },
+}
+
+/// A CORS configuration that [`CorsBuilder::build`](crate::CorsBuilder::build) refuses,
+/// rather than panicking or sending headers that browsers reject.
+///
+/// # Examples
+///
+/// ```
+/// use switchyard::{Cors, CorsError};
+///
+/// let error = Cors::builder().allow_any_origin().allow_credentials(true).build().unwrap_err();
+/// assert_eq!(error, CorsError::WildcardWithCredentials { setting: "origin" });
+/// assert_eq!(error.to_string(), "cors credentials cannot be combined with a wildcard origin");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CorsError {
+    /// Credentials are allowed together with `*` for a setting. On a request with
+    /// credentials, the Fetch standard takes `*` literally (as a method or header named `*`)
+    /// or refuses the response (for the origin), so the combination never works.
+    #[error("cors credentials cannot be combined with a wildcard {setting}")]
+    WildcardWithCredentials {
+        /// Which setting: `"origin"`, `"methods"`, `"request headers"` or
+        /// `"exposed headers"`.
+        setting: &'static str,
+    },
+    /// No origin is allowed: the policy would refuse every cross-origin request.
+    #[error("cors allows no origin")]
+    NoOrigins,
+    /// An allowed origin is not `scheme://host[:port]` as browsers send it in `Origin`
+    /// (no path, no trailing slash), or is `null`.
+    #[error("invalid cors origin {origin:?}")]
+    InvalidOrigin {
+        /// The origin, as given.
+        origin: String,
+    },
+    /// An allowed method is not a token (RFC 9110 §9.1).
+    #[error("invalid cors method {method:?}")]
+    InvalidMethod {
+        /// The method, as given.
+        method: String,
+    },
+    /// An allowed or exposed header name is not a token (RFC 9110 §5.1).
+    #[error("invalid cors header name {name:?}")]
+    InvalidHeaderName {
+        /// The name, as given.
+        name: String,
     },
 }

@@ -116,6 +116,7 @@
 //! | `log` | server events through the `log` facade; `AccessLog::log` (log) |
 //! | `form` | `Request::query_as` and `Request::form`: urlencoded queries and bodies (serde, serde_urlencoded) |
 //! | `signal` | `signal::shutdown_on_signals`: graceful shutdown on SIGINT/SIGTERM, Unix only (signal-hook) |
+//! | `compression` | `Compression`: gzip responses negotiated with `Accept-Encoding`, streams included (flate2, pure-Rust backend) |
 //!
 //! # Minimum supported Rust version
 //!
@@ -148,7 +149,7 @@ pub mod testing;
 pub use body::{Body, BodyWriter};
 pub use cookie::{SameSite, SetCookie};
 pub use error::{
-    Error, ExecuteError, InvalidCookie, InvalidHeader, ParseError, PoolError, Rejection,
+    CorsError, Error, ExecuteError, InvalidCookie, InvalidHeader, ParseError, PoolError, Rejection,
     RejectionKind, Result, RouteError, ShutdownTimedOut, TryExecuteError,
 };
 pub use handler::Handler;
@@ -167,8 +168,11 @@ pub use metrics::{
 pub use middleware::{FromFn, Middleware, Next, from_fn};
 pub use params::PathParams;
 pub use plugin::{
-    AccessLog, DEFAULT_HEALTH_PATH, DEFAULT_METRICS_PATH, Health, Metrics, Plugin, StaticFiles,
+    AccessLog, Cors, CorsBuilder, DEFAULT_HEALTH_PATH, DEFAULT_METRICS_PATH, Health, Metrics,
+    Plugin, StaticFiles,
 };
+#[cfg(feature = "compression")]
+pub use plugin::{Compression, DEFAULT_COMPRESSION_LEVEL, DEFAULT_MIN_COMPRESS_BYTES};
 pub use pool::{
     DEFAULT_THREAD_NAME_PREFIX, Job, PanicReport, PoolStats, ThreadPool, ThreadPoolBuilder,
 };

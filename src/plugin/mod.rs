@@ -1,15 +1,25 @@
-//! [`Plugin`]: a named bundle of routes, middleware and state, and the two that ship:
-//! [`Health`] and [`AccessLog`]; and [`StaticFiles`], a router of files to nest.
+//! [`Plugin`]: a named bundle of routes, middleware and state, and the ones that ship:
+//! [`Health`], [`AccessLog`], [`Metrics`], [`Cors`] and (feature `compression`)
+//! `Compression`; and [`StaticFiles`], a router of files to nest.
 
 mod access_log;
+#[cfg(feature = "compression")]
+mod compression;
+mod cors;
 mod health;
 mod metrics;
 mod static_files;
 
 pub use access_log::AccessLog;
+#[cfg(feature = "compression")]
+pub use compression::{Compression, DEFAULT_COMPRESSION_LEVEL, DEFAULT_MIN_COMPRESS_BYTES};
+pub use cors::{Cors, CorsBuilder};
 pub use health::{DEFAULT_HEALTH_PATH, Health};
 pub use metrics::{DEFAULT_METRICS_PATH, Metrics};
 pub use static_files::StaticFiles;
+
+use http::HeaderMap;
+use http::header::{HeaderName, HeaderValue, VARY};
 
 use crate::router::Router;
 
@@ -51,4 +61,62 @@ pub trait Plugin {
 
     /// Adds the plugin's routes, middleware and state to `router`.
     fn install(self, router: Router) -> Router;
+}
+
+/// Adds `names` to the response's `Vary` (RFC 9110 §12.5.5), keeping what it lists: the
+/// names it lacks go in one more `Vary` line; nothing is added when it is `*` already.
+fn append_vary(headers: &mut HeaderMap, names: &[HeaderName]) {
+    let listed: Vec<String> = headers
+        .get_all(VARY)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect();
+    if listed.iter().any(|name| name == "*") {
+        return;
+    }
+    let missing: Vec<&str> = names
+        .iter()
+        .map(HeaderName::as_str)
+        .filter(|name| !listed.iter().any(|listed| listed == name))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let value = HeaderValue::try_from(missing.join(", "))
+        .expect("header names joined with commas are a valid header value");
+    headers.append(VARY, value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::{ACCEPT_ENCODING, ORIGIN};
+
+    fn vary(headers: &HeaderMap) -> Vec<&str> {
+        headers
+            .get_all(VARY)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn append_vary_keeps_existing_names_and_adds_only_missing_ones() {
+        let mut headers = HeaderMap::new();
+        headers.append(VARY, HeaderValue::from_static("Cookie, Accept-Encoding"));
+        append_vary(&mut headers, &[ACCEPT_ENCODING, ORIGIN]);
+        assert_eq!(vary(&headers), ["Cookie, Accept-Encoding", "origin"]);
+        append_vary(&mut headers, &[ORIGIN]);
+        assert_eq!(vary(&headers), ["Cookie, Accept-Encoding", "origin"]);
+    }
+
+    #[test]
+    fn append_vary_adds_nothing_to_a_star() {
+        let mut headers = HeaderMap::new();
+        headers.append(VARY, HeaderValue::from_static("*"));
+        append_vary(&mut headers, &[ORIGIN]);
+        assert_eq!(vary(&headers), ["*"]);
+    }
 }
