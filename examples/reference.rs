@@ -11,7 +11,7 @@ use std::io::{self, Read};
 
 use switchyard::http::{StatusCode, header};
 use switchyard::{
-    Body, Metrics, Rejection, Request, Response, Router, Server, ServerBuilder, StaticFiles,
+    Body, Cors, Metrics, Rejection, Request, Response, Router, Server, ServerBuilder, StaticFiles,
 };
 
 /// Bounds the work one request may ask for, as the peers do.
@@ -40,6 +40,10 @@ pub(crate) struct Options {
     pub(crate) no_metrics: bool,
     /// `--static DIR`: serve DIR at `/static/`.
     pub(crate) static_dir: Option<std::path::PathBuf>,
+    /// `--compress`: gzip on every route (feature `compression`).
+    pub(crate) compress: bool,
+    /// `--cors ORIGIN`: CORS for ORIGIN (`*`: any) on every route.
+    pub(crate) cors: Option<String>,
 }
 
 impl Default for Options {
@@ -50,14 +54,34 @@ impl Default for Options {
             metrics_page: false,
             no_metrics: false,
             static_dir: None,
+            compress: false,
+            cors: None,
         }
     }
 }
 
 /// The server as the flags in `options` ask, ready to bind (`tests/reference.rs` drives
 /// this same setup).
+///
+/// # Panics
+///
+/// When `--cors` names an invalid origin, or `--compress` is asked of a build without the
+/// `compression` feature: `parse_args` refuses both first.
 pub(crate) fn builder_with(options: &Options) -> ServerBuilder {
-    let mut app = app();
+    // Outermost first: CORS answers preflights before anything else runs.
+    let mut app = match &options.cors {
+        Some(origin) => Router::new().plugin(cors(origin).expect("parse_args checked it")),
+        None => Router::new(),
+    }
+    .merge(app());
+    if options.compress {
+        #[cfg(feature = "compression")]
+        {
+            app = app.plugin(switchyard::Compression::new());
+        }
+        #[cfg(not(feature = "compression"))]
+        panic!("--compress needs the compression feature");
+    }
     if options.metrics_page {
         app = app.plugin(Metrics::new());
     }
@@ -161,6 +185,16 @@ impl Read for Chunks {
     }
 }
 
+/// CORS for `origin` (`*`: any origin), any method and request header.
+fn cors(origin: &str) -> Result<Cors, switchyard::CorsError> {
+    let builder = Cors::builder().allow_any_method().allow_any_header();
+    match origin {
+        "*" => builder.allow_any_origin(),
+        origin => builder.allow_origins([origin]),
+    }
+    .build()
+}
+
 fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
     let mut options = Options::default();
     let mut args = std::env::args().skip(1);
@@ -170,13 +204,23 @@ fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
             "--threads" => options.threads = args.next().ok_or("--threads needs N")?.parse()?,
             "--metrics" => options.metrics_page = true,
             "--no-metrics" => options.no_metrics = true,
+            "--compress" if cfg!(feature = "compression") => options.compress = true,
+            "--compress" => {
+                return Err("--compress needs: cargo build --features compression".into());
+            }
+            "--cors" => {
+                let origin = args.next().ok_or("--cors needs ORIGIN")?;
+                cors(&origin)?;
+                options.cors = Some(origin);
+            }
             "--static" => {
                 options.static_dir = Some(args.next().ok_or("--static needs DIR")?.into())
             }
             other => {
                 return Err(format!(
                     "unknown argument {other:?}; usage: reference --addr HOST:PORT --threads N \
-                     [--metrics] [--no-metrics] [--static DIR]"
+                     [--metrics] [--no-metrics] [--static DIR] \
+                     [--compress] [--cors ORIGIN]"
                 )
                 .into());
             }

@@ -80,6 +80,40 @@ fn static_flag_serves_a_directory() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--cors ORIGIN` answers preflights and marks responses; `--compress` gzips what is
+/// worth it (feature `compression`).
+#[test]
+fn cors_and_compress_flags() {
+    let server = spawn(reference::builder_with(&reference::Options {
+        cors: Some("http://app.test".into()),
+        compress: cfg!(feature = "compression"),
+        ..options(false)
+    }));
+    let mut client = support::Client::new(server.local_addr());
+    client.send(
+        b"OPTIONS /json HTTP/1.1\r\nHost: h\r\nOrigin: http://app.test\r\n\
+          Access-Control-Request-Method: PUT\r\n\r\n",
+    );
+    let reply = client.reply();
+    assert_eq!(reply.status, 204);
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("http://app.test")
+    );
+    client.send(b"GET /json HTTP/1.1\r\nHost: h\r\nOrigin: http://app.test\r\n\r\n");
+    let reply = client.reply();
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("http://app.test")
+    );
+    assert_eq!(reply.text(), r#"{"message":"Hello, World!"}"#); // under the minimum size
+    if cfg!(feature = "compression") {
+        client.send(b"GET /stream/200 HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n\r\n");
+        let reply = client.reply();
+        assert_eq!(reply.header("content-encoding"), Some("gzip"));
+    }
+}
+
 /// `POST /echo` sends back a 64 MiB body byte for byte, framed by Content-Length or
 /// chunked (it was 413 past the 2 MiB default body limit).
 #[test]
