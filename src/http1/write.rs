@@ -8,6 +8,10 @@ use http::{StatusCode, Version};
 use super::encode::{self, ConnectionHeader, Framing};
 use crate::body::{Kind, STREAM_READ_BYTES};
 
+/// A sized stream (a file) is read in pieces of at most this size: no chunk framing to
+/// keep small, and fewer reads and writes per byte (a 1 MiB file: 8 of each, not 64).
+const SIZED_READ_BYTES: usize = 128 * 1024;
+
 /// How a response goes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ResponsePlan {
@@ -92,7 +96,7 @@ impl OutgoingBody {
         let want = match self.owed {
             Some(0) => return Ok(Copied::End),
             Some(owed) => {
-                usize::try_from(owed).map_or(STREAM_READ_BYTES, |o| o.min(STREAM_READ_BYTES))
+                usize::try_from(owed).map_or(SIZED_READ_BYTES, |o| o.min(SIZED_READ_BYTES))
             }
             None => STREAM_READ_BYTES,
         };
