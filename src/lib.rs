@@ -190,6 +190,7 @@ pub use server::{
 #[doc(hidden)]
 pub mod __private {
     pub use crate::http1::fuzzing::*;
+    pub use crate::metrics::bench::MetricsRecorder;
 }
 
 /// Re-exported so that users need no direct dependency for status codes, methods and headers.

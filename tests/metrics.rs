@@ -224,6 +224,7 @@ fn a_scripted_sequence_moves_every_counter_exactly() {
     assert_eq!(m.handler_panics, 1);
     assert_eq!(m.rejected_with(StatusCode::BAD_REQUEST), 1);
     assert_eq!(m.rejected_with(StatusCode::PAYLOAD_TOO_LARGE), 1);
+    assert_eq!(m.rejected_with(StatusCode::REQUEST_TIMEOUT), 1);
     assert_eq!(
         (m.timeouts.head, m.timeouts.idle, m.timeouts.body),
         (1, 1, 0)

@@ -260,7 +260,8 @@ impl Compression {
             Kind::Bytes(bytes) => Body::from(gzip(&bytes, level)),
             Kind::Stream(reader) => Body::stream(GzipReader::new(reader, level)),
             Kind::SizedStream(reader, len) => {
-                Body::stream(GzipReader::new(Box::new(reader.take(len)), level))
+                let exact = Exactly { reader, left: len };
+                Body::stream(GzipReader::new(Box::new(exact), level))
             }
         };
         let headers = &mut head.headers;
@@ -269,6 +270,32 @@ impl Compression {
         headers.remove(ACCEPT_RANGES);
         weaken_etag(headers);
         Response::from(http::Response::from_parts(head, body))
+    }
+}
+
+/// A sized stream's bytes, and an error if it ends before its length: a file cut short
+/// must not become a complete (but shorter) gzip stream; the error closes the connection,
+/// as it would without compression.
+struct Exactly {
+    reader: Box<dyn Read + Send>,
+    left: u64,
+}
+
+impl Read for Exactly {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let want = usize::try_from(self.left).map_or(out.len(), |left| left.min(out.len()));
+        let n = self.reader.read(&mut out[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "body ended before its length",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
@@ -511,6 +538,25 @@ mod tests {
     use http::header::VARY;
 
     use super::*;
+
+    #[test]
+    fn a_sized_stream_cut_short_is_an_error_not_a_shorter_body() {
+        let mut exact = Exactly {
+            reader: Box::new(&b"abc"[..]),
+            left: 5,
+        };
+        let mut out = Vec::new();
+        let error = exact.read_to_end(&mut out).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(out, b"abc");
+        let mut exact = Exactly {
+            reader: Box::new(&b"abcdef"[..]),
+            left: 5,
+        };
+        let mut out = Vec::new();
+        exact.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abcde");
+    }
 
     fn accept(values: &[&str]) -> Negotiated {
         let mut headers = HeaderMap::new();

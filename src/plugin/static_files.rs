@@ -439,7 +439,7 @@ impl StaticFiles {
             req.method() == Method::GET,
             single_value(req.headers(), header::RANGE),
         ) {
-            (true, Some(range)) if if_range_holds(req.headers(), validators) => {
+            (true, Some(range)) if if_range_holds(req.headers(), validators, SystemTime::now()) => {
                 byte_range(range, len)
             }
             _ => ByteRange::Whole,
@@ -627,7 +627,7 @@ fn open_failed(error: &io::Error) -> Response {
     match error.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => not_found(),
         _ => {
-            eprintln!("switchyard: StaticFiles could not read a file, answering 500: {error}");
+            crate::logging::log_error!("StaticFiles could not read a file, answering 500: {error}");
             Response::new(StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
@@ -838,7 +838,7 @@ fn preconditions(headers: &HeaderMap, validators: &Validators) -> Precondition {
 /// Whether an `If-Range` (RFC 9110 §13.1.5) lets the `Range` apply: absent, or a strong
 /// ETag equal to the current one, or a date equal to `Last-Modified`. Anything else (a
 /// weak tag, another tag or date, a malformed value) means the whole file.
-fn if_range_holds(headers: &HeaderMap, validators: &Validators) -> bool {
+fn if_range_holds(headers: &HeaderMap, validators: &Validators, now: SystemTime) -> bool {
     let mut values = headers.get_all(header::IF_RANGE).iter();
     let Some(value) = values.next() else {
         return true;
@@ -853,8 +853,12 @@ fn if_range_holds(headers: &HeaderMap, validators: &Validators) -> bool {
             _ => false,
         };
     }
+    // A date is a strong validator only if the file did not change within the second it
+    // names (RFC 9110 §13.1.5, §8.8.2.2): Last-Modified at least a second before now.
     match (httpdate::parse_http_date(value), validators.last_modified) {
-        (Ok(date), Some(last_modified)) => date == last_modified,
+        (Ok(date), Some(last_modified)) => {
+            date == last_modified && last_modified + Duration::from_secs(1) <= now
+        }
         _ => false,
     }
 }
@@ -1410,8 +1414,9 @@ mod tests {
     #[test]
     fn if_range_needs_a_strong_tag_or_the_exact_date() {
         let v = validators();
-        let holds = |value: &str| if_range_holds(&headers(&[("if-range", value)]), &v);
-        assert!(if_range_holds(&HeaderMap::new(), &v), "absent");
+        let later = SystemTime::now();
+        let holds = |value: &str| if_range_holds(&headers(&[("if-range", value)]), &v, later);
+        assert!(if_range_holds(&HeaderMap::new(), &v, later), "absent");
         assert!(holds(&v.etag));
         assert!(holds(DATE_AT_MTIME));
         assert!(!holds(&format!("W/{}", v.etag)), "weak");
@@ -1420,6 +1425,20 @@ mod tests {
         assert!(!holds(DATE_AFTER), "a later date is not an exact match");
         assert!(!holds("not a date"));
         assert!(!holds(&format!("{} trailing", v.etag)));
+        // Within the second of the last change, the date is weak (RFC 9110 §13.1.5).
+        let modified = v.last_modified.unwrap();
+        let same_second = headers(&[("if-range", DATE_AT_MTIME)]);
+        assert!(!if_range_holds(&same_second, &v, modified));
+        assert!(!if_range_holds(
+            &same_second,
+            &v,
+            modified + Duration::from_millis(999)
+        ));
+        assert!(if_range_holds(
+            &same_second,
+            &v,
+            modified + Duration::from_secs(1)
+        ));
     }
 
     // --- Accept-Encoding -----------------------------------------------------------------

@@ -301,8 +301,8 @@ impl Poller {
             // Mid-response, a 503 would corrupt what the client has already received.
             if !connection.owes_output() {
                 reject(&connection.stream, StatusCode::SERVICE_UNAVAILABLE);
+                self.shared().counters.refused_queue_full();
             }
-            self.shared().counters.refused_queue_full();
             drop(connection);
             self.context.close(&slot);
             return;
@@ -343,15 +343,16 @@ impl Poller {
             self.timers.pop();
             match self.table().expire(timer, now) {
                 Expired::Due(connection, wait_for) => {
+                    let counters = &self.shared().counters;
+                    match wait_for {
+                        WaitFor::NextRequest => counters.timed_out(TimeoutKind::Idle),
+                        WaitFor::Writable => counters.timed_out(TimeoutKind::Write),
+                        WaitFor::RestOfHead => counters.timed_out_with_408(TimeoutKind::Head),
+                        WaitFor::Body => counters.timed_out_with_408(TimeoutKind::Body),
+                    }
                     if wait_for.answers_timeout() {
                         reject(&connection.stream, StatusCode::REQUEST_TIMEOUT);
                     }
-                    self.shared().counters.timed_out(match wait_for {
-                        WaitFor::NextRequest => TimeoutKind::Idle,
-                        WaitFor::RestOfHead => TimeoutKind::Head,
-                        WaitFor::Body => TimeoutKind::Body,
-                        WaitFor::Writable => TimeoutKind::Write,
-                    });
                 }
                 Expired::Later(timer) => self.arm(timer),
                 Expired::Stale => {}
