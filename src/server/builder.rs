@@ -69,6 +69,10 @@ pub struct ServerBuilder {
     app_after_routes: bool,
     /// Whether requests are counted and timed.
     metrics: bool,
+    /// How long a shutdown keeps accepting and serving first.
+    shutdown_delay: Duration,
+    /// Bind with `SO_REUSEPORT`.
+    reuse_port: bool,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -97,6 +101,8 @@ impl Default for ServerBuilder {
             router: Router::new(),
             app_after_routes: false,
             metrics: true,
+            shutdown_delay: Duration::ZERO,
+            reuse_port: false,
         }
     }
 }
@@ -127,6 +133,31 @@ impl ServerBuilder {
     /// [`DEFAULT_DRAIN_TIMEOUT`]). Saturates at [`MAX_TIMEOUT`].
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout.min(MAX_TIMEOUT);
+        self
+    }
+
+    /// How long a graceful shutdown keeps accepting and serving before it stops accepting
+    /// (default: not at all). Meanwhile [`Health`](crate::Health) answers 503, so a load
+    /// balancer's health check takes the server out of rotation while requests still
+    /// succeed. Then the server takes what the kernel has queued, closes its listener,
+    /// answers requests in flight with `Connection: close`, and gives idle connections as
+    /// long again to send a last request (a proxy may be reusing one that very moment)
+    /// before closing them; all within [`drain_timeout`](Self::drain_timeout) from then.
+    /// Match it to the balancer: e.g. nginx with `max_fails`/`fail_timeout`, or a
+    /// Kubernetes readiness probe's period times its failure threshold.
+    pub fn shutdown_delay(mut self, delay: Duration) -> Self {
+        self.shutdown_delay = delay.min(MAX_TIMEOUT);
+        self
+    }
+
+    /// Binds with `SO_REUSEPORT` (Unix), so that a second process (the next version,
+    /// during a restart) can bind the same address while this one still serves; the kernel
+    /// spreads new connections over both. Each socket has its own accept queue: what is
+    /// queued on a listener that closes is lost, so a shutdown first accepts everything
+    /// queued (see [`shutdown_delay`](Self::shutdown_delay)). Only [`bind`](Self::bind)
+    /// applies it.
+    pub fn reuse_port(mut self, enabled: bool) -> Self {
+        self.reuse_port = enabled;
         self
     }
 
@@ -301,10 +332,36 @@ impl ServerBuilder {
     pub fn bind<A: ToSocketAddrs + fmt::Debug>(mut self, addr: A) -> Result<Server> {
         self.validate()?;
         self.router = self.router.check()?;
-        let listener = TcpListener::bind(&addr).map_err(|source| Error::Bind {
+        let bind_error = |source| Error::Bind {
             addr: format!("{addr:?}"),
             source,
-        })?;
+        };
+        let listener = if self.reuse_port {
+            bind_reusing_port(&addr).map_err(bind_error)?
+        } else {
+            TcpListener::bind(&addr).map_err(bind_error)?
+        };
+        self.listener(listener)
+    }
+
+    /// Serves on the listening socket systemd (or `systemfd`, `systemd-socket-activate`)
+    /// passed to this process (socket activation: `LISTEN_FDS`, `LISTEN_PID`), so that the
+    /// socket, and the kernel's queue of connections on it, outlive a restart: nobody is
+    /// refused while the process is replaced. `deploy/` has a systemd socket and service
+    /// pair.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when no socket was passed (or it is not a TCP listener), then as
+    /// [`listener`](Self::listener).
+    pub fn listener_from_env(self) -> Result<Server> {
+        let mut passed = listenfd::ListenFd::from_env();
+        let listener = passed
+            .take_tcp_listener(0)
+            .map_err(|_| Error::Config("the socket passed in LISTEN_FDS is not a TCP listener"))?
+            .ok_or(Error::Config(
+                "no socket passed (LISTEN_FDS and LISTEN_PID)",
+            ))?;
         self.listener(listener)
     }
 
@@ -357,6 +414,7 @@ impl ServerBuilder {
             streams_bodies,
             shutdown: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            shutdown_delay: self.shutdown_delay,
         });
         let server = Server::new(listener, pools, shared)?;
         crate::logging::log_info!(
@@ -402,6 +460,22 @@ impl ServerBuilder {
         }
         Ok(())
     }
+}
+
+/// A listener bound with `SO_REUSEADDR` (as std does) and `SO_REUSEPORT`.
+fn bind_reusing_port<A: ToSocketAddrs>(addr: &A) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let mut last_error = None;
+    for addr in addr.to_socket_addrs()? {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        match socket.bind(&addr.into()).and_then(|()| socket.listen(1024)) {
+            Ok(()) => return Ok(socket.into()),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| std::io::ErrorKind::AddrNotAvailable.into()))
 }
 
 #[cfg(test)]

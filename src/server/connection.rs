@@ -114,7 +114,8 @@ impl Service for HandlerService<'_> {
 
     fn call(&self, head: Parts, body: RequestBody, plan: RoutePlan) -> http::Response<Body> {
         let shared = self.shared;
-        let draining = shared.draining.load(Ordering::Acquire);
+        // What handlers see (Health's 503): shutdown asked for, even while still accepting.
+        let draining = shared.shutdown.load(Ordering::Acquire);
         let counters = &shared.counters;
         if !counters.enabled() {
             return shared

@@ -25,7 +25,10 @@ impl ShutdownHandle {
     pub fn shutdown(&self) {
         // Responses being written from now on carry `Connection: close`, including the one a
         // handler calling this is about to return.
-        self.shared.draining.store(true, Ordering::Release);
+        if self.shared.shutdown_delay.is_zero() {
+            // Responses already on their way say `Connection: close`.
+            self.shared.draining.store(true, Ordering::Release);
+        }
         if !self.shared.shutdown.swap(true, Ordering::AcqRel) {
             // The poller sees the flag on its next turn; the wake makes that turn now.
             self.waker.wake();

@@ -80,6 +80,8 @@ pub(crate) struct Shared {
     shutdown: AtomicBool,
     /// The listener is closed: responses close their connections.
     draining: AtomicBool,
+    /// How long a shutdown keeps accepting and serving first (`Health` answers 503).
+    shutdown_delay: std::time::Duration,
     /// What the server counts (see `crate::metrics`).
     counters: Arc<Counters>,
     /// The pools' names in `RouteTag` order (`"main"` first).

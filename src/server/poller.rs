@@ -55,6 +55,13 @@ pub(super) struct Poller {
     pools: Vec<ThreadPool>,
     /// Set when shutdown begins: past it, requests still in flight are cut.
     drain_deadline: Option<Instant>,
+    /// Set when shutdown is asked for: until then the server still accepts and serves
+    /// (`shutdown_delay`; `Health` already answers 503).
+    accept_until: Option<Instant>,
+    /// After a `shutdown_delay`, idle connections get as long again to send a last request
+    /// (answered with `Connection: close`) before they are closed: a proxy reusing one at
+    /// that moment must not meet a closed socket.
+    idle_close_at: Option<Instant>,
     connections_cut: usize,
 }
 
@@ -84,6 +91,8 @@ impl Poller {
             }),
             pools,
             drain_deadline: None,
+            accept_until: None,
+            idle_close_at: None,
             connections_cut: 0,
         })
     }
@@ -140,15 +149,8 @@ impl Poller {
             }
             self.expire_timers();
             self.supervise_runners();
-            if self.shared().shutdown.load(Ordering::Acquire) {
-                self.begin_shutdown();
-                if self.table().in_flight() == 0 {
-                    break;
-                }
-                if self.drain_deadline.is_some_and(|at| at <= Instant::now()) {
-                    self.cut_busy_connections();
-                    break;
-                }
+            if self.shared().shutdown.load(Ordering::Acquire) && self.shutdown_step() {
+                break;
             }
         }
         // Give the workers what is left of the drain time to finish; a handler stuck past it
@@ -182,13 +184,51 @@ impl Poller {
         self.connections_cut += self.table().cut_in_flight();
     }
 
+    /// One step of a graceful shutdown (the drain sequence): keep accepting until
+    /// `accept_until`; then take what the accept queue holds and close the listener, answer
+    /// with `Connection: close`, close idle connections (at once, or after a last chance when
+    /// there was a delay); stop once nothing is in flight, or cut what is at the drain
+    /// deadline. Returns whether the server may stop.
+    fn shutdown_step(&mut self) -> bool {
+        let now = Instant::now();
+        let delay = self.shared().shutdown_delay;
+        let accept_until = *self
+            .accept_until
+            .get_or_insert_with(|| deadline_after(now, delay));
+        if now < accept_until {
+            return false;
+        }
+        self.begin_shutdown(now, delay);
+        if self.idle_close_at.is_some_and(|at| at <= now) {
+            self.idle_close_at = None;
+            self.table().close_idle();
+        }
+        let in_flight = self.table().in_flight();
+        let idle_left = self.idle_close_at.is_some() && self.table().open() > in_flight;
+        if in_flight == 0 && !idle_left {
+            return true;
+        }
+        if self.drain_deadline.is_some_and(|at| at <= now) {
+            self.cut_busy_connections();
+            return true;
+        }
+        false
+    }
+
     fn next_timeout(&self) -> Option<Duration> {
         let next_timer = self.timers.peek().map(|Reverse(timer)| timer.at);
-        let timeout = [next_timer, self.accept_retry_at, self.drain_deadline]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_duration_since(Instant::now()));
+        let accept_until = self.accept_until.filter(|_| self.listener.is_some());
+        let timeout = [
+            next_timer,
+            self.accept_retry_at,
+            self.drain_deadline,
+            accept_until,
+            self.idle_close_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(Instant::now()));
         if !self.scheduler().poller_must_tick() {
             return timeout;
         }
@@ -362,7 +402,13 @@ impl Poller {
 
     /// Stops accepting and closes every connection with nothing in flight; the others
     /// close when their request is done.
-    fn begin_shutdown(&mut self) {
+    fn begin_shutdown(&mut self, now: Instant, delay: Duration) {
+        if self.listener.is_some() {
+            // Connections the kernel has queued are clients like any other: serve them,
+            // rather than reset them with the listener (two processes on one port with
+            // SO_REUSEPORT each have their own queue).
+            self.accept_all();
+        }
         if let Some(listener) = self.listener.take() {
             let fd = listener.as_raw_fd();
             let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
@@ -373,7 +419,11 @@ impl Poller {
             // still needs a worker for its next turn (its response says `Connection: close`).
             // One pass: a connection parked idle by a turn that raced with this is closed
             // when the server stops (nothing waits for it).
-            self.table().close_idle();
+            if delay.is_zero() {
+                self.table().close_idle();
+            } else {
+                self.idle_close_at = Some(deadline_after(now, delay));
+            }
         }
     }
 

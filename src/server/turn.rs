@@ -202,7 +202,8 @@ impl Turn {
                     }
                     connection.watching_writable = wait_for.is_writable();
                 }
-                let shutting_down = context.shared.shutdown.load(Ordering::Acquire);
+                // Once the listener is closed (after any `shutdown_delay`).
+                let shutting_down = context.shared.draining.load(Ordering::Acquire);
                 match context
                     .table
                     .park(&self.slot, connection, wait_for, until, shutting_down)
@@ -231,7 +232,7 @@ impl Turn {
     fn requeue(&self, connection: Connection, tag: RouteTag) -> bool {
         let context = &*self.context;
         let main = RouteTag::default();
-        if tag == main && self.tag == main && !context.shared.shutdown.load(Ordering::Acquire) {
+        if tag == main && self.tag == main && !context.shared.draining.load(Ordering::Acquire) {
             context.enqueue(self.slot.clone(), connection);
             true
         } else {
@@ -288,7 +289,7 @@ pub(super) fn run_runner(context: Arc<TurnContext>) {
         if found {
             continue;
         }
-        if context.shared.shutdown.load(Ordering::Acquire) {
+        if context.shared.draining.load(Ordering::Acquire) {
             // Nothing new will be served: retire at once.
         } else if scheduler.lead(|id| context.on_ready(id), || context.waker.wake()) {
             continue;
