@@ -1,4 +1,5 @@
 //! Past one process: SO_REUSEPORT, socket activation, and the drain sequence a load
+#![allow(clippy::print_stdout)] // the socket-activation child tells its parent where it serves
 //! balancer can see.
 
 mod support;
