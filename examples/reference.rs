@@ -11,7 +11,8 @@ use std::io::{self, Read};
 
 use switchyard::http::{StatusCode, header};
 use switchyard::{
-    Body, Cors, Metrics, Rejection, Request, Response, Router, Server, ServerBuilder, StaticFiles,
+    Body, Cors, Health, Metrics, Rejection, Request, Response, Router, Server, ServerBuilder,
+    StaticFiles,
 };
 
 /// Bounds the work one request may ask for, as the peers do.
@@ -23,7 +24,12 @@ const MAX_BODY_BYTES: u64 = 65 * 1024 * 1024;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = parse_args()?;
-    let server = builder_with(&options).bind(options.addr.as_str())?;
+    let builder = builder_with(&options);
+    let server = if options.listen_from_env {
+        builder.listener_from_env()?
+    } else {
+        builder.bind(options.addr.as_str())?
+    };
     signals::shutdown_on_signals(server.shutdown_handle())?;
     server.run()?;
     Ok(())
@@ -44,6 +50,13 @@ pub(crate) struct Options {
     pub(crate) compress: bool,
     /// `--cors ORIGIN`: CORS for ORIGIN (`*`: any) on every route.
     pub(crate) cors: Option<String>,
+    /// `--reuse-port`: bind with SO_REUSEPORT (not in the contract: for deploy/).
+    pub(crate) reuse_port: bool,
+    /// `--shutdown-delay-ms MS`: on SIGTERM keep serving MS with `/healthz` at 503 (not in
+    /// the contract: for deploy/; also serves `GET /healthz`).
+    pub(crate) shutdown_delay_ms: Option<u64>,
+    /// `--listen-from-env`: serve the socket systemd passed (LISTEN_FDS), not `--addr`.
+    pub(crate) listen_from_env: bool,
 }
 
 impl Default for Options {
@@ -56,6 +69,9 @@ impl Default for Options {
             static_dir: None,
             compress: false,
             cors: None,
+            reuse_port: false,
+            shutdown_delay_ms: None,
+            listen_from_env: false,
         }
     }
 }
@@ -88,7 +104,13 @@ pub(crate) fn builder_with(options: &Options) -> ServerBuilder {
     if let Some(dir) = &options.static_dir {
         app = app.nest("/static", StaticFiles::new(dir));
     }
-    Server::builder()
+    let mut builder = Server::builder();
+    if let Some(ms) = options.shutdown_delay_ms {
+        app = app.plugin(Health::new());
+        builder = builder.shutdown_delay(std::time::Duration::from_millis(ms));
+    }
+    builder
+        .reuse_port(options.reuse_port)
         .threads(options.threads)
         .max_body_bytes(MAX_BODY_BYTES)
         .metrics(!options.no_metrics)
@@ -213,6 +235,12 @@ fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
                 cors(&origin)?;
                 options.cors = Some(origin);
             }
+            "--reuse-port" => options.reuse_port = true,
+            "--listen-from-env" => options.listen_from_env = true,
+            "--shutdown-delay-ms" => {
+                let ms = args.next().ok_or("--shutdown-delay-ms needs MS")?;
+                options.shutdown_delay_ms = Some(ms.parse()?);
+            }
             "--static" => {
                 options.static_dir = Some(args.next().ok_or("--static needs DIR")?.into())
             }
@@ -220,7 +248,8 @@ fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
                 return Err(format!(
                     "unknown argument {other:?}; usage: reference --addr HOST:PORT --threads N \
                      [--metrics] [--no-metrics] [--static DIR] \
-                     [--compress] [--cors ORIGIN]"
+                     [--compress] [--cors ORIGIN] \
+                     [--reuse-port] [--shutdown-delay-ms MS] [--listen-from-env]"
                 )
                 .into());
             }

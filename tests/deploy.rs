@@ -1,6 +1,6 @@
 //! Past one process: SO_REUSEPORT, socket activation, and the drain sequence a load
-#![allow(clippy::print_stdout)] // the socket-activation child tells its parent where it serves
 //! balancer can see.
+#![allow(clippy::print_stdout)] // the socket-activation child tells its parent where it serves
 
 mod support;
 
@@ -172,4 +172,25 @@ fn listener_from_env_without_a_socket_is_a_config_error() {
     }
     let error = hello().listener_from_env().unwrap_err();
     assert!(matches!(error, Error::Config(_)), "{error:?}");
+}
+
+/// A proxy must never reuse a connection we are closing: our idle timeout exceeds the
+/// upstream keep-alive timeout of the nginx configuration we ship.
+#[test]
+fn our_idle_timeout_outlasts_the_shipped_nginx_upstream_keepalive() {
+    let config =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx.conf")).unwrap();
+    let seconds: u64 = config
+        .lines()
+        .map(str::trim)
+        .find_map(|line| line.strip_prefix("keepalive_timeout "))
+        .and_then(|value| {
+            value
+                .trim_end_matches(';')
+                .trim_end_matches('s')
+                .parse()
+                .ok()
+        })
+        .expect("deploy/nginx.conf sets keepalive_timeout in seconds");
+    assert!(switchyard::DEFAULT_KEEP_ALIVE_TIMEOUT > Duration::from_secs(seconds));
 }

@@ -202,8 +202,13 @@ impl Turn {
                     }
                     connection.watching_writable = wait_for.is_writable();
                 }
-                // Once the listener is closed (after any `shutdown_delay`).
-                let shutting_down = context.shared.draining.load(Ordering::Acquire);
+                // Once the listener is closed an idle connection closes as it parks, unless
+                // there was a `shutdown_delay`: then idle connections get their last chance
+                // (the client may have sent a request right after a keep-alive response
+                // written just before the listener closed), and the poller closes them.
+                let shared = &context.shared;
+                let shutting_down =
+                    shared.draining.load(Ordering::Acquire) && shared.shutdown_delay.is_zero();
                 match context
                     .table
                     .park(&self.slot, connection, wait_for, until, shutting_down)
