@@ -335,8 +335,9 @@ impl Request {
         })
     }
 
-    /// Whether the server is shutting down: the listener is closed and in-flight requests
-    /// are finishing. The [`Health`](crate::Health) plugin answers 503 then.
+    /// Whether the server is shutting down: asked to stop, and either still serving during
+    /// its [`shutdown_delay`](crate::ServerBuilder::shutdown_delay) or finishing the
+    /// requests in flight. The [`Health`](crate::Health) plugin answers 503 then.
     pub fn is_server_draining(&self) -> bool {
         self.server_draining
     }

@@ -153,9 +153,11 @@ impl ServerBuilder {
     /// Binds with `SO_REUSEPORT` (Unix), so that a second process (the next version,
     /// during a restart) can bind the same address while this one still serves; the kernel
     /// spreads new connections over both. Each socket has its own accept queue: what is
-    /// queued on a listener that closes is lost, so a shutdown first accepts everything
-    /// queued (see [`shutdown_delay`](Self::shutdown_delay)). Only [`bind`](Self::bind)
-    /// applies it.
+    /// queued on a listener that closes is lost, so a shutdown with a
+    /// [`shutdown_delay`](Self::shutdown_delay) first accepts everything queued (a
+    /// connection arriving in the instant between that and the close is still reset: where
+    /// every request counts, prefer socket activation or a balancer that retries). The
+    /// listen backlog is 1024. Only [`bind`](Self::bind) applies it.
     pub fn reuse_port(mut self, enabled: bool) -> Self {
         self.reuse_port = enabled;
         self
@@ -348,7 +350,9 @@ impl ServerBuilder {
     /// passed to this process (socket activation: `LISTEN_FDS`, `LISTEN_PID`), so that the
     /// socket, and the kernel's queue of connections on it, outlive a restart: nobody is
     /// refused while the process is replaced. `deploy/` has a systemd socket and service
-    /// pair.
+    /// pair. The first passed socket (fd 3) is used; it must be a listening TCP socket.
+    /// Call it before starting other threads: it clears the `LISTEN_*` variables, and
+    /// changing the environment races with threads reading it.
     ///
     /// # Errors
     ///
@@ -356,12 +360,9 @@ impl ServerBuilder {
     /// [`listener`](Self::listener).
     pub fn listener_from_env(self) -> Result<Server> {
         let mut passed = listenfd::ListenFd::from_env();
-        let listener = passed
-            .take_tcp_listener(0)
-            .map_err(|_| Error::Config("the socket passed in LISTEN_FDS is not a TCP listener"))?
-            .ok_or(Error::Config(
-                "no socket passed (LISTEN_FDS and LISTEN_PID)",
-            ))?;
+        let listener = passed.take_tcp_listener(0)?.ok_or(Error::Config(
+            "no socket passed (LISTEN_FDS and LISTEN_PID)",
+        ))?;
         self.listener(listener)
     }
 

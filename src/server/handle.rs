@@ -12,8 +12,10 @@ use super::waker::PollerWaker;
 ///
 /// [`shutdown`](Self::shutdown) returns at once: the listener stops accepting, idle
 /// keep-alive connections are closed, requests in flight finish (their responses carry
-/// `Connection: close`), then the workers are joined and `run` returns. Calling it again is
-/// harmless.
+/// `Connection: close`), then the workers are joined and `run` returns. With a
+/// [`shutdown_delay`](crate::ServerBuilder::shutdown_delay) the server first keeps
+/// accepting and serving for that long (`Health` answers 503), and idle connections get as
+/// long again for a last request. Calling it again is harmless.
 #[derive(Clone)]
 pub struct ShutdownHandle {
     pub(super) shared: Arc<Shared>,

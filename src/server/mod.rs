@@ -284,7 +284,8 @@ impl RunningServer {
 }
 
 impl Drop for RunningServer {
-    /// Shuts the server down gracefully and waits for it (bounded by the drain timeout),
+    /// Shuts the server down gracefully and waits for it (bounded by the shutdown delay,
+    /// twice, and the drain timeout),
     /// unless [`join`](Self::join) or [`shutdown`](Self::shutdown) already did.
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {

@@ -403,10 +403,11 @@ impl Poller {
     /// Stops accepting and closes every connection with nothing in flight; the others
     /// close when their request is done.
     fn begin_shutdown(&mut self, now: Instant, delay: Duration) {
-        if self.listener.is_some() {
-            // Connections the kernel has queued are clients like any other: serve them,
-            // rather than reset them with the listener (two processes on one port with
-            // SO_REUSEPORT each have their own queue).
+        if self.listener.is_some() && !delay.is_zero() {
+            // Connections the kernel has queued are clients like any other: serve them
+            // (they get the idle connections' last chance), rather than reset them with the
+            // listener (two processes on one port with SO_REUSEPORT each have their own
+            // queue). Without a delay, shutdown is immediate: the queue is reset.
             self.accept_all();
         }
         if let Some(listener) = self.listener.take() {

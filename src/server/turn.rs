@@ -130,7 +130,7 @@ impl TurnContext {
     }
 
     fn finished_turn(&self) {
-        if self.shared.shutdown.load(Ordering::Acquire) {
+        if self.shared.draining.load(Ordering::Acquire) {
             // The poller waits for the last request in flight to end.
             self.waker.wake();
         }
