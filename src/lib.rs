@@ -101,8 +101,9 @@
 //! # Panics
 //!
 //! Handlers, middleware and pool jobs run under `catch_unwind`. A panicking handler or
-//! middleware is logged and becomes a 500 at the layer that panicked, so the middleware
-//! around it still sees that response, in a server and through [`Router::handle`] alike.
+//! middleware is logged (feature `log`) and becomes a 500 at the layer that panicked, so
+//! the middleware around it still sees that response, in a server and through
+//! [`Router::handle`] alike.
 //! Only [`ThreadPool::new`] panics, on a zero size; [`ThreadPool::build`] is its fallible
 //! twin.
 //!

@@ -29,7 +29,7 @@ use crate::response::{IntoResponse, Response};
 /// and OPTIONS for it.
 ///
 /// **Panics:** a panic in a middleware (or a handler) is caught where it happens, logged
-/// with the route, and becomes a 500 returned to the middleware around it, which still sees
+/// with the route (feature `log`), and becomes a 500 returned to the middleware around it, which still sees
 /// the response and may edit it; the same happens with or without a server
 /// ([`Router::handle`](crate::Router::handle)).
 ///

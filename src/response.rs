@@ -74,7 +74,7 @@ impl Response {
     /// A `location` that is not a valid header value (it contains a line break or another
     /// control character, perhaps an attempt at header injection through a `?next=`
     /// parameter) is never sent: the response is an empty 500 instead, and the location is
-    /// logged to stderr. No panic: the location may come from the client. axum's `Redirect`
+    /// logged (feature `log`). No panic: the location may come from the client. axum's `Redirect`
     /// answers 500 the same way.
     ///
     /// # Examples
@@ -453,7 +453,7 @@ impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
 /// `Set-Cookie`s).
 ///
 /// An invalid name or value cannot panic here with a useful location, so the response is
-/// an empty 500 instead and the header's name is logged to stderr (use
+/// an empty 500 instead and the header's name is logged with the `log` feature (use
 /// [`Response::try_with_header`] to handle untrusted values).
 ///
 /// # Examples
@@ -575,7 +575,7 @@ fn describe(error: &InvalidHeader) -> String {
     message
 }
 
-/// The response for a header that could not be built: an empty 500, and a line on stderr.
+/// The response for a header that could not be built: an empty 500, logged (feature `log`).
 fn invalid_header_response(error: &InvalidHeader) -> Response {
     log_invalid_header(error);
     Response::new(StatusCode::INTERNAL_SERVER_ERROR)

@@ -138,6 +138,14 @@ os.execve(sys.argv[1], [sys.argv[1], "--exact", "socket_activation_child", "--no
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // A child that hangs is killed, so every read below ends (EOF) within the bound.
+    let (done, watchdog) = std::sync::mpsc::channel::<()>();
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        if watchdog.recv_timeout(IO_TIMEOUT * 6).is_err() {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+        }
+    });
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut port = String::new();
     stdout.read_line(&mut port).unwrap();
@@ -157,6 +165,7 @@ os.execve(sys.argv[1], [sys.argv[1], "--exact", "socket_activation_child", "--no
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     let status = child.wait().unwrap();
+    let _ = done.send(());
     assert!(status.success(), "{status}: {rest}");
 }
 
