@@ -132,6 +132,7 @@ mod handler;
 mod http1;
 #[cfg(feature = "json")]
 mod json;
+pub mod live;
 mod logging;
 mod method_router;
 mod metrics;
@@ -181,7 +182,8 @@ pub use request::{BodyReader, Request};
 pub use response::{IntoResponse, Response};
 pub use router::Router;
 pub use server::{
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LIVE_CONNECTIONS,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS,
     RunningServer, Server, ServerBuilder, ShutdownHandle, ShutdownReport,
 };
 

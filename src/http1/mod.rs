@@ -25,10 +25,10 @@ use std::time::{Duration, Instant};
 
 pub(crate) use conn::turn_in_memory;
 pub(crate) use conn::{
-    AfterTurn, Conn, ConnConfig, ConnState, Decision, RouteTag, Service, WaitFor,
+    AfterTurn, Conn, ConnConfig, ConnState, Decision, RouteTag, Service, Upgraded, WaitFor,
 };
 pub(crate) use decode::ChunkedDecoder;
-pub(crate) use encode::write_rejection;
+pub(crate) use encode::{encode_chunk, write_rejection};
 pub(crate) use memory::MemoryStream;
 pub(crate) use parse::RequestHead;
 pub(crate) use read_buf::ReadBuf;

@@ -14,7 +14,12 @@ use crate::error::ParseError;
 
 use super::Shared;
 use crate::body::{Body, RequestBody};
-use crate::http1::{AfterTurn, Conn, ConnConfig, ConnState, Decision, ReadBuf, RouteTag, Service};
+use super::live::{Live, LiveContext, LiveTurn};
+use crate::http1::{
+    AfterTurn, Conn, ConnConfig, ConnState, Decision, ReadBuf, RouteTag, Service, Upgraded,
+};
+use crate::live::outbox::Wake;
+use crate::live::{LiveTicket, LiveUpgrade};
 use crate::router::RoutePlan;
 
 /// Beyond this capacity a worker's output buffer is freed after use rather than kept.
@@ -32,6 +37,8 @@ pub(super) struct Connection {
     state: ConnState<RoutePlan>,
     /// The socket is watched for writability (it owes output) rather than readability.
     pub(super) watching_writable: bool,
+    /// Once it switched protocols: the WebSocket or event stream it serves.
+    live: Option<Live>,
 }
 
 thread_local! {
@@ -47,12 +54,51 @@ impl Connection {
             peer,
             state: ConnState::default(),
             watching_writable: false,
+            live: None,
         }
     }
 
-    /// Whether a response to it is under way (see `ConnState::owes_output`).
+    /// Whether a response to it is under way (see `ConnState::owes_output`), or it is
+    /// live: either way it may not be answered with anything else (such as a 503).
     pub(super) fn owes_output(&self) -> bool {
-        self.state.owes_output()
+        self.live.is_some() || self.state.owes_output()
+    }
+
+    pub(super) fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Whether it is live and already knows the server is shutting down.
+    pub(super) fn live_told_to_go(&self) -> bool {
+        self.live.as_ref().is_some_and(Live::told_to_go)
+    }
+
+    /// Switches to the live connection the last turn upgraded to (`AfterTurn::Upgrade`);
+    /// `waker` is how its senders wake it. Returns false if there was none.
+    pub(super) fn go_live(&mut self, waker: Arc<dyn Wake>) -> bool {
+        let Some(upgraded) = self.state.take_upgraded() else {
+            return false;
+        };
+        let Upgraded {
+            upgrade,
+            leftover,
+            unwritten,
+            chunked,
+        } = *upgraded;
+        let live = Live::new(upgrade, leftover, unwritten, chunked);
+        live.set_waker(waker);
+        self.state = ConnState::default();
+        self.live = Some(live);
+        true
+    }
+
+    /// A live connection's turn.
+    pub(super) fn serve_live(&mut self, cx: &LiveContext<'_>) -> LiveTurn {
+        let Some(live) = &mut self.live else {
+            return LiveTurn::Close;
+        };
+        let mut stream: &TcpStream = &self.stream;
+        live.turn(&mut stream, cx)
     }
 
     /// Serves what the connection has ready, on the current worker thread, which belongs to
@@ -79,6 +125,39 @@ impl Connection {
             }
             next
         })
+    }
+}
+
+impl HandlerService<'_> {
+    /// A response that switches to a live connection gets a place among the server's live
+    /// connections, or becomes a 503 when they are all taken or the server shuts down.
+    fn admit_live(&self, response: &mut http::Response<Body>) {
+        let Some(live) = response.extensions().get::<LiveUpgrade>() else {
+            return;
+        };
+        let shared = self.shared;
+        let ticket = if shared.shutdown.load(Ordering::Acquire) {
+            None
+        } else {
+            LiveTicket::try_new(&shared.live_count, shared.max_live_connections)
+        };
+        match ticket {
+            Some(ticket) => live.attach(ticket),
+            None => {
+                live.take();
+                crate::logging::log_warn!(
+                    "refused a live connection from {}: {} open, or shutting down",
+                    self.peer,
+                    shared.live_count.load(Ordering::Relaxed)
+                );
+                *response = http::Response::builder()
+                    .status(http::StatusCode::SERVICE_UNAVAILABLE)
+                    .header(http::header::RETRY_AFTER, "1")
+                    .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                    .body(Body::from("Service Unavailable\n"))
+                    .unwrap_or_default();
+            }
+        }
     }
 }
 
@@ -118,18 +197,21 @@ impl Service for HandlerService<'_> {
         let draining = shared.shutdown.load(Ordering::Acquire);
         let counters = &shared.counters;
         if !counters.enabled() {
-            return shared
+            let mut response = shared
                 .router
                 .serve_parts(head, body, Some(self.peer), draining, plan);
+            self.admit_live(&mut response);
+            return response;
         }
         let series = match &plan {
             RoutePlan::Route { route, handler, .. } => counters.series(*route, handler.position()),
             _ => None,
         };
         let started = Instant::now();
-        let response = shared
+        let mut response = shared
             .router
             .serve_parts(head, body, Some(self.peer), draining, plan);
+        self.admit_live(&mut response);
         counters.responded(response.status(), self.tag.0, series, started.elapsed());
         response
     }
