@@ -183,8 +183,8 @@ pub use response::{IntoResponse, Response};
 pub use router::Router;
 pub use server::{
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LIVE_CONNECTIONS,
-    DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS,
-    RunningServer, Server, ServerBuilder, ShutdownHandle, ShutdownReport,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, RunningServer, Server, ServerBuilder, ShutdownHandle,
+    ShutdownReport,
 };
 
 /// Internals for benches and fuzz targets, behind the `__internals` feature. Not covered by

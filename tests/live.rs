@@ -8,11 +8,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use http::Method;
 use switchyard::live::{
     CloseCode, CloseFrame, Event, EventStream, Message, SendError, Topic, WebSocket,
     WebSocketConfig, WebSocketSession, WebSocketUpgrade,
 };
-use http::Method;
 use switchyard::{Request, Response, Router, Server, ServerBuilder};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::stream::MaybeTlsStream;
@@ -28,10 +28,11 @@ fn echo(_req: &Request) -> impl WebSocketSession + use<> {
 }
 
 fn echo_server() -> ServerBuilder {
-    Server::builder()
-        .threads(2)
-        .websocket("/ws", echo)
-        .route(Method::GET, "/plaintext", |_: &Request| "Hello, World!")
+    Server::builder().threads(2).websocket("/ws", echo).route(
+        Method::GET,
+        "/plaintext",
+        |_: &Request| "Hello, World!",
+    )
 }
 
 /// A tungstenite client connected to `path`, every read bounded.
@@ -180,7 +181,10 @@ fn fragmented_messages_are_reassembled() {
 fn pings_get_pongs_with_the_same_payload() {
     let server = spawn(echo_server());
     let mut stream = raw_ws(server.local_addr(), &frame(0x9, true, b"are you there"));
-    assert_eq!(read_frame(&mut stream), (true, 0xA, b"are you there".to_vec()));
+    assert_eq!(
+        read_frame(&mut stream),
+        (true, 0xA, b"are you there".to_vec())
+    );
 }
 
 #[test]
@@ -188,12 +192,14 @@ fn the_server_pings_and_drops_a_client_that_never_answers() {
     let config = WebSocketConfig::default()
         .ping_interval(Some(Duration::from_millis(100)))
         .pong_timeout(Duration::from_millis(200));
-    let server = spawn(Server::builder().threads(1).route(Method::GET, "/ws", move |req: &Request| {
-        match WebSocketUpgrade::from_request(req) {
+    let server = spawn(Server::builder().threads(1).route(
+        Method::GET,
+        "/ws",
+        move |req: &Request| match WebSocketUpgrade::from_request(req) {
             Ok(upgrade) => upgrade.config(config.clone()).on_upgrade(echo(req)),
             Err(refusal) => refusal,
-        }
-    }));
+        },
+    ));
     let mut stream = raw_ws(server.local_addr(), &[]);
     let started = Instant::now();
     assert_eq!(read_frame(&mut stream).1, 0x9, "a ping");
@@ -214,17 +220,23 @@ fn the_server_pings_and_drops_a_client_that_never_answers() {
 }
 
 fn limited_server(config: WebSocketConfig) -> ServerBuilder {
-    Server::builder().threads(2).route(Method::GET, "/ws", move |req: &Request| {
-        match WebSocketUpgrade::from_request(req) {
-            Ok(upgrade) => upgrade.config(config.clone()).on_upgrade(echo(req)),
-            Err(refusal) => refusal,
-        }
-    })
+    Server::builder()
+        .threads(2)
+        .route(
+            Method::GET,
+            "/ws",
+            move |req: &Request| match WebSocketUpgrade::from_request(req) {
+                Ok(upgrade) => upgrade.config(config.clone()).on_upgrade(echo(req)),
+                Err(refusal) => refusal,
+            },
+        )
 }
 
 #[test]
 fn an_oversize_message_closes_with_1009() {
-    let server = spawn(limited_server(WebSocketConfig::default().max_message_size(1024)));
+    let server = spawn(limited_server(
+        WebSocketConfig::default().max_message_size(1024),
+    ));
     let mut client = ws_client(server.local_addr(), "/ws");
     client.send(Message::text("small")).unwrap();
     assert_eq!(next(&mut client), Message::text("small"));
@@ -234,7 +246,9 @@ fn an_oversize_message_closes_with_1009() {
 
 #[test]
 fn an_oversize_fragmented_message_closes_with_1009() {
-    let server = spawn(limited_server(WebSocketConfig::default().max_message_size(1024)));
+    let server = spawn(limited_server(
+        WebSocketConfig::default().max_message_size(1024),
+    ));
     let mut stream = raw_ws(server.local_addr(), &[]);
     // Frames of 500 bytes, within the frame limit, make a message over the limit.
     let mut bytes = frame(0x2, false, &[1u8; 500]);
@@ -268,10 +282,14 @@ struct Recorder(mpsc::Sender<String>);
 
 impl WebSocketSession for Recorder {
     fn on_open(&mut self, ws: &WebSocket) {
-        let _ = self.0.send(format!("open {}", ws.protocol().unwrap_or("-")));
+        let _ = self
+            .0
+            .send(format!("open {}", ws.protocol().unwrap_or("-")));
     }
     fn on_message(&mut self, ws: &WebSocket, message: Message) {
-        let _ = self.0.send(format!("message {}", message.to_text().unwrap_or("?")));
+        let _ = self
+            .0
+            .send(format!("message {}", message.to_text().unwrap_or("?")));
         let _ = ws.send(message);
     }
     fn on_close(&mut self, _ws: &WebSocket, frame: Option<CloseFrame>) {
@@ -396,12 +414,18 @@ fn a_client_that_does_not_read_is_closed_when_its_queue_overflows() {
         fn on_message(&mut self, _: &WebSocket, _: Message) {}
     }
     let config = WebSocketConfig::default().max_queued_bytes(64 * 1024);
-    let server = spawn(Server::builder().threads(1).route(Method::GET, "/ws", move |req: &Request| {
-        match WebSocketUpgrade::from_request(req) {
-            Ok(upgrade) => upgrade.config(config.clone()).on_upgrade(Share(sender.clone())),
-            Err(refusal) => refusal,
-        }
-    }));
+    let server = spawn(Server::builder().threads(1).route(
+        Method::GET,
+        "/ws",
+        move |req: &Request| {
+            match WebSocketUpgrade::from_request(req) {
+                Ok(upgrade) => upgrade
+                    .config(config.clone())
+                    .on_upgrade(Share(sender.clone())),
+                Err(refusal) => refusal,
+            }
+        },
+    ));
     let _client = raw_ws(server.local_addr(), &[]);
     let ws = handles.recv_timeout(IO_TIMEOUT).unwrap();
     let chunk = vec![0u8; 16 * 1024];
@@ -479,21 +503,26 @@ fn bad_handshakes_get_a_precise_status() {
 #[test]
 fn subprotocols_are_negotiated() {
     let (sender, events) = mpsc::channel();
-    let server = spawn(Server::builder().threads(1).route(Method::GET, "/chat", move |req: &Request| {
-        match WebSocketUpgrade::from_request(req) {
-            Ok(upgrade) => upgrade
-                .protocols(["chat.v2", "chat.v1"])
-                .on_upgrade(Recorder(sender.clone())),
-            Err(refusal) => refusal,
-        }
-    }));
+    let server = spawn(Server::builder().threads(1).route(
+        Method::GET,
+        "/chat",
+        move |req: &Request| {
+            match WebSocketUpgrade::from_request(req) {
+                Ok(upgrade) => upgrade
+                    .protocols(["chat.v2", "chat.v1"])
+                    .on_upgrade(Recorder(sender.clone())),
+                Err(refusal) => refusal,
+            }
+        },
+    ));
     let (_client, response) = tungstenite::connect({
         let mut request = format!("ws://{}/chat", server.local_addr())
             .into_client_request()
             .unwrap();
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", "chat.v1, chat.v2".parse().unwrap());
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "chat.v1, chat.v2".parse().unwrap(),
+        );
         request
     })
     .unwrap();
@@ -596,7 +625,10 @@ fn ticks(start: u64) -> impl Fn(&Request) -> Response + Send + Sync + 'static {
         let (response, events) = Response::events();
         std::thread::spawn(move || {
             for i in first..first + 3 {
-                if events.send(&Event::new().id(i.to_string()).data(format!("tick {i}"))).is_err() {
+                if events
+                    .send(&Event::new().id(i.to_string()).data(format!("tick {i}")))
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -607,7 +639,11 @@ fn ticks(start: u64) -> impl Fn(&Request) -> Response + Send + Sync + 'static {
 
 #[test]
 fn an_event_stream_frames_events_and_ends_when_its_senders_go() {
-    let server = spawn(Server::builder().threads(1).route(Method::GET, "/events", ticks(1)));
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .route(Method::GET, "/events", ticks(1)),
+    );
     let mut events = EventReader::open(server.local_addr(), "/events", "");
     assert!(events.head.starts_with("HTTP/1.1 200"), "{}", events.head);
     let head = events.head.to_ascii_lowercase();
@@ -615,7 +651,10 @@ fn an_event_stream_frames_events_and_ends_when_its_senders_go() {
     assert!(head.contains("transfer-encoding: chunked"));
     assert!(head.contains("cache-control: no-cache"));
     for i in 1..=3 {
-        assert_eq!(events.chunk().unwrap(), format!("id: {i}\ndata: tick {i}\n\n"));
+        assert_eq!(
+            events.chunk().unwrap(),
+            format!("id: {i}\ndata: tick {i}\n\n")
+        );
     }
     // The sender thread ended: the last chunk, then the connection closes.
     assert_eq!(events.chunk(), None);
@@ -624,7 +663,11 @@ fn an_event_stream_frames_events_and_ends_when_its_senders_go() {
 
 #[test]
 fn a_reconnecting_client_resumes_after_its_last_event_id() {
-    let server = spawn(Server::builder().threads(1).route(Method::GET, "/events", ticks(1)));
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .route(Method::GET, "/events", ticks(1)),
+    );
     let mut events = EventReader::open(server.local_addr(), "/events", "Last-Event-ID: 41\r\n");
     assert_eq!(events.chunk().unwrap(), "id: 42\ndata: tick 42\n\n");
 }
@@ -632,16 +675,23 @@ fn a_reconnecting_client_resumes_after_its_last_event_id() {
 #[test]
 fn an_idle_event_stream_gets_keep_alive_comments_and_a_gone_client_fails_sends() {
     let (sender, streams) = mpsc::channel::<EventStream>();
-    let server = spawn(Server::builder().threads(1).route(Method::GET, "/events", move |_: &Request| {
-        let (response, events) = Response::events_with_keep_alive(Some(Duration::from_millis(50)));
-        let _ = sender.send(events);
-        response
-    }));
+    let server = spawn(Server::builder().threads(1).route(
+        Method::GET,
+        "/events",
+        move |_: &Request| {
+            let (response, events) =
+                Response::events_with_keep_alive(Some(Duration::from_millis(50)));
+            let _ = sender.send(events);
+            response
+        },
+    ));
     let mut events = EventReader::open(server.local_addr(), "/events", "");
     let stream = streams.recv_timeout(IO_TIMEOUT).unwrap();
     assert_eq!(events.chunk().unwrap(), ":\n\n");
     assert_eq!(events.chunk().unwrap(), ":\n\n");
-    stream.send(&Event::new().event("note").data("a\nb")).unwrap();
+    stream
+        .send(&Event::new().event("note").data("a\nb"))
+        .unwrap();
     // Keep-alives may come first.
     let event = loop {
         let chunk = events.chunk().unwrap();
@@ -662,11 +712,15 @@ fn an_idle_event_stream_gets_keep_alive_comments_and_a_gone_client_fails_sends()
 #[test]
 fn shutdown_ends_event_streams_and_counts_them() {
     let (sender, streams) = mpsc::channel::<EventStream>();
-    let server = spawn(Server::builder().threads(1).route(Method::GET, "/events", move |_: &Request| {
-        let (response, events) = Response::events();
-        let _ = sender.send(events);
-        response
-    }));
+    let server = spawn(Server::builder().threads(1).route(
+        Method::GET,
+        "/events",
+        move |_: &Request| {
+            let (response, events) = Response::events();
+            let _ = sender.send(events);
+            response
+        },
+    ));
     let mut events = EventReader::open(server.local_addr(), "/events", "");
     let _stream = streams.recv_timeout(IO_TIMEOUT).unwrap();
     let report = server.shutdown().unwrap();
@@ -676,7 +730,11 @@ fn shutdown_ends_event_streams_and_counts_them() {
 
 #[test]
 fn head_of_an_event_stream_is_just_the_head() {
-    let server = spawn(Server::builder().threads(1).route(Method::GET, "/events", ticks(1)));
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .route(Method::GET, "/events", ticks(1)),
+    );
     let reply = support::raw(
         server.local_addr(),
         b"HEAD /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",

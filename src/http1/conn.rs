@@ -805,7 +805,11 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         keep_alive: bool,
     ) {
         let (mut parts, body) = response.into_parts();
-        if let Some(upgrade) = parts.extensions.remove::<LiveUpgrade>().and_then(|l| l.take()) {
+        if let Some(upgrade) = parts
+            .extensions
+            .remove::<LiveUpgrade>()
+            .and_then(|l| l.take())
+        {
             if self.switch(&parts, upgrade, is_head, version) {
                 return;
             }

@@ -129,7 +129,7 @@ pub mod fuzzing {
             let next =
                 conn::turn_in_memory(&mut stream, &mut buf, &mut state, limits, false, &echo);
             match next {
-                AfterTurn::Close => break,
+                AfterTurn::Close | AfterTurn::Upgrade => break,
                 AfterTurn::Wait { wait_for, .. }
                     if !wait_for.is_writable() && !stream.has_input() =>
                 {

@@ -95,7 +95,9 @@ impl LiveTicket {
     /// A ticket, unless `count` is at `max` already.
     pub(crate) fn try_new(count: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
         count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
             .ok()
             .map(|_| Self(Arc::clone(count)))
     }
@@ -123,7 +125,12 @@ impl LiveUpgrade {
 
     /// Attaches a ticket to the upgrade, if it is still there.
     pub(crate) fn attach(&self, ticket: LiveTicket) {
-        if let Some(upgrade) = self.0.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+        if let Some(upgrade) = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
             upgrade.attach(ticket);
         }
     }

@@ -264,8 +264,9 @@ impl WebSocketUpgrade {
     #[allow(clippy::result_large_err)] // the refusal is the response to send
     pub fn from_request(req: &Request) -> Result<Self, Response> {
         if req.method() != Method::GET {
-            return Err(Response::new(StatusCode::METHOD_NOT_ALLOWED)
-                .with_header(header::ALLOW, "GET"));
+            return Err(
+                Response::new(StatusCode::METHOD_NOT_ALLOWED).with_header(header::ALLOW, "GET")
+            );
         }
         let bad = |why: &str| {
             Response::text(format!("WebSocket handshake refused: {why}\n"))
@@ -289,7 +290,11 @@ impl WebSocketUpgrade {
                 .with_status(StatusCode::UPGRADE_REQUIRED)
                 .with_header(header::SEC_WEBSOCKET_VERSION, "13"));
         }
-        let key = match headers.get_all(header::SEC_WEBSOCKET_KEY).iter().collect::<Vec<_>>()[..] {
+        let key = match headers
+            .get_all(header::SEC_WEBSOCKET_KEY)
+            .iter()
+            .collect::<Vec<_>>()[..]
+        {
             [key] if is_valid_key(key.as_bytes()) => key,
             _ => return Err(bad("missing or malformed Sec-WebSocket-Key")),
         };
@@ -447,7 +452,10 @@ mod tests {
         assert_eq!(without("connection"), StatusCode::BAD_REQUEST);
         assert_eq!(without("upgrade"), StatusCode::BAD_REQUEST);
         assert_eq!(without("sec-websocket-key"), StatusCode::BAD_REQUEST);
-        assert_eq!(without("sec-websocket-version"), StatusCode::UPGRADE_REQUIRED);
+        assert_eq!(
+            without("sec-websocket-version"),
+            StatusCode::UPGRADE_REQUIRED
+        );
         let mut short = GOOD.to_vec();
         short[3] = ("sec-websocket-key", "c2hvcnQ=");
         assert_eq!(

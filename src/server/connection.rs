@@ -13,8 +13,8 @@ use http::request::Parts;
 use crate::error::ParseError;
 
 use super::Shared;
-use crate::body::{Body, RequestBody};
 use super::live::{Live, LiveContext, LiveTurn};
+use crate::body::{Body, RequestBody};
 use crate::http1::{
     AfterTurn, Conn, ConnConfig, ConnState, Decision, ReadBuf, RouteTag, Service, Upgraded,
 };
@@ -197,9 +197,10 @@ impl Service for HandlerService<'_> {
         let draining = shared.shutdown.load(Ordering::Acquire);
         let counters = &shared.counters;
         if !counters.enabled() {
-            let mut response = shared
-                .router
-                .serve_parts(head, body, Some(self.peer), draining, plan);
+            let mut response =
+                shared
+                    .router
+                    .serve_parts(head, body, Some(self.peer), draining, plan);
             self.admit_live(&mut response);
             return response;
         }

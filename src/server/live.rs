@@ -55,7 +55,12 @@ pub(super) enum Live {
 
 impl Live {
     /// The live connection an upgrade switched to; `unwritten` goes out first.
-    pub(super) fn new(upgrade: Upgrade, leftover: Vec<u8>, unwritten: Vec<u8>, chunked: bool) -> Self {
+    pub(super) fn new(
+        upgrade: Upgrade,
+        leftover: Vec<u8>,
+        unwritten: Vec<u8>,
+        chunked: bool,
+    ) -> Self {
         match upgrade {
             Upgrade::WebSocket(accepted) => {
                 Live::WebSocket(Box::new(WebSocketConn::new(*accepted, leftover, unwritten)))
@@ -165,7 +170,8 @@ impl WebSocketConn {
             .max_write_buffer_size(usize::MAX)
             .max_message_size(Some(config.max_message_size))
             .max_frame_size(Some(config.max_frame_size));
-        let frames = WebSocketContext::from_partially_read(leftover, Role::Server, Some(frame_config));
+        let frames =
+            WebSocketContext::from_partially_read(leftover, Role::Server, Some(frame_config));
         let now = Instant::now();
         let next_ping = config.ping_interval.map(|every| deadline_after(now, every));
         Self {
@@ -185,7 +191,12 @@ impl WebSocketConn {
         }
     }
 
-    fn turn<S: Read + Write>(&mut self, io: &mut S, now: Instant, cx: &LiveContext<'_>) -> LiveTurn {
+    fn turn<S: Read + Write>(
+        &mut self,
+        io: &mut S,
+        now: Instant,
+        cx: &LiveContext<'_>,
+    ) -> LiveTurn {
         match write_pending(io, &self.prefix, &mut self.prefix_written) {
             Ok(true) => self.prefix = Vec::new(),
             Ok(false) => return self.park_blocked(now, cx),
@@ -398,7 +409,8 @@ impl WebSocketConn {
                 closing,
                 self.blocked_since.map(|since| since + cx.write_timeout),
                 self.ping_sent.map(|sent| sent + config.pong_timeout),
-                self.next_ping.filter(|_| !waiting && self.ping_sent.is_none()),
+                self.next_ping
+                    .filter(|_| !waiting && self.ping_sent.is_none()),
                 config
                     .idle_timeout
                     .filter(|_| !waiting)
@@ -420,7 +432,13 @@ impl WebSocketConn {
     }
 
     /// Sends a close frame (once) and waits for the client's answer.
-    fn start_close<S: Read + Write>(&mut self, io: &mut S, now: Instant, code: CloseCode, reason: &str) {
+    fn start_close<S: Read + Write>(
+        &mut self,
+        io: &mut S,
+        now: Instant,
+        code: CloseCode,
+        reason: &str,
+    ) {
         if self.closing_since.is_some() {
             return;
         }
@@ -496,18 +514,26 @@ impl WebSocketConn {
     }
 
     /// Calls the session; a panic fails the connection with 1011.
-    fn call(&mut self, f: impl FnOnce(&mut dyn crate::live::WebSocketSession, &crate::live::WebSocket)) {
+    fn call(
+        &mut self,
+        f: impl FnOnce(&mut dyn crate::live::WebSocketSession, &crate::live::WebSocket),
+    ) {
         let accepted = &mut self.accepted;
         let handle = &accepted.handle;
         let session = &mut *accepted.session;
         if catch_unwind(AssertUnwindSafe(|| f(session, handle))).is_err() {
-            crate::logging::log_error!("a WebSocket session panicked; closing its connection with 1011");
+            crate::logging::log_error!(
+                "a WebSocket session panicked; closing its connection with 1011"
+            );
             self.session_closed = true;
             if self.closing_since.is_none() {
-                self.accepted.handle.outbox().request_close(CloseRequest::Asked(
-                    u16::from(CloseCode::Error),
-                    "internal error".to_owned(),
-                ));
+                self.accepted
+                    .handle
+                    .outbox()
+                    .request_close(CloseRequest::Asked(
+                        u16::from(CloseCode::Error),
+                        "internal error".to_owned(),
+                    ));
             }
         }
     }
@@ -541,7 +567,12 @@ impl EventsConn {
         }
     }
 
-    fn turn<S: Read + Write>(&mut self, io: &mut S, now: Instant, cx: &LiveContext<'_>) -> LiveTurn {
+    fn turn<S: Read + Write>(
+        &mut self,
+        io: &mut S,
+        now: Instant,
+        cx: &LiveContext<'_>,
+    ) -> LiveTurn {
         // The client sends nothing on an event stream: what it sends is dropped, and its
         // end of the connection means it left.
         let mut scratch = [0u8; 1024];
@@ -577,10 +608,16 @@ impl EventsConn {
             }
             if let Some(at) = self.next_keep_alive {
                 if sent_any {
-                    self.next_keep_alive = self.accepted.keep_alive.map(|every| deadline_after(now, every));
+                    self.next_keep_alive = self
+                        .accepted
+                        .keep_alive
+                        .map(|every| deadline_after(now, every));
                 } else if now >= at && self.pending.len() == self.written && !self.ending {
                     self.append(b":\n\n");
-                    self.next_keep_alive = self.accepted.keep_alive.map(|every| deadline_after(now, every));
+                    self.next_keep_alive = self
+                        .accepted
+                        .keep_alive
+                        .map(|every| deadline_after(now, every));
                 }
             }
             let blocked = match write_pending(io, &self.pending, &mut self.written) {

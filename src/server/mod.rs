@@ -48,8 +48,7 @@ use mio::{Interest, Poll, Waker};
 
 pub use builder::{
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LIVE_CONNECTIONS,
-    DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS,
-    ServerBuilder,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, ServerBuilder,
 };
 pub use handle::ShutdownHandle;
 

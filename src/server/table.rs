@@ -298,7 +298,14 @@ impl ConnectionTable {
         shutting_down: bool,
     ) -> Parked {
         let mut slot = lock(&handle.slot);
-        self.park_locked(&mut slot, handle.id, connection, wait_for, until, shutting_down)
+        self.park_locked(
+            &mut slot,
+            handle.id,
+            connection,
+            wait_for,
+            until,
+            shutting_down,
+        )
     }
 
     fn park_locked(
@@ -410,8 +417,7 @@ impl ConnectionTable {
             let mut slot = lock(slot);
             let idle = matches!(&slot.state, SlotState::Parked { wait_for, .. }
                 if !wait_for.is_in_flight() && !wait_for.is_live());
-            if idle
-            {
+            if idle {
                 drop(self.free_parked(&mut slot, SlotId(index)));
                 closed += 1;
             }

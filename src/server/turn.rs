@@ -3,8 +3,8 @@
 //! loop of the main pool's workers (see the `scheduler` module).
 
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Weak};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use crossbeam_channel::Sender;
@@ -62,6 +62,8 @@ impl LiveGauges for TurnContext {
         snapshot.connections_reading =
             table.parked(WaitFor::RestOfHead) + table.parked(WaitFor::Body);
         snapshot.connections_writing = table.parked(WaitFor::Writable);
+        snapshot.connections_live =
+            table.parked(WaitFor::Live) + table.parked(WaitFor::LiveBlocked);
         let counters = &self.shared.counters;
         snapshot.pools = self
             .pool_probes
