@@ -198,8 +198,8 @@ impl Load {
         while started.elapsed() < secs {
             let before: Vec<u64> = self.clients.iter().map(|c| c.received).collect();
             self.turn(Duration::from_millis(100))?;
-            for index in 0..self.clients.len() {
-                let got = self.clients[index].received - before[index];
+            for (index, before) in before.into_iter().enumerate() {
+                let got = self.clients[index].received - before;
                 if got > 0 {
                     if let Some(at) = self.clients[index].sent_at {
                         latencies.push(at.elapsed());
