@@ -11,7 +11,6 @@
 #[path = "support/signals.rs"]
 mod signals;
 
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use switchyard::live::{
@@ -94,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The app: the page, the room, the clock.
-fn app() -> Router {
+pub(crate) fn app() -> Router {
     let room = Topic::new();
     let clocks = clock_ticker();
     Router::new()
@@ -113,15 +112,13 @@ fn app() -> Router {
         })
 }
 
-/// One thread ticks every clock stream once a second.
+/// One thread ticks every clock stream once a second (for the life of the process).
 fn clock_ticker() -> Topic<EventStream> {
     let clocks = Topic::new();
     let ticking = clocks.clone();
-    let (_stop, stopped) = mpsc::channel::<()>();
     std::thread::spawn(move || {
-        while let Err(mpsc::RecvTimeoutError::Timeout) =
-            stopped.recv_timeout(Duration::from_secs(1))
-        {
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
             let secs = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
