@@ -61,6 +61,11 @@ impl Request {
         }
     }
 
+    /// Takes the headers (for recycling, once the request is served).
+    pub(crate) fn take_headers(&mut self) -> HeaderMap {
+        std::mem::take(&mut self.head.headers)
+    }
+
     /// The request method.
     pub fn method(&self) -> &Method {
         &self.head.method

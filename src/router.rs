@@ -712,7 +712,9 @@ impl Router {
         let mut request = Request::from_body(head, body, peer);
         request.set_server_draining(draining);
         let respond = std::panic::AssertUnwindSafe(|| self.respond_planned(&mut request, plan));
-        match std::panic::catch_unwind(respond) {
+        let responded = std::panic::catch_unwind(respond);
+        crate::http1::recycle::give_back(request.take_headers());
+        match responded {
             Ok(response) => response.into_http(),
             Err(_) => {
                 crate::metrics::note_panic();

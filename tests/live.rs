@@ -783,6 +783,8 @@ fn event_streams_free_their_place_among_live_connections_when_clients_leave() {
         kept.push(streams.recv_timeout(IO_TIMEOUT).unwrap());
         let refused = support::raw(addr, request);
         assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+        // The refused one's handler ran too: its stream is closed from the start.
+        assert!(streams.recv_timeout(IO_TIMEOUT).unwrap().is_closed());
         drop((first, second));
         // Both places free once the server sees the clients gone.
         let deadline = Instant::now() + IO_TIMEOUT;

@@ -831,6 +831,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         };
         let plan = plan_response(status, &kind, is_head, version, keep_alive);
         encode::encode_head(self.out, status, &headers, plan.framing, plan.connection);
+        super::recycle::give_back(headers);
         if !plan.keep_alive {
             self.after = AfterOutput::Close;
         }

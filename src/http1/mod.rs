@@ -16,6 +16,7 @@ mod encode;
 mod memory;
 mod parse;
 mod read_buf;
+pub(crate) mod recycle;
 mod request_body;
 mod write;
 

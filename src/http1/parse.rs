@@ -3,8 +3,9 @@
 
 use std::mem::MaybeUninit;
 
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
-use http::{HeaderMap, Method, Uri, Version, request::Parts};
+use http::{Method, Uri, Version, request::Parts};
 
 use super::{Limits, MAX_HEADERS_CAP};
 use crate::error::ParseError;
@@ -84,8 +85,13 @@ pub(crate) fn parse_head(
     let method = request.method.expect("complete parse has a method");
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| ParseError::Malformed("invalid method"))?;
-    let uri: Uri = target
-        .parse()
+    // One copy of the head; the target and the header values share it.
+    let head = Bytes::copy_from_slice(&buf[..len]);
+    let slice = |part: &[u8]| {
+        let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+        head.slice(start..start + part.len())
+    };
+    let uri = Uri::from_maybe_shared(slice(target.as_bytes()))
         .map_err(|_| ParseError::Malformed("invalid request target"))?;
     // RFC 9112 §3.2.3: the authority form is CONNECT's, and only CONNECT's; a server that
     // opens no tunnels does not implement CONNECT (RFC 9110 §9.3.6, §15.6.2).
@@ -102,11 +108,11 @@ pub(crate) fn parse_head(
         0 => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    let mut header_map = HeaderMap::with_capacity(request.headers.len());
+    let mut header_map = super::recycle::header_map(request.headers.len());
     for header in request.headers.iter() {
         let name = HeaderName::from_bytes(header.name.as_bytes())
             .map_err(|_| ParseError::Malformed("invalid header name"))?;
-        let value = HeaderValue::from_bytes(header.value)
+        let value = HeaderValue::from_maybe_shared(slice(header.value))
             .map_err(|_| ParseError::Malformed("invalid header value"))?;
         header_map.append(name, value);
     }

@@ -221,6 +221,9 @@ pub(crate) struct Accepted {
 
 impl Drop for Accepted {
     fn drop(&mut self) {
+        // The place among live connections first: whoever sees the stream closed may open
+        // another at once.
+        drop(self.ticket.take());
         self.outbox.close();
     }
 }
