@@ -152,12 +152,12 @@ pub mod tls;
 
 pub use body::{Body, BodyWriter};
 pub use cookie::{SameSite, SetCookie};
+#[cfg(feature = "tls")]
+pub use error::TlsError;
 pub use error::{
     CorsError, Error, ExecuteError, InvalidCookie, InvalidHeader, ParseError, PoolError, Rejection,
     RejectionKind, Result, RouteError, ShutdownTimedOut, TryExecuteError,
 };
-#[cfg(feature = "tls")]
-pub use error::TlsError;
 pub use handler::Handler;
 pub use http1::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT,

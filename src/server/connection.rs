@@ -203,7 +203,12 @@ impl Service for HandlerService<'_> {
         (decision, plan)
     }
 
-    fn call(&self, mut head: Parts, body: RequestBody, plan: RoutePlan) -> http::Response<Body> {
+    fn call(
+        &self,
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))] mut head: Parts,
+        body: RequestBody,
+        plan: RoutePlan,
+    ) -> http::Response<Body> {
         if let Some(info) = self.tls {
             #[cfg(feature = "tls")]
             head.extensions.insert(info.clone());

@@ -161,7 +161,6 @@ impl TlsState {
         }
     }
 
-
     /// Answers `status` (encrypted) and closes, for a connection the server will not serve;
     /// before the handshake is done nothing can be said, and it just closes. Best effort,
     /// non-blocking.
