@@ -258,6 +258,25 @@ fn a_stalled_handshake_costs_no_worker_and_is_cut_at_the_header_read_timeout() {
     );
     // The served connection is still open and usable.
     assert_eq!(client.get("/n/7").text(), "n=7");
+    // Counted as idle timeouts: no 408 was sent.
+    let timeouts = server.metrics().timeouts;
+    assert_eq!((timeouts.idle, timeouts.head), (2, 0), "{timeouts:?}");
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn over_max_connections_a_tls_connection_is_closed_without_an_answer() {
+    let pki = Pki::new();
+    let server = tls_server(&pki, Server::builder().threads(1).max_connections(1));
+    let addr = server.local_addr();
+    let mut first = TlsClient::connect(addr, &pki.client(), "localhost");
+    assert_eq!(first.get("/hello").status, 200);
+    // No 503 in plain text to a client that expects TLS: just the close.
+    let mut refused = connect(addr);
+    assert_eq!(read_to_close(&mut refused), "");
+    assert_eq!(first.get("/n/1").text(), "n=1");
+    let metrics = server.metrics();
+    assert_eq!(metrics.refused_max_connections, 1, "{metrics:?}");
     server.shutdown().unwrap();
 }
 
@@ -459,6 +478,23 @@ fn a_streamed_request_body_is_read_over_tls() {
     client.send(&body);
     assert_eq!(client.reply().text(), format!("{} streamed=true", 1 << 20));
     assert_eq!(client.get("/n/3").text(), "n=3");
+    // Chunked, in pieces of odd sizes: the handler's reads return what has arrived rather
+    // than wait for their buffer to fill (the client waits for the answer).
+    let started = Instant::now();
+    client.send(b"POST /upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for size in [1usize, 1000, 7, 20_000] {
+        client.send(format!("{size:x}\r\n").as_bytes());
+        client.send(&vec![b'y'; size]);
+        client.send(b"\r\n");
+    }
+    client.send(b"0\r\n\r\n");
+    assert_eq!(client.reply().text(), "21008 streamed=true");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(client.get("/n/4").text(), "n=4");
     server.shutdown().unwrap();
 }
 

@@ -108,8 +108,10 @@ impl TlsState {
                     if now >= self.handshake_until {
                         return fail(&mut self.closed);
                     }
+                    // Parked as idle: at the deadline it closes without an answer (none
+                    // can be sent), counted as an idle timeout, not as a 408.
                     return AfterTurn::Wait {
-                        wait_for: WaitFor::RestOfHead,
+                        wait_for: WaitFor::NextRequest,
                         until: self.handshake_until,
                     };
                 }
@@ -122,6 +124,7 @@ impl TlsState {
         let mut io = TlsIo {
             tcp,
             session: &self.session,
+            blocking: false,
         };
         let next = engine(&mut io, info);
         let mut session = lock(&self.session);
@@ -175,7 +178,7 @@ impl TlsState {
         let mut discard = [0u8; 4096];
         let mut discarded = 0;
         while discarded < REJECT_DISCARD_BYTES {
-            match read_decrypted(tcp, &mut session, &mut discard) {
+            match read_decrypted(tcp, &mut session, &mut discard, false) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => discarded += n,
             }
@@ -258,19 +261,21 @@ fn plaintext_pending(session: &mut ServerConnection) -> bool {
         .is_ok_and(|state| state.plaintext_bytes_to_read() > 0)
 }
 
-/// Decrypted input into `buf`. Returns less than `buf.len()` only when rustls has no more
-/// plaintext and the socket had nothing more (or closed): then the engine may park, and the
-/// poller hears of what arrives later. `Ok(0)`: the client closed (with or without
-/// `close_notify`).
+/// Decrypted input into `buf`. Non-blocking, it returns less than `buf.len()` only when
+/// rustls has no more plaintext and the socket had nothing more (or closed): then the engine
+/// may park, and the poller hears of what arrives later. `blocking` (a body streamed to its
+/// handler), it returns as soon as it has something, as a socket read does, rather than wait
+/// to fill `buf`. `Ok(0)`: the client closed (with or without `close_notify`).
 fn read_decrypted(
     tcp: &TcpStream,
     session: &mut ServerConnection,
     buf: &mut [u8],
+    blocking: bool,
 ) -> io::Result<usize> {
     let mut socket = tcp;
     let mut n = 0;
     loop {
-        if n == buf.len() {
+        if n == buf.len() || (blocking && n > 0) {
             return Ok(n);
         }
         match session.reader().read(&mut buf[n..]) {
@@ -341,11 +346,13 @@ fn lock(session: &Mutex<ServerConnection>) -> MutexGuard<'_, ServerConnection> {
 pub(super) struct TlsIo<'a> {
     tcp: &'a TcpStream,
     session: &'a Arc<Mutex<ServerConnection>>,
+    /// Switched to blocking reads (`Transport::set_blocking`).
+    blocking: bool,
 }
 
 impl Read for TlsIo<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_decrypted(self.tcp, &mut lock(self.session), buf)
+        read_decrypted(self.tcp, &mut lock(self.session), buf, self.blocking)
     }
 }
 
@@ -361,7 +368,9 @@ impl Write for TlsIo<'_> {
 
 impl Transport for TlsIo<'_> {
     fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        set_tcp_blocking(self.tcp, timeout)
+        set_tcp_blocking(self.tcp, timeout)?;
+        self.blocking = timeout.is_some();
+        Ok(())
     }
 
     /// A handle for a body streamed to its handler: the same session, and the socket
@@ -370,6 +379,7 @@ impl Transport for TlsIo<'_> {
         Ok(Box::new(OwnedTlsIo {
             tcp: self.tcp.try_clone()?,
             session: Arc::clone(self.session),
+            blocking: self.blocking,
         }))
     }
 }
@@ -378,11 +388,12 @@ impl Transport for TlsIo<'_> {
 struct OwnedTlsIo {
     tcp: TcpStream,
     session: Arc<Mutex<ServerConnection>>,
+    blocking: bool,
 }
 
 impl Read for OwnedTlsIo {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_decrypted(&self.tcp, &mut lock(&self.session), buf)
+        read_decrypted(&self.tcp, &mut lock(&self.session), buf, self.blocking)
     }
 }
 
@@ -398,13 +409,16 @@ impl Write for OwnedTlsIo {
 
 impl Transport for OwnedTlsIo {
     fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        set_tcp_blocking(&self.tcp, timeout)
+        set_tcp_blocking(&self.tcp, timeout)?;
+        self.blocking = timeout.is_some();
+        Ok(())
     }
 
     fn try_clone_boxed(&self) -> io::Result<Box<dyn Transport + Send>> {
         Ok(Box::new(Self {
             tcp: self.tcp.try_clone()?,
             session: Arc::clone(&self.session),
+            blocking: self.blocking,
         }))
     }
 }
