@@ -9,8 +9,13 @@
 mod signals;
 
 use std::io::{self, Read};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use switchyard::http::{StatusCode, header};
+use switchyard::live::{
+    CloseFrame, Event, EventStream, Message, Topic, WebSocket, WebSocketSession,
+};
 use switchyard::{
     Body, Cors, Health, Metrics, Rejection, Request, Response, Router, Server, ServerBuilder,
     StaticFiles,
@@ -22,6 +27,8 @@ const MAX_SLEEP_MS: u64 = 60_000;
 /// The contract has `POST /echo` take bodies "up to at least 64 MiB, Content-Length or
 /// chunked": 64 MiB plus 1 MiB of margin, over the 2 MiB default.
 const MAX_BODY_BYTES: u64 = 65 * 1024 * 1024;
+/// The contract's `/events` interval.
+const TICK: Duration = Duration::from_millis(100);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = parse_args()?;
@@ -162,6 +169,91 @@ fn app() -> Router {
         .get("/panic", |_: &Request| -> Response {
             panic!("the /panic route panics")
         })
+        .websocket("/ws", |_: &Request| {
+            |ws: &WebSocket, message: Message| {
+                let _ = ws.send(message);
+            }
+        })
+        .get("/events", events(Ticker::start()))
+        .websocket("/broadcast", {
+            let everyone = Topic::new();
+            move |_: &Request| Broadcast(everyone.clone())
+        })
+}
+
+/// `GET /events`: `id: {i}` / `data: tick {i}` every 100 ms, from `Last-Event-ID` + 1.
+fn events(ticker: Ticker) -> impl Fn(&Request) -> Response + Send + Sync + 'static {
+    move |req: &Request| {
+        let first = req
+            .last_event_id()
+            .and_then(|id| id.parse::<u64>().ok())
+            .map_or(1, |id| id.saturating_add(1));
+        let (response, stream) = Response::events();
+        ticker.add(stream, first);
+        response
+    }
+}
+
+/// One thread ticks every event stream (a thread per stream would defeat the point).
+#[derive(Clone)]
+struct Ticker(mpsc::Sender<(EventStream, u64)>);
+
+impl Ticker {
+    fn start() -> Self {
+        let (sender, new_streams) = mpsc::channel::<(EventStream, u64)>();
+        std::thread::spawn(move || {
+            let mut streams: Vec<(EventStream, u64)> = Vec::new();
+            let mut next_tick = Instant::now() + TICK;
+            loop {
+                let incoming = if streams.is_empty() {
+                    new_streams
+                        .recv()
+                        .map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+                } else {
+                    new_streams.recv_timeout(next_tick.saturating_duration_since(Instant::now()))
+                };
+                match incoming {
+                    Ok(stream) => {
+                        if streams.is_empty() {
+                            next_tick = Instant::now() + TICK;
+                        }
+                        streams.push(stream);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+                streams.retain_mut(|(stream, i)| {
+                    let event = Event::new().id(i.to_string()).data(format!("tick {i}"));
+                    *i += 1;
+                    stream.send(&event).is_ok()
+                });
+                next_tick += TICK;
+            }
+        });
+        Self(sender)
+    }
+
+    fn add(&self, stream: EventStream, first: u64) {
+        let _ = self.0.send((stream, first));
+    }
+}
+
+/// `GET /broadcast`: every message goes to every /broadcast connection.
+struct Broadcast(Topic<WebSocket>);
+
+impl WebSocketSession for Broadcast {
+    fn on_open(&mut self, ws: &WebSocket) {
+        self.0.subscribe(ws.clone());
+    }
+
+    fn on_message(&mut self, _ws: &WebSocket, message: Message) {
+        self.0.send(message);
+    }
+
+    fn on_close(&mut self, ws: &WebSocket, _frame: Option<CloseFrame>) {
+        self.0.unsubscribe(ws);
+    }
 }
 
 fn echo(req: &Request) -> Response {

@@ -133,6 +133,7 @@ mod handler;
 mod http1;
 #[cfg(feature = "json")]
 mod json;
+pub mod live;
 mod logging;
 mod method_router;
 mod metrics;
@@ -186,8 +187,9 @@ pub use request::{BodyReader, Request};
 pub use response::{IntoResponse, Response};
 pub use router::Router;
 pub use server::{
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS,
-    RunningServer, Server, ServerBuilder, ShutdownHandle, ShutdownReport,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LIVE_CONNECTIONS,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, RunningServer, Server, ServerBuilder, ShutdownHandle,
+    ShutdownReport,
 };
 
 /// Internals for benches and fuzz targets, behind the `__internals` feature. Not covered by

@@ -155,6 +155,22 @@ impl Request {
         is_b64token.then_some(token)
     }
 
+    /// The `Last-Event-ID` header: the id of the last event an
+    /// [`EventStream`](crate::live::EventStream) client received before it reconnected.
+    ///
+    /// ```
+    /// use switchyard::Request;
+    ///
+    /// let req = Request::from(http::Request::get("/events").header("last-event-id", "41").body(())?);
+    /// assert_eq!(req.last_event_id(), Some("41"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.headers()
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+    }
+
     /// Typed values attached to the request by middleware.
     pub fn extensions(&self) -> &Extensions {
         &self.head.extensions

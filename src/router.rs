@@ -187,6 +187,36 @@ impl Router {
         self
     }
 
+    /// Serves WebSocket connections at `path` (`GET`): each handshake is checked
+    /// ([`WebSocketUpgrade`](crate::live::WebSocketUpgrade): 400/426 when it is wrong) and
+    /// answered with 101, and `session` makes the new connection's
+    /// [`WebSocketSession`](crate::live::WebSocketSession) from the request. For a
+    /// subprotocol, limits of its own or a refusal (401...), route an ordinary handler that
+    /// uses `WebSocketUpgrade` instead.
+    ///
+    /// ```
+    /// use switchyard::live::{Message, WebSocket};
+    /// use switchyard::{Request, Router};
+    ///
+    /// let app = Router::new().websocket("/ws", |_req: &Request| {
+    ///     |ws: &WebSocket, message: Message| {
+    ///         let _ = ws.send(message);
+    ///     }
+    /// });
+    /// ```
+    pub fn websocket<F, S>(self, path: &str, session: F) -> Self
+    where
+        F: Fn(&Request) -> S + Send + Sync + 'static,
+        S: crate::live::WebSocketSession,
+    {
+        self.route(Method::GET, path, move |req: &Request| {
+            match crate::live::WebSocketUpgrade::from_request(req) {
+                Ok(upgrade) => upgrade.on_upgrade(session(req)),
+                Err(refusal) => refusal,
+            }
+        })
+    }
+
     /// Like [`route`](Self::route), but reports a conflict or an invalid pattern at once.
     ///
     /// # Errors

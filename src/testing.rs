@@ -98,7 +98,7 @@ impl TestClient {
                 &service,
             ) {
                 AfterTurn::Close | AfterTurn::Wait { .. } if !stream.has_input() => break,
-                AfterTurn::Close => break,
+                AfterTurn::Close | AfterTurn::Upgrade => break,
                 _ => {}
             }
         }

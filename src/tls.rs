@@ -27,7 +27,9 @@
 //! connections that time out before their handshake is done are closed without an answer;
 //! the `503` and `408` answers of a connection past its handshake are encrypted.
 //! Bodies streamed to a handler ([`Router::stream_bodies`](crate::Router::stream_bodies))
-//! work over TLS as over TCP (the handler's blocking reads decrypt on its own worker).
+//! work over TLS as over TCP (the handler's blocking reads decrypt on its own worker), and so
+//! do live connections (WebSocket, Server-Sent Events): `wss://` and event streams over
+//! HTTPS, in the same turns.
 //!
 //! A plain-HTTP request sent to the TLS port fails the handshake: rustls answers with an
 //! alert and the connection closes.

@@ -164,3 +164,106 @@ fn echo_returns_64_mib_bodies_byte_for_byte() {
     assert_eq!(reply.body.len(), body.len());
     assert!(reply.body == body, "the chunked echo differs");
 }
+
+fn ws_client(addr: std::net::SocketAddr, path: &str) -> tungstenite::WebSocket<TcpStream> {
+    let stream = connect(addr);
+    let (client, response) =
+        tungstenite::client(format!("ws://{addr}{path}").as_str(), stream).expect("handshake");
+    assert_eq!(response.status(), 101);
+    client
+}
+
+fn next_message(client: &mut tungstenite::WebSocket<TcpStream>) -> tungstenite::Message {
+    loop {
+        match client.read().expect("a message") {
+            tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => {}
+            message => return message,
+        }
+    }
+}
+
+/// `/ws` echoes text and binary, and answers a close with the same code.
+#[test]
+fn ws_echoes_and_answers_a_close_with_its_code() {
+    use tungstenite::Message;
+    use tungstenite::protocol::CloseFrame;
+    use tungstenite::protocol::frame::coding::CloseCode;
+    let server = spawn(reference::builder_with(&options(false)));
+    let mut client = ws_client(server.local_addr(), "/ws");
+    client.send(Message::text("hello")).unwrap();
+    assert_eq!(next_message(&mut client), Message::text("hello"));
+    client.send(Message::binary(vec![1u8, 2, 3])).unwrap();
+    assert_eq!(next_message(&mut client), Message::binary(vec![1u8, 2, 3]));
+    let frame = CloseFrame {
+        code: CloseCode::Library(4321),
+        reason: "".into(),
+    };
+    client.close(Some(frame)).unwrap();
+    match next_message(&mut client) {
+        Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Library(4321)),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `/broadcast` sends every message to every /broadcast connection.
+#[test]
+fn broadcast_reaches_every_connection() {
+    use tungstenite::Message;
+    let server = spawn(reference::builder_with(&options(false)));
+    let addr = server.local_addr();
+    let mut clients: Vec<_> = (0..3).map(|_| ws_client(addr, "/broadcast")).collect();
+    // Every client is subscribed once it got a message of its own back.
+    for (i, client) in clients.iter_mut().enumerate() {
+        let hello = format!("hello from {i}");
+        client.send(Message::text(hello.clone())).unwrap();
+        loop {
+            if next_message(client) == Message::text(hello.clone()) {
+                break;
+            }
+        }
+    }
+    clients[0].send(Message::text("to all")).unwrap();
+    for client in &mut clients {
+        loop {
+            if next_message(client) == Message::text("to all") {
+                break;
+            }
+        }
+    }
+}
+
+/// `/events` ticks every 100 ms from 1, or from `Last-Event-ID` + 1.
+#[test]
+fn events_tick_and_resume_after_the_last_event_id() {
+    let server = spawn(reference::builder_with(&options(false)));
+    for (header, first) in [("", 1), ("Last-Event-ID: 9\r\n", 10)] {
+        let mut stream = connect(server.local_addr());
+        write!(stream, "GET /events HTTP/1.1\r\nHost: x\r\n{header}\r\n").unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        while line != "\r\n" {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line.to_ascii_lowercase().starts_with("content-type") {
+                assert_eq!(line.trim(), "content-type: text/event-stream");
+            }
+        }
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line.starts_with("id: ") || line.starts_with("data: ") {
+                seen.push(line.trim().to_owned());
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                format!("id: {first}"),
+                format!("data: tick {first}"),
+                format!("id: {}", first + 1),
+                format!("data: tick {}", first + 1),
+            ]
+        );
+    }
+}

@@ -652,3 +652,83 @@ fn real_clients_curl_openssl_and_python_requests() {
     }
     server.shutdown().unwrap();
 }
+
+#[test]
+fn a_websocket_echoes_over_tls_and_its_close_ends_with_close_notify() {
+    use switchyard::live::{Message, WebSocket, WebSocketSession};
+    fn echo(_req: &Request) -> impl WebSocketSession + use<> {
+        |ws: &WebSocket, message: Message| {
+            let _ = ws.send(message);
+        }
+    }
+    let pki = Pki::new();
+    let server = spawn(
+        Server::builder()
+            .threads(2)
+            .tls(pki.config())
+            .websocket("/ws", echo),
+    );
+    let client = TlsClient::connect(server.local_addr(), &pki.client(), "localhost");
+    let stream = client.reader.into_inner();
+    let (mut ws, response) =
+        tungstenite::client::client("wss://localhost/ws", stream).expect("handshake over TLS");
+    assert_eq!(response.status(), 101);
+    let big = "w".repeat(300_000);
+    for text in ["hello", "over", "tls", big.as_str()] {
+        ws.send(Message::text(text)).unwrap();
+        let echoed = loop {
+            match ws.read().expect("a message") {
+                Message::Ping(_) | Message::Pong(_) => {}
+                message => break message,
+            }
+        };
+        assert_eq!(echoed, Message::text(text));
+    }
+    ws.close(None).unwrap();
+    loop {
+        match ws.read() {
+            Ok(_) => {}
+            Err(tungstenite::Error::ConnectionClosed) => break,
+            Err(error) => panic!("{error}"),
+        }
+    }
+    let mut stream = ws.into_inner();
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        stream.read(&mut byte).unwrap(),
+        0,
+        "close_notify after the close"
+    );
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn an_event_stream_over_tls_ends_with_close_notify() {
+    use switchyard::live::Event;
+    let pki = Pki::new();
+    let server = spawn(Server::builder().threads(1).tls(pki.config()).route(
+        http::Method::GET,
+        "/events",
+        |_: &Request| {
+            let (response, events) = Response::events();
+            std::thread::spawn(move || {
+                for i in 1..=3 {
+                    let event = Event::new().id(i.to_string()).data(format!("tick {i}"));
+                    if events.send(&event).is_err() {
+                        return;
+                    }
+                }
+            });
+            response
+        },
+    ));
+    let mut client = TlsClient::connect(server.local_addr(), &pki.client(), "localhost");
+    let reply = client.get("/events");
+    assert_eq!(reply.header("content-type"), Some("text/event-stream"));
+    assert_eq!(
+        reply.text(),
+        "id: 1\ndata: tick 1\n\nid: 2\ndata: tick 2\n\nid: 3\ndata: tick 3\n\n"
+    );
+    assert_eq!(client.read_end().unwrap(), 0);
+    server.shutdown().unwrap();
+}

@@ -40,6 +40,7 @@ use super::write::{Copied, OutgoingBody, plan_response};
 use super::{Limits, RequestHead, Transport, deadline_after};
 use crate::body::{Body, Kind, RequestBody};
 use crate::error::ParseError;
+use crate::live::{LiveUpgrade, Upgrade};
 
 /// Requests served in one turn before the connection goes to the back of the queue, so a
 /// client that pipelines without pause cannot keep a worker (hyper uses the same budget).
@@ -125,6 +126,11 @@ pub(crate) enum WaitFor {
     Body,
     /// Room in the socket for owed output (the write timeout; then the connection closes).
     Writable,
+    /// A live connection (WebSocket, event stream): input, something to send, or its
+    /// next timer (a ping, a keep-alive).
+    Live,
+    /// A live connection whose client does not read: room in the socket, or its timer.
+    LiveBlocked,
 }
 
 impl WaitFor {
@@ -135,7 +141,12 @@ impl WaitFor {
 
     /// Whether the socket must be watched for writability rather than readability.
     pub(crate) fn is_writable(self) -> bool {
-        self == Self::Writable
+        matches!(self, Self::Writable | Self::LiveBlocked)
+    }
+
+    /// Whether it is a live connection (its timer gives it a turn rather than closing it).
+    pub(crate) fn is_live(self) -> bool {
+        matches!(self, Self::Live | Self::LiveBlocked)
     }
 
     /// Whether a request is in flight (a graceful shutdown waits for it).
@@ -158,6 +169,8 @@ pub(crate) enum AfterTurn {
     Yield,
     /// Its current request (parsed, its body gathered) belongs on another pool.
     Reroute { tag: RouteTag },
+    /// It switched protocols: the live connection is in `ConnState::take_upgraded`.
+    Upgrade,
     /// Close it.
     Close,
 }
@@ -175,6 +188,19 @@ pub(crate) struct ConnState<P = ()> {
     request: Option<Box<PendingRequest<P>>>,
     /// Output the socket could not take yet.
     output: Option<Box<OwedOutput>>,
+    /// After `AfterTurn::Upgrade`: what the live connection starts from.
+    upgraded: Option<Box<Upgraded>>,
+}
+
+/// A connection that switched from HTTP to a live protocol.
+pub(crate) struct Upgraded {
+    pub(crate) upgrade: Upgrade,
+    /// Input read past the request that switched: the live protocol's first bytes.
+    pub(crate) leftover: Vec<u8>,
+    /// Output not written yet: responses up to and including the switching one.
+    pub(crate) unwritten: Vec<u8>,
+    /// An event stream is sent as chunks (HTTP/1.1), or close-delimited (HTTP/1.0).
+    pub(crate) chunked: bool,
 }
 
 impl<P> Default for ConnState<P> {
@@ -184,6 +210,7 @@ impl<P> Default for ConnState<P> {
             head_started: None,
             request: None,
             output: None,
+            upgraded: None,
         }
     }
 }
@@ -193,6 +220,11 @@ impl<P> ConnState<P> {
     /// be answered with anything else (such as a 503).
     pub(crate) fn owes_output(&self) -> bool {
         self.output.is_some()
+    }
+
+    /// The live connection a turn that ended with `AfterTurn::Upgrade` switched to.
+    pub(crate) fn take_upgraded(&mut self) -> Option<Box<Upgraded>> {
+        self.upgraded.take()
     }
 }
 
@@ -252,6 +284,7 @@ enum Stop {
     Writable,
     Yield,
     Reroute(RouteTag),
+    Upgrade,
     Close,
 }
 
@@ -289,6 +322,9 @@ pub(crate) struct Conn<'a, S: Transport, F: Service> {
     /// The last read returned less than it could take, so the socket had nothing more at
     /// that moment and the poller will hear of anything that arrives later.
     drained: bool,
+    /// The response just encoded switched to a live protocol (and whether an event stream
+    /// is chunked): nothing more is served as HTTP.
+    upgrade: Option<(Upgrade, bool)>,
 }
 
 impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
@@ -312,6 +348,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             after: AfterOutput::Continue,
             blocking: false,
             drained: false,
+            upgrade: None,
         }
     }
 
@@ -342,10 +379,23 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             return AfterTurn::Close;
         }
         self.state.leftover = self.buf.take();
+        if let Stop::Upgrade = stop {
+            let Some((upgrade, chunked)) = self.upgrade.take() else {
+                return AfterTurn::Close;
+            };
+            self.state.upgraded = Some(Box::new(Upgraded {
+                upgrade,
+                leftover: std::mem::take(&mut self.state.leftover),
+                unwritten: self.out.as_slice().to_vec(),
+                chunked,
+            }));
+            self.out.clear();
+            return AfterTurn::Upgrade;
+        }
         let now = Instant::now();
         let limits = self.config.limits;
         let (wait_for, until) = match stop {
-            Stop::Close => return AfterTurn::Close,
+            Stop::Close | Stop::Upgrade => return AfterTurn::Close,
             Stop::Yield => return self.owe_output(AfterTurn::Yield),
             Stop::Reroute(tag) => return self.owe_output(AfterTurn::Reroute { tag }),
             Stop::NextRequest => (
@@ -461,6 +511,10 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
 
     /// After a response was encoded: writes it now if it is large, streamed or the last one.
     fn after_response(&mut self) -> Option<Stop> {
+        if self.upgrade.is_some() {
+            // The live connection writes the output (the 101 or the stream's head) first.
+            return Some(Stop::Upgrade);
+        }
         let must_write = self.body.is_some()
             || self.after != AfterOutput::Continue
             || self.out.len() >= FLUSH_THRESHOLD_BYTES;
@@ -750,7 +804,16 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         version: http::Version,
         keep_alive: bool,
     ) {
-        let (parts, body) = response.into_parts();
+        let (mut parts, body) = response.into_parts();
+        if let Some(upgrade) = parts
+            .extensions
+            .remove::<LiveUpgrade>()
+            .and_then(|l| l.take())
+        {
+            if self.switch(&parts, upgrade, is_head, version) {
+                return;
+            }
+        }
         let (status, headers, kind) = if parts.status.is_informational() {
             // A 1xx is never a final response (RFC 9110 §15.2), and we send none but
             // `100 Continue` ourselves: the handler is wrong, so the client gets a 500.
@@ -782,6 +845,35 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                 self.body = Some(OutgoingBody::new(reader, false, Some(len)));
             }
         }
+    }
+
+    /// Encodes the head of a response that switches to a live connection, if it may:
+    /// a 101 to a WebSocket handshake, a 2xx event stream to anything but `HEAD`. Returns
+    /// false if it may not (the response is then sent as it is, and the upgrade dropped:
+    /// a 101 without a switch becomes a 500).
+    fn switch(
+        &mut self,
+        parts: &http::response::Parts,
+        upgrade: Upgrade,
+        is_head: bool,
+        version: http::Version,
+    ) -> bool {
+        let (framing, connection) = match &upgrade {
+            Upgrade::WebSocket(_) if parts.status == StatusCode::SWITCHING_PROTOCOLS => {
+                (encode::Framing::Unframed, encode::ConnectionHeader::Upgrade)
+            }
+            Upgrade::Events(_) if parts.status.is_success() && !is_head => {
+                if version >= http::Version::HTTP_11 {
+                    (encode::Framing::Chunked, encode::ConnectionHeader::Close)
+                } else {
+                    (encode::Framing::Unframed, encode::ConnectionHeader::Close)
+                }
+            }
+            _ => return false,
+        };
+        encode::encode_head(self.out, parts.status, &parts.headers, framing, connection);
+        self.upgrade = Some((upgrade, framing == encode::Framing::Chunked));
+        true
     }
 
     /// Writes the output and copies the streamed body, without blocking. `Ok(true)`: all of

@@ -28,6 +28,8 @@ pub(crate) enum ConnectionHeader {
     Close,
     /// `Connection: keep-alive`: an HTTP/1.0 client asked to keep the connection.
     KeepAlive,
+    /// `Connection: upgrade`: a 101 switching to the protocol of the `Upgrade` header.
+    Upgrade,
 }
 
 /// Appends the status line and headers. The framing and `Connection` headers come from the
@@ -75,6 +77,7 @@ pub(crate) fn encode_head(
         ConnectionHeader::Omit => {}
         ConnectionHeader::Close => out.extend_from_slice(b"connection: close\r\n"),
         ConnectionHeader::KeepAlive => out.extend_from_slice(b"connection: keep-alive\r\n"),
+        ConnectionHeader::Upgrade => out.extend_from_slice(b"connection: upgrade\r\n"),
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -118,6 +121,17 @@ pub(crate) fn chunk_size_line(len: usize) -> ([u8; MAX_CHUNK_SIZE_LINE], usize) 
     line[..count].copy_from_slice(&digits[start..]);
     line[count..count + 2].copy_from_slice(b"\r\n");
     (line, count + 2)
+}
+
+/// Appends `data` as one chunk (nothing for empty data: that would be the last chunk).
+pub(crate) fn encode_chunk(out: &mut Vec<u8>, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    let (line, used) = chunk_size_line(data.len());
+    out.extend_from_slice(&line[..used]);
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends the last chunk and an empty trailer section.

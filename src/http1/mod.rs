@@ -25,10 +25,10 @@ use std::time::{Duration, Instant};
 
 pub(crate) use conn::turn_in_memory;
 pub(crate) use conn::{
-    AfterTurn, Conn, ConnConfig, ConnState, Decision, RouteTag, Service, WaitFor,
+    AfterTurn, Conn, ConnConfig, ConnState, Decision, RouteTag, Service, Upgraded, WaitFor,
 };
 pub(crate) use decode::ChunkedDecoder;
-pub(crate) use encode::write_rejection;
+pub(crate) use encode::{encode_chunk, write_rejection};
 pub(crate) use memory::MemoryStream;
 pub(crate) use parse::RequestHead;
 pub(crate) use read_buf::ReadBuf;
@@ -129,7 +129,7 @@ pub mod fuzzing {
             let next =
                 conn::turn_in_memory(&mut stream, &mut buf, &mut state, limits, false, &echo);
             match next {
-                AfterTurn::Close => break,
+                AfterTurn::Close | AfterTurn::Upgrade => break,
                 AfterTurn::Wait { wait_for, .. }
                     if !wait_for.is_writable() && !stream.has_input() =>
                 {

@@ -128,11 +128,13 @@ impl MetricsPage {
             s.connections_accepted,
         );
         let open = "Open connections, by what they wait for (busy: on a worker or queued).";
-        let parked = s.connections_idle + s.connections_reading + s.connections_writing;
+        let parked =
+            s.connections_idle + s.connections_reading + s.connections_writing + s.connections_live;
         for (state, n) in [
             ("idle", s.connections_idle),
             ("reading", s.connections_reading),
             ("writing", s.connections_writing),
+            ("live", s.connections_live),
             ("busy", s.connections_open.saturating_sub(parked)),
         ] {
             self.gauge("switchyard_connections", open, &[("state", state)], f(n));

@@ -26,6 +26,9 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 /// costs no thread and no buffer, so the practical bound is the process's file descriptor
 /// limit (`ulimit -n`): past it, accepting pauses and retries every 50 ms.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
+/// Live connections (WebSocket, event streams) open at once before new ones are answered
+/// 503. One costs a few KiB and no thread.
+pub const DEFAULT_MAX_LIVE_CONNECTIONS: usize = 10_000;
 /// How long a graceful shutdown waits for requests in flight before cutting them.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The thread name prefix of a server's workers.
@@ -73,6 +76,7 @@ pub struct ServerBuilder {
     shutdown_delay: Duration,
     /// Bind with `SO_REUSEPORT`.
     reuse_port: bool,
+    max_live_connections: usize,
     /// Serve HTTPS with this configuration.
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
@@ -106,6 +110,7 @@ impl Default for ServerBuilder {
             metrics: true,
             shutdown_delay: Duration::ZERO,
             reuse_port: false,
+            max_live_connections: DEFAULT_MAX_LIVE_CONNECTIONS,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -130,6 +135,15 @@ impl ServerBuilder {
     /// (default [`DEFAULT_MAX_CONNECTIONS`]).
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
+        self
+    }
+
+    /// Live connections (WebSocket, event streams) allowed at once; a handshake or event
+    /// stream beyond them is answered 503 with `Retry-After` (default
+    /// [`DEFAULT_MAX_LIVE_CONNECTIONS`]). They count in
+    /// [`max_connections`](Self::max_connections) too.
+    pub fn max_live_connections(mut self, max: usize) -> Self {
+        self.max_live_connections = max;
         self
     }
 
@@ -331,6 +345,16 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves WebSocket connections at `path` in the app; see [`Router::websocket`].
+    pub fn websocket<F, S>(mut self, path: &str, session: F) -> Self
+    where
+        F: Fn(&crate::Request) -> S + Send + Sync + 'static,
+        S: crate::live::WebSocketSession,
+    {
+        self.router = self.router.websocket(path, session);
+        self
+    }
+
     /// Installs a plugin in the app; see [`Router::plugin`].
     pub fn plugin<P: Plugin>(mut self, plugin: P) -> Self {
         self.router = self.router.plugin(plugin);
@@ -435,6 +459,9 @@ impl ServerBuilder {
         let shared = Arc::new(Shared {
             counters,
             pool_names,
+            live_count: Arc::default(),
+            max_live_connections: self.max_live_connections,
+            live_closed_by_shutdown: std::sync::atomic::AtomicUsize::new(0),
             router,
             limits: self.limits,
             body_budget: Arc::new(crate::http1::BodyBudget::new(

@@ -15,12 +15,15 @@ use crate::error::ParseError;
 use http::StatusCode;
 
 use super::Shared;
+use super::live::{Live, LiveContext, LiveTurn};
 use super::reject::reject;
 use crate::body::{Body, RequestBody};
 use crate::http1::{
     AfterTurn, Conn, ConnConfig, ConnState, Decision, Limits, ReadBuf, RouteTag, Service,
-    Transport, deadline_after,
+    Transport, Upgraded, deadline_after,
 };
+use crate::live::outbox::Wake;
+use crate::live::{LiveTicket, LiveUpgrade};
 use crate::router::RoutePlan;
 #[cfg(feature = "tls")]
 use crate::tls::TlsInfo;
@@ -45,6 +48,8 @@ pub(super) struct Connection {
     state: ConnState<RoutePlan>,
     /// The socket is watched for writability (it owes output) rather than readability.
     pub(super) watching_writable: bool,
+    /// Once it switched protocols: the WebSocket or event stream it serves.
+    live: Option<Live>,
     /// The TLS session (feature `tls`); `None` on a plain connection, which costs a word.
     #[cfg(feature = "tls")]
     tls: Option<Box<super::tls::TlsState>>,
@@ -63,6 +68,7 @@ impl Connection {
             peer,
             state: ConnState::default(),
             watching_writable: false,
+            live: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -93,14 +99,55 @@ impl Connection {
         deadline_after(now, limits.keep_alive_timeout)
     }
 
-    /// Whether a response to it is under way (see `ConnState::owes_output`), or TLS output
-    /// is owed.
+    /// Whether a response to it is under way (see `ConnState::owes_output`), it is live, or
+    /// TLS output is owed: it may not be answered with anything else (such as a 503).
     pub(super) fn owes_output(&self) -> bool {
         #[cfg(feature = "tls")]
         if self.tls.as_ref().is_some_and(|tls| tls.owes_output()) {
             return true;
         }
-        self.state.owes_output()
+        self.live.is_some() || self.state.owes_output()
+    }
+
+    pub(super) fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Whether it is live and already knows the server is shutting down.
+    pub(super) fn live_told_to_go(&self) -> bool {
+        self.live.as_ref().is_some_and(Live::told_to_go)
+    }
+
+    /// Switches to the live connection the last turn upgraded to (`AfterTurn::Upgrade`);
+    /// `waker` is how its senders wake it. Returns false if there was none.
+    pub(super) fn go_live(&mut self, waker: Arc<dyn Wake>) -> bool {
+        let Some(upgraded) = self.state.take_upgraded() else {
+            return false;
+        };
+        let Upgraded {
+            upgrade,
+            leftover,
+            unwritten,
+            chunked,
+        } = *upgraded;
+        let live = Live::new(upgrade, leftover, unwritten, chunked);
+        live.set_waker(waker);
+        self.state = ConnState::default();
+        self.live = Some(live);
+        true
+    }
+
+    /// A live connection's turn; over TLS, through the session.
+    pub(super) fn serve_live(&mut self, cx: &LiveContext<'_>) -> LiveTurn {
+        let Some(live) = &mut self.live else {
+            return LiveTurn::Close;
+        };
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            return tls.serve_live(&self.stream, cx.write_timeout, |io| live.turn(io, cx));
+        }
+        let mut stream: &TcpStream = &self.stream;
+        live.turn(&mut stream, cx)
     }
 
     /// Answers `status` and closes the connection for writing, for a connection the server
@@ -135,6 +182,39 @@ impl Drop for Connection {
     fn drop(&mut self) {
         if let Some(tls) = &mut self.tls {
             tls.close(&self.stream, self.state.owes_output());
+        }
+    }
+}
+
+impl HandlerService<'_> {
+    /// A response that switches to a live connection gets a place among the server's live
+    /// connections, or becomes a 503 when they are all taken or the server shuts down.
+    fn admit_live(&self, response: &mut http::Response<Body>) {
+        let Some(live) = response.extensions().get::<LiveUpgrade>() else {
+            return;
+        };
+        let shared = self.shared;
+        let ticket = if shared.shutdown.load(Ordering::Acquire) {
+            None
+        } else {
+            LiveTicket::try_new(&shared.live_count, shared.max_live_connections)
+        };
+        match ticket {
+            Some(ticket) => live.attach(ticket),
+            None => {
+                live.take();
+                crate::logging::log_warn!(
+                    "refused a live connection from {}: {} open, or shutting down",
+                    self.peer,
+                    shared.live_count.load(Ordering::Relaxed)
+                );
+                *response = http::Response::builder()
+                    .status(http::StatusCode::SERVICE_UNAVAILABLE)
+                    .header(http::header::RETRY_AFTER, "1")
+                    .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                    .body(Body::from("Service Unavailable\n"))
+                    .unwrap_or_default();
+            }
         }
     }
 }
@@ -220,18 +300,22 @@ impl Service for HandlerService<'_> {
         let draining = shared.shutdown.load(Ordering::Acquire);
         let counters = &shared.counters;
         if !counters.enabled() {
-            return shared
-                .router
-                .serve_parts(head, body, Some(self.peer), draining, plan);
+            let mut response =
+                shared
+                    .router
+                    .serve_parts(head, body, Some(self.peer), draining, plan);
+            self.admit_live(&mut response);
+            return response;
         }
         let series = match &plan {
             RoutePlan::Route { route, handler, .. } => counters.series(*route, handler.position()),
             _ => None,
         };
         let started = Instant::now();
-        let response = shared
+        let mut response = shared
             .router
             .serve_parts(head, body, Some(self.peer), draining, plan);
+        self.admit_live(&mut response);
         counters.responded(response.status(), self.tag.0, series, started.elapsed());
         response
     }

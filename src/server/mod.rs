@@ -28,6 +28,7 @@
 mod builder;
 mod connection;
 mod handle;
+mod live;
 mod poller;
 mod reject;
 mod scheduler;
@@ -49,8 +50,8 @@ use mio::unix::SourceFd;
 use mio::{Interest, Poll, Waker};
 
 pub use builder::{
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS,
-    ServerBuilder,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LIVE_CONNECTIONS,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, ServerBuilder,
 };
 pub use handle::ShutdownHandle;
 
@@ -89,6 +90,11 @@ pub(crate) struct Shared {
     counters: Arc<Counters>,
     /// The pools' names in `RouteTag` order (`"main"` first).
     pool_names: Vec<String>,
+    /// Live connections (WebSocket, event streams) open or switching, and their cap.
+    live_count: Arc<std::sync::atomic::AtomicUsize>,
+    max_live_connections: usize,
+    /// Live connections closed because the server shut down.
+    live_closed_by_shutdown: std::sync::atomic::AtomicUsize,
     /// Connections are TLS, with the configuration this handle holds when they are accepted.
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
@@ -114,6 +120,9 @@ pub struct ShutdownReport {
     /// Workers still running a handler when the server gave up waiting; their threads were
     /// detached and finish on their own.
     pub stuck_workers: usize,
+    /// Live connections the shutdown closed: WebSockets closed with 1001 (going away),
+    /// event streams ended. Not a failure: clients reconnect elsewhere.
+    pub live_connections_closed: usize,
 }
 
 impl ShutdownReport {

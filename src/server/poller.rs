@@ -173,6 +173,10 @@ impl Poller {
         let report = ShutdownReport {
             connections_cut: self.connections_cut,
             stuck_workers,
+            live_connections_closed: self
+                .shared()
+                .live_closed_by_shutdown
+                .load(Ordering::Relaxed),
         };
         crate::logging::log_info!("shut down: {report:?}");
         Ok(report)
@@ -205,7 +209,11 @@ impl Poller {
         }
         let in_flight = self.table().in_flight();
         let idle_left = self.idle_close_at.is_some() && self.table().open() > in_flight;
-        if in_flight == 0 && !idle_left {
+        // Live connections say goodbye (1001, the end of an event stream) and wait for the
+        // client's answer, bounded by their close timeout.
+        let live_left =
+            self.table().parked(WaitFor::Live) + self.table().parked(WaitFor::LiveBlocked) > 0;
+        if in_flight == 0 && !idle_left && !live_left {
             return true;
         }
         if self.drain_deadline.is_some_and(|at| at <= now) {
@@ -390,6 +398,8 @@ impl Poller {
                 Expired::Due(mut connection, wait_for) => {
                     let counters = &self.shared().counters;
                     match wait_for {
+                        // Live connections' timers give them a turn (`Expired::Wake`).
+                        WaitFor::Live | WaitFor::LiveBlocked => {}
                         WaitFor::NextRequest => counters.timed_out(TimeoutKind::Idle),
                         WaitFor::Writable => counters.timed_out(TimeoutKind::Write),
                         WaitFor::RestOfHead => counters.timed_out_with_408(TimeoutKind::Head),
@@ -399,6 +409,7 @@ impl Poller {
                         connection.reject(StatusCode::REQUEST_TIMEOUT);
                     }
                 }
+                Expired::Wake(slot, connection) => self.context.enqueue(slot, connection),
                 Expired::Later(timer) => self.arm(timer),
                 Expired::Stale => {}
             }
@@ -425,6 +436,9 @@ impl Poller {
             // still needs a worker for its next turn (its response says `Connection: close`).
             // One pass: a connection parked idle by a turn that raced with this is closed
             // when the server stops (nothing waits for it).
+            for (slot, connection) in self.table().take_live() {
+                self.context.enqueue(slot, connection);
+            }
             if delay.is_zero() {
                 self.table().close_idle();
             } else {

@@ -18,7 +18,7 @@
 
 use std::net::Shutdown;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
@@ -38,6 +38,11 @@ pub(super) struct SlotHandle {
 }
 
 impl SlotHandle {
+    /// The slot's generation: it changes when its connection is closed.
+    pub(super) fn generation(&self) -> u64 {
+        lock(&self.slot).generation
+    }
+
     /// A handle on a slot outside any table, for tests of what carries handles.
     #[cfg(test)]
     pub(super) fn detached(id: SlotId) -> Self {
@@ -107,6 +112,9 @@ pub(super) enum Expired {
     Due(Connection, WaitFor),
     /// The deadline moved later: arm this timer instead.
     Later(Timer),
+    /// A live connection's timer (a ping, a keep-alive, a close timeout): it is busy now,
+    /// to be queued for a turn.
+    Wake(SlotHandle, Connection),
     /// Nothing to do (an old timer, or the connection is busy).
     Stale,
 }
@@ -123,7 +131,7 @@ pub(super) struct ConnectionTable {
     /// sees a connection between two counts.
     in_flight: AtomicUsize,
     /// Parked connections, by what they wait for (`WaitFor::index`).
-    parked: [AtomicUsize; 4],
+    parked: [AtomicUsize; 6],
 }
 
 impl ConnectionTable {
@@ -186,30 +194,97 @@ impl ConnectionTable {
                 None
             }
             SlotState::Free => None,
-            SlotState::Parked { connection, .. } => {
-                let stream = Arc::clone(&connection.stream);
-                let SlotState::Parked {
-                    connection,
-                    wait_for,
-                    ..
-                } = std::mem::replace(
-                    &mut slot.state,
-                    SlotState::Busy {
-                        readable: false,
-                        stream,
-                    },
-                )
-                else {
-                    unreachable!("matched Parked above");
-                };
-                if !wait_for.is_in_flight() {
-                    self.in_flight.fetch_add(1, Ordering::AcqRel);
-                }
-                decrement(&self.parked[wait_for.index()]);
+            SlotState::Parked { .. } => {
+                let connection = self.make_busy(&mut slot);
                 drop(slot);
                 Some((handle, connection))
             }
         }
+    }
+
+    /// A parked connection becomes busy; returns it.
+    fn make_busy(&self, slot: &mut Slot) -> Connection {
+        let SlotState::Parked { connection, .. } = &slot.state else {
+            unreachable!("make_busy on a connection that is not parked");
+        };
+        let stream = Arc::clone(&connection.stream);
+        let SlotState::Parked {
+            connection,
+            wait_for,
+            ..
+        } = std::mem::replace(
+            &mut slot.state,
+            SlotState::Busy {
+                readable: false,
+                stream,
+            },
+        )
+        else {
+            unreachable!("matched Parked above");
+        };
+        if !wait_for.is_in_flight() {
+            self.in_flight.fetch_add(1, Ordering::AcqRel);
+        }
+        decrement(&self.parked[wait_for.index()]);
+        connection
+    }
+
+    /// Wakes a live connection that something was sent to: a parked one becomes busy and
+    /// is returned, to be queued; a busy one is marked, so its worker serves it again.
+    /// Nothing when the connection (`generation`) is gone.
+    pub(super) fn wake_live(&self, handle: &SlotHandle, generation: u64) -> Option<Connection> {
+        let mut slot = lock(&handle.slot);
+        if slot.generation != generation {
+            return None;
+        }
+        match &mut slot.state {
+            SlotState::Busy { readable, .. } => {
+                *readable = true;
+                None
+            }
+            SlotState::Parked { wait_for, .. } if wait_for.is_live() => {
+                Some(self.make_busy(&mut slot))
+            }
+            SlotState::Parked { .. } | SlotState::Free => None,
+        }
+    }
+
+    /// Parks a live connection after its turn, like `park`; but if the server is
+    /// `draining` and the connection has not been `told` yet, it stays busy and is handed
+    /// back to say goodbye. `draining` is read under the slot lock, so a drain that began
+    /// during the turn either finds the connection parked (`take_live`) or is seen here.
+    pub(super) fn park_live(
+        &self,
+        handle: &SlotHandle,
+        connection: Connection,
+        wait_for: WaitFor,
+        until: Instant,
+        draining: &AtomicBool,
+        told: bool,
+    ) -> Parked {
+        let mut slot = lock(&handle.slot);
+        if !told && draining.load(Ordering::Acquire) {
+            return Parked::ReadyAgain(connection);
+        }
+        self.park_locked(&mut slot, handle.id, connection, wait_for, until, false)
+    }
+
+    /// Takes every parked live connection (shutdown: each needs a turn to say goodbye).
+    pub(super) fn take_live(&self) -> Vec<(SlotHandle, Connection)> {
+        let mut taken = Vec::new();
+        for (index, slot_arc) in self.snapshot().into_iter().enumerate() {
+            let mut slot = lock(&slot_arc);
+            if matches!(&slot.state, SlotState::Parked { wait_for, .. } if wait_for.is_live()) {
+                let connection = self.make_busy(&mut slot);
+                drop(slot);
+                let handle = SlotHandle {
+                    id: SlotId(index),
+                    slot: slot_arc,
+                };
+                taken.push((handle, connection));
+            }
+        }
+        taken
     }
 
     /// Parks a busy connection after its turn, unless its socket became ready meanwhile.
@@ -222,15 +297,33 @@ impl ConnectionTable {
         until: Instant,
         shutting_down: bool,
     ) -> Parked {
-        let id = handle.id;
         let mut slot = lock(&handle.slot);
+        self.park_locked(
+            &mut slot,
+            handle.id,
+            connection,
+            wait_for,
+            until,
+            shutting_down,
+        )
+    }
+
+    fn park_locked(
+        &self,
+        slot: &mut Slot,
+        id: SlotId,
+        connection: Connection,
+        wait_for: WaitFor,
+        until: Instant,
+        shutting_down: bool,
+    ) -> Parked {
         let SlotState::Busy { readable, .. } = &mut slot.state else {
             debug_assert!(false, "parking a connection that is not busy");
             return Parked::Closed;
         };
         if shutting_down && !wait_for.is_in_flight() {
             drop(connection);
-            self.free_busy(&mut slot, id);
+            self.free_busy(slot, id);
             return Parked::Closed;
         }
         if std::mem::take(readable) {
@@ -281,10 +374,10 @@ impl ConnectionTable {
 
     /// Handles a timer: a parked connection whose deadline has passed is removed.
     pub(super) fn expire(&self, timer: Timer, now: Instant) -> Expired {
-        let Some(slot) = self.slot(timer.id) else {
+        let Some(slot_arc) = self.slot(timer.id) else {
             return Expired::Stale;
         };
-        let mut slot = lock(&slot);
+        let mut slot = lock(&slot_arc);
         if slot.generation != timer.generation || slot.timer_at != Some(timer.at) {
             return Expired::Stale;
         }
@@ -301,19 +394,30 @@ impl ConnectionTable {
             slot.timer_at = Some(later.at);
             return Expired::Later(later);
         }
+        if matches!(&slot.state, SlotState::Parked { wait_for, .. } if wait_for.is_live()) {
+            let connection = self.make_busy(&mut slot);
+            drop(slot);
+            let handle = SlotHandle {
+                id: timer.id,
+                slot: slot_arc,
+            };
+            return Expired::Wake(handle, connection);
+        }
         match self.free_parked(&mut slot, timer.id) {
             Some((connection, wait_for)) => Expired::Due(connection, wait_for),
             None => Expired::Stale,
         }
     }
 
-    /// Closes every parked connection with nothing in flight (shutdown); returns how many.
+    /// Closes every parked connection with nothing in flight (shutdown), live ones
+    /// excepted (they say goodbye first: `take_live`); returns how many.
     pub(super) fn close_idle(&self) -> usize {
         let mut closed = 0;
         for (index, slot) in self.snapshot().iter().enumerate() {
             let mut slot = lock(slot);
-            if matches!(&slot.state, SlotState::Parked { wait_for, .. } if !wait_for.is_in_flight())
-            {
+            let idle = matches!(&slot.state, SlotState::Parked { wait_for, .. }
+                if !wait_for.is_in_flight() && !wait_for.is_live());
+            if idle {
                 drop(self.free_parked(&mut slot, SlotId(index)));
                 closed += 1;
             }

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 use rustls::ServerConnection;
 
+use super::live::LiveTurn;
 use super::reject::{REJECT_DISCARD_BYTES, rejection};
 use crate::http1::{AfterTurn, Limits, Transport, WaitFor, deadline_after, set_tcp_blocking};
 use crate::tls::{TlsConfig, TlsInfo};
@@ -147,6 +148,60 @@ impl TlsState {
                 if !wait_for.is_writable() && plaintext_pending(&mut session) =>
             {
                 AfterTurn::Yield
+            }
+            next => next,
+        }
+    }
+
+    /// A live connection's turn (WebSocket, event stream): `live` reads and writes through
+    /// the session; what rustls still holds afterwards is owed as the engine's output is.
+    pub(super) fn serve_live(
+        &mut self,
+        tcp: &TcpStream,
+        write_timeout: Duration,
+        live: impl FnOnce(&mut TlsIo<'_>) -> LiveTurn,
+    ) -> LiveTurn {
+        let now = Instant::now();
+        let write_until = deadline_after(now, write_timeout);
+        if self.closing {
+            return match flush(tcp, &mut lock(&self.session)) {
+                Ok(true) | Err(_) => LiveTurn::Close,
+                Ok(false) => LiveTurn::Park {
+                    blocked: true,
+                    until: write_until,
+                },
+            };
+        }
+        let mut io = TlsIo {
+            tcp,
+            session: &self.session,
+            blocking: false,
+        };
+        let next = live(&mut io);
+        let mut session = lock(&self.session);
+        let owed = match flush(tcp, &mut session) {
+            Ok(done) => !done,
+            Err(_) => return LiveTurn::Close,
+        };
+        match next {
+            // Its last frames are still in rustls: write them before closing.
+            LiveTurn::Close if owed => {
+                self.closing = true;
+                LiveTurn::Park {
+                    blocked: true,
+                    until: write_until,
+                }
+            }
+            // Watch writability, keeping the live connection's own timer.
+            LiveTurn::Park {
+                blocked: false,
+                until,
+            } if owed => LiveTurn::Park {
+                blocked: true,
+                until,
+            },
+            LiveTurn::Park { blocked: false, .. } if plaintext_pending(&mut session) => {
+                LiveTurn::Yield
             }
             next => next,
         }

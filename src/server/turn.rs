@@ -3,8 +3,8 @@
 //! loop of the main pool's workers (see the `scheduler` module).
 
 use std::os::fd::AsRawFd;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use crossbeam_channel::Sender;
@@ -12,10 +12,12 @@ use http::StatusCode;
 
 use super::Shared;
 use super::connection::Connection;
+use super::live::{LiveContext, LiveTurn};
 use super::scheduler::{Ready, Scheduler};
 use super::table::{ConnectionTable, Parked, SlotHandle, SlotId, Timer};
 use super::waker::PollerWaker;
 use crate::http1::{AfterTurn, RouteTag, WaitFor};
+use crate::live::outbox::Wake;
 use crate::metrics::{LiveGauges, MetricsSnapshot, PoolMetrics};
 use crate::pool::PoolProbe;
 
@@ -59,6 +61,8 @@ impl LiveGauges for TurnContext {
         snapshot.connections_reading =
             table.parked(WaitFor::RestOfHead) + table.parked(WaitFor::Body);
         snapshot.connections_writing = table.parked(WaitFor::Writable);
+        snapshot.connections_live =
+            table.parked(WaitFor::Live) + table.parked(WaitFor::LiveBlocked);
         let counters = &self.shared.counters;
         snapshot.pools = self
             .pool_probes
@@ -178,9 +182,25 @@ impl Turn {
 
     fn serve(&self, mut connection: Connection) -> bool {
         let context = &*self.context;
-        let next = connection.serve(&context.shared, self.tag);
+        let mut next = if connection.is_live() {
+            self.serve_live(&mut connection)
+        } else {
+            connection.serve(&context.shared, self.tag)
+        };
+        if next == AfterTurn::Upgrade {
+            let waker = Arc::new(SlotWaker {
+                context: Arc::downgrade(&self.context),
+                generation: self.slot.generation(),
+                slot: self.slot.clone(),
+            });
+            next = if connection.go_live(waker) {
+                self.serve_live(&mut connection)
+            } else {
+                AfterTurn::Close
+            };
+        }
         match next {
-            AfterTurn::Close => {
+            AfterTurn::Close | AfterTurn::Upgrade => {
                 drop(connection);
                 context.close(&self.slot);
                 false
@@ -206,12 +226,20 @@ impl Turn {
                 // (the client may have sent a request right after a keep-alive response
                 // written just before the listener closed), and the poller closes them.
                 let shared = &context.shared;
-                let shutting_down =
-                    shared.draining.load(Ordering::Acquire) && shared.shutdown_delay.is_zero();
-                match context
-                    .table
-                    .park(&self.slot, connection, wait_for, until, shutting_down)
-                {
+                let parked = if wait_for.is_live() {
+                    let told = connection.live_told_to_go();
+                    let draining = &shared.draining;
+                    context
+                        .table
+                        .park_live(&self.slot, connection, wait_for, until, draining, told)
+                } else {
+                    let shutting_down =
+                        shared.draining.load(Ordering::Acquire) && shared.shutdown_delay.is_zero();
+                    context
+                        .table
+                        .park(&self.slot, connection, wait_for, until, shutting_down)
+                };
+                match parked {
                     Parked::Waiting(timer) => {
                         context.finished_turn();
                         if let Some(timer) = timer {
@@ -228,6 +256,28 @@ impl Turn {
                     }
                 }
             }
+        }
+    }
+
+    /// A live connection's turn (WebSocket, event stream), as the engine's turns end.
+    fn serve_live(&self, connection: &mut Connection) -> AfterTurn {
+        let shared = &self.context.shared;
+        let cx = LiveContext {
+            draining: shared.draining.load(Ordering::Acquire),
+            write_timeout: shared.limits.write_timeout,
+            closed_by_shutdown: &shared.live_closed_by_shutdown,
+        };
+        match connection.serve_live(&cx) {
+            LiveTurn::Park { blocked, until } => AfterTurn::Wait {
+                wait_for: if blocked {
+                    WaitFor::LiveBlocked
+                } else {
+                    WaitFor::Live
+                },
+                until,
+            },
+            LiveTurn::Yield => AfterTurn::Yield,
+            LiveTurn::Close => AfterTurn::Close,
         }
     }
 
@@ -255,6 +305,29 @@ impl Drop for Turn {
         if !self.finished {
             drop(self.connection.take());
             self.context.close(&self.slot);
+        }
+    }
+}
+
+/// How a live connection's senders wake it: a parked one is queued for a turn, a busy one
+/// is served again after its turn. Holds the server weakly: a sender outliving the server
+/// wakes nothing.
+struct SlotWaker {
+    context: Weak<TurnContext>,
+    slot: SlotHandle,
+    /// The connection's generation in its slot: a later connection there is not woken.
+    generation: u64,
+}
+
+impl Wake for SlotWaker {
+    fn wake(&self) {
+        let Some(context) = self.context.upgrade() else {
+            return;
+        };
+        if let Some(connection) = context.table.wake_live(&self.slot, self.generation) {
+            context.enqueue(self.slot.clone(), connection);
+            // No runner may be about: the poller starts one.
+            context.waker.wake_if_sleeping();
         }
     }
 }
