@@ -11,6 +11,9 @@
 //! less than asked only once rustls's plaintext and the socket are both empty, which is when
 //! the engine parks.
 //!
+//! A live connection's turn (WebSocket, event stream) runs through the same session
+//! (`serve_live`), with the same rule for what rustls still holds.
+//!
 //! The rustls session sits behind an `Arc<Mutex<_>>` so that a body streamed to a handler
 //! (`Router::stream_bodies`) reads through a second handle ([`TlsIo::try_clone_boxed`]); the
 //! lock is never contended otherwise.
@@ -165,7 +168,8 @@ impl TlsState {
         let write_until = deadline_after(now, write_timeout);
         if self.closing {
             return match flush(tcp, &mut lock(&self.session)) {
-                Ok(true) | Err(_) => LiveTurn::Close,
+                Ok(true) => LiveTurn::Close,
+                Err(_) => fail_live(&mut self.closed),
                 Ok(false) => LiveTurn::Park {
                     blocked: true,
                     until: write_until,
@@ -181,7 +185,7 @@ impl TlsState {
         let mut session = lock(&self.session);
         let owed = match flush(tcp, &mut session) {
             Ok(done) => !done,
-            Err(_) => return LiveTurn::Close,
+            Err(_) => return fail_live(&mut self.closed),
         };
         match next {
             // Its last frames are still in rustls: write them before closing.
@@ -262,6 +266,11 @@ impl TlsState {
 fn fail(closed: &mut bool) -> AfterTurn {
     *closed = true;
     AfterTurn::Close
+}
+
+fn fail_live(closed: &mut bool) -> LiveTurn {
+    *closed = true;
+    LiveTurn::Close
 }
 
 /// Reads and processes handshake records until the handshake is done or the socket is
