@@ -753,3 +753,37 @@ fn an_event_stream_can_be_part_of_a_nested_app() {
     let mut events = EventReader::open(server.local_addr(), "/api/events", "");
     assert_eq!(events.chunk().unwrap(), "id: 5\ndata: tick 5\n\n");
 }
+
+#[test]
+fn event_streams_free_their_place_among_live_connections_when_clients_leave() {
+    let (sender, streams) = mpsc::channel::<EventStream>();
+    let server = spawn(Server::builder().threads(1).max_live_connections(2).route(
+        Method::GET,
+        "/events",
+        move |_: &Request| {
+            let (response, events) = Response::events();
+            let _ = sender.send(events);
+            response
+        },
+    ));
+    let addr = server.local_addr();
+    let request = b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut kept = Vec::new();
+    for _ in 0..5 {
+        let first = EventReader::open(addr, "/events", "");
+        let second = EventReader::open(addr, "/events", "");
+        assert!(first.head.starts_with("HTTP/1.1 200"), "{}", first.head);
+        assert!(second.head.starts_with("HTTP/1.1 200"), "{}", second.head);
+        kept.push(streams.recv_timeout(IO_TIMEOUT).unwrap());
+        kept.push(streams.recv_timeout(IO_TIMEOUT).unwrap());
+        let refused = support::raw(addr, request);
+        assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+        drop((first, second));
+        // Both places free once the server sees the clients gone.
+        let deadline = Instant::now() + IO_TIMEOUT;
+        while kept.iter().any(|s| !s.is_closed()) {
+            assert!(Instant::now() < deadline, "the streams never closed");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}

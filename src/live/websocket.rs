@@ -203,8 +203,9 @@ impl From<Refused> for SendError {
 /// A panic in a callback closes the connection with 1011 (internal error) and costs no
 /// worker.
 pub trait WebSocketSession: Send + 'static {
-    /// The connection is open (the 101 response is on its way); `ws` may be kept and
-    /// cloned to send later.
+    /// The connection is open: called before the 101 response is written (so a client that
+    /// sees it knows this ran, e.g. that it is subscribed to a [`Topic`](super::Topic));
+    /// `ws` may be kept and cloned to send later, and what it sends follows the 101.
     fn on_open(&mut self, _ws: &WebSocket) {}
 
     /// A complete text or binary message arrived (pings and pongs are answered and

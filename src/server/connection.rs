@@ -211,6 +211,7 @@ impl HandlerService<'_> {
                 *response = http::Response::builder()
                     .status(http::StatusCode::SERVICE_UNAVAILABLE)
                     .header(http::header::RETRY_AFTER, "1")
+                    .header(http::header::CONNECTION, "close")
                     .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
                     .body(Body::from("Service Unavailable\n"))
                     .unwrap_or_default();

@@ -197,14 +197,15 @@ impl WebSocketConn {
         now: Instant,
         cx: &LiveContext<'_>,
     ) -> LiveTurn {
+        if !self.opened {
+            // Before the 101 is written: a client that sees it knows `on_open` ran.
+            self.opened = true;
+            self.call(|session, ws| session.on_open(ws));
+        }
         match write_pending(io, &self.prefix, &mut self.prefix_written) {
             Ok(true) => self.prefix = Vec::new(),
             Ok(false) => return self.park_blocked(now, cx),
             Err(_) => return self.end(),
-        }
-        if !self.opened {
-            self.opened = true;
-            self.call(|session, ws| session.on_open(ws));
         }
         let mut rounds = 0;
         loop {

@@ -45,6 +45,43 @@ pub(super) struct Ready {
     pub(super) since: Instant,
 }
 
+/// Connections waiting for a runner, in two lanes: HTTP requests, and live connections'
+/// turns. Requests go first, so a storm of broadcasts delays a request by one live turn,
+/// not by thousands; live turns are not starved by a stream of requests either: one in
+/// every `LIVE_SHARE` pops serves the live lane when both wait.
+#[derive(Default)]
+struct ReadyQueue {
+    requests: VecDeque<Ready>,
+    live: VecDeque<Ready>,
+    /// Requests served in a row while live turns waited.
+    requests_in_a_row: usize,
+}
+
+/// See [`ReadyQueue`].
+const LIVE_SHARE: usize = 4;
+
+impl ReadyQueue {
+    fn len(&self) -> usize {
+        self.requests.len() + self.live.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.requests.is_empty() && self.live.is_empty()
+    }
+
+    fn pop(&mut self) -> Option<Ready> {
+        if self.live.is_empty() {
+            return self.requests.pop_front();
+        }
+        if self.requests.is_empty() || self.requests_in_a_row + 1 >= LIVE_SHARE {
+            self.requests_in_a_row = 0;
+            return self.live.pop_front();
+        }
+        self.requests_in_a_row += 1;
+        self.requests.pop_front()
+    }
+}
+
 /// The readiness of every connection (not the listener's: the poller keeps that).
 struct Readiness {
     poll: Poll,
@@ -63,7 +100,7 @@ pub(super) struct Scheduler {
     watched: Mutex<bool>,
     /// The poller asks to watch readiness even with runners out (they are stuck).
     poller_watches: AtomicBool,
-    ready: Mutex<VecDeque<Ready>>,
+    ready: Mutex<ReadyQueue>,
     /// `ready`'s length, mirrored for readers that must not take its lock.
     queued_now: AtomicUsize,
     /// Runners started and not yet retired (queued on the pool, or running).
@@ -97,7 +134,7 @@ impl Scheduler {
             poller,
             watched: Mutex::new(true),
             poller_watches: AtomicBool::new(false),
-            ready: Mutex::new(VecDeque::new()),
+            ready: Mutex::new(ReadyQueue::default()),
             queued_now: AtomicUsize::new(0),
             runners: AtomicUsize::new(0),
             leading: AtomicBool::new(false),
@@ -223,21 +260,27 @@ impl Scheduler {
         lock(&self.ready).len()
     }
 
-    /// Queues `ready` unless `capacity` connections wait already; then hands it back.
+    /// Queues `ready` unless `capacity` HTTP connections wait already; then hands it back.
+    /// Live connections (WebSocket, event streams) wait in a lane of their own, which
+    /// `capacity` does not count: a burst of broadcasts must not turn requests away.
     #[allow(clippy::result_large_err)] // handing the connection back is the point; it is moved, not copied twice
     pub(super) fn push(&self, ready: Ready, capacity: usize) -> Result<(), Ready> {
         let mut queue = lock(&self.ready);
-        if queue.len() >= capacity {
-            return Err(ready);
+        if ready.connection.is_live() {
+            queue.live.push_back(ready);
+        } else {
+            if queue.requests.len() >= capacity {
+                return Err(ready);
+            }
+            queue.requests.push_back(ready);
         }
-        queue.push_back(ready);
         self.queued_now.store(queue.len(), Ordering::Relaxed);
         Ok(())
     }
 
     pub(super) fn pop(&self) -> Option<Ready> {
         let mut queue = lock(&self.ready);
-        let ready = queue.pop_front();
+        let ready = queue.pop();
         self.queued_now.store(queue.len(), Ordering::Relaxed);
         ready
     }
@@ -246,7 +289,9 @@ impl Scheduler {
     pub(super) fn take_all(&self) -> Vec<Ready> {
         let mut queue = lock(&self.ready);
         self.queued_now.store(0, Ordering::Relaxed);
-        queue.drain(..).collect()
+        let mut all: Vec<Ready> = queue.requests.drain(..).collect();
+        all.extend(queue.live.drain(..));
+        all
     }
 
     /// The queue's length as last changed, read without its lock (for metrics).
@@ -256,10 +301,13 @@ impl Scheduler {
 
     /// How many queued connections have waited since `before` or longer.
     pub(super) fn waiting_since(&self, before: Instant) -> usize {
-        lock(&self.ready)
-            .iter()
-            .take_while(|ready| ready.since <= before)
-            .count()
+        let queue = lock(&self.ready);
+        let waited = |lane: &VecDeque<Ready>| {
+            lane.iter()
+                .take_while(|ready| ready.since <= before)
+                .count()
+        };
+        waited(&queue.requests) + waited(&queue.live)
     }
 
     pub(super) fn runners(&self) -> usize {
