@@ -151,7 +151,8 @@ fn echoes_text_and_binary_messages() {
     assert_eq!(next(&mut client), Message::text("hello"));
     client.send(Message::binary(vec![0u8, 1, 2, 255])).unwrap();
     assert_eq!(next(&mut client), Message::binary(vec![0u8, 1, 2, 255]));
-    let big = "x".repeat(200_000);
+    // Over the read buffer, under the 64 KiB default limit.
+    let big = "x".repeat(60_000);
     client.send(Message::text(big.clone())).unwrap();
     assert_eq!(next(&mut client), Message::text(big));
 }
@@ -496,6 +497,10 @@ fn bad_handshakes_get_a_precise_status() {
     assert!(support::raw(addr, no_key.as_bytes()).starts_with("HTTP/1.1 400"));
     let post = HANDSHAKE.replace("GET", "POST");
     assert!(support::raw(addr, post.as_bytes()).starts_with("HTTP/1.1 405"));
+    let head = HANDSHAKE.replace("GET", "HEAD");
+    assert!(support::raw(addr, head.as_bytes()).starts_with("HTTP/1.1 400"));
+    let with_body = HANDSHAKE.replace("\r\n\r\n", "\r\nContent-Length: 2\r\n\r\nhi");
+    assert!(support::raw(addr, with_body.as_bytes()).starts_with("HTTP/1.1 400"));
     // A plain GET of the route is a bad handshake, not a hang.
     assert_eq!(support::get(addr, "/ws").status, 400);
 }
@@ -786,4 +791,103 @@ fn event_streams_free_their_place_among_live_connections_when_clients_leave() {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// Waits long enough for an idle server's runners to retire (they lead for 50 ms), so
+/// that what follows must start one.
+fn let_the_server_go_idle() {
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+#[test]
+fn an_idle_server_still_delivers_what_a_background_thread_sends() {
+    struct Share(mpsc::Sender<WebSocket>);
+    impl WebSocketSession for Share {
+        fn on_open(&mut self, ws: &WebSocket) {
+            let _ = self.0.send(ws.clone());
+        }
+        fn on_message(&mut self, _: &WebSocket, _: Message) {}
+    }
+    let (sender, handles) = mpsc::channel::<WebSocket>();
+    let server = spawn(
+        Server::builder()
+            .threads(2)
+            .websocket("/ws", move |_: &Request| Share(sender.clone())),
+    );
+    let mut client = ws_client(server.local_addr(), "/ws");
+    let ws = handles.recv_timeout(IO_TIMEOUT).unwrap();
+    for i in 0..3 {
+        let_the_server_go_idle();
+        let sent = Instant::now();
+        ws.send(format!("tick {i}")).unwrap();
+        assert_eq!(next(&mut client), Message::text(format!("tick {i}")));
+        assert!(
+            sent.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            sent.elapsed()
+        );
+    }
+}
+
+#[test]
+fn shutdown_of_an_idle_server_still_says_goodbye() {
+    let server = spawn(echo_server());
+    let mut client = ws_client(server.local_addr(), "/ws");
+    client.send(Message::text("x")).unwrap();
+    assert_eq!(next(&mut client), Message::text("x"));
+    let_the_server_go_idle();
+    let (done_sender, done) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_sender.send(server.shutdown());
+    });
+    assert_eq!(close_code(next(&mut client)), CloseCode::Away);
+    let report = done.recv_timeout(IO_TIMEOUT).unwrap().unwrap();
+    assert_eq!(report.live_connections_closed, 1);
+    assert!(report.is_clean(), "{report:?}");
+}
+
+#[test]
+fn what_was_sent_before_a_close_is_delivered_first() {
+    struct Burst;
+    impl WebSocketSession for Burst {
+        fn on_message(&mut self, ws: &WebSocket, _: Message) {
+            // More than one turn's worth, then the close.
+            for i in 0..200 {
+                ws.send(format!("{i}")).unwrap();
+            }
+            assert!(ws.close(CloseCode::Normal, "done"));
+        }
+    }
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .websocket("/ws", |_: &Request| Burst),
+    );
+    let mut client = ws_client(server.local_addr(), "/ws");
+    client.send(Message::text("go")).unwrap();
+    for i in 0..200 {
+        assert_eq!(next(&mut client), Message::text(format!("{i}")));
+    }
+    assert_eq!(close_code(next(&mut client)), CloseCode::Normal);
+}
+
+#[test]
+fn events_sent_before_the_stream_ends_are_all_delivered() {
+    let server = spawn(Server::builder().threads(1).route(
+        Method::GET,
+        "/events",
+        |_: &Request| {
+            let (response, events) = Response::events();
+            for i in 0..300 {
+                events.send(&Event::new().data(format!("{i}"))).unwrap();
+            }
+            // Dropped here: the stream ends once the 300 are out.
+            response
+        },
+    ));
+    let mut events = EventReader::open(server.local_addr(), "/events", "");
+    for i in 0..300 {
+        assert_eq!(events.chunk().unwrap(), format!("data: {i}\n\n"));
+    }
+    assert_eq!(events.chunk(), None);
 }

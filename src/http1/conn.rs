@@ -862,7 +862,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             Upgrade::WebSocket(_) if parts.status == StatusCode::SWITCHING_PROTOCOLS => {
                 (encode::Framing::Unframed, encode::ConnectionHeader::Upgrade)
             }
-            Upgrade::Events(_) if parts.status.is_success() && !is_head => {
+            Upgrade::Events(_) if parts.status == StatusCode::OK && !is_head => {
                 if version >= http::Version::HTTP_11 {
                     (encode::Framing::Chunked, encode::ConnectionHeader::Close)
                 } else {

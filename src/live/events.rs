@@ -229,8 +229,9 @@ impl Response {
     /// A `text/event-stream` response and the [`EventStream`] that feeds it, with a
     /// comment every 15 s while no event is sent ([`DEFAULT_KEEP_ALIVE`]).
     ///
-    /// The response is never buffered or compressed, and its connection closes when the
-    /// stream ends. Keep the sender (or a clone) wherever events come from:
+    /// The response is never buffered or compressed (the `Compression` middleware skips
+    /// `text/event-stream`), and its connection closes when the stream ends. Only a `200` switches to a stream:
+    /// a middleware that changes the status sends the response as it is. Keep the sender (or a clone) wherever events come from:
     ///
     /// ```
     /// use switchyard::live::{Event, Topic};
@@ -252,7 +253,9 @@ impl Response {
     }
 
     /// [`Response::events`] with another keep-alive interval (`None`: no keep-alive).
+    /// Intervals under 10 ms are 10 ms.
     pub fn events_with_keep_alive(keep_alive: Option<Duration>) -> (Response, EventStream) {
+        let keep_alive = keep_alive.map(|every| every.max(super::websocket::MIN_INTERVAL));
         let outbox = Arc::new(Outbox::new(MAX_QUEUED_BYTES));
         let sender = EventStream {
             sender: Arc::new(Sender {

@@ -45,6 +45,8 @@ struct State<T> {
     close_request: Option<CloseRequest>,
     /// A turn is due or running, or the connection cannot write: no wake is needed.
     wake_pending: bool,
+    /// The connection is gone: nothing is queued any more.
+    gone: bool,
     waker: Option<Arc<dyn Wake>>,
 }
 
@@ -70,6 +72,7 @@ impl<T: Weighed> Outbox<T> {
                 closed: false,
                 close_request: None,
                 wake_pending: true,
+                gone: false,
                 waker: None,
             }),
             limit_bytes,
@@ -126,6 +129,7 @@ impl<T: Weighed> Outbox<T> {
     pub(crate) fn close(&self) {
         let mut state = self.lock();
         state.closed = true;
+        state.gone = true;
         state.items.clear();
         state.bytes = 0;
         state.waker = None;
@@ -149,8 +153,14 @@ impl<T: Weighed> Outbox<T> {
         }
     }
 
-    /// Takes up to `max` queued items, and the close request if there is one. The turn
-    /// calling this is running, so senders do not wake it meanwhile.
+    /// A turn starts: senders need not wake the connection until it `settle`s (which
+    /// looks again for what they queued meanwhile).
+    pub(crate) fn begin_turn(&self) {
+        self.lock().wake_pending = true;
+    }
+
+    /// Takes up to `max` queued items, and the close request once nothing queued before
+    /// it is left (what was sent before a close goes out first).
     pub(crate) fn take(&self, max: usize) -> (Vec<T>, Option<CloseRequest>) {
         let mut state = self.lock();
         state.wake_pending = true;
@@ -158,18 +168,31 @@ impl<T: Weighed> Outbox<T> {
         let items: Vec<T> = state.items.drain(..count).collect();
         let taken: usize = items.iter().map(Weighed::size).sum();
         state.bytes -= taken.min(state.bytes);
-        (items, state.close_request.take())
+        let close = if state.items.is_empty() {
+            state.close_request.take()
+        } else {
+            None
+        };
+        (items, close)
     }
 
-    /// Puts items the socket could not take back at the front.
-    pub(crate) fn put_back(&self, items: impl DoubleEndedIterator<Item = T>) {
+    /// Puts back what the socket could not take: items at the front, and the close request
+    /// taken with them.
+    pub(crate) fn put_back(
+        &self,
+        items: impl DoubleEndedIterator<Item = T>,
+        close: Option<CloseRequest>,
+    ) {
         let mut state = self.lock();
-        if state.closed && state.close_request.is_none() {
+        if state.gone {
             return;
         }
         for item in items.rev() {
             state.bytes += item.size();
             state.items.push_front(item);
+        }
+        if close.is_some() {
+            state.close_request = close;
         }
     }
 
@@ -287,11 +310,30 @@ mod tests {
         let (outbox, wakes) = outbox(1024);
         outbox.push(vec![0]).unwrap();
         let (items, _) = outbox.take(usize::MAX);
-        outbox.put_back(items.into_iter());
+        outbox.put_back(items.into_iter(), None);
         assert!(!outbox.settle(true));
         outbox.push(vec![1]).unwrap();
         assert_eq!(wakes.load(Ordering::SeqCst), 1);
         assert_eq!(outbox.take(usize::MAX).0, vec![vec![0], vec![1]]);
+    }
+
+    #[test]
+    fn a_close_comes_after_what_was_queued_before_it() {
+        let (outbox, _) = outbox(1024);
+        for i in 0..3 {
+            outbox.push(vec![i]).unwrap();
+        }
+        outbox.request_close(CloseRequest::Asked(1000, String::new()));
+        assert_eq!(outbox.take(2), (vec![vec![0], vec![1]], None));
+        let (items, close) = outbox.take(2);
+        assert_eq!(items, vec![vec![2]]);
+        assert!(close.is_some());
+        // The socket took none of it: all of it comes back, close last.
+        outbox.put_back(items.into_iter(), close);
+        assert_eq!(outbox.take(8).0, vec![vec![2]]);
+        outbox.close();
+        outbox.put_back(vec![vec![9]].into_iter(), None);
+        assert_eq!(outbox.take(8), (vec![], None));
     }
 
     #[test]

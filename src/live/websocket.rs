@@ -32,32 +32,38 @@ pub struct WebSocketConfig {
     pub(crate) pong_timeout: Duration,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) close_timeout: Duration,
+    pub(crate) read_buffer_size: usize,
 }
 
 impl Default for WebSocketConfig {
     fn default() -> Self {
         Self {
-            max_message_size: 1 << 20,
-            max_frame_size: 1 << 20,
+            max_message_size: 64 * 1024,
+            max_frame_size: 64 * 1024,
             max_queued_bytes: 1 << 20,
             ping_interval: Some(Duration::from_secs(30)),
             pong_timeout: Duration::from_secs(30),
             idle_timeout: Some(Duration::from_secs(600)),
             close_timeout: Duration::from_secs(3),
+            read_buffer_size: 1024,
         }
     }
 }
 
 impl WebSocketConfig {
-    /// The largest message a client may send, fragments together (default 1 MiB). A
-    /// larger one closes the connection with 1009 (message too big).
+    /// The largest message a client may send, fragments together (default 64 KiB, as
+    /// Jetty's). A larger one closes the connection with 1009 (message too big). Memory is
+    /// reserved for a frame as soon as its header announces its length, so
+    /// `max_frame_size` times [`max_live_connections`](crate::ServerBuilder::max_live_connections)
+    /// bounds what slow clients can make the server hold.
     #[must_use]
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
         self
     }
 
-    /// The largest frame a client may send (default 1 MiB); larger: 1009.
+    /// The largest frame a client may send (default 64 KiB); larger: 1009. Browsers send a
+    /// message as one frame: keep it at least `max_message_size`.
     #[must_use]
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes;
@@ -74,10 +80,10 @@ impl WebSocketConfig {
         self
     }
 
-    /// How often the server pings a client (default 30 s; `None`: never).
+    /// How often the server pings a client (default 30 s; `None`: never; at least 10 ms).
     #[must_use]
     pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
-        self.ping_interval = interval;
+        self.ping_interval = interval.map(|every| every.max(MIN_INTERVAL));
         self
     }
 
@@ -97,6 +103,16 @@ impl WebSocketConfig {
         self
     }
 
+    /// Bytes read from the socket per read call (default 1 KiB). The buffer is kept while
+    /// the connection lives, so it is most of what an idle connection costs (about 2 KiB
+    /// in all by default); raise it for connections that receive large messages, which
+    /// then take fewer reads.
+    #[must_use]
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes;
+        self
+    }
+
     /// How long the server waits for the client's answer to its close frame before it
     /// closes the socket anyway (default 3 s).
     #[must_use]
@@ -105,6 +121,9 @@ impl WebSocketConfig {
         self
     }
 }
+
+/// The shortest interval between pings (or keep-alives): shorter ones are this.
+pub(crate) const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 impl Weighed for Message {
     fn size(&self) -> usize {
@@ -138,13 +157,34 @@ impl WebSocket {
     /// [`SendError::Closed`] once the connection is closed or closing;
     /// [`SendError::Full`] when the client does not read fast enough (see
     /// [`WebSocketConfig::max_queued_bytes`]): the connection is then closed with 1008.
+    ///
+    /// A `Message::Close` starts the closing handshake, as [`close`](Self::close) does.
     pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        self.outbox.push(message.into()).map_err(SendError::from)
+        match message.into() {
+            Message::Close(frame) => {
+                let (code, reason) = frame.map_or((CloseCode::Normal, String::new()), |f| {
+                    (f.code, f.reason.as_str().to_owned())
+                });
+                if self.close(code, &reason) {
+                    Ok(())
+                } else {
+                    Err(SendError::Closed)
+                }
+            }
+            message => self.outbox.push(message).map_err(SendError::from),
+        }
     }
 
     /// Starts the closing handshake with `code` and `reason` (at most 123 bytes; longer is
-    /// cut). Returns false if the connection was closed or closing already.
+    /// cut), once what was sent before is written. A code that may not be sent (1005, 1006,
+    /// 1015, reserved ones) is sent as 1000. Returns false if the connection was closed or
+    /// closing already.
     pub fn close(&self, code: CloseCode, reason: &str) -> bool {
+        let code = if code.is_allowed() {
+            code
+        } else {
+            CloseCode::Normal
+        };
         let mut end = reason.len().min(123);
         while !reason.is_char_boundary(end) {
             end -= 1;
@@ -212,9 +252,12 @@ pub trait WebSocketSession: Send + 'static {
     /// counted by the server, not passed here).
     fn on_message(&mut self, ws: &WebSocket, message: Message);
 
-    /// The connection ended: with the client's close frame if it sent one (the server has
-    /// answered it), `None` if the connection was lost, failed, or closed by the server.
-    /// Called once, last.
+    /// The connection is closing or gone: with the client's close frame if the client
+    /// closed (the server answers it with the same code), `None` if the server started
+    /// the close ([`WebSocket::close`], a limit, the idle timeout, shutdown) or the
+    /// connection was lost. Called once, and nothing after it; sends fail from here on.
+    /// Not called after a callback panicked (the session's state may be broken), nor for
+    /// connections still open when a shutdown's drain time runs out.
     fn on_close(&mut self, _ws: &WebSocket, _frame: Option<CloseFrame>) {}
 }
 
@@ -255,28 +298,44 @@ pub struct WebSocketUpgrade {
 }
 
 impl WebSocketUpgrade {
-    /// Checks the handshake: `GET`, HTTP/1.1 or later, `Connection: upgrade`,
+    /// Checks the handshake: `GET`, HTTP/1.1 or later, no body, `Connection: upgrade`,
     /// `Upgrade: websocket`, a 16-byte base64 `Sec-WebSocket-Key` and
     /// `Sec-WebSocket-Version: 13`.
     ///
+    /// The `Origin` header is not checked: a browser on any site may open a WebSocket to
+    /// your server, with the user's cookies. If the session trusts cookies, compare
+    /// `req.headers()["origin"]` with your own origins first (cross-site WebSocket
+    /// hijacking).
+    ///
     /// # Errors
-    /// The response to send instead: 405 for another method, 426 with
-    /// `Sec-WebSocket-Version: 13` for another version, 400 otherwise.
+    /// The response to send instead: 405 for a method other than `GET` or `HEAD`, 426
+    /// with `Sec-WebSocket-Version: 13` for another version, 400 otherwise.
     #[allow(clippy::result_large_err)] // the refusal is the response to send
     pub fn from_request(req: &Request) -> Result<Self, Response> {
-        if req.method() != Method::GET {
-            return Err(
-                Response::new(StatusCode::METHOD_NOT_ALLOWED).with_header(header::ALLOW, "GET")
-            );
-        }
         let bad = |why: &str| {
             Response::text(format!("WebSocket handshake refused: {why}\n"))
                 .with_status(StatusCode::BAD_REQUEST)
         };
+        if req.method() == Method::HEAD {
+            // The route answers HEAD as it does GET; a HEAD cannot switch protocols.
+            return Err(bad("HEAD cannot open a WebSocket"));
+        }
+        if req.method() != Method::GET {
+            return Err(Response::new(StatusCode::METHOD_NOT_ALLOWED)
+                .with_header(header::ALLOW, "GET, HEAD"));
+        }
         if req.version() < Version::HTTP_11 {
             return Err(bad("HTTP/1.1 required"));
         }
         let headers = req.headers();
+        let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+            || headers
+                .get(header::CONTENT_LENGTH)
+                .is_some_and(|len| len.as_bytes() != b"0");
+        if has_body {
+            // What follows the head must be frames.
+            return Err(bad("a handshake has no body"));
+        }
         if !has_token(headers, header::CONNECTION, "upgrade") {
             return Err(bad("no `Connection: upgrade`"));
         }
@@ -315,9 +374,9 @@ impl WebSocketUpgrade {
         })
     }
 
-    /// The subprotocols this endpoint speaks, preferred first: the first one the client
-    /// offered is agreed (`Sec-WebSocket-Protocol`). None in common: none is agreed, and
-    /// the client decides whether to go on.
+    /// The subprotocols this endpoint speaks, preferred first: the first of them that the
+    /// client offered is agreed (`Sec-WebSocket-Protocol`). None in common: none is
+    /// agreed, and the client decides whether to go on.
     #[must_use]
     pub fn protocols<I, S>(mut self, supported: I) -> Self
     where

@@ -14,13 +14,13 @@ use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig as FrameConfig, We
 use tungstenite::{Bytes, Message};
 
 use crate::http1::{MAX_TIMEOUT, deadline_after, encode_chunk};
-use crate::live::outbox::CloseRequest;
+use std::sync::Arc;
+
+use crate::live::outbox::{CloseRequest, Outbox};
 use crate::live::{EventsAccepted, Upgrade, WebSocketAccepted};
 
 /// Messages read, or queued items written, per turn before others get a turn.
 const TURN_BUDGET: usize = 64;
-/// What a WebSocket reads per call (its buffer stays this size while the connection idles).
-const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Outgoing frames are gathered up to this size, then written.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// Input dropped from a connection being failed before it is closed anyway.
@@ -82,7 +82,7 @@ impl Live {
     /// Whether it already knows the server is shutting down.
     pub(super) fn told_to_go(&self) -> bool {
         match self {
-            Live::WebSocket(conn) => conn.going_away,
+            Live::WebSocket(conn) => conn.told_to_go(),
             Live::Events(conn) => conn.ending,
         }
     }
@@ -135,7 +135,7 @@ pub(super) struct WebSocketConn {
     prefix: Vec<u8>,
     prefix_written: usize,
     opened: bool,
-    /// `on_close` was called.
+    /// `on_close` was called (or will not be: the session panicked).
     session_closed: bool,
     /// The last text or binary message, either way.
     last_message: Instant,
@@ -148,6 +148,8 @@ pub(super) struct WebSocketConn {
     failed: bool,
     /// Since when the client has not taken what is written.
     blocked_since: Option<Instant>,
+    /// A turn saw the server shutting down (it says goodbye once its 101 is out).
+    saw_draining: bool,
     going_away: bool,
 }
 
@@ -161,11 +163,14 @@ enum Reading {
     Close,
 }
 
+/// How many times a turn goes round (read, write, look at the outbox) before yielding.
+const MAX_ROUNDS: usize = 4;
+
 impl WebSocketConn {
     fn new(accepted: WebSocketAccepted, leftover: Vec<u8>, prefix: Vec<u8>) -> Self {
         let config = &accepted.config;
         let frame_config = FrameConfig::default()
-            .read_buffer_size(READ_BUFFER_BYTES)
+            .read_buffer_size(config.read_buffer_size.max(16))
             .write_buffer_size(WRITE_BUFFER_BYTES)
             .max_write_buffer_size(usize::MAX)
             .max_message_size(Some(config.max_message_size))
@@ -187,8 +192,13 @@ impl WebSocketConn {
             closing_since: None,
             failed: false,
             blocked_since: None,
+            saw_draining: false,
             going_away: false,
         }
+    }
+
+    fn told_to_go(&self) -> bool {
+        self.saw_draining
     }
 
     fn turn<S: Read + Write>(
@@ -197,6 +207,9 @@ impl WebSocketConn {
         now: Instant,
         cx: &LiveContext<'_>,
     ) -> LiveTurn {
+        let outbox = Arc::clone(self.accepted.handle.outbox());
+        outbox.begin_turn();
+        self.saw_draining |= cx.draining;
         if !self.opened {
             // Before the 101 is written: a client that sees it knows `on_open` ran.
             self.opened = true;
@@ -218,22 +231,22 @@ impl WebSocketConn {
                 Reading::Budget => true,
                 Reading::Close => return self.end(),
             };
-            if cx.draining && !self.going_away {
+            if self.saw_draining && !self.going_away {
                 self.going_away = true;
                 if self.closing_since.is_none() {
                     cx.closed_by_shutdown.fetch_add(1, Ordering::Relaxed);
                     self.start_close(io, now, CloseCode::Away, "server shutting down");
                 }
             }
-            let blocked = match self.write(io, now) {
+            if let Some(turn) = self.check_timers(io, now, cx) {
+                return turn;
+            }
+            let blocked = match self.write(io, now, &outbox) {
                 Ok(blocked) => blocked,
                 Err(()) => return self.end(),
             };
-            if let Some(turn) = self.check_timers(io, now, cx, blocked) {
-                return turn;
-            }
-            let again = self.accepted.handle.outbox().settle(blocked);
-            if again && rounds < 4 {
+            let again = outbox.settle(blocked);
+            if again && rounds < MAX_ROUNDS {
                 continue;
             }
             if again || more_input {
@@ -243,7 +256,6 @@ impl WebSocketConn {
             if blocked {
                 return self.park_blocked(now, cx);
             }
-            self.blocked_since = None;
             return LiveTurn::Park {
                 blocked: false,
                 until: self.next_timer(now, cx),
@@ -298,13 +310,19 @@ impl WebSocketConn {
         Reading::Budget
     }
 
-    /// Writes what senders queued (unless the socket is full) and flushes. Returns whether
-    /// the socket is full; `Err` when the connection is broken.
-    fn write<S: Read + Write>(&mut self, io: &mut S, now: Instant) -> Result<bool, ()> {
-        let outbox = std::sync::Arc::clone(self.accepted.handle.outbox());
+    /// Writes what senders queued (unless the socket is full or the connection closing)
+    /// and flushes. Returns whether the socket is full; `Err` when the connection is
+    /// broken or its closing handshake is complete.
+    fn write<S: Read + Write>(
+        &mut self,
+        io: &mut S,
+        now: Instant,
+        outbox: &Outbox<Message>,
+    ) -> Result<bool, ()> {
         if self.blocked_since.is_none() && self.closing_since.is_none() {
             let (items, close) = outbox.take(TURN_BUDGET);
             let mut items = items.into_iter();
+            let mut full = false;
             for message in items.by_ref() {
                 if message.is_text() || message.is_binary() {
                     self.last_message = now;
@@ -313,28 +331,24 @@ impl WebSocketConn {
                     Ok(()) => {}
                     Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                         // The frame is kept in tungstenite's buffer; the rest waits.
+                        full = true;
                         break;
                     }
                     Err(_) => return Err(()),
                 }
             }
-            outbox.put_back(items);
-            match close {
-                Some(CloseRequest::Asked(code, reason)) => {
-                    self.start_close(io, now, CloseCode::from(code), &reason);
-                }
-                Some(CloseRequest::Overflow) => {
-                    self.start_close(io, now, CloseCode::Policy, "send queue full");
-                }
-                None => {}
+            if full {
+                // The close (if any) goes out after what was queued before it.
+                outbox.put_back(items, close);
+            } else {
+                self.take_close_request(io, now, close);
             }
-        } else {
-            // Still take a close request, so it is not lost; what is queued waits.
-            let (items, close) = outbox.take(0);
-            debug_assert!(items.is_empty());
-            if let Some(CloseRequest::Overflow) = close {
-                self.start_close(io, now, CloseCode::Policy, "send queue full");
-            }
+        } else if self.closing_since.is_none() {
+            // Blocked: a close request is still honoured (its frame queues behind the
+            // rest), without waiting for the socket.
+            // (`take` hands it over only once nothing is queued before it.)
+            let (_, close) = outbox.take(0);
+            self.take_close_request(io, now, close);
         }
         match self.frames.flush(io) {
             Ok(()) => {
@@ -345,57 +359,71 @@ impl WebSocketConn {
                 self.blocked_since.get_or_insert(now);
                 Ok(true)
             }
-            // The close handshake is complete (a server closes first).
-            Err(WsError::ConnectionClosed) => Err(()),
+            // `ConnectionClosed`: the close handshake is complete (a server closes first).
             Err(_) => Err(()),
         }
     }
 
-    /// Pings, pong and idle timeouts, the close timeout and the write timeout: `Some` when
-    /// the turn ends here.
+    fn take_close_request<S: Read + Write>(
+        &mut self,
+        io: &mut S,
+        now: Instant,
+        close: Option<CloseRequest>,
+    ) {
+        match close {
+            Some(CloseRequest::Asked(code, reason)) => {
+                self.start_close(io, now, CloseCode::from(code), &reason);
+            }
+            Some(CloseRequest::Overflow) => {
+                self.start_close(io, now, CloseCode::Policy, "send queue full");
+            }
+            None => {}
+        }
+    }
+
+    /// The close, pong, ping and idle timeouts, and the write timeout: `Some` when the
+    /// connection ends here. A ping or an idle close is queued, written by `write`.
     fn check_timers<S: Read + Write>(
         &mut self,
         io: &mut S,
         now: Instant,
         cx: &LiveContext<'_>,
-        blocked: bool,
     ) -> Option<LiveTurn> {
         let config = &self.accepted.config;
         if let Some(since) = self.closing_since {
-            if now.duration_since(since) >= config.close_timeout {
+            if now >= deadline_after(since, config.close_timeout) {
                 return Some(self.end());
             }
         }
         if let Some(since) = self.blocked_since {
-            if blocked && now.duration_since(since) >= cx.write_timeout {
+            if now >= deadline_after(since, cx.write_timeout) {
                 return Some(self.end());
             }
         }
         if let Some(sent) = self.ping_sent {
-            if now.duration_since(sent) >= config.pong_timeout {
+            if now >= deadline_after(sent, config.pong_timeout) {
                 // The client is gone without a word.
                 return Some(self.end());
             }
         }
-        if self.closing_since.is_none() {
-            if let Some(idle) = config.idle_timeout {
-                if now.duration_since(self.last_message) >= idle {
-                    self.start_close(io, now, CloseCode::Away, "idle timeout");
-                    let _ = self.frames.flush(io);
-                    return None;
-                }
+        if self.closing_since.is_some() {
+            return None;
+        }
+        if let Some(idle) = config.idle_timeout {
+            if now >= deadline_after(self.last_message, idle) {
+                self.start_close(io, now, CloseCode::Away, "idle timeout");
+                return None;
             }
-            if let (Some(at), Some(every)) = (self.next_ping, config.ping_interval) {
-                if now >= at && self.ping_sent.is_none() && !blocked {
-                    self.next_ping = Some(deadline_after(now, every));
-                    match self.frames.write(io, Message::Ping(Bytes::new())) {
-                        Ok(()) => {}
-                        Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(_) => return Some(self.end()),
-                    }
-                    self.ping_sent = Some(now);
-                    let _ = self.frames.flush(io);
+        }
+        if let (Some(at), Some(every)) = (self.next_ping, config.ping_interval) {
+            if now >= at && self.ping_sent.is_none() && self.blocked_since.is_none() {
+                self.next_ping = Some(deadline_after(now, every));
+                match self.frames.write(io, Message::Ping(Bytes::new())) {
+                    Ok(()) => {}
+                    Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return Some(self.end()),
                 }
+                self.ping_sent = Some(now);
             }
         }
         None
@@ -403,19 +431,25 @@ impl WebSocketConn {
 
     fn next_timer(&self, now: Instant, cx: &LiveContext<'_>) -> Instant {
         let config = &self.accepted.config;
-        let closing = self.closing_since.map(|since| since + config.close_timeout);
-        let waiting = closing.is_some();
+        let closing = self
+            .closing_since
+            .map(|since| deadline_after(since, config.close_timeout));
+        let open = closing.is_none();
+        // A ping is not sent while the socket is full: its time does not wake the
+        // connection then (it would find it still full, again and again).
+        let ping_due = open && self.ping_sent.is_none() && self.blocked_since.is_none();
         earliest(
             [
                 closing,
-                self.blocked_since.map(|since| since + cx.write_timeout),
-                self.ping_sent.map(|sent| sent + config.pong_timeout),
-                self.next_ping
-                    .filter(|_| !waiting && self.ping_sent.is_none()),
+                self.blocked_since
+                    .map(|since| deadline_after(since, cx.write_timeout)),
+                self.ping_sent
+                    .map(|sent| deadline_after(sent, config.pong_timeout)),
+                self.next_ping.filter(|_| ping_due),
                 config
                     .idle_timeout
-                    .filter(|_| !waiting)
-                    .map(|idle| self.last_message + idle),
+                    .filter(|_| open)
+                    .map(|idle| deadline_after(self.last_message, idle)),
             ],
             now,
         )
@@ -423,7 +457,7 @@ impl WebSocketConn {
 
     fn park_blocked(&mut self, now: Instant, cx: &LiveContext<'_>) -> LiveTurn {
         let since = *self.blocked_since.get_or_insert(now);
-        if now.duration_since(since) >= cx.write_timeout {
+        if now >= deadline_after(since, cx.write_timeout) {
             return self.end();
         }
         LiveTurn::Park {
@@ -432,7 +466,7 @@ impl WebSocketConn {
         }
     }
 
-    /// Sends a close frame (once) and waits for the client's answer.
+    /// Queues a close frame (once) and waits for the client's answer.
     fn start_close<S: Read + Write>(
         &mut self,
         io: &mut S,
@@ -468,7 +502,7 @@ impl WebSocketConn {
     ) -> LiveTurn {
         // The close frame first (it may be queued behind a full socket).
         match self.frames.flush(io) {
-            Ok(()) => {}
+            Ok(()) => self.blocked_since = None,
             Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                 return self.park_blocked(now, cx);
             }
@@ -485,17 +519,16 @@ impl WebSocketConn {
                 Err(_) => return self.end(),
             }
         }
-        if discarded >= MAX_DISCARD_BYTES {
-            return self.end();
-        }
-        let config = &self.accepted.config;
-        let since = self.closing_since.unwrap_or(now);
-        if now.duration_since(since) >= config.close_timeout {
+        let until = deadline_after(
+            self.closing_since.unwrap_or(now),
+            self.accepted.config.close_timeout,
+        );
+        if discarded >= MAX_DISCARD_BYTES || now >= until {
             return self.end();
         }
         LiveTurn::Park {
             blocked: false,
-            until: since + config.close_timeout,
+            until,
         }
     }
 
@@ -514,7 +547,8 @@ impl WebSocketConn {
         self.call(|session, ws| session.on_close(ws, frame));
     }
 
-    /// Calls the session; a panic fails the connection with 1011.
+    /// Calls the session; a panic fails the connection with 1011, and the session is not
+    /// called again (its state may be broken).
     fn call(
         &mut self,
         f: impl FnOnce(&mut dyn crate::live::WebSocketSession, &crate::live::WebSocket),
@@ -574,19 +608,22 @@ impl EventsConn {
         now: Instant,
         cx: &LiveContext<'_>,
     ) -> LiveTurn {
-        // The client sends nothing on an event stream: what it sends is dropped, and its
-        // end of the connection means it left.
+        let outbox = Arc::clone(&self.accepted.outbox);
+        outbox.begin_turn();
+        // The client sends nothing on an event stream: what it sends is dropped (up to a
+        // bound: more is abuse), and its end of the connection means it left.
         let mut scratch = [0u8; 1024];
+        let mut discarded = 0;
         loop {
             match io.read(&mut scratch) {
                 Ok(0) => return LiveTurn::Close,
-                Ok(_) => {}
+                Ok(n) if discarded + n > MAX_DISCARD_BYTES => return LiveTurn::Close,
+                Ok(n) => discarded += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return LiveTurn::Close,
             }
         }
-        let outbox = std::sync::Arc::clone(&self.accepted.outbox);
         let mut rounds = 0;
         loop {
             rounds += 1;
@@ -627,13 +664,14 @@ impl EventsConn {
             };
             if blocked {
                 let since = *self.blocked_since.get_or_insert(now);
-                if now.duration_since(since) >= cx.write_timeout {
+                let until = deadline_after(since, cx.write_timeout);
+                if now >= until {
                     return LiveTurn::Close;
                 }
                 outbox.settle(true);
                 return LiveTurn::Park {
                     blocked: true,
-                    until: since + cx.write_timeout,
+                    until,
                 };
             }
             self.blocked_since = None;

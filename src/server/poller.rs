@@ -121,7 +121,10 @@ impl Poller {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         loop {
             self.context.waker.going_to_sleep();
-            let timeout = if self.notices.is_empty() {
+            // Work queued with no runner serving it needs a runner now: live connections
+            // are queued by their senders, from any thread (they wake a sleeping poller).
+            let unserved = self.scheduler().queued() > 0 && self.scheduler().serving() == 0;
+            let timeout = if self.notices.is_empty() && !unserved {
                 self.next_timeout()
             } else {
                 Some(Duration::ZERO)

@@ -43,6 +43,15 @@ impl SlotHandle {
         lock(&self.slot).generation
     }
 
+    /// A handle that does not keep the slot (and its connection) alive: for what the
+    /// connection itself holds, which would otherwise keep itself alive.
+    pub(super) fn downgrade(&self) -> WeakSlotHandle {
+        WeakSlotHandle {
+            id: self.id,
+            slot: Arc::downgrade(&self.slot),
+        }
+    }
+
     /// A handle on a slot outside any table, for tests of what carries handles.
     #[cfg(test)]
     pub(super) fn detached(id: SlotId) -> Self {
@@ -54,6 +63,23 @@ impl SlotHandle {
                 timer_at: None,
             })),
         }
+    }
+}
+
+/// See [`SlotHandle::downgrade`].
+#[derive(Debug, Clone)]
+pub(super) struct WeakSlotHandle {
+    id: SlotId,
+    slot: std::sync::Weak<Mutex<Slot>>,
+}
+
+impl WeakSlotHandle {
+    /// The handle, unless the table is gone.
+    pub(super) fn upgrade(&self) -> Option<SlotHandle> {
+        Some(SlotHandle {
+            id: self.id,
+            slot: self.slot.upgrade()?,
+        })
     }
 }
 

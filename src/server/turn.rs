@@ -14,7 +14,7 @@ use super::Shared;
 use super::connection::Connection;
 use super::live::{LiveContext, LiveTurn};
 use super::scheduler::{Ready, Scheduler};
-use super::table::{ConnectionTable, Parked, SlotHandle, SlotId, Timer};
+use super::table::{ConnectionTable, Parked, SlotHandle, SlotId, Timer, WeakSlotHandle};
 use super::waker::PollerWaker;
 use crate::http1::{AfterTurn, RouteTag, WaitFor};
 use crate::live::outbox::Wake;
@@ -191,7 +191,7 @@ impl Turn {
             let waker = Arc::new(SlotWaker {
                 context: Arc::downgrade(&self.context),
                 generation: self.slot.generation(),
-                slot: self.slot.clone(),
+                slot: self.slot.downgrade(),
             });
             next = if connection.go_live(waker) {
                 self.serve_live(&mut connection)
@@ -286,6 +286,8 @@ impl Turn {
     fn requeue(&self, connection: Connection, tag: RouteTag) -> bool {
         let context = &*self.context;
         let main = RouteTag::default();
+        // Live connections are served by the main pool, whichever pool switched them.
+        let tag = if connection.is_live() { main } else { tag };
         if tag == main && self.tag == main && !context.shared.draining.load(Ordering::Acquire) {
             context.enqueue(self.slot.clone(), connection);
             true
@@ -314,18 +316,20 @@ impl Drop for Turn {
 /// wakes nothing.
 struct SlotWaker {
     context: Weak<TurnContext>,
-    slot: SlotHandle,
+    /// Weak: the connection holds its waker (through its outbox), and must not keep its
+    /// own slot alive.
+    slot: WeakSlotHandle,
     /// The connection's generation in its slot: a later connection there is not woken.
     generation: u64,
 }
 
 impl Wake for SlotWaker {
     fn wake(&self) {
-        let Some(context) = self.context.upgrade() else {
+        let (Some(context), Some(slot)) = (self.context.upgrade(), self.slot.upgrade()) else {
             return;
         };
-        if let Some(connection) = context.table.wake_live(&self.slot, self.generation) {
-            context.enqueue(self.slot.clone(), connection);
+        if let Some(connection) = context.table.wake_live(&slot, self.generation) {
+            context.enqueue(slot, connection);
             // No runner may be about: the poller starts one.
             context.waker.wake_if_sleeping();
         }
