@@ -2,7 +2,8 @@
 //! benchmark and acceptance run drives.
 //!
 //! `reference --addr 127.0.0.1:PORT --threads N`; SIGTERM or SIGINT shut it down gracefully
-//! (stop accepting, finish in-flight requests, exit 0).
+//! (stop accepting, finish in-flight requests, exit 0). With `--tls-cert FILE --tls-key FILE`
+//! (a build with `--features tls`) it serves HTTPS instead of plain HTTP.
 
 #[path = "support/signals.rs"]
 mod signals;
@@ -64,6 +65,9 @@ pub(crate) struct Options {
     pub(crate) shutdown_delay_ms: Option<u64>,
     /// `--listen-from-env`: serve the socket systemd passed (LISTEN_FDS), not `--addr`.
     pub(crate) listen_from_env: bool,
+    /// `--tls-cert FILE --tls-key FILE`: serve HTTPS with this PEM chain and key (feature
+    /// `tls`; not in the contract: for benches/tls-load.sh).
+    pub(crate) tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Default for Options {
@@ -79,6 +83,7 @@ impl Default for Options {
             reuse_port: false,
             shutdown_delay_ms: None,
             listen_from_env: false,
+            tls: None,
         }
     }
 }
@@ -88,8 +93,8 @@ impl Default for Options {
 ///
 /// # Panics
 ///
-/// When `--cors` names an invalid origin, or `--compress` is asked of a build without the
-/// `compression` feature: `parse_args` refuses both first.
+/// When `--cors` names an invalid origin, `--compress` or `--tls-cert` is asked of a build
+/// without its feature, or the TLS files do not load: `parse_args` refuses them first.
 pub(crate) fn builder_with(options: &Options) -> ServerBuilder {
     // Outermost first: CORS answers preflights before anything else runs.
     let mut app = match &options.cors {
@@ -115,6 +120,16 @@ pub(crate) fn builder_with(options: &Options) -> ServerBuilder {
     if let Some(ms) = options.shutdown_delay_ms {
         app = app.plugin(Health::new());
         builder = builder.shutdown_delay(std::time::Duration::from_millis(ms));
+    }
+    if let Some((cert, key)) = &options.tls {
+        #[cfg(feature = "tls")]
+        {
+            let config = switchyard::tls::TlsConfig::from_pem_files(cert, key)
+                .expect("parse_args checked the files");
+            builder = builder.tls(config);
+        }
+        #[cfg(not(feature = "tls"))]
+        panic!("--tls-cert {cert:?} --tls-key {key:?} need the tls feature");
     }
     builder
         .reuse_port(options.reuse_port)
@@ -311,6 +326,7 @@ fn cors(origin: &str) -> Result<Cors, switchyard::CorsError> {
 
 fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
     let mut options = Options::default();
+    let (mut tls_cert, mut tls_key) = (None::<String>, None::<String>);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -333,6 +349,8 @@ fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
                 let ms = args.next().ok_or("--shutdown-delay-ms needs MS")?;
                 options.shutdown_delay_ms = Some(ms.parse()?);
             }
+            "--tls-cert" => tls_cert = Some(args.next().ok_or("--tls-cert needs FILE")?),
+            "--tls-key" => tls_key = Some(args.next().ok_or("--tls-key needs FILE")?),
             "--static" => {
                 options.static_dir = Some(args.next().ok_or("--static needs DIR")?.into())
             }
@@ -341,11 +359,24 @@ fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
                     "unknown argument {other:?}; usage: reference --addr HOST:PORT --threads N \
                      [--metrics] [--no-metrics] [--static DIR] \
                      [--compress] [--cors ORIGIN] \
-                     [--reuse-port] [--shutdown-delay-ms MS] [--listen-from-env]"
+                     [--reuse-port] [--shutdown-delay-ms MS] [--listen-from-env] \
+                     [--tls-cert FILE --tls-key FILE]"
                 )
                 .into());
             }
         }
     }
+    options.tls = match (tls_cert, tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            if !cfg!(feature = "tls") {
+                return Err("--tls-cert and --tls-key need: cargo build --features tls".into());
+            }
+            #[cfg(feature = "tls")]
+            switchyard::tls::TlsConfig::from_pem_files(&cert, &key)?;
+            Some((cert.into(), key.into()))
+        }
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
     Ok(options)
 }

@@ -45,6 +45,10 @@ pub enum Error {
     /// A CORS configuration was refused.
     #[error("invalid cors configuration")]
     Cors(#[from] CorsError),
+    /// A TLS certificate, key or configuration was refused (feature `tls`).
+    #[cfg(feature = "tls")]
+    #[error("tls configuration failed")]
+    Tls(#[from] TlsError),
     /// The server thread panicked (a bug in switchyard: handlers run under `catch_unwind`).
     #[error("server thread panicked")]
     ServerPanicked,
@@ -488,4 +492,43 @@ pub enum CorsError {
         /// The name, as given.
         name: String,
     },
+}
+
+/// Loading or checking a TLS certificate and key failed (feature `tls`). A failed
+/// [`TlsConfig::reload_pem_files`](crate::tls::TlsConfig::reload_pem_files) keeps the
+/// configuration in use.
+#[cfg(feature = "tls")]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The certificate chain file could not be read or parsed as PEM.
+    #[error("cannot read the certificate chain from {path}")]
+    Certificates {
+        /// The file, as given.
+        path: std::path::PathBuf,
+        /// What the PEM parser reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The certificate chain file holds no certificate.
+    #[error("no certificate in {path}")]
+    NoCertificate {
+        /// The file, as given.
+        path: std::path::PathBuf,
+    },
+    /// The private key file could not be read, or holds no PKCS#8, PKCS#1 or SEC1 key.
+    #[error("cannot read a private key from {path}")]
+    PrivateKey {
+        /// The file, as given.
+        path: std::path::PathBuf,
+        /// What the PEM parser reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The private key does not belong to the first certificate of the chain.
+    #[error("the private key does not match the certificate")]
+    KeyMismatch,
+    /// rustls refused the certificate, the key or the configuration.
+    #[error("rustls refused the configuration")]
+    Rustls(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

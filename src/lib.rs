@@ -118,6 +118,7 @@
 //! | `form` | `Request::query_as` and `Request::form`: urlencoded queries and bodies (serde, serde_urlencoded) |
 //! | `signal` | `signal::shutdown_on_signals`: graceful shutdown on SIGINT/SIGTERM, Unix only (signal-hook) |
 //! | `compression` | `Compression`: gzip responses negotiated with `Accept-Encoding`, streams included (flate2, pure-Rust backend) |
+//! | `tls` | HTTPS: `ServerBuilder::tls` and the `tls` module: rustls with the ring provider, certificate reload, SNI and ALPN in `Request::tls`, an HTTP to HTTPS redirect (rustls) |
 //!
 //! # Minimum supported Rust version
 //!
@@ -147,9 +148,13 @@ mod server;
 #[cfg(feature = "signal")]
 pub mod signal;
 pub mod testing;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use body::{Body, BodyWriter};
 pub use cookie::{SameSite, SetCookie};
+#[cfg(feature = "tls")]
+pub use error::TlsError;
 pub use error::{
     CorsError, Error, ExecuteError, InvalidCookie, InvalidHeader, ParseError, PoolError, Rejection,
     RejectionKind, Result, RouteError, ShutdownTimedOut, TryExecuteError,

@@ -257,6 +257,14 @@ impl Request {
         self.remote_addr
     }
 
+    /// The TLS connection's parameters (SNI server name, ALPN protocol), when the request
+    /// came over TLS (feature `tls`; see [`ServerBuilder::tls`](crate::ServerBuilder::tls)).
+    /// Kept in the request's [extensions](Self::extensions).
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&crate::tls::TlsInfo> {
+        self.head.extensions.get()
+    }
+
     /// The path parameter `name` captured by the route, percent-decoded.
     ///
     /// Decoded means a `{*path}` capture of `/files/..%2F..%2Fetc%2Fpasswd` is

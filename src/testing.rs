@@ -59,7 +59,7 @@ pub enum TestError {
     /// The server's bytes are not a valid HTTP/1.1 response (a bug worth reporting).
     #[error("invalid response: {0}")]
     InvalidResponse(String),
-    /// The body is not JSON of the expected shape ([`TestResponse::json`]).
+    /// The body is not JSON of the expected shape (`TestResponse::json`, feature `json`).
     #[error("unexpected JSON body: {0}")]
     Json(String),
 }

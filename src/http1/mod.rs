@@ -226,7 +226,8 @@ pub(crate) trait Transport: Read + Write {
     fn try_clone_boxed(&self) -> io::Result<Box<dyn Transport + Send>>;
 }
 
-fn set_tcp_blocking(stream: &TcpStream, timeout: Option<Duration>) -> io::Result<()> {
+/// `Transport::set_blocking` for a TCP socket (the TLS transports use it too).
+pub(crate) fn set_tcp_blocking(stream: &TcpStream, timeout: Option<Duration>) -> io::Result<()> {
     match timeout {
         Some(timeout) => {
             // A zero timeout means "none" to the OS; never block forever.

@@ -36,7 +36,7 @@ enum Format {
 ///
 /// The byte count is the response body's length (`-` when none is sent, or for a streamed
 /// body). Write errors are ignored: logging never fails a request. [`json`](Self::json)
-/// writes JSON lines instead, and [`log`](Self::log) (feature `log`) sends the lines to the
+/// writes JSON lines instead, and `log` (feature `log`) sends the lines to the
 /// `log` facade.
 ///
 /// It logs what passes through it: install it before middleware that may answer early

@@ -77,6 +77,9 @@ pub struct ServerBuilder {
     /// Bind with `SO_REUSEPORT`.
     reuse_port: bool,
     max_live_connections: usize,
+    /// Serve HTTPS with this configuration.
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -108,6 +111,8 @@ impl Default for ServerBuilder {
             shutdown_delay: Duration::ZERO,
             reuse_port: false,
             max_live_connections: DEFAULT_MAX_LIVE_CONNECTIONS,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -174,6 +179,33 @@ impl ServerBuilder {
     /// listen backlog is 1024. Only [`bind`](Self::bind) applies it.
     pub fn reuse_port(mut self, enabled: bool) -> Self {
         self.reuse_port = enabled;
+        self
+    }
+
+    /// Serves HTTPS (feature `tls`): every connection is TLS, with `config`, either an
+    /// `Arc<rustls::ServerConfig>` or a [`TlsConfig`](crate::tls::TlsConfig) handle
+    /// (clone it first to swap certificates while the server runs).
+    ///
+    /// The handshake must be done within the
+    /// [header read timeout](Self::header_read_timeout), counted from accept; it runs in
+    /// short non-blocking turns, like requests, so a client that never finishes it costs no
+    /// worker. See the [`tls`](crate::tls) module.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use switchyard::{Request, Server, tls};
+    ///
+    /// let config = tls::server_config_from_pem_files("cert.pem", "key.pem")?;
+    /// let server = Server::builder()
+    ///     .tls(config)
+    ///     .handler(|_: &Request| "hello over TLS")
+    ///     .bind("127.0.0.1:8443")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: impl Into<crate::tls::TlsConfig>) -> Self {
+        self.tls = Some(config.into());
         self
     }
 
@@ -443,10 +475,14 @@ impl ServerBuilder {
             shutdown: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             shutdown_delay: self.shutdown_delay,
+            #[cfg(feature = "tls")]
+            tls: self.tls.clone(),
         });
+        let shared_tls = shared.serves_tls();
         let server = Server::new(listener, pools, shared)?;
         crate::logging::log_info!(
-            "listening on http://{} with {} workers",
+            "listening on {}://{} with {} workers",
+            if shared_tls { "https" } else { "http" },
             server.local_addr(),
             self.threads
         );

@@ -12,15 +12,26 @@ use http::request::Parts;
 
 use crate::error::ParseError;
 
+use http::StatusCode;
+
 use super::Shared;
 use super::live::{Live, LiveContext, LiveTurn};
+use super::reject::reject;
 use crate::body::{Body, RequestBody};
 use crate::http1::{
-    AfterTurn, Conn, ConnConfig, ConnState, Decision, ReadBuf, RouteTag, Service, Upgraded,
+    AfterTurn, Conn, ConnConfig, ConnState, Decision, Limits, ReadBuf, RouteTag, Service,
+    Transport, Upgraded, deadline_after,
 };
 use crate::live::outbox::Wake;
 use crate::live::{LiveTicket, LiveUpgrade};
 use crate::router::RoutePlan;
+#[cfg(feature = "tls")]
+use crate::tls::TlsInfo;
+
+/// Stands in for `tls::TlsInfo` without the `tls` feature: there is never one.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug)]
+enum TlsInfo {}
 
 /// Beyond this capacity a worker's output buffer is freed after use rather than kept.
 const MAX_RETAINED_OUTPUT_BYTES: usize = 256 * 1024;
@@ -39,6 +50,9 @@ pub(super) struct Connection {
     pub(super) watching_writable: bool,
     /// Once it switched protocols: the WebSocket or event stream it serves.
     live: Option<Live>,
+    /// The TLS session (feature `tls`); `None` on a plain connection, which costs a word.
+    #[cfg(feature = "tls")]
+    tls: Option<Box<super::tls::TlsState>>,
 }
 
 thread_local! {
@@ -55,12 +69,43 @@ impl Connection {
             state: ConnState::default(),
             watching_writable: false,
             live: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
-    /// Whether a response to it is under way (see `ConnState::owes_output`), or it is
-    /// live: either way it may not be answered with anything else (such as a 503).
+    /// A connection just accepted: over TLS when the server serves TLS (with the
+    /// configuration new connections get now). `None`: rustls refused to start a session.
+    pub(super) fn accepted(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> Option<Self> {
+        #[allow(unused_mut)] // without the `tls` feature
+        let mut connection = Self::new(stream, peer);
+        #[cfg(feature = "tls")]
+        if let Some(config) = &shared.tls {
+            let tls = super::tls::TlsState::new(config, Instant::now(), &shared.limits).ok()?;
+            connection.tls = Some(Box::new(tls));
+        }
+        #[cfg(not(feature = "tls"))]
+        let _ = shared;
+        Some(connection)
+    }
+
+    /// When a connection just accepted is closed if it sends nothing: after the keep-alive
+    /// timeout, or over TLS when its handshake is not done within the header read timeout.
+    pub(super) fn first_deadline(&self, now: Instant, limits: &Limits) -> Instant {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return tls.handshake_deadline();
+        }
+        deadline_after(now, limits.keep_alive_timeout)
+    }
+
+    /// Whether a response to it is under way (see `ConnState::owes_output`), it is live, or
+    /// TLS output is owed: it may not be answered with anything else (such as a 503).
     pub(super) fn owes_output(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.tls.as_ref().is_some_and(|tls| tls.owes_output()) {
+            return true;
+        }
         self.live.is_some() || self.state.owes_output()
     }
 
@@ -92,39 +137,52 @@ impl Connection {
         true
     }
 
-    /// A live connection's turn.
+    /// A live connection's turn; over TLS, through the session.
     pub(super) fn serve_live(&mut self, cx: &LiveContext<'_>) -> LiveTurn {
         let Some(live) = &mut self.live else {
             return LiveTurn::Close;
         };
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            return tls.serve_live(&self.stream, cx.write_timeout, |io| live.turn(io, cx));
+        }
         let mut stream: &TcpStream = &self.stream;
         live.turn(&mut stream, cx)
+    }
+
+    /// Answers `status` and closes the connection for writing, for a connection the server
+    /// will not serve (see `reject`); over TLS, through the session.
+    pub(super) fn reject(&mut self, status: StatusCode) {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            tls.reject(&self.stream, status);
+            return;
+        }
+        reject(&self.stream, status);
     }
 
     /// Serves what the connection has ready, on the current worker thread, which belongs to
     /// the pool of `tag`.
     pub(super) fn serve(&mut self, shared: &Shared, tag: RouteTag) -> AfterTurn {
-        BUFFERS.with(|buffers| {
-            let mut buffers = buffers.borrow_mut();
-            let (buf, out) = &mut *buffers;
-            let config = ConnConfig {
-                limits: &shared.limits,
-                draining: &shared.draining,
-                tag,
-                body_budget: &shared.body_budget,
-            };
-            let service = HandlerService {
-                shared,
-                peer: self.peer,
-                tag,
-            };
-            let mut stream: &TcpStream = &self.stream;
-            let next = Conn::new(&mut stream, buf, out, &mut self.state, config, &service).serve();
-            if out.capacity() > MAX_RETAINED_OUTPUT_BYTES {
-                *out = Vec::new();
-            }
-            next
-        })
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            let (peer, state) = (self.peer, &mut self.state);
+            return tls.serve(&self.stream, &shared.limits, |io, info| {
+                run_engine(io, state, shared, tag, peer, Some(info))
+            });
+        }
+        let mut stream: &TcpStream = &self.stream;
+        run_engine(&mut stream, &mut self.state, shared, tag, self.peer, None)
+    }
+}
+
+/// Over TLS, the connection says `close_notify` as it closes (see `TlsState::close`).
+#[cfg(feature = "tls")]
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(tls) = &mut self.tls {
+            tls.close(&self.stream, self.state.owes_output());
+        }
     }
 }
 
@@ -162,12 +220,46 @@ impl HandlerService<'_> {
     }
 }
 
+/// One turn of the HTTP/1.1 engine over `io`, with the worker's buffers.
+fn run_engine<S: Transport>(
+    io: &mut S,
+    state: &mut ConnState<RoutePlan>,
+    shared: &Shared,
+    tag: RouteTag,
+    peer: SocketAddr,
+    tls: Option<&TlsInfo>,
+) -> AfterTurn {
+    BUFFERS.with(|buffers| {
+        let mut buffers = buffers.borrow_mut();
+        let (buf, out) = &mut *buffers;
+        let config = ConnConfig {
+            limits: &shared.limits,
+            draining: &shared.draining,
+            tag,
+            body_budget: &shared.body_budget,
+        };
+        let service = HandlerService {
+            shared,
+            peer,
+            tag,
+            tls,
+        };
+        let next = Conn::new(io, buf, out, state, config, &service).serve();
+        if out.capacity() > MAX_RETAINED_OUTPUT_BYTES {
+            *out = Vec::new();
+        }
+        next
+    })
+}
+
 /// The router, as the connection engine sees it.
 struct HandlerService<'a> {
     shared: &'a Shared,
     peer: SocketAddr,
     /// The pool this turn runs on.
     tag: RouteTag,
+    /// The connection's TLS parameters, given to every request (`Request::tls`).
+    tls: Option<&'a TlsInfo>,
 }
 
 impl Service for HandlerService<'_> {
@@ -192,7 +284,18 @@ impl Service for HandlerService<'_> {
         (decision, plan)
     }
 
-    fn call(&self, head: Parts, body: RequestBody, plan: RoutePlan) -> http::Response<Body> {
+    fn call(
+        &self,
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))] mut head: Parts,
+        body: RequestBody,
+        plan: RoutePlan,
+    ) -> http::Response<Body> {
+        if let Some(info) = self.tls {
+            #[cfg(feature = "tls")]
+            head.extensions.insert(info.clone());
+            #[cfg(not(feature = "tls"))]
+            match *info {}
+        }
         let shared = self.shared;
         // What handlers see (Health's 503): shutdown asked for, even while still accepting.
         let draining = shared.shutdown.load(Ordering::Acquire);

@@ -21,6 +21,7 @@
 //! - `table`: the connection table, sole owner of every connection's state and counters.
 //! - `connection`: a connection and its turn through the HTTP/1.1 engine (`crate::http1`)
 //!   with the router as the service.
+//! - `tls` (feature `tls`): a connection's rustls session, driven in its turns.
 //! - `waker`, `reject`: waking the poller; answering a connection that is not served.
 //! - `builder`, `handle`: the public API.
 
@@ -32,6 +33,8 @@ mod poller;
 mod reject;
 mod scheduler;
 mod table;
+#[cfg(feature = "tls")]
+mod tls;
 mod turn;
 mod waker;
 
@@ -92,6 +95,19 @@ pub(crate) struct Shared {
     max_live_connections: usize,
     /// Live connections closed because the server shut down.
     live_closed_by_shutdown: std::sync::atomic::AtomicUsize,
+    /// Connections are TLS, with the configuration this handle holds when they are accepted.
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
+}
+
+impl Shared {
+    /// Whether connections are TLS: then nothing is said before a handshake.
+    fn serves_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
 }
 
 /// What a graceful shutdown had to cut short.

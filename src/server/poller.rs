@@ -296,7 +296,10 @@ impl Poller {
             match listener.accept() {
                 Ok((stream, peer)) => {
                     if self.table().open() >= self.shared().max_connections {
-                        reject(&stream, StatusCode::SERVICE_UNAVAILABLE);
+                        // Over TLS nothing can be said before a handshake: it just closes.
+                        if !self.shared().serves_tls() {
+                            reject(&stream, StatusCode::SERVICE_UNAVAILABLE);
+                        }
                         self.shared().counters.refused_max_connections();
                         continue;
                     }
@@ -306,7 +309,9 @@ impl Poller {
                     }
                     // Small responses must not wait for Nagle's algorithm.
                     let _ = stream.set_nodelay(true);
-                    self.register(Connection::new(stream, peer));
+                    if let Some(connection) = Connection::accepted(stream, peer, self.shared()) {
+                        self.register(connection);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -325,7 +330,7 @@ impl Poller {
     /// Gives a new connection a slot, parked until its first request arrives.
     fn register(&mut self, connection: Connection) {
         let fd = connection.stream.as_raw_fd();
-        let until = deadline_after(Instant::now(), self.shared().limits.keep_alive_timeout);
+        let until = connection.first_deadline(Instant::now(), &self.shared().limits);
         // Parked before it is registered: a runner may see it readable at once.
         let (id, timer) = self.table().insert(connection, until);
         self.arm(timer);
@@ -338,7 +343,7 @@ impl Poller {
 
     /// Queues a busy connection's turn on the pool of `tag`, or answers 503 when that
     /// queue is full.
-    fn submit(&mut self, slot: SlotHandle, connection: Connection, tag: RouteTag) {
+    fn submit(&mut self, slot: SlotHandle, mut connection: Connection, tag: RouteTag) {
         if tag == RouteTag::default() {
             self.context.enqueue(slot, connection);
             return;
@@ -351,7 +356,7 @@ impl Poller {
         if pool.queued() >= self.shared().queue_capacity {
             // Mid-response, a 503 would corrupt what the client has already received.
             if !connection.owes_output() {
-                reject(&connection.stream, StatusCode::SERVICE_UNAVAILABLE);
+                connection.reject(StatusCode::SERVICE_UNAVAILABLE);
                 self.shared().counters.refused_queue_full();
             }
             drop(connection);
@@ -393,7 +398,7 @@ impl Poller {
             }
             self.timers.pop();
             match self.table().expire(timer, now) {
-                Expired::Due(connection, wait_for) => {
+                Expired::Due(mut connection, wait_for) => {
                     let counters = &self.shared().counters;
                     match wait_for {
                         // Live connections' timers give them a turn (`Expired::Wake`).
@@ -404,7 +409,7 @@ impl Poller {
                         WaitFor::Body => counters.timed_out_with_408(TimeoutKind::Body),
                     }
                     if wait_for.answers_timeout() {
-                        reject(&connection.stream, StatusCode::REQUEST_TIMEOUT);
+                        connection.reject(StatusCode::REQUEST_TIMEOUT);
                     }
                 }
                 Expired::Wake(slot, connection) => self.context.enqueue(slot, connection),

@@ -13,7 +13,6 @@ use http::StatusCode;
 use super::Shared;
 use super::connection::Connection;
 use super::live::{LiveContext, LiveTurn};
-use super::reject::reject;
 use super::scheduler::{Ready, Scheduler};
 use super::table::{ConnectionTable, Parked, SlotHandle, SlotId, Timer, WeakSlotHandle};
 use super::waker::PollerWaker;
@@ -112,8 +111,8 @@ impl TurnContext {
             connection,
             since: Instant::now(),
         };
-        if let Err(refused) = self.scheduler.push(ready, capacity) {
-            reject(&refused.connection.stream, StatusCode::SERVICE_UNAVAILABLE);
+        if let Err(mut refused) = self.scheduler.push(ready, capacity) {
+            refused.connection.reject(StatusCode::SERVICE_UNAVAILABLE);
             self.shared.counters.refused_queue_full();
             drop(refused.connection);
             self.close(&refused.slot);

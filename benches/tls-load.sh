@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# tls-load.sh - HTTPS load: switchyard's reference app (--features tls) against hyper 1.x +
+# tokio-rustls (benches/peers/hyper-tls), both with rustls and its ring provider.
+#
+# Builds both (release), makes a self-signed P-256 certificate with openssl, then for each
+# round and each server (the order alternates every round): starts the server pinned to CPU
+# $SERVER_CPU (default 1) on a free 127.0.0.1 port, waits until it answers over HTTPS, and
+# runs, pinned to CPU $LOAD_CPU (default 0):
+#   plaintext  wrk -t1 -c16 -dD https://127.0.0.1:PORT/plaintext
+#   json       wrk -t1 -c64 -dD https://127.0.0.1:PORT/json
+#   hs-new     openssl s_time -new   (a full handshake and one HTTP/1.0 GET per connection)
+#   hs-reuse   openssl s_time -reuse (session resumption; same GET)
+# Server CPU is utime+stime from /proc/PID/stat before and after each load (as
+# shared/bench/run.sh reads it), printed as CPU microseconds per request or per handshake.
+#
+# usage: benches/tls-load.sh [-r ROUNDS] [-d SECONDS] [-t THREADS] [-o LIST] [--no-build]
+#   -r N        rounds (default 3)
+#   -d SEC      duration of each load (default 10)
+#   -t N        --threads of both servers (default 8)
+#   -o LIST     loads, a comma list of plaintext,json,hs-new,hs-reuse (default: all)
+#   --no-build  use the binaries already built
+#
+# Needs cargo, wrk (built with TLS, as Debian's is), openssl, curl, taskset, timeout,
+# python3. Loopback only; every process started here is bounded in time and stopped by its
+# PID. Run it on a quiet machine: the numbers mean nothing beside another build.
+set -u -o pipefail
+
+ROUNDS=3
+DURATION=10
+THREADS=8
+LOADS=plaintext,json,hs-new,hs-reuse
+BUILD=1
+SERVER_CPU=${SERVER_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+
+die() { echo "tls-load.sh: $*" >&2; exit 2; }
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -r) ROUNDS=$2; shift 2 ;;
+    -d) DURATION=${2%s}; shift 2 ;;
+    -t) THREADS=$2; shift 2 ;;
+    -o) LOADS=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $1 (see -h)" ;;
+  esac
+done
+
+for tool in cargo wrk openssl curl taskset timeout python3; do
+  command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y wrk openssl curl util-linux coreutils python3)"
+done
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+PEER_TARGET=$TARGET/peer-hyper-tls
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tls-load.XXXXXX")
+CLK_TCK=$(getconf CLK_TCK)
+
+SERVER_PID=""; LOAD_PID=""
+cleanup() {
+  for p in $LOAD_PID $SERVER_PID; do [[ -n $p ]] && kill -TERM "$p" 2>/dev/null; done
+  sleep 0.3
+  for p in $LOAD_PID $SERVER_PID; do [[ -n $p ]] && kill -KILL "$p" 2>/dev/null; done
+  rm -rf "$WORK"
+}
+trap 'cleanup; exit 130' INT TERM
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- build
+if (( BUILD )); then
+  echo "== building (release)" >&2
+  (cd "$ROOT" && cargo build --release --quiet --example reference --features tls) \
+    || die "building the reference app failed"
+  (cd "$ROOT/benches/peers/hyper-tls" && cargo build --release --quiet --target-dir "$PEER_TARGET") \
+    || die "building the hyper-tls peer failed"
+fi
+SWITCHYARD_BIN=$TARGET/release/examples/reference
+HYPER_BIN=$PEER_TARGET/release/peer-hyper-tls
+[[ -x $SWITCHYARD_BIN ]] || die "no $SWITCHYARD_BIN (build it, or drop --no-build)"
+[[ -x $HYPER_BIN ]] || die "no $HYPER_BIN (build it, or drop --no-build)"
+
+# ---------------------------------------------------------------- certificate
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -subj /CN=localhost \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null \
+  || die "openssl could not make a certificate"
+
+NAMES=(switchyard hyper-tls)
+CMDS=(
+  "$SWITCHYARD_BIN --addr {addr} --threads $THREADS --tls-cert $WORK/cert.pem --tls-key $WORK/key.pem"
+  "$HYPER_BIN --addr {addr} --threads $THREADS --cert $WORK/cert.pem --key $WORK/key.pem"
+)
+
+# ---------------------------------------------------------------- helpers
+freeport() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+cpu_ticks() {   # utime+stime of a process (all its threads)
+  sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12+$13}'
+}
+alive() {
+  local st
+  st=$(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null)
+  [[ -n $st && $st != Z ]]
+}
+now() { date +%s.%N; }
+
+start_server() {  # start_server INDEX LOG -> SERVER_PID, PORT
+  local cmd=${CMDS[$1]} log=$2 code
+  PORT=$(freeport)
+  cmd=${cmd//\{addr\}/127.0.0.1:$PORT}
+  echo "+ taskset -c $SERVER_CPU $cmd" > "$log"
+  taskset -c "$SERVER_CPU" bash -c "exec $cmd" >> "$log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 200); do
+    alive "$SERVER_PID" || return 1
+    code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 "https://127.0.0.1:$PORT/plaintext" 2>/dev/null)
+    [[ $code == 200 ]] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+stop_server() {
+  [[ -z $SERVER_PID ]] && return
+  kill -TERM "$SERVER_PID" 2>/dev/null
+  for _ in $(seq 1 50); do alive "$SERVER_PID" || break; sleep 0.1; done
+  alive "$SERVER_PID" && kill -KILL "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID" 2>/dev/null
+  SERVER_PID=""
+}
+
+# per-request (or per-handshake) server CPU in microseconds
+cpu_us() {  # cpu_us TICKS0 TICKS1 COUNT
+  awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" -v n="$3" 'BEGIN{ if (n > 0) printf "%.1f", (b-a)/hz*1e6/n; else print "-" }'
+}
+
+run_wrk() {  # run_wrk NAME PATH CONNS ROUND
+  local name=$1 path=$2 conns=$3 round=$4 out=$WORK/wrk.out c0 c1 requests rps errors
+  c0=$(cpu_ticks "$SERVER_PID")
+  timeout -k 5 $((DURATION + 30)) taskset -c "$LOAD_CPU" \
+    wrk -t1 "-c$conns" "-d${DURATION}s" --timeout 2s "https://127.0.0.1:$PORT$path" > "$out" 2>&1 &
+  LOAD_PID=$!
+  wait "$LOAD_PID"; LOAD_PID=""
+  c1=$(cpu_ticks "$SERVER_PID")
+  requests=$(awk '/requests in/{print $1}' "$out")
+  rps=$(awk '/^Requests\/sec:/{print $2}' "$out")
+  errors=$(awk '/Socket errors|Non-2xx/{sub(/^ +/, ""); printf "%s; ", $0}' "$out")
+  printf '| %s | %s | %s c%s | %s | %s | %s |\n' "$round" "$name" "$path" "$conns" \
+    "${rps:--}" "$(cpu_us "$c0" "$c1" "${requests:-0}")" "${errors:-none}"
+}
+
+run_handshakes() {  # run_handshakes NAME MODE(new|reuse) ROUND
+  local name=$1 mode=$2 round=$3 out=$WORK/s_time.out c0 c1 t0 t1 conns rate
+  c0=$(cpu_ticks "$SERVER_PID"); t0=$(now)
+  timeout -k 5 $((DURATION + 30)) taskset -c "$LOAD_CPU" \
+    openssl s_time -connect "127.0.0.1:$PORT" "-$mode" -time "$DURATION" -www /plaintext \
+    > "$out" 2>&1 < /dev/null &
+  LOAD_PID=$!
+  wait "$LOAD_PID"; LOAD_PID=""
+  t1=$(now); c1=$(cpu_ticks "$SERVER_PID")
+  conns=$(awk '/connections in .* real seconds/{print $1}' "$out" | tail -1)
+  rate=$(awk -v n="${conns:-0}" -v a="$t0" -v b="$t1" 'BEGIN{ if (n > 0) printf "%.0f", n/(b-a); else print "-" }')
+  printf '| %s | %s | handshakes (%s) | %s | %s | %s |\n' "$round" "$name" "$mode" \
+    "$rate" "$(cpu_us "$c0" "$c1" "${conns:-0}")" "$( [[ -n $conns ]] && echo "$conns connections" || echo "s_time failed: $(tail -1 "$out")")"
+}
+
+# ---------------------------------------------------------------- main loop
+IFS=, read -r -a LOADLIST <<< "$LOADS"
+echo "== ${#NAMES[@]} servers x ${#LOADLIST[@]} loads x $ROUNDS rounds, ${DURATION}s each; servers on CPU $SERVER_CPU, load on CPU $LOAD_CPU, $THREADS threads" >&2
+echo
+echo "| round | server | load | req/s or handshakes/s | server CPU us per request or handshake | notes |"
+echo "|---|---|---|---|---|---|"
+for round in $(seq 1 "$ROUNDS"); do
+  for k in 0 1; do
+    i=$(( (k + round - 1) % 2 ))
+    name=${NAMES[$i]}
+    if ! start_server "$i" "$WORK/$name.log"; then
+      echo "| $round | $name | - | - | - | did not start: $(tail -2 "$WORK/$name.log" | tr '\n' ' ') |"
+      stop_server
+      continue
+    fi
+    for load in "${LOADLIST[@]}"; do
+      case "$load" in
+        plaintext) run_wrk "$name" /plaintext 16 "$round" ;;
+        json) run_wrk "$name" /json 64 "$round" ;;
+        hs-new) run_handshakes "$name" new "$round" ;;
+        hs-reuse) run_handshakes "$name" reuse "$round" ;;
+        *) die "unknown load $load" ;;
+      esac
+      alive "$SERVER_PID" || { echo "| $round | $name | $load | - | - | server died |"; break; }
+    done
+    stop_server
+  done
+done
