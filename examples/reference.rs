@@ -9,7 +9,7 @@
 mod signals;
 
 use std::io::{self, Read};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use switchyard::http::{StatusCode, header};
@@ -194,12 +194,28 @@ fn events(ticker: Ticker) -> impl Fn(&Request) -> Response + Send + Sync + 'stat
     }
 }
 
-/// One thread ticks every event stream (a thread per stream would defeat the point).
-#[derive(Clone)]
-struct Ticker(mpsc::Sender<(EventStream, u64)>);
+/// One thread ticks every event stream (a thread per stream would defeat the point),
+/// started by the first stream.
+#[derive(Clone, Default)]
+struct Ticker(Arc<OnceLock<Mutex<NewStreams>>>);
+
+/// Where new streams go to the ticker thread, with the first tick each gets.
+type NewStreams = mpsc::Sender<(EventStream, u64)>;
 
 impl Ticker {
     fn start() -> Self {
+        Self::default()
+    }
+
+    fn add(&self, stream: EventStream, first: u64) {
+        let sender = self.0.get_or_init(|| Mutex::new(Self::spawn()));
+        let _ = sender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send((stream, first));
+    }
+
+    fn spawn() -> NewStreams {
         let (sender, new_streams) = mpsc::channel::<(EventStream, u64)>();
         std::thread::spawn(move || {
             let mut streams: Vec<(EventStream, u64)> = Vec::new();
@@ -231,11 +247,7 @@ impl Ticker {
                 next_tick += TICK;
             }
         });
-        Self(sender)
-    }
-
-    fn add(&self, stream: EventStream, first: u64) {
-        let _ = self.0.send((stream, first));
+        sender
     }
 }
 

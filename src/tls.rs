@@ -189,10 +189,12 @@ impl From<ServerConfig> for TlsConfig {
 }
 
 impl TlsConfig {
-    /// A handle on `config`, used as given (its ALPN protocols included).
+    /// A handle on `config`, used as given, but for ALPN: protocols other than
+    /// `http/1.1` and `http/1.0` (`h2`) are removed, as this server speaks HTTP/1.1 only (a
+    /// browser that agreed `h2` would send HTTP/2 to it).
     pub fn new(config: Arc<ServerConfig>) -> Self {
         Self {
-            current: Arc::new(RwLock::new(config)),
+            current: Arc::new(RwLock::new(http1_only(config))),
         }
     }
 
@@ -213,13 +215,16 @@ impl TlsConfig {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Gives new connections `config`; open ones keep theirs.
+    /// Gives new connections `config` (ALPN as in [`new`](Self::new)); open ones keep
+    /// theirs.
     pub fn replace(&self, config: Arc<ServerConfig>) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = config;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = http1_only(config);
     }
 
     /// Loads a certificate chain and key as [`server_config_from_pem_files`] does, checks
-    /// that they belong together, and only then gives new connections the new configuration.
+    /// that they belong together, and only then gives new connections the new certificate.
+    /// Only the certificate changes: the rest of the configuration in use (client
+    /// certificate verification, ALPN, session resumption and its cache) is kept.
     ///
     /// # Errors
     ///
@@ -229,10 +234,24 @@ impl TlsConfig {
         cert_chain: impl AsRef<Path>,
         key: impl AsRef<Path>,
     ) -> Result<(), TlsError> {
-        let config = server_config_from_pem_files(cert_chain, key)?;
-        self.replace(config);
+        let fresh = server_config_from_pem_files(cert_chain, key)?;
+        let mut config = ServerConfig::clone(&self.current());
+        config.cert_resolver = Arc::clone(&fresh.cert_resolver);
+        self.replace(Arc::new(config));
         Ok(())
     }
+}
+
+/// `config` without ALPN protocols other than HTTP/1.x.
+fn http1_only(config: Arc<ServerConfig>) -> Arc<ServerConfig> {
+    let is_http1 = |protocol: &Vec<u8>| protocol == b"http/1.1" || protocol == b"http/1.0";
+    if config.alpn_protocols.iter().all(is_http1) {
+        return config;
+    }
+    crate::logging::log_warn!("TLS: ALPN protocols other than http/1.1 and http/1.0 removed");
+    let mut config = ServerConfig::clone(&config);
+    config.alpn_protocols.retain(is_http1);
+    Arc::new(config)
 }
 
 /// What a handler can know of a request's TLS connection: [`Request::tls`](crate::Request::tls).
@@ -294,6 +313,14 @@ impl TlsInfo {
 /// ```
 pub fn redirect_to_https(port: u16) -> Router {
     Router::new().fallback(move |req: &Request| -> Response {
+        if req
+            .uri()
+            .path_and_query()
+            .is_none_or(|target| !target.as_str().starts_with('/'))
+        {
+            // `OPTIONS *` and the like: nothing to redirect to.
+            return Response::new(http::StatusCode::BAD_REQUEST);
+        }
         let host = req
             .headers()
             .get(http::header::HOST)

@@ -78,7 +78,9 @@ fn allocations_per_request_in_steady_state() {
     eprintln!("allocations per request: /plaintext {plaintext:.2}, /users/{{id}} {users:.2}");
     // The head's one copy (its data and its shared header): the target and the header
     // values are slices of it; header maps are recycled per thread.
-    assert!(plaintext <= 2.0, "/plaintext: {plaintext}");
+    // Half an allocation of slack: rare events (a runner retiring and another starting
+    // on a loaded machine) are averaged in; one allocation more per request is not.
+    assert!(plaintext < 2.5, "/plaintext: {plaintext}");
     // The head (2), the decoded parameter and its list (2), and the handler's own `format!`.
-    assert!(users <= 5.0, "/users/{{id}}: {users}");
+    assert!(users < 5.5, "/users/{{id}}: {users}");
 }

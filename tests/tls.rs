@@ -733,3 +733,164 @@ fn an_event_stream_over_tls_ends_with_close_notify() {
     assert_eq!(client.read_end().unwrap(), 0);
     server.shutdown().unwrap();
 }
+
+#[test]
+fn alpn_is_http1_only_and_a_reload_keeps_the_rest_of_the_configuration() {
+    let first = Pki::new();
+    let second = Pki::new();
+    let mut own =
+        Arc::unwrap_or_clone(tls::server_config_from_pem_files(first.cert(), first.key()).unwrap());
+    own.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), b"http/1.0".to_vec()];
+    own.max_early_data_size = 0;
+    own.send_half_rtt_data = true;
+    let config = TlsConfig::from(own);
+    // A browser that agreed h2 would speak HTTP/2 to an HTTP/1.1 server.
+    assert_eq!(
+        config.current().alpn_protocols,
+        vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()]
+    );
+    config
+        .reload_pem_files(second.cert(), second.key())
+        .unwrap();
+    let reloaded = config.current();
+    assert_eq!(
+        reloaded.alpn_protocols,
+        vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()]
+    );
+    assert!(
+        reloaded.send_half_rtt_data,
+        "the configuration's own settings are kept"
+    );
+    // And the new certificate is the one served.
+    let server = spawn(Server::builder().threads(1).tls(config).app(app()));
+    let mut client = TlsClient::connect(server.local_addr(), &second.client(), "localhost");
+    assert_eq!(client.get("/hello").status, 200);
+}
+
+#[test]
+fn an_event_stream_whose_client_stops_reading_is_cut_and_shutdown_stays_clean() {
+    use std::sync::mpsc;
+    use switchyard::live::{Event, EventStream};
+    let pki = Pki::new();
+    let (sender, streams) = mpsc::channel::<EventStream>();
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .write_timeout(Duration::from_millis(100))
+            .tls(pki.config())
+            .route(http::Method::GET, "/events", move |_: &Request| {
+                let (response, events) = Response::events_with_keep_alive(None);
+                let _ = sender.send(events);
+                response
+            }),
+    );
+    let mut client = TlsClient::connect(server.local_addr(), &pki.client(), "localhost");
+    client.send(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let stream = streams.recv_timeout(IO_TIMEOUT).unwrap();
+    // The client reads nothing more: events pile up in the socket, then in rustls, then the
+    // server sees a client that does not read and cuts it at the write timeout (or as a
+    // slow consumer).
+    // 6.4 MB/s: the buffers fill in a second or two; the 1 MiB send queue does not fill
+    // within the 100 ms write timeout after that.
+    let event = Event::new().data("x".repeat(64 * 1024));
+    let deadline = Instant::now() + 3 * IO_TIMEOUT;
+    while stream.send(&event).is_ok() {
+        assert!(Instant::now() < deadline, "the stream was never cut");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Gone from the server, not spinning there: the connection count drops to zero.
+    let metrics = server.metrics_handle();
+    while metrics.snapshot().connections_open > 0 {
+        assert!(Instant::now() < deadline, "the connection stayed open");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let started = Instant::now();
+    let report = server.shutdown().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(client);
+}
+
+#[test]
+fn a_response_cut_short_ends_without_close_notify() {
+    /// A body whose source fails after three pieces.
+    struct Failing(usize);
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::Error::other("the disk went away"));
+            }
+            self.0 -= 1;
+            buf[..5].copy_from_slice(b"part\n");
+            Ok(5)
+        }
+    }
+    let pki = Pki::new();
+    let server = spawn(Server::builder().threads(1).tls(pki.config()).route(
+        http::Method::GET,
+        "/cut",
+        |_: &Request| Response::bytes(switchyard::Body::stream(Failing(3))),
+    ));
+    let mut client = TlsClient::connect(server.local_addr(), &pki.client(), "localhost");
+    // HTTP/1.0: the body has no length, so only the end of the connection ends it, and
+    // `close_notify` would present the cut body as complete.
+    client.send(b"GET /cut HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    let mut received = Vec::new();
+    let error = client.reader.read_to_end(&mut received).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{error}");
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with("part\npart\npart\n"), "{text}");
+}
+
+#[test]
+fn a_streamed_body_trickled_inside_one_record_times_out_at_the_body_read_timeout() {
+    let pki = Pki::new();
+    let uploads = Router::new()
+        .post("/upload", |req: &Request| {
+            let mut body = Vec::new();
+            match req.body_reader().read_to_end(&mut body) {
+                Ok(_) => format!("{} bytes", body.len()),
+                Err(error) => format!("error {:?}", error.kind()),
+            }
+        })
+        .stream_bodies(8 << 20);
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .body_read_timeout(Duration::from_millis(300))
+            .tls(pki.config())
+            .app(uploads),
+    );
+    let mut client = TlsClient::connect(server.local_addr(), &pki.client(), "localhost");
+    client.send(b"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n");
+    // One TLS record carrying the body, sent a byte at a time: no plaintext comes out of
+    // it until its last byte, and each byte arrives well within the timeout.
+    let stream = client.reader.get_mut();
+    stream.conn.writer().write_all(b"0123456789").unwrap();
+    let mut record = Vec::new();
+    while stream.conn.wants_write() {
+        stream.conn.write_tls(&mut record).unwrap();
+    }
+    let started = Instant::now();
+    let mut socket = stream.sock.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        for byte in record {
+            if socket.write_all(&[byte]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    // The server gives up at the body read timeout, not at the end of the trickle.
+    let reply = client.reply();
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    assert_ne!(reply.text(), "10 bytes");
+    drop(client);
+    let _ = trickle.join();
+}

@@ -190,6 +190,9 @@ pub(crate) struct ConnState<P = ()> {
     output: Option<Box<OwedOutput>>,
     /// After `AfterTurn::Upgrade`: what the live connection starts from.
     upgraded: Option<Box<Upgraded>>,
+    /// A response could not be completed (its body failed midway): the connection closes
+    /// without anything that would present it as complete (TLS `close_notify`).
+    cut_short: bool,
 }
 
 /// A connection that switched from HTTP to a live protocol.
@@ -211,6 +214,7 @@ impl<P> Default for ConnState<P> {
             request: None,
             output: None,
             upgraded: None,
+            cut_short: false,
         }
     }
 }
@@ -220,6 +224,12 @@ impl<P> ConnState<P> {
     /// be answered with anything else (such as a 503).
     pub(crate) fn owes_output(&self) -> bool {
         self.output.is_some()
+    }
+
+    /// Whether a response was cut short (see `cut_short`).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))] // only TLS has something to withhold
+    pub(crate) fn response_cut_short(&self) -> bool {
+        self.cut_short
     }
 
     /// The live connection a turn that ended with `AfterTurn::Upgrade` switched to.
@@ -893,6 +903,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                 Err(error) => {
                     // The response cannot be completed; closing tells the client so.
                     self.body = None;
+                    self.state.cut_short = true;
                     let _ = self.write_out();
                     return Err(error);
                 }

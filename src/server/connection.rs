@@ -115,6 +115,11 @@ impl Connection {
 
     /// Whether it is live and already knows the server is shutting down.
     pub(super) fn live_told_to_go(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.tls.as_ref().is_some_and(|tls| tls.is_closing()) {
+            // Writing its last bytes: it has nothing more to say.
+            return true;
+        }
         self.live.as_ref().is_some_and(Live::told_to_go)
     }
 
@@ -181,7 +186,10 @@ impl Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         if let Some(tls) = &mut self.tls {
-            tls.close(&self.stream, self.state.owes_output());
+            tls.close(
+                &self.stream,
+                self.state.owes_output() || self.state.response_cut_short(),
+            );
         }
     }
 }

@@ -38,8 +38,9 @@ pub(super) struct TlsState {
     info: Option<TlsInfo>,
     /// The handshake must be done by then (the header read timeout, from accept).
     handshake_until: Instant,
-    /// The connection closes once rustls's output is written.
+    /// The connection closes once rustls's output is written, or at `closing_until`.
     closing: bool,
+    closing_until: Option<Instant>,
     /// `close_notify` was sent (or must not be: the connection failed).
     closed: bool,
 }
@@ -64,6 +65,7 @@ impl TlsState {
             info: None,
             handshake_until: deadline_after(now, limits.header_read_timeout),
             closing: false,
+            closing_until: None,
             closed: false,
         })
     }
@@ -77,6 +79,12 @@ impl TlsState {
     /// be sent before it.
     pub(super) fn owes_output(&self) -> bool {
         self.closing || lock(&self.session).wants_write()
+    }
+
+    /// Whether the connection is only writing its last bytes before it closes (a live one
+    /// then has nothing more to say at a shutdown).
+    pub(super) fn is_closing(&self) -> bool {
+        self.closing
     }
 
     /// One turn; `engine` runs the HTTP/1.1 engine over the decrypted stream. See the
@@ -128,7 +136,7 @@ impl TlsState {
         let mut io = TlsIo {
             tcp,
             session: &self.session,
-            blocking: false,
+            deadline: None,
         };
         let next = engine(&mut io, info);
         let mut session = lock(&self.session);
@@ -167,19 +175,22 @@ impl TlsState {
         let now = Instant::now();
         let write_until = deadline_after(now, write_timeout);
         if self.closing {
+            // Its last bytes, until the deadline set when closing began (not a new one
+            // per turn: a client that never reads is cut).
+            let until = *self.closing_until.get_or_insert(write_until);
             return match flush(tcp, &mut lock(&self.session)) {
                 Ok(true) => LiveTurn::Close,
-                Err(_) => fail_live(&mut self.closed),
-                Ok(false) => LiveTurn::Park {
+                Ok(false) if now < until => LiveTurn::Park {
                     blocked: true,
-                    until: write_until,
+                    until,
                 },
+                Ok(false) | Err(_) => fail_live(&mut self.closed),
             };
         }
         let mut io = TlsIo {
             tcp,
             session: &self.session,
-            blocking: false,
+            deadline: None,
         };
         let next = live(&mut io);
         let mut session = lock(&self.session);
@@ -191,6 +202,7 @@ impl TlsState {
             // Its last frames are still in rustls: write them before closing.
             LiveTurn::Close if owed => {
                 self.closing = true;
+                self.closing_until = Some(write_until);
                 LiveTurn::Park {
                     blocked: true,
                     until: write_until,
@@ -237,7 +249,7 @@ impl TlsState {
         let mut discard = [0u8; 4096];
         let mut discarded = 0;
         while discarded < REJECT_DISCARD_BYTES {
-            match read_decrypted(tcp, &mut session, &mut discard, false) {
+            match read_decrypted(tcp, &mut session, &mut discard, None) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => discarded += n,
             }
@@ -251,8 +263,8 @@ impl TlsState {
     /// Sends `close_notify` as the connection closes, unless a response is cut short (the
     /// client must not take a truncated response for a complete one) or the connection
     /// failed. Best effort, non-blocking.
-    pub(super) fn close(&mut self, tcp: &TcpStream, response_in_progress: bool) {
-        if self.closed || self.info.is_none() || response_in_progress {
+    pub(super) fn close(&mut self, tcp: &TcpStream, response_cut_short: bool) {
+        if self.closed || self.info.is_none() || response_cut_short {
             return;
         }
         self.closed = true;
@@ -325,21 +337,22 @@ fn plaintext_pending(session: &mut ServerConnection) -> bool {
         .is_ok_and(|state| state.plaintext_bytes_to_read() > 0)
 }
 
-/// Decrypted input into `buf`. Non-blocking, it returns less than `buf.len()` only when
-/// rustls has no more plaintext and the socket had nothing more (or closed): then the engine
-/// may park, and the poller hears of what arrives later. `blocking` (a body streamed to its
-/// handler), it returns as soon as it has something, as a socket read does, rather than wait
-/// to fill `buf`. `Ok(0)`: the client closed (with or without `close_notify`).
+/// Decrypted input into `buf`. Non-blocking (`deadline` is `None`), it returns less than
+/// `buf.len()` only when rustls has no more plaintext and the socket had nothing more (or
+/// closed): then the engine may park, and the poller hears of what arrives later. Blocking
+/// until `deadline` (a body streamed to its handler), it returns as soon as it has
+/// something, as a socket read does, and fails with `TimedOut` at the deadline however the
+/// records trickle in. `Ok(0)`: the client closed (with or without `close_notify`).
 fn read_decrypted(
     tcp: &TcpStream,
     session: &mut ServerConnection,
     buf: &mut [u8],
-    blocking: bool,
+    deadline: Option<Instant>,
 ) -> io::Result<usize> {
     let mut socket = tcp;
     let mut n = 0;
     loop {
-        if n == buf.len() || (blocking && n > 0) {
+        if n == buf.len() || (deadline.is_some() && n > 0) {
             return Ok(n);
         }
         match session.reader().read(&mut buf[n..]) {
@@ -354,6 +367,14 @@ fn read_decrypted(
             // own framing tells a cut request from a complete one).
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(n),
             Err(e) => return if n > 0 { Ok(n) } else { Err(e) },
+        }
+        if let Some(deadline) = deadline {
+            // Each blocking read gets only the time left, not the whole timeout again.
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            tcp.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
         }
         match session.read_tls(&mut socket) {
             Ok(0) => return Ok(n),
@@ -375,15 +396,19 @@ fn read_decrypted(
     }
 }
 
-/// Encrypts `buf` into rustls and writes what the socket takes. `WouldBlock` only when
-/// rustls's buffer is at its limit and the socket is full: what rustls accepted is written
-/// at the end of the turn, or when the socket has room.
+/// Encrypts `buf` into rustls and writes what the socket takes. `WouldBlock` when what an
+/// earlier write left in rustls still does not fit in the socket: back-pressure as a
+/// socket's, so that the engine's and live connections' write timeouts see a client that
+/// does not read (rustls holds at most one write's worth, written at the end of the turn or
+/// when the socket has room).
 fn write_encrypted(
     tcp: &TcpStream,
     session: &mut ServerConnection,
     buf: &[u8],
 ) -> io::Result<usize> {
-    flush(tcp, session)?;
+    if !flush(tcp, session)? {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
     let n = session.writer().write(buf)?;
     if n == 0 && !buf.is_empty() {
         return Err(io::ErrorKind::WouldBlock.into());
@@ -410,13 +435,13 @@ fn lock(session: &Mutex<ServerConnection>) -> MutexGuard<'_, ServerConnection> {
 pub(super) struct TlsIo<'a> {
     tcp: &'a TcpStream,
     session: &'a Arc<Mutex<ServerConnection>>,
-    /// Switched to blocking reads (`Transport::set_blocking`).
-    blocking: bool,
+    /// Switched to blocking reads until then (`Transport::set_blocking`).
+    deadline: Option<Instant>,
 }
 
 impl Read for TlsIo<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_decrypted(self.tcp, &mut lock(self.session), buf, self.blocking)
+        read_decrypted(self.tcp, &mut lock(self.session), buf, self.deadline)
     }
 }
 
@@ -433,7 +458,7 @@ impl Write for TlsIo<'_> {
 impl Transport for TlsIo<'_> {
     fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         set_tcp_blocking(self.tcp, timeout)?;
-        self.blocking = timeout.is_some();
+        self.deadline = timeout.map(|timeout| deadline_after(Instant::now(), timeout));
         Ok(())
     }
 
@@ -443,7 +468,7 @@ impl Transport for TlsIo<'_> {
         Ok(Box::new(OwnedTlsIo {
             tcp: self.tcp.try_clone()?,
             session: Arc::clone(self.session),
-            blocking: self.blocking,
+            deadline: self.deadline,
         }))
     }
 }
@@ -452,12 +477,12 @@ impl Transport for TlsIo<'_> {
 struct OwnedTlsIo {
     tcp: TcpStream,
     session: Arc<Mutex<ServerConnection>>,
-    blocking: bool,
+    deadline: Option<Instant>,
 }
 
 impl Read for OwnedTlsIo {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_decrypted(&self.tcp, &mut lock(&self.session), buf, self.blocking)
+        read_decrypted(&self.tcp, &mut lock(&self.session), buf, self.deadline)
     }
 }
 
@@ -474,7 +499,7 @@ impl Write for OwnedTlsIo {
 impl Transport for OwnedTlsIo {
     fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         set_tcp_blocking(&self.tcp, timeout)?;
-        self.blocking = timeout.is_some();
+        self.deadline = timeout.map(|timeout| deadline_after(Instant::now(), timeout));
         Ok(())
     }
 
@@ -482,7 +507,7 @@ impl Transport for OwnedTlsIo {
         Ok(Box::new(Self {
             tcp: self.tcp.try_clone()?,
             session: Arc::clone(&self.session),
-            blocking: self.blocking,
+            deadline: self.deadline,
         }))
     }
 }
