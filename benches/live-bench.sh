@@ -33,13 +33,13 @@ run() { # server scenario args...
   local before; before=$(ticks $pid)
   local out
   if [[ $scenario == hold ]]; then
-    taskset -c 0 "$LOAD" "127.0.0.1:$PORT" hold-ws "$@" > /tmp/live-bench.out &
+    taskset -c 0 "$LOAD" "127.0.0.1:$PORT" hold-ws "$@" > /tmp/live-bench-hold.out &
     local client=$!
-    for _ in $(seq 600); do grep -q holding /tmp/live-bench.out 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 600); do grep -q holding /tmp/live-bench-hold.out 2>/dev/null && break; sleep 0.1; done
     sleep 1
     local open_rss; open_rss=$(rss_kib $pid)
     wait $client
-    out="$(head -1 /tmp/live-bench.out) rss_per_connection_kib=$(awk -v a=$open_rss -v b=$before_rss -v n=$1 'BEGIN {printf "%.1f", (a - b) / n}')"
+    out="$(head -1 /tmp/live-bench-hold.out) rss_per_connection_kib=$(awk -v a=$open_rss -v b=$before_rss -v n=$1 'BEGIN {printf "%.1f", (a - b) / n}')"
   else
     out=$(taskset -c 0 "$LOAD" "127.0.0.1:$PORT" "$scenario" "$@" | tail -1)
   fi

@@ -151,10 +151,26 @@ impl Load {
 
     fn broadcast(&mut self, count: u64) -> Result<(), Box<dyn std::error::Error>> {
         let n = self.clients.len() as u64;
-        // A server subscribes a client before its 101 goes out; round 0 warms up.
+        // Warm up until every client got a message: a server may subscribe a client only
+        // after its 101 went out.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.clients.iter().any(|c| c.received == 0) {
+            assert!(
+                Instant::now() < deadline,
+                "some clients never got a message"
+            );
+            queue_frame(&mut self.clients[0].output, &PAYLOAD);
+            self.flush(0)?;
+            self.turn(Duration::from_millis(50))?;
+        }
+        // Let the warm-up messages arrive everywhere, then count from there.
+        let quiet_until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < quiet_until {
+            self.turn(Duration::from_millis(50))?;
+        }
         let mut latencies = Vec::with_capacity(count as usize);
         let started = Instant::now();
-        for round in 0..=count {
+        for round in 0..count {
             let base: u64 = self.clients.iter().map(|c| c.received).sum();
             let sent = Instant::now();
             queue_frame(&mut self.clients[0].output, &PAYLOAD);
@@ -169,9 +185,7 @@ impl Load {
                 assert!(Instant::now() < deadline, "round {round}: {got}/{target}");
                 self.turn(Duration::from_millis(100))?;
             }
-            if round > 0 {
-                latencies.push(sent.elapsed());
-            }
+            latencies.push(sent.elapsed());
         }
         let secs = started.elapsed().as_secs_f64();
         latencies.sort();

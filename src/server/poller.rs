@@ -121,9 +121,14 @@ impl Poller {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         loop {
             self.context.waker.going_to_sleep();
-            // Work queued with no runner serving it needs a runner now: live connections
-            // are queued by their senders, from any thread (they wake a sleeping poller).
-            let unserved = self.scheduler().queued() > 0 && self.scheduler().serving() == 0;
+            // Work queued with no runner serving it needs a runner now, if one can be
+            // started: live connections are queued by their senders, from any thread (they
+            // wake a sleeping poller). With every runner out, the leader finds it when its
+            // wait for readiness ends (`scheduler::LEAD_IDLE` at most).
+            let scheduler = self.scheduler();
+            let unserved = scheduler.queued() > 0
+                && scheduler.serving() == 0
+                && scheduler.runners() < scheduler.max_runners();
             let timeout = if self.notices.is_empty() && !unserved {
                 self.next_timeout()
             } else {
