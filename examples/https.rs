@@ -70,8 +70,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// A CA and a certificate it signed for `localhost` and 127.0.0.1, written as PEM files to a
 /// new temporary directory: (certificate, key, CA certificate).
 fn self_signed() -> Result<(PathBuf, PathBuf, PathBuf), Box<dyn std::error::Error>> {
+    // A directory of our own: `create` fails if someone planted one (or a symlink) at
+    // this name, and only we may read the key in it.
     let dir = std::env::temp_dir().join(format!("switchyard-https-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&dir)?;
     let ca_key = rcgen::KeyPair::generate()?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
