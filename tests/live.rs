@@ -278,6 +278,16 @@ fn invalid_utf8_closes_with_1007_and_bad_frames_with_1002() {
     assert_eq!((opcode, close_frame_code(&payload)), (0x8, 1002));
 }
 
+/// A session that gives its handle to the test thread when it opens, and ignores messages.
+struct Share(mpsc::Sender<WebSocket>);
+
+impl WebSocketSession for Share {
+    fn on_open(&mut self, ws: &WebSocket) {
+        let _ = self.0.send(ws.clone());
+    }
+    fn on_message(&mut self, _: &WebSocket, _: Message) {}
+}
+
 /// Records a session's events.
 struct Recorder(mpsc::Sender<String>);
 
@@ -334,14 +344,6 @@ fn a_client_close_is_answered_with_its_code_and_reported_once() {
 
 #[test]
 fn a_handle_sends_and_closes_from_another_thread() {
-    // The handle is given to the test thread by the session's on_open.
-    struct Share(mpsc::Sender<WebSocket>);
-    impl WebSocketSession for Share {
-        fn on_open(&mut self, ws: &WebSocket) {
-            let _ = self.0.send(ws.clone());
-        }
-        fn on_message(&mut self, _: &WebSocket, _: Message) {}
-    }
     let (sender, handles) = mpsc::channel::<WebSocket>();
     let server = spawn(
         Server::builder()
@@ -407,13 +409,6 @@ fn a_panicking_session_closes_with_1011_and_the_server_goes_on() {
 #[test]
 fn a_client_that_does_not_read_is_closed_when_its_queue_overflows() {
     let (sender, handles) = mpsc::channel::<WebSocket>();
-    struct Share(mpsc::Sender<WebSocket>);
-    impl WebSocketSession for Share {
-        fn on_open(&mut self, ws: &WebSocket) {
-            let _ = self.0.send(ws.clone());
-        }
-        fn on_message(&mut self, _: &WebSocket, _: Message) {}
-    }
     let config = WebSocketConfig::default().max_queued_bytes(64 * 1024);
     let server = spawn(Server::builder().threads(1).route(
         Method::GET,
@@ -803,13 +798,6 @@ fn let_the_server_go_idle() {
 
 #[test]
 fn an_idle_server_still_delivers_what_a_background_thread_sends() {
-    struct Share(mpsc::Sender<WebSocket>);
-    impl WebSocketSession for Share {
-        fn on_open(&mut self, ws: &WebSocket) {
-            let _ = self.0.send(ws.clone());
-        }
-        fn on_message(&mut self, _: &WebSocket, _: Message) {}
-    }
     let (sender, handles) = mpsc::channel::<WebSocket>();
     let server = spawn(
         Server::builder()

@@ -581,14 +581,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
 
     /// Reads and drops what the client already sent, without waiting for more.
     fn discard_input(&mut self) {
-        let mut scratch = [0u8; 4096];
-        let mut discarded = 0;
-        while discarded < MAX_DISCARD_BYTES {
-            match self.io.read(&mut scratch) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => discarded += n,
-            }
-        }
+        super::discard_input(|buf| self.io.read(buf), MAX_DISCARD_BYTES);
     }
 
     /// Turns a parsed head into a request in progress: where it runs, how its body is read.

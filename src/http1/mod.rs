@@ -214,6 +214,38 @@ impl Default for Limits {
     }
 }
 
+/// What [`discard_input`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Discarded {
+    /// The input there was is dropped; nothing more for now.
+    Drained,
+    /// The peer closed, or reading failed.
+    Ended,
+    /// `max` bytes were dropped and more may be there.
+    AtLimit,
+}
+
+/// Reads and drops what `read` has, without waiting for more, up to `max` bytes: before
+/// closing a connection (so the close does not reset it before the peer reads the answer),
+/// and for input a live connection does not expect.
+pub(crate) fn discard_input(
+    mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+    max: usize,
+) -> Discarded {
+    let mut scratch = [0u8; 4096];
+    let mut discarded = 0;
+    while discarded < max {
+        match read(&mut scratch) {
+            Ok(0) => return Discarded::Ended,
+            Ok(n) => discarded += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Discarded::Drained,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Discarded::Ended,
+        }
+    }
+    Discarded::AtLimit
+}
+
 /// A byte stream the connection engine uses non-blocking, and switches to blocking operation
 /// with a timeout only for a body streamed to its handler (`Router::stream_bodies`), whose
 /// reads block that handler's worker.

@@ -216,13 +216,11 @@ impl HandlerService<'_> {
                     self.peer,
                     shared.live_count.load(Ordering::Relaxed)
                 );
-                *response = http::Response::builder()
-                    .status(http::StatusCode::SERVICE_UNAVAILABLE)
-                    .header(http::header::RETRY_AFTER, "1")
-                    .header(http::header::CONNECTION, "close")
-                    .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-                    .body(Body::from("Service Unavailable\n"))
-                    .unwrap_or_default();
+                *response = crate::Response::text("Service Unavailable\n")
+                    .with_status(http::StatusCode::SERVICE_UNAVAILABLE)
+                    .with_header(http::header::RETRY_AFTER, "1")
+                    .with_header(http::header::CONNECTION, "close")
+                    .into_http();
             }
         }
     }

@@ -13,7 +13,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig as FrameConfig, WebSocketContext};
 use tungstenite::{Bytes, Message};
 
-use crate::http1::{MAX_TIMEOUT, deadline_after, encode_chunk};
+use crate::http1::{Discarded, MAX_TIMEOUT, deadline_after, discard_input, encode_chunk};
 use std::sync::Arc;
 
 use crate::live::outbox::{CloseRequest, Outbox};
@@ -508,22 +508,12 @@ impl WebSocketConn {
             }
             Err(_) => return self.end(),
         }
-        let mut scratch = [0u8; 4096];
-        let mut discarded = 0;
-        while discarded < MAX_DISCARD_BYTES {
-            match io.read(&mut scratch) {
-                Ok(0) => return self.end(),
-                Ok(n) => discarded += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.end(),
-            }
-        }
         let until = deadline_after(
             self.closing_since.unwrap_or(now),
             self.accepted.config.close_timeout,
         );
-        if discarded >= MAX_DISCARD_BYTES || now >= until {
+        let discarded = discard_input(|buf| io.read(buf), MAX_DISCARD_BYTES);
+        if discarded != Discarded::Drained || now >= until {
             return self.end();
         }
         LiveTurn::Park {
@@ -612,17 +602,8 @@ impl EventsConn {
         outbox.begin_turn();
         // The client sends nothing on an event stream: what it sends is dropped (up to a
         // bound: more is abuse), and its end of the connection means it left.
-        let mut scratch = [0u8; 1024];
-        let mut discarded = 0;
-        loop {
-            match io.read(&mut scratch) {
-                Ok(0) => return LiveTurn::Close,
-                Ok(n) if discarded + n > MAX_DISCARD_BYTES => return LiveTurn::Close,
-                Ok(n) => discarded += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return LiveTurn::Close,
-            }
+        if discard_input(|buf| io.read(buf), MAX_DISCARD_BYTES) != Discarded::Drained {
+            return LiveTurn::Close;
         }
         let mut rounds = 0;
         loop {

@@ -5,7 +5,7 @@
 //!   listener ──accept──► poller thread ──insert──► connection table (parked | busy)
 //!                        timers, 503s,                   │ readiness polled by the runners;
 //!                        supervision, moves              ▼ by the poller only while none is
-//!                                        ready queue (FIFO) ──► runner: a main-pool worker
+//!                         ready queue (FIFO lanes) ──► runner: a main-pool worker
 //!                                                  ▲                 │ one turn, then parks it
 //!                                                  └─ ready again, ──┘ (readable, writable)
 //!                                                     or budget spent
@@ -20,7 +20,8 @@
 //! - `scheduler`: the ready queue, the readiness poll and the runner count.
 //! - `table`: the connection table, sole owner of every connection's state and counters.
 //! - `connection`: a connection and its turn through the HTTP/1.1 engine (`crate::http1`)
-//!   with the router as the service.
+//!   with the router as the service, or, once it switched protocols, through `live`.
+//! - `live`: a live connection's turn (WebSocket, event stream) and its timers.
 //! - `tls` (feature `tls`): a connection's rustls session, driven in its turns.
 //! - `waker`, `reject`: waking the poller; answering a connection that is not served.
 //! - `builder`, `handle`: the public API.

@@ -6,7 +6,7 @@ use std::net::{Shutdown, TcpStream};
 
 use http::StatusCode;
 
-use crate::http1::write_rejection;
+use crate::http1::{discard_input, write_rejection};
 
 /// Input read and dropped before answering, so the close does not reset the connection
 /// before the client reads the answer.
@@ -16,14 +16,7 @@ pub(super) const REJECT_DISCARD_BYTES: usize = 16 * 1024;
 /// non-blocking and the answer is small.
 pub(super) fn reject(mut stream: &TcpStream, status: StatusCode) {
     let _ = stream.set_nonblocking(true);
-    let mut discard = [0u8; 4096];
-    let mut discarded = 0;
-    while discarded < REJECT_DISCARD_BYTES {
-        match stream.read(&mut discard) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => discarded += n,
-        }
-    }
+    discard_input(|buf| stream.read(buf), REJECT_DISCARD_BYTES);
     let _ = stream.write(&rejection(status));
     let _ = stream.shutdown(Shutdown::Write);
 }

@@ -1,8 +1,9 @@
 //! The scheduler: how connections with a request ready reach the main pool's workers
 //! without a thread hand-off per request.
 //!
-//! Main-pool workers run as *runners*: a runner takes ready connections from a shared FIFO
-//! queue and serves them; when the queue is empty it polls connection readiness itself
+//! Main-pool workers run as *runners*: a runner takes ready connections from a shared queue
+//! (FIFO within each of its two lanes, HTTP requests and live connections; see
+//! `ReadyQueue`) and serves them; when the queue is empty it polls connection readiness itself
 //! (never blocking) and queues what it finds; when there is nothing at all it retires and its
 //! worker goes back to sleep. While runners are busy, the poller thread does not watch
 //! connection readiness at all, so under load a request costs no wake-up of another thread.

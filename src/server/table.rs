@@ -12,6 +12,12 @@
 //!       remove_parked
 //! ```
 //!
+//! Live connections (WebSocket, event streams) take the same path with their own
+//! transitions: `park_live` parks one (or hands it back when a drain began that it has not
+//! seen), `wake_live` makes it busy when something is sent to it, `expire` wakes it
+//! (`Expired::Wake`) rather than closing it, and `take_live` hands every parked one over at
+//! shutdown to say goodbye; `close_idle` and `cut_in_flight` leave them alone.
+//!
 //! A parked connection waits for its socket (see [`WaitFor`]) and costs no worker; a busy
 //! one is on a worker or queued for one, and carries its [`SlotHandle`]. The poller and the
 //! workers share the table.

@@ -28,7 +28,9 @@ use rustls::ServerConnection;
 
 use super::live::LiveTurn;
 use super::reject::{REJECT_DISCARD_BYTES, rejection};
-use crate::http1::{AfterTurn, Limits, Transport, WaitFor, deadline_after, set_tcp_blocking};
+use crate::http1::{
+    AfterTurn, Limits, Transport, WaitFor, deadline_after, discard_input, set_tcp_blocking,
+};
 use crate::tls::{TlsConfig, TlsInfo};
 
 /// A TLS connection's session and what its turns carry.
@@ -246,14 +248,10 @@ impl TlsState {
         }
         let _ = tcp.set_nonblocking(true);
         let mut session = lock(&self.session);
-        let mut discard = [0u8; 4096];
-        let mut discarded = 0;
-        while discarded < REJECT_DISCARD_BYTES {
-            match read_decrypted(tcp, &mut session, &mut discard, None) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => discarded += n,
-            }
-        }
+        discard_input(
+            |buf| read_decrypted(tcp, &mut session, buf, None),
+            REJECT_DISCARD_BYTES,
+        );
         let _ = session.writer().write_all(&rejection(status));
         session.send_close_notify();
         let _ = flush(tcp, &mut session);
