@@ -5,7 +5,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use http::uri::PathAndQuery;
+
 /// The parameters a route pattern captured, percent-decoded, in pattern order.
+///
+/// Values without escapes are not copied: they are read from the request target, which the
+/// parameters share. Up to four parameters are held without allocating.
 ///
 /// # Examples
 ///
@@ -19,37 +24,111 @@ use std::sync::Arc;
 /// assert_eq!(res.into_body_bytes()?, b"a b/c.txt");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct PathParams {
-    pairs: Vec<(Arc<str>, String)>,
+    /// The request target that [`Value::InTarget`] ranges point into.
+    target: Option<PathAndQuery>,
+    inline: [Option<(Arc<str>, Value)>; INLINE_PARAMS],
+    /// Parameters past the inline ones (routes with many captures).
+    more: Vec<(Arc<str>, Value)>,
+}
+
+/// How many parameters a [`PathParams`] holds without allocating.
+const INLINE_PARAMS: usize = 4;
+
+/// A parameter's value.
+#[derive(Clone)]
+enum Value {
+    /// Bytes `start..end` of the target: nothing to decode.
+    InTarget(u32, u32),
+    /// The value once decoded (it had `%` escapes, or the path was not the target's).
+    Decoded(Box<str>),
 }
 
 impl PathParams {
-    pub(crate) fn push(&mut self, name: Arc<str>, value: String) {
-        self.pairs.push((name, value));
+    /// Parameters whose raw values may be slices of `target` (then they are not copied).
+    pub(crate) fn in_target(target: Option<&PathAndQuery>) -> Self {
+        Self {
+            target: target.cloned(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds parameter `name` with its raw (still percent-encoded) value; `None` when the
+    /// decoded value is not UTF-8.
+    pub(crate) fn push_raw(&mut self, name: Arc<str>, raw: &str) -> Option<()> {
+        let value = match self.range_in_target(raw) {
+            Some((start, end)) if !raw.contains('%') => Value::InTarget(start, end),
+            _ => Value::Decoded(percent_decode(raw)?.into_boxed_str()),
+        };
+        let pair = (name, value);
+        match self.inline.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(pair),
+            None => self.more.push(pair),
+        }
+        Some(())
+    }
+
+    /// Where `raw` lies in the target, if it is a slice of it.
+    fn range_in_target(&self, raw: &str) -> Option<(u32, u32)> {
+        let target = self.target.as_ref()?.as_str();
+        let start = (raw.as_ptr() as usize).checked_sub(target.as_ptr() as usize)?;
+        let end = start + raw.len();
+        if end > target.len() {
+            return None;
+        }
+        Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = &(Arc<str>, Value)> {
+        self.inline.iter().map_while(Option::as_ref).chain(&self.more)
+    }
+
+    fn text<'a>(&'a self, value: &'a Value) -> &'a str {
+        match value {
+            Value::InTarget(start, end) => self
+                .target
+                .as_ref()
+                .and_then(|target| target.as_str().get(*start as usize..*end as usize))
+                .unwrap_or_default(),
+            Value::Decoded(value) => value,
+        }
     }
 
     /// The decoded value of parameter `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
+        self.pairs()
             .find(|(key, _)| &**key == name)
-            .map(|(_, value)| value.as_str())
+            .map(|(_, value)| self.text(value))
     }
 
     /// Every `(name, value)` pair, in pattern order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(k, v)| (&**k, v.as_str()))
+        self.pairs().map(|(key, value)| (&**key, self.text(value)))
     }
 
     /// The number of parameters.
     pub fn len(&self) -> usize {
-        self.pairs.len()
+        self.pairs().count()
     }
 
     /// Whether the route captured nothing.
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
+        self.inline[0].is_none()
+    }
+}
+
+impl PartialEq for PathParams {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for PathParams {}
+
+impl fmt::Debug for PathParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -112,6 +191,54 @@ mod tests {
         assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
         assert_eq!(percent_decode("%ff%fe"), None);
         assert_eq!(percent_decode("100%").as_deref(), Some("100%"));
+    }
+
+    fn params_of(target: &str, values: &[(&str, &str)]) -> PathParams {
+        let target: PathAndQuery = target.parse().unwrap();
+        let mut params = PathParams::in_target(Some(&target));
+        let text = target.as_str();
+        for (name, value) in values {
+            let at = text.find(value).expect("value in target");
+            params.push_raw(Arc::from(*name), &text[at..at + value.len()]).unwrap();
+        }
+        params
+    }
+
+    #[test]
+    fn values_are_read_from_the_target_or_decoded() {
+        let params = params_of("/a/x%20y/b/plain", &[("first", "x%20y"), ("second", "plain")]);
+        assert_eq!(params.get("first"), Some("x y"));
+        assert_eq!(params.get("second"), Some("plain"));
+        assert_eq!(params.get("third"), None);
+        assert!(matches!(params.inline[1], Some((_, Value::InTarget(..)))));
+        assert_eq!(params.len(), 2);
+        assert_eq!(format!("{params:?}"), r#"{"first": "x y", "second": "plain"}"#);
+    }
+
+    #[test]
+    fn values_from_elsewhere_are_copied() {
+        let mut params = PathParams::in_target(None);
+        params.push_raw(Arc::from("id"), "7").unwrap();
+        assert_eq!(params.get("id"), Some("7"));
+        assert!(params.push_raw(Arc::from("bad"), "%ff").is_none());
+    }
+
+    #[test]
+    fn more_parameters_than_fit_inline_keep_their_order() {
+        let names = ["a", "b", "c", "d", "e", "f"];
+        let target = "/1/2/3/4/5/6";
+        let values: Vec<(&str, &str)> = names
+            .iter()
+            .zip(["1", "2", "3", "4", "5", "6"])
+            .map(|(name, value)| (*name, value))
+            .collect();
+        let params = params_of(target, &values);
+        assert_eq!(params.len(), 6);
+        let seen: Vec<_> = params.iter().collect();
+        assert_eq!(seen, values);
+        assert_eq!(params, params.clone());
+        assert!(!params.is_empty());
+        assert!(PathParams::default().is_empty());
     }
 
     #[test]

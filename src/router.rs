@@ -5,14 +5,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::header::{ALLOW, CONTENT_LENGTH, HeaderValue};
-use http::{Method, StatusCode};
+use http::{Method, StatusCode, Uri};
 
 use crate::error::{Rejection, RouteError};
 use crate::handler::Handler;
 use crate::method_router::{HandlerIndex, MethodMatch, MethodRouter, RouteHandler, Scope};
 use crate::metrics::{MetricsSlot, RouteLayout, SeriesOffset};
 use crate::middleware::{self, Middleware, Next};
-use crate::params::{PathParams, StateMap, percent_decode};
+use crate::params::{PathParams, StateMap};
 use crate::plugin::Plugin;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
@@ -458,8 +458,8 @@ impl Router {
 
     /// Routes `method path` once: what serves it, owned, so that it can travel with the
     /// request (to another pool, across turns) and be served without routing again.
-    pub(crate) fn plan(&self, method: &Method, path: &str) -> RoutePlan {
-        let Ok(matched) = self.matcher.at(path) else {
+    pub(crate) fn plan(&self, method: &Method, uri: &Uri) -> RoutePlan {
+        let Ok(matched) = self.matcher.at(uri.path()) else {
             return RoutePlan::NotFound;
         };
         let index = *matched.value;
@@ -479,21 +479,18 @@ impl Router {
                 };
             }
         };
-        let mut params = PathParams::default();
+        let mut params = PathParams::in_target(uri.path_and_query());
         for (key, raw) in matched.params.iter() {
             let name = route
                 .param_names
                 .iter()
                 .find(|name| ***name == *key)
                 .map_or_else(|| Arc::from(key), Arc::clone);
-            match percent_decode(raw) {
-                Some(value) => params.push(name, value),
-                None => {
-                    return RoutePlan::InvalidParam {
-                        route: index,
-                        handler,
-                    };
-                }
+            if params.push_raw(name, raw).is_none() {
+                return RoutePlan::InvalidParam {
+                    route: index,
+                    handler,
+                };
             }
         }
         RoutePlan::Route {
@@ -632,7 +629,7 @@ impl Router {
 
     /// Routes and serves `request`.
     pub(crate) fn respond(&self, request: &mut Request) -> Response {
-        let plan = self.plan(request.method(), request.path());
+        let plan = self.plan(request.method(), request.uri());
         self.respond_planned(request, plan)
     }
 
@@ -728,8 +725,8 @@ impl Router {
     /// Route lookup alone, for the router bench (feature `__internals`).
     #[cfg(feature = "__internals")]
     #[doc(hidden)]
-    pub fn resolve_for_bench(&self, method: &Method, path: &str) -> Option<PathParams> {
-        match self.plan(method, path) {
+    pub fn resolve_for_bench(&self, method: &Method, uri: &Uri) -> Option<PathParams> {
+        match self.plan(method, uri) {
             RoutePlan::Route { params, .. } => Some(params),
             _ => None,
         }

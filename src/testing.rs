@@ -240,7 +240,7 @@ impl Service for RouterService<'_> {
     type Plan = RoutePlan;
 
     fn decide(&self, head: &http::request::Parts) -> (Decision, RoutePlan) {
-        let plan = self.0.plan(&head.method, head.uri.path());
+        let plan = self.0.plan(&head.method, &head.uri);
         let (_, streamed_body_limit) = self.0.placement(&plan);
         let decision = Decision {
             streamed_body_limit,

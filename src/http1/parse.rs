@@ -3,7 +3,6 @@
 
 use std::mem::MaybeUninit;
 
-use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Uri, Version, request::Parts};
 
@@ -86,7 +85,7 @@ pub(crate) fn parse_head(
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| ParseError::Malformed("invalid method"))?;
     // One copy of the head; the target and the header values share it.
-    let head = Bytes::copy_from_slice(&buf[..len]);
+    let head = super::recycle::copy_head(&buf[..len]);
     let slice = |part: &[u8]| {
         let start = part.as_ptr() as usize - buf.as_ptr() as usize;
         head.slice(start..start + part.len())

@@ -274,7 +274,7 @@ impl Service for HandlerService<'_> {
     /// Routes the request once: the plan says where it runs and is served as it says.
     fn decide(&self, head: &Parts) -> (Decision, RoutePlan) {
         let shared = self.shared;
-        let plan = shared.router.plan(&head.method, head.uri.path());
+        let plan = shared.router.plan(&head.method, &head.uri);
         if shared.pool_tags.is_empty() && !shared.streams_bodies {
             // No bulkheads and no streamed bodies: every request is alike.
             return (Decision::default(), plan);
