@@ -37,7 +37,7 @@ use super::parse::{BodyFraming, parse_head};
 use super::read_buf::ReadBuf;
 use super::request_body::{BodyBudget, BodyStream, BufferedBody, CONTINUE};
 use super::write::{Copied, OutgoingBody, plan_response};
-use super::{Limits, RequestHead, Transport, deadline_after};
+use super::{Limits, RequestHead, Transport, TurnClock, deadline_after};
 use crate::body::{Body, Kind, RequestBody};
 use crate::error::ParseError;
 use crate::live::{LiveUpgrade, Upgrade};
@@ -113,6 +113,8 @@ pub(crate) struct ConnConfig<'a> {
     pub(crate) tag: RouteTag,
     /// What parked connections' bodies may hold together.
     pub(crate) body_budget: &'a Arc<BodyBudget>,
+    /// This turn's clock, shared with the service (which reads it as each request ends).
+    pub(crate) clock: &'a TurnClock,
 }
 
 /// What a parked connection waits for.
@@ -402,7 +404,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             self.out.clear();
             return AfterTurn::Upgrade;
         }
-        let now = Instant::now();
+        let now = self.config.clock.latest();
         let limits = self.config.limits;
         let (wait_for, until) = match stop {
             Stop::Close | Stop::Upgrade => return AfterTurn::Close,
@@ -833,7 +835,14 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             (parts.status, parts.headers, body.into_kind())
         };
         let plan = plan_response(status, &kind, is_head, version, keep_alive);
-        encode::encode_head(self.out, status, &headers, plan.framing, plan.connection);
+        encode::encode_head(
+            self.out,
+            status,
+            &headers,
+            plan.framing,
+            plan.connection,
+            self.config.clock.latest(),
+        );
         super::recycle::give_back(headers);
         if !plan.keep_alive {
             self.after = AfterOutput::Close;
@@ -875,7 +884,14 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             }
             _ => return false,
         };
-        encode::encode_head(self.out, parts.status, &parts.headers, framing, connection);
+        encode::encode_head(
+            self.out,
+            parts.status,
+            &parts.headers,
+            framing,
+            connection,
+            self.config.clock.latest(),
+        );
         self.upgrade = Some((upgrade, framing == encode::Framing::Chunked));
         true
     }
@@ -957,6 +973,7 @@ pub(crate) fn turn_in_memory<F: Service>(
         draining: &draining,
         tag: RouteTag::default(),
         body_budget: &body_budget,
+        clock: &TurnClock::default(),
     };
     Conn::new(stream, buf, &mut out, state, config, service).serve()
 }
@@ -1444,6 +1461,7 @@ mod tests {
                 draining: &draining,
                 tag: RouteTag(tag),
                 body_budget: &budget,
+                clock: &TurnClock::default(),
             };
             Conn::new(
                 &mut stream,
@@ -1502,6 +1520,7 @@ mod tests {
             draining: &draining,
             tag: RouteTag(tag),
             body_budget: &budget,
+            clock: &TurnClock::default(),
         };
         let mut buf = ReadBuf::default();
         Conn::new(stream, &mut buf, out, state, config, &TwoPools).serve()

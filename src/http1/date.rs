@@ -1,35 +1,49 @@
 //! The `Date` header value (RFC 9110 §6.6.1), formatted at most once a second per thread.
+//!
+//! Callers pass the monotonic time they already read (one clock reading per request serves
+//! the metrics and the date); the wall clock is read only when that time passes the end of
+//! the cached second.
 
 use std::cell::RefCell;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// An IMF-fixdate is always 29 bytes: `Sun, 06 Nov 1994 08:49:37 GMT`.
 const IMF_FIXDATE_LEN: usize = 29;
 
 struct CachedDate {
-    second: u64,
+    /// When the cached second ends (`None`: nothing cached yet).
+    valid_until: Option<Instant>,
     text: [u8; IMF_FIXDATE_LEN],
 }
 
 thread_local! {
     static CACHED: RefCell<CachedDate> = const {
-        RefCell::new(CachedDate { second: u64::MAX, text: [0; IMF_FIXDATE_LEN] })
+        RefCell::new(CachedDate { valid_until: None, text: [0; IMF_FIXDATE_LEN] })
     };
 }
 
 /// Appends the current date, as an IMF-fixdate, to `out`.
 pub(crate) fn append_now(out: &mut Vec<u8>) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
+    append_at(out, Instant::now());
+}
+
+/// Appends the date at `now` (a recent reading of the monotonic clock) to `out`.
+pub(crate) fn append_at(out: &mut Vec<u8>, now: Instant) {
     CACHED.with(|cached| {
         let mut cached = cached.borrow_mut();
-        if cached.second != now.as_secs() {
-            let text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(now.as_secs()));
+        if cached.valid_until.is_none_or(|until| now >= until) {
+            let since_epoch = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO);
+            let second = Duration::from_secs(since_epoch.as_secs());
+            let text = httpdate::fmt_http_date(UNIX_EPOCH + second);
             cached
                 .text
                 .copy_from_slice(&text.as_bytes()[..IMF_FIXDATE_LEN]);
-            cached.second = now.as_secs();
+            // `now` was read a moment before the wall clock, so the second may end a moment
+            // early here: then the next call reads the wall clock again, and that is all.
+            let rest_of_second = Duration::from_secs(1) - (since_epoch - second);
+            cached.valid_until = now.checked_add(rest_of_second);
         }
         out.extend_from_slice(&cached.text);
     });
@@ -39,14 +53,39 @@ pub(crate) fn append_now(out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
+    fn date_at(now: Instant) -> SystemTime {
+        let mut out = Vec::new();
+        append_at(&mut out, now);
+        let text = std::str::from_utf8(&out).unwrap();
+        assert!(text.ends_with(" GMT"), "{text}");
+        httpdate::parse_http_date(text).unwrap()
+    }
+
     #[test]
     fn date_is_an_imf_fixdate_close_to_now() {
         let mut out = Vec::new();
         append_now(&mut out);
-        let text = std::str::from_utf8(&out).unwrap();
-        assert!(text.ends_with(" GMT"), "{text}");
-        let parsed = httpdate::parse_http_date(text).unwrap();
+        let parsed = httpdate::parse_http_date(std::str::from_utf8(&out).unwrap()).unwrap();
         let drift = SystemTime::now().duration_since(parsed).unwrap();
+        assert!(drift < Duration::from_secs(5), "{drift:?}");
+    }
+
+    #[test]
+    fn the_cached_second_serves_until_it_ends() {
+        const OLD: &[u8; IMF_FIXDATE_LEN] = b"Sun, 06 Nov 1994 08:49:37 GMT";
+        let now = Instant::now();
+        CACHED.with(|cached| {
+            *cached.borrow_mut() = CachedDate {
+                valid_until: Some(now + Duration::from_secs(3600)),
+                text: *OLD,
+            };
+        });
+        let mut out = Vec::new();
+        append_at(&mut out, now);
+        assert_eq!(out, OLD);
+        // Past the cached second: the wall clock is read again.
+        let later = date_at(now + Duration::from_secs(7200));
+        let drift = SystemTime::now().duration_since(later).unwrap();
         assert!(drift < Duration::from_secs(5), "{drift:?}");
     }
 }

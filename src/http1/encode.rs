@@ -1,6 +1,7 @@
 //! Response heads and body framing (RFC 9112 §4, §6, §7).
 
 use std::io::Write;
+use std::time::Instant;
 
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{HeaderMap, StatusCode};
@@ -41,6 +42,7 @@ pub(crate) fn encode_head(
     headers: &HeaderMap,
     framing: Framing,
     connection: ConnectionHeader,
+    now: Instant,
 ) {
     // RFC 9110 §6.2: a server sends its own highest version, 1.1, to 1.0 clients too.
     out.extend_from_slice(b"HTTP/1.1 ");
@@ -61,7 +63,7 @@ pub(crate) fn encode_head(
     }
     if !has_date {
         out.extend_from_slice(b"date: ");
-        date::append_now(out);
+        date::append_at(out, now);
         out.extend_from_slice(b"\r\n");
     }
     match framing {
@@ -173,7 +175,7 @@ mod tests {
         c: ConnectionHeader,
     ) -> String {
         let mut out = Vec::new();
-        encode_head(&mut out, status, headers, framing, c);
+        encode_head(&mut out, status, headers, framing, c, Instant::now());
         String::from_utf8(out).unwrap()
     }
 

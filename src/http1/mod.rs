@@ -6,9 +6,11 @@
 //!
 //! - `parse`: request heads; `decode`: the chunked coding; `request_body`: request bodies.
 //! - `encode`: response heads and chunks; `write`: response framing and streamed bodies.
-//! - `read_buf`: unconsumed input; `conn`: the engine that runs one connection's turn.
+//! - `read_buf`: unconsumed input; `conn`: the engine that runs one connection's turn;
+//!   `clock`: one clock reading per request; `date`: the `Date` header.
 //! - `memory`: an in-memory stream for tests, fuzzing and `crate::testing`.
 
+mod clock;
 mod conn;
 mod date;
 mod decode;
@@ -24,6 +26,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+pub(crate) use clock::TurnClock;
 pub(crate) use conn::turn_in_memory;
 pub(crate) use conn::{
     AfterTurn, Conn, ConnConfig, ConnState, Decision, RouteTag, Service, Upgraded, WaitFor,
@@ -100,6 +103,7 @@ pub mod fuzzing {
             headers,
             encode::Framing::Length(body.len() as u64),
             encode::ConnectionHeader::Omit,
+            Instant::now(),
         );
         out.extend_from_slice(body);
     }

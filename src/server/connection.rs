@@ -20,7 +20,7 @@ use super::reject::reject;
 use crate::body::{Body, RequestBody};
 use crate::http1::{
     AfterTurn, Conn, ConnConfig, ConnState, Decision, Limits, ReadBuf, RouteTag, Service,
-    Transport, Upgraded, deadline_after,
+    Transport, TurnClock, Upgraded, deadline_after,
 };
 use crate::live::outbox::Wake;
 use crate::live::{LiveTicket, LiveUpgrade};
@@ -238,17 +238,20 @@ fn run_engine<S: Transport>(
     BUFFERS.with(|buffers| {
         let mut buffers = buffers.borrow_mut();
         let (buf, out) = &mut *buffers;
+        let clock = TurnClock::default();
         let config = ConnConfig {
             limits: &shared.limits,
             draining: &shared.draining,
             tag,
             body_budget: &shared.body_budget,
+            clock: &clock,
         };
         let service = HandlerService {
             shared,
             peer,
             tag,
             tls,
+            clock: &clock,
         };
         let next = Conn::new(io, buf, out, state, config, &service).serve();
         if out.capacity() > MAX_RETAINED_OUTPUT_BYTES {
@@ -266,6 +269,8 @@ struct HandlerService<'a> {
     tag: RouteTag,
     /// The connection's TLS parameters, given to every request (`Request::tls`).
     tls: Option<&'a TlsInfo>,
+    /// Read once as each request ends: its latency, and the next one's start.
+    clock: &'a TurnClock,
 }
 
 impl Service for HandlerService<'_> {
@@ -312,18 +317,20 @@ impl Service for HandlerService<'_> {
                     .router
                     .serve_parts(head, body, Some(self.peer), draining, plan);
             self.admit_live(&mut response);
+            self.clock.read();
             return response;
         }
         let series = match &plan {
             RoutePlan::Route { route, handler, .. } => counters.series(*route, handler.position()),
             _ => None,
         };
-        let started = Instant::now();
+        let started = self.clock.latest();
         let mut response = shared
             .router
             .serve_parts(head, body, Some(self.peer), draining, plan);
         self.admit_live(&mut response);
-        counters.responded(response.status(), self.tag.0, series, started.elapsed());
+        let latency = self.clock.read().saturating_duration_since(started);
+        counters.responded(response.status(), self.tag.0, series, latency);
         response
     }
 
