@@ -68,6 +68,12 @@ pub(crate) struct Options {
     /// `--tls-cert FILE --tls-key FILE`: serve HTTPS with this PEM chain and key (feature
     /// `tls`; not in the contract: for benches/tls-load.sh).
     pub(crate) tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// `--noop-middleware N`: N middlewares that only call the next one (not in the
+    /// contract: measures what a middleware chain costs).
+    pub(crate) noop_middleware: usize,
+    /// `--extra-routes N`: N more routes, half with a parameter (not in the contract:
+    /// measures what a large router costs).
+    pub(crate) extra_routes: usize,
 }
 
 impl Default for Options {
@@ -84,6 +90,8 @@ impl Default for Options {
             shutdown_delay_ms: None,
             listen_from_env: false,
             tls: None,
+            noop_middleware: 0,
+            extra_routes: 0,
         }
     }
 }
@@ -102,6 +110,16 @@ pub(crate) fn builder_with(options: &Options) -> ServerBuilder {
         None => Router::new(),
     }
     .merge(app());
+    for i in 0..options.extra_routes {
+        let path = match i % 2 {
+            0 => format!("/api/v1/resource{i}/{{id}}"),
+            _ => format!("/api/v1/resource{i}/items"),
+        };
+        app = app.get(&path, |_: &Request| "extra");
+    }
+    for _ in 0..options.noop_middleware {
+        app = app.middleware(|req: &mut Request, next: switchyard::Next<'_>| next.run(req));
+    }
     if options.compress {
         #[cfg(feature = "compression")]
         {
@@ -366,13 +384,20 @@ fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
             "--static" => {
                 options.static_dir = Some(args.next().ok_or("--static needs DIR")?.into())
             }
+            "--noop-middleware" => {
+                options.noop_middleware = args.next().ok_or("--noop-middleware needs N")?.parse()?
+            }
+            "--extra-routes" => {
+                options.extra_routes = args.next().ok_or("--extra-routes needs N")?.parse()?
+            }
             other => {
                 return Err(format!(
                     "unknown argument {other:?}; usage: reference --addr HOST:PORT --threads N \
                      [--metrics] [--no-metrics] [--static DIR] \
                      [--compress] [--cors ORIGIN] \
                      [--reuse-port] [--shutdown-delay-ms MS] [--listen-from-env] \
-                     [--tls-cert FILE --tls-key FILE]"
+                     [--tls-cert FILE --tls-key FILE] \
+                     [--noop-middleware N] [--extra-routes N]"
                 )
                 .into());
             }

@@ -39,6 +39,21 @@ fn options(metrics_page: bool) -> reference::Options {
 
 /// `--metrics` serves the Prometheus page; without it, `/metrics` is a 404.
 #[test]
+fn the_cost_flags_add_middleware_and_routes_and_keep_the_contract() {
+    let server = spawn(reference::builder_with(&reference::Options {
+        noop_middleware: 3,
+        extra_routes: 488,
+        ..options(false)
+    }));
+    let addr = server.local_addr();
+    assert_eq!(support::get(addr, "/users/7").text(), "user 7");
+    assert_eq!(support::get(addr, "/plaintext").text(), "Hello, World!");
+    assert_eq!(support::get(addr, "/api/v1/resource486/9").text(), "extra");
+    assert_eq!(support::get(addr, "/api/v1/resource487/items").text(), "extra");
+    assert_eq!(support::get(addr, "/api/v1/resource488/items").status, 404);
+}
+
+#[test]
 fn metrics_page_only_with_the_flag() {
     let server = spawn(reference::builder_with(&options(true)));
     let _ = support::get(server.local_addr(), "/json");
