@@ -26,46 +26,70 @@ use http::uri::PathAndQuery;
 /// ```
 #[derive(Clone, Default)]
 pub struct PathParams {
-    /// The request target that [`Value::InTarget`] ranges point into.
+    /// The request target that values without escapes are read from.
     target: Option<PathAndQuery>,
-    inline: [Option<(Arc<str>, Value)>; INLINE_PARAMS],
-    /// Parameters past the inline ones (routes with many captures).
-    more: Vec<(Arc<str>, Value)>,
+    /// The route's parameter names, in pattern order: value `i` is parameter `names[i]`'s.
+    names: Option<Arc<[Arc<str>]>>,
+    /// The first values (all of them, on most routes).
+    inline: [Slot; INLINE_PARAMS],
+    len: u8,
+    /// Decoded values and values past the inline ones, allocated only when needed.
+    spill: Option<Box<Spill>>,
 }
 
-/// How many parameters a [`PathParams`] holds without allocating.
+/// How many values a [`PathParams`] holds without allocating (unless they need decoding).
 const INLINE_PARAMS: usize = 4;
 
-/// A parameter's value.
-#[derive(Clone)]
-enum Value {
-    /// Bytes `start..end` of the target: nothing to decode.
-    InTarget(u32, u32),
-    /// The value once decoded (it had `%` escapes, or the path was not the target's).
-    Decoded(Box<str>),
+/// Where a value lies: bytes `start..end` of the target, or (with `start == DECODED`)
+/// `Spill::decoded[end]`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    start: u32,
+    end: u32,
+}
+
+const DECODED: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Default)]
+struct Spill {
+    more: Vec<Slot>,
+    decoded: Vec<Box<str>>,
 }
 
 impl PathParams {
-    /// Parameters whose raw values may be slices of `target` (then they are not copied).
-    pub(crate) fn in_target(target: Option<&PathAndQuery>) -> Self {
+    /// Parameters named, in pattern order, by `names`; values without escapes are read
+    /// from `target` (the request's) when they are slices of it, not copied.
+    pub(crate) fn new(names: &Arc<[Arc<str>]>, target: Option<&PathAndQuery>) -> Self {
+        if names.is_empty() {
+            return Self::default();
+        }
         Self {
             target: target.cloned(),
+            names: Some(Arc::clone(names)),
             ..Self::default()
         }
     }
 
-    /// Adds parameter `name` with its raw (still percent-encoded) value; `None` when the
-    /// decoded value is not UTF-8.
-    pub(crate) fn push_raw(&mut self, name: Arc<str>, raw: &str) -> Option<()> {
-        let value = match self.range_in_target(raw) {
-            Some((start, end)) if !raw.contains('%') => Value::InTarget(start, end),
-            _ => Value::Decoded(percent_decode(raw)?.into_boxed_str()),
+    /// Adds the next parameter's raw (still percent-encoded) value; `None` when the decoded
+    /// value is not UTF-8.
+    pub(crate) fn push_raw(&mut self, raw: &str) -> Option<()> {
+        let slot = match self.range_in_target(raw) {
+            Some((start, end)) if !raw.contains('%') => Slot { start, end },
+            _ => {
+                let decoded = percent_decode(raw)?.into_boxed_str();
+                let spill = self.spill.get_or_insert_with(Box::default);
+                spill.decoded.push(decoded);
+                Slot {
+                    start: DECODED,
+                    end: u32::try_from(spill.decoded.len() - 1).ok()?,
+                }
+            }
         };
-        let pair = (name, value);
-        match self.inline.iter_mut().find(|slot| slot.is_none()) {
-            Some(slot) => *slot = Some(pair),
-            None => self.more.push(pair),
+        match self.inline.get_mut(usize::from(self.len)) {
+            Some(inline) => *inline = slot,
+            None => self.spill.get_or_insert_with(Box::default).more.push(slot),
         }
+        self.len = self.len.checked_add(1)?;
         Some(())
     }
 
@@ -74,47 +98,60 @@ impl PathParams {
         let target = self.target.as_ref()?.as_str();
         let start = (raw.as_ptr() as usize).checked_sub(target.as_ptr() as usize)?;
         let end = start + raw.len();
-        if end > target.len() {
+        if end > target.len() || start == DECODED as usize {
             return None;
         }
         Some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
     }
 
-    fn pairs(&self) -> impl Iterator<Item = &(Arc<str>, Value)> {
-        self.inline.iter().map_while(Option::as_ref).chain(&self.more)
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        let inline = &self.inline[..usize::from(self.len).min(INLINE_PARAMS)];
+        let more = self.spill.as_ref().map_or(&[][..], |spill| &spill.more);
+        inline.iter().chain(more)
     }
 
-    fn text<'a>(&'a self, value: &'a Value) -> &'a str {
-        match value {
-            Value::InTarget(start, end) => self
+    fn text(&self, slot: &Slot) -> &str {
+        let text = match slot.start {
+            DECODED => self
+                .spill
+                .as_ref()
+                .and_then(|spill| spill.decoded.get(slot.end as usize))
+                .map(|value| &**value),
+            start => self
                 .target
                 .as_ref()
-                .and_then(|target| target.as_str().get(*start as usize..*end as usize))
-                .unwrap_or_default(),
-            Value::Decoded(value) => value,
-        }
+                .and_then(|target| target.as_str().get(start as usize..slot.end as usize)),
+        };
+        text.unwrap_or_default()
+    }
+
+    fn names(&self) -> &[Arc<str>] {
+        self.names.as_deref().unwrap_or_default()
     }
 
     /// The decoded value of parameter `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs()
-            .find(|(key, _)| &**key == name)
-            .map(|(_, value)| self.text(value))
+        self.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
     }
 
     /// Every `(name, value)` pair, in pattern order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs().map(|(key, value)| (&**key, self.text(value)))
+        self.names()
+            .iter()
+            .zip(self.slots())
+            .map(|(name, slot)| (&**name, self.text(slot)))
     }
 
     /// The number of parameters.
     pub fn len(&self) -> usize {
-        self.pairs().count()
+        usize::from(self.len)
     }
 
     /// Whether the route captured nothing.
     pub fn is_empty(&self) -> bool {
-        self.inline[0].is_none()
+        self.len == 0
     }
 }
 
@@ -195,11 +232,12 @@ mod tests {
 
     fn params_of(target: &str, values: &[(&str, &str)]) -> PathParams {
         let target: PathAndQuery = target.parse().unwrap();
-        let mut params = PathParams::in_target(Some(&target));
+        let names: Arc<[Arc<str>]> = values.iter().map(|(name, _)| Arc::from(*name)).collect();
+        let mut params = PathParams::new(&names, Some(&target));
         let text = target.as_str();
-        for (name, value) in values {
+        for (_, value) in values {
             let at = text.find(value).expect("value in target");
-            params.push_raw(Arc::from(*name), &text[at..at + value.len()]).unwrap();
+            params.push_raw(&text[at..at + value.len()]).unwrap();
         }
         params
     }
@@ -210,32 +248,35 @@ mod tests {
         assert_eq!(params.get("first"), Some("x y"));
         assert_eq!(params.get("second"), Some("plain"));
         assert_eq!(params.get("third"), None);
-        assert!(matches!(params.inline[1], Some((_, Value::InTarget(..)))));
+        assert_eq!(params.inline[1].start, 11, "read from the target");
         assert_eq!(params.len(), 2);
         assert_eq!(format!("{params:?}"), r#"{"first": "x y", "second": "plain"}"#);
     }
 
     #[test]
     fn values_from_elsewhere_are_copied() {
-        let mut params = PathParams::in_target(None);
-        params.push_raw(Arc::from("id"), "7").unwrap();
+        let names: Arc<[Arc<str>]> = [Arc::from("id"), Arc::from("bad")].into();
+        let mut params = PathParams::new(&names, None);
+        params.push_raw("7").unwrap();
         assert_eq!(params.get("id"), Some("7"));
-        assert!(params.push_raw(Arc::from("bad"), "%ff").is_none());
+        assert!(params.push_raw("%ff").is_none());
     }
 
     #[test]
     fn more_parameters_than_fit_inline_keep_their_order() {
         let names = ["a", "b", "c", "d", "e", "f"];
-        let target = "/1/2/3/4/5/6";
+        let target = "/1/2/3/4/5/6%207";
         let values: Vec<(&str, &str)> = names
             .iter()
-            .zip(["1", "2", "3", "4", "5", "6"])
+            .zip(["1", "2", "3", "4", "5", "6%207"])
             .map(|(name, value)| (*name, value))
             .collect();
         let params = params_of(target, &values);
         assert_eq!(params.len(), 6);
         let seen: Vec<_> = params.iter().collect();
-        assert_eq!(seen, values);
+        let mut expected = values.clone();
+        expected[5].1 = "6 7";
+        assert_eq!(seen, expected);
         assert_eq!(params, params.clone());
         assert!(!params.is_empty());
         assert!(PathParams::default().is_empty());

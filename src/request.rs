@@ -237,6 +237,7 @@ impl Request {
         self.body_stream.is_some()
     }
 
+    #[inline]
     pub(crate) fn from_body(
         head: Parts,
         body: RequestBody,

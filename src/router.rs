@@ -22,7 +22,7 @@ use crate::response::{IntoResponse, Response};
 struct PathRoute {
     pattern: Arc<str>,
     /// Parameter names in pattern order, shared by every request that matches.
-    param_names: Vec<Arc<str>>,
+    param_names: Arc<[Arc<str>]>,
     methods: MethodRouter,
 }
 
@@ -479,14 +479,14 @@ impl Router {
                 };
             }
         };
-        let mut params = PathParams::in_target(uri.path_and_query());
-        for (key, raw) in matched.params.iter() {
-            let name = route
-                .param_names
-                .iter()
-                .find(|name| ***name == *key)
-                .map_or_else(|| Arc::from(key), Arc::clone);
-            if params.push_raw(name, raw).is_none() {
+        // matchit gives the parameters in pattern order, the order of the route's names.
+        debug_assert!(matched.params.iter().map(|(key, _)| key).eq(route
+            .param_names
+            .iter()
+            .map(|name| &**name)));
+        let mut params = PathParams::new(&route.param_names, uri.path_and_query());
+        for (_, raw) in matched.params.iter() {
+            if params.push_raw(raw).is_none() {
                 return RoutePlan::InvalidParam {
                     route: index,
                     handler,
@@ -698,6 +698,7 @@ impl Router {
     /// the in-process test client do. A panic anywhere costs the client a 500, never the
     /// worker: the router catches handler and middleware panics itself (and logs them with
     /// the route); this catches the rest.
+    #[inline]
     pub(crate) fn serve_parts(
         &self,
         head: http::request::Parts,
@@ -934,7 +935,7 @@ impl PathRoute {
     fn new(pattern: &str) -> Self {
         Self {
             pattern: Arc::from(pattern),
-            param_names: param_names(pattern),
+            param_names: param_names(pattern).into(),
             methods: MethodRouter::default(),
         }
     }
