@@ -244,13 +244,19 @@ mod tests {
 
     #[test]
     fn values_are_read_from_the_target_or_decoded() {
-        let params = params_of("/a/x%20y/b/plain", &[("first", "x%20y"), ("second", "plain")]);
+        let params = params_of(
+            "/a/x%20y/b/plain",
+            &[("first", "x%20y"), ("second", "plain")],
+        );
         assert_eq!(params.get("first"), Some("x y"));
         assert_eq!(params.get("second"), Some("plain"));
         assert_eq!(params.get("third"), None);
         assert_eq!(params.inline[1].start, 11, "read from the target");
         assert_eq!(params.len(), 2);
-        assert_eq!(format!("{params:?}"), r#"{"first": "x y", "second": "plain"}"#);
+        assert_eq!(
+            format!("{params:?}"),
+            r#"{"first": "x y", "second": "plain"}"#
+        );
     }
 
     #[test]

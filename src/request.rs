@@ -5,12 +5,13 @@ use std::fmt;
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use http::{Extensions, HeaderMap, Method, Uri, Version, request::Parts};
 
 use crate::body::RequestBody;
 use crate::error::{Rejection, RejectionKind};
+use crate::http1::RawHeaders;
 use crate::params::{PathParams, StateMap};
 
 /// An HTTP request as handlers see it.
@@ -35,7 +36,14 @@ use crate::params::{PathParams, StateMap};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Request {
+    /// Method, target, version, extensions; and the headers, unless `raw_headers` has them.
     head: Parts,
+    /// The header fields of a request the server read, parsed into `parsed_headers` the
+    /// first time something asks for them (most handlers never do).
+    raw_headers: Option<RawHeaders>,
+    parsed_headers: OnceLock<HeaderMap>,
+    /// What [`head`](Self::head) returns for a request with `raw_headers`, built on demand.
+    whole_head: OnceLock<Box<Parts>>,
     body: Vec<u8>,
     /// A body the handler reads as it arrives (routes with `Router::stream_bodies`).
     body_stream: Option<Arc<Mutex<dyn Read + Send>>>,
@@ -51,6 +59,9 @@ impl Request {
     pub(crate) fn from_parts(head: Parts, body: Vec<u8>, remote_addr: Option<SocketAddr>) -> Self {
         Self {
             head,
+            raw_headers: None,
+            parsed_headers: OnceLock::new(),
+            whole_head: OnceLock::new(),
             body,
             body_stream: None,
             remote_addr,
@@ -63,7 +74,18 @@ impl Request {
 
     /// Takes the headers (for recycling, once the request is served).
     pub(crate) fn take_headers(&mut self) -> HeaderMap {
-        std::mem::take(&mut self.head.headers)
+        match self.parsed_headers.take() {
+            Some(headers) => headers,
+            None => std::mem::take(&mut self.head.headers),
+        }
+    }
+
+    /// Moves the headers into `head`, parsing them if nothing has yet.
+    fn settle_headers(&mut self) {
+        if let Some(raw) = self.raw_headers.take() {
+            self.head.headers = self.parsed_headers.take().unwrap_or_else(|| raw.to_map());
+            self.whole_head.take();
+        }
     }
 
     /// The request method.
@@ -112,7 +134,10 @@ impl Request {
 
     /// The request headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.head.headers
+        match &self.raw_headers {
+            None => &self.head.headers,
+            Some(raw) => self.parsed_headers.get_or_init(|| raw.to_map()),
+        }
     }
 
     /// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1).
@@ -183,6 +208,8 @@ impl Request {
 
     /// Mutable access to the extensions, for middleware.
     pub fn extensions_mut(&mut self) -> &mut Extensions {
+        // A copy `head` made has the extensions as they were.
+        self.whole_head.take();
         &mut self.head.extensions
     }
 
@@ -238,19 +265,23 @@ impl Request {
     }
 
     #[inline]
+    /// A request the engine read: `head` without its headers, which are in `raw_headers`.
     pub(crate) fn from_body(
         head: Parts,
+        raw_headers: RawHeaders,
         body: RequestBody,
         remote_addr: Option<SocketAddr>,
     ) -> Self {
-        match body {
+        let mut request = match body {
             RequestBody::Full(bytes) => Self::from_parts(head, bytes, remote_addr),
             RequestBody::Stream(stream) => {
                 let mut request = Self::from_parts(head, Vec::new(), remote_addr);
                 request.body_stream = Some(stream);
                 request
             }
-        }
+        };
+        request.raw_headers = Some(raw_headers);
+        request
     }
 
     /// The client's address, when the request came over a socket.
@@ -412,12 +443,23 @@ impl Request {
     }
 
     /// The head, for code that works with `http` types directly.
+    ///
+    /// On a request the server read, the first call makes a copy of the head with its
+    /// headers parsed (the server keeps them as bytes until asked).
     pub fn head(&self) -> &Parts {
-        &self.head
+        if self.raw_headers.is_none() {
+            return &self.head;
+        }
+        self.whole_head.get_or_init(|| {
+            let mut head = self.head.clone();
+            head.headers = self.headers().clone();
+            Box::new(head)
+        })
     }
 
     /// Converts into an `http::Request`.
-    pub fn into_http(self) -> http::Request<Vec<u8>> {
+    pub fn into_http(mut self) -> http::Request<Vec<u8>> {
+        self.settle_headers();
         http::Request::from_parts(self.head, self.body)
     }
 }
@@ -488,7 +530,7 @@ impl fmt::Debug for Request {
             .field("method", &self.head.method)
             .field("uri", &self.head.uri)
             .field("version", &self.head.version)
-            .field("headers", &self.head.headers)
+            .field("headers", self.headers())
             .field("body_len", &self.body.len())
             .field("remote_addr", &self.remote_addr)
             .field("route", &self.route)
@@ -500,6 +542,50 @@ impl fmt::Debug for Request {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A request as the server hands it over: headers still bytes.
+    fn read_by_the_server() -> Request {
+        let head = bytes::Bytes::from_static(
+            b"GET /a?b=1 HTTP/1.1\r\nHost: h\r\nX-Id: 7\r\nx-id: 8\r\n\r\n",
+        );
+        let (mut parts, ()) = http::Request::get("/a?b=1").body(()).unwrap().into_parts();
+        parts.headers.clear();
+        Request::from_body(
+            parts,
+            RawHeaders::new(head, 3),
+            RequestBody::Full(Vec::new()),
+            None,
+        )
+    }
+
+    #[test]
+    fn headers_read_by_the_server_are_parsed_when_asked_for() {
+        let mut req = read_by_the_server();
+        assert_eq!(req.headers()["host"], "h");
+        assert_eq!(req.headers().get_all("x-id").iter().count(), 2);
+        assert_eq!(req.head().headers.len(), 3);
+        assert_eq!(req.head().uri, "/a?b=1");
+        // `head` is a copy: extensions added later show in the next one.
+        req.extensions_mut().insert(5u8);
+        assert_eq!(req.head().extensions.get::<u8>(), Some(&5));
+        let http = req.into_http();
+        assert_eq!(http.headers()["x-id"], "7");
+        assert_eq!(http.headers().len(), 3);
+    }
+
+    #[test]
+    fn a_request_can_be_shared_across_threads() {
+        fn send_and_sync<T: Send + Sync>() {}
+        send_and_sync::<Request>();
+    }
+
+    #[test]
+    fn headers_never_asked_for_still_reach_into_http() {
+        let http = read_by_the_server().into_http();
+        assert_eq!(http.headers()["host"], "h");
+        let mut req = read_by_the_server();
+        assert!(req.take_headers().is_empty(), "nothing parsed, nothing to recycle");
+    }
 
     fn with_authorization(values: &[&str]) -> Request {
         let mut builder = http::Request::get("/");

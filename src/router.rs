@@ -480,10 +480,13 @@ impl Router {
             }
         };
         // matchit gives the parameters in pattern order, the order of the route's names.
-        debug_assert!(matched.params.iter().map(|(key, _)| key).eq(route
-            .param_names
-            .iter()
-            .map(|name| &**name)));
+        debug_assert!(
+            matched
+                .params
+                .iter()
+                .map(|(key, _)| key)
+                .eq(route.param_names.iter().map(|name| &**name))
+        );
         let mut params = PathParams::new(&route.param_names, uri.path_and_query());
         for (_, raw) in matched.params.iter() {
             if params.push_raw(raw).is_none() {
@@ -702,12 +705,13 @@ impl Router {
     pub(crate) fn serve_parts(
         &self,
         head: http::request::Parts,
+        headers: crate::http1::RawHeaders,
         body: crate::body::RequestBody,
         peer: Option<std::net::SocketAddr>,
         draining: bool,
         plan: RoutePlan,
     ) -> http::Response<crate::Body> {
-        let mut request = Request::from_body(head, body, peer);
+        let mut request = Request::from_body(head, headers, body, peer);
         request.set_server_draining(draining);
         let respond = std::panic::AssertUnwindSafe(|| self.respond_planned(&mut request, plan));
         let responded = std::panic::catch_unwind(respond);

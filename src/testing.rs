@@ -252,10 +252,11 @@ impl Service for RouterService<'_> {
     fn call(
         &self,
         head: http::request::Parts,
+        headers: crate::http1::RawHeaders,
         body: RequestBody,
         plan: RoutePlan,
     ) -> http::Response<crate::Body> {
-        self.0.serve_parts(head, body, None, false, plan)
+        self.0.serve_parts(head, headers, body, None, false, plan)
     }
 }
 

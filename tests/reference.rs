@@ -49,7 +49,10 @@ fn the_cost_flags_add_middleware_and_routes_and_keep_the_contract() {
     assert_eq!(support::get(addr, "/users/7").text(), "user 7");
     assert_eq!(support::get(addr, "/plaintext").text(), "Hello, World!");
     assert_eq!(support::get(addr, "/api/v1/resource486/9").text(), "extra");
-    assert_eq!(support::get(addr, "/api/v1/resource487/items").text(), "extra");
+    assert_eq!(
+        support::get(addr, "/api/v1/resource487/items").text(),
+        "extra"
+    );
     assert_eq!(support::get(addr, "/api/v1/resource488/items").status, 404);
 }
 

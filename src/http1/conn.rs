@@ -37,7 +37,7 @@ use super::parse::{BodyFraming, parse_head};
 use super::read_buf::ReadBuf;
 use super::request_body::{BodyBudget, BodyStream, BufferedBody, CONTINUE};
 use super::write::{Copied, OutgoingBody, plan_response};
-use super::{Limits, RequestHead, Transport, TurnClock, deadline_after};
+use super::{Limits, RawHeaders, RequestHead, Transport, TurnClock, deadline_after};
 use crate::body::{Body, Kind, RequestBody};
 use crate::error::ParseError;
 use crate::live::{LiveUpgrade, Upgrade};
@@ -75,7 +75,14 @@ pub(crate) trait Service {
     fn decide(&self, head: &Parts) -> (Decision, Self::Plan);
 
     /// Produces the response for a request whose body has been read, or is to be read.
-    fn call(&self, head: Parts, body: RequestBody, plan: Self::Plan) -> http::Response<Body>;
+    /// `head`'s headers are empty: they are in `headers`, parsed when asked for.
+    fn call(
+        &self,
+        head: Parts,
+        headers: RawHeaders,
+        body: RequestBody,
+        plan: Self::Plan,
+    ) -> http::Response<Body>;
 
     /// Hears of a request the engine refused (or gave up on) without calling the service.
     fn rejected(&self, _error: &ParseError) {}
@@ -91,7 +98,14 @@ where
         (Decision::default(), ())
     }
 
-    fn call(&self, head: Parts, body: RequestBody, (): ()) -> http::Response<Body> {
+    fn call(
+        &self,
+        mut head: Parts,
+        headers: RawHeaders,
+        body: RequestBody,
+        (): (),
+    ) -> http::Response<Body> {
+        head.headers = headers.to_map();
         match body {
             RequestBody::Full(bytes) => self(head, bytes),
             RequestBody::Stream(stream) => {
@@ -253,6 +267,7 @@ impl<P> std::fmt::Debug for ConnState<P> {
 
 struct PendingRequest<P> {
     parts: Parts,
+    raw_headers: RawHeaders,
     keep_alive: bool,
     decision: Decision,
     plan: P,
@@ -478,7 +493,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                 self.state.head_started = None;
                 let (decision, plan) = self.service.decide(&head.parts);
                 if head.framing == BodyFraming::Length(0) && decision.tag == self.config.tag {
-                    self.serve_bodiless(head.parts, head.keep_alive, plan);
+                    self.serve_bodiless(head.parts, head.raw_headers, head.keep_alive, plan);
                     served += 1;
                     if let Some(stop) = self.after_response() {
                         return stop;
@@ -595,6 +610,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     ) -> Result<PendingRequest<F::Plan>, Abort> {
         let RequestHead {
             parts,
+            raw_headers,
             framing,
             keep_alive,
             expect_continue,
@@ -620,6 +636,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         };
         Ok(PendingRequest {
             parts,
+            raw_headers,
             keep_alive,
             decision,
             plan,
@@ -686,6 +703,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     fn serve_request(&mut self, request: PendingRequest<F::Plan>) -> Result<(), Abort> {
         let PendingRequest {
             parts,
+            raw_headers,
             keep_alive,
             plan,
             body,
@@ -694,15 +712,19 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         let (is_head, version) = (parts.method == Method::HEAD, parts.version);
         let (response, body_complete) = match body {
             PendingBody::Buffered(body) => (
-                self.service
-                    .call(parts, RequestBody::Full(body.into_data()), plan),
+                self.service.call(
+                    parts,
+                    raw_headers,
+                    RequestBody::Full(body.into_data()),
+                    plan,
+                ),
                 true,
             ),
             PendingBody::Streamed {
                 framing,
                 expect_continue,
                 limit,
-            } => self.call_streaming(parts, plan, framing, expect_continue, limit)?,
+            } => self.call_streaming(parts, raw_headers, plan, framing, expect_continue, limit)?,
         };
         // A body the handler did not read to its end leaves the connection unusable.
         self.respond(response, is_head, version, keep_alive && body_complete);
@@ -711,11 +733,17 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
 
     /// Serves a request without a body on this turn's pool: the common case, with no
     /// request state to keep.
-    fn serve_bodiless(&mut self, parts: Parts, keep_alive: bool, plan: F::Plan) {
+    fn serve_bodiless(
+        &mut self,
+        parts: Parts,
+        raw_headers: RawHeaders,
+        keep_alive: bool,
+        plan: F::Plan,
+    ) {
         let (is_head, version) = (parts.method == Method::HEAD, parts.version);
         let response = self
             .service
-            .call(parts, RequestBody::Full(Vec::new()), plan);
+            .call(parts, raw_headers, RequestBody::Full(Vec::new()), plan);
         self.respond(response, is_head, version, keep_alive);
     }
 
@@ -743,6 +771,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     fn call_streaming(
         &mut self,
         parts: Parts,
+        raw_headers: RawHeaders,
         plan: F::Plan,
         framing: BodyFraming,
         expect_continue: bool,
@@ -755,8 +784,12 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                 return Err(Abort::Reject(ParseError::Timeout));
             }
             return Ok((
-                self.service
-                    .call(parts, RequestBody::Full(body.into_data()), plan),
+                self.service.call(
+                    parts,
+                    raw_headers,
+                    RequestBody::Full(body.into_data()),
+                    plan,
+                ),
                 true,
             ));
         };
@@ -784,7 +817,9 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         )));
         let shared: Arc<Mutex<dyn Read + Send>> = stream.clone();
         self.blocking = true;
-        let response = self.service.call(parts, RequestBody::Stream(shared), plan);
+        let response = self
+            .service
+            .call(parts, raw_headers, RequestBody::Stream(shared), plan);
         // The stream may have switched the socket to blocking reads; the engine owns the
         // mode again.
         self.io.set_blocking(None).map_err(|_| Abort::Close)?;
@@ -1495,7 +1530,13 @@ mod tests {
             };
             (decision, ())
         }
-        fn call(&self, head: Parts, body: RequestBody, (): ()) -> http::Response<Body> {
+        fn call(
+            &self,
+            head: Parts,
+            _: RawHeaders,
+            body: RequestBody,
+            (): (),
+        ) -> http::Response<Body> {
             let RequestBody::Full(body) = body else {
                 panic!("streamed");
             };

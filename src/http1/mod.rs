@@ -4,7 +4,8 @@
 //! worker pools (a request's pool is an opaque [`RouteTag`] the service picks) or sockets
 //! beyond [`Transport`].
 //!
-//! - `parse`: request heads; `decode`: the chunked coding; `request_body`: request bodies.
+//! - `parse`: request heads; `raw_headers`: their fields, parsed into a map on demand;
+//!   `decode`: the chunked coding; `request_body`: request bodies.
 //! - `encode`: response heads and chunks; `write`: response framing and streamed bodies.
 //! - `read_buf`: unconsumed input; `conn`: the engine that runs one connection's turn;
 //!   `clock`: one clock reading per request; `date`: the `Date` header.
@@ -17,6 +18,7 @@ mod decode;
 mod encode;
 mod memory;
 mod parse;
+mod raw_headers;
 mod read_buf;
 pub(crate) mod recycle;
 mod request_body;
@@ -35,6 +37,7 @@ pub(crate) use decode::ChunkedDecoder;
 pub(crate) use encode::{encode_chunk, write_rejection};
 pub(crate) use memory::MemoryStream;
 pub(crate) use parse::RequestHead;
+pub(crate) use raw_headers::RawHeaders;
 pub(crate) use read_buf::ReadBuf;
 pub(crate) use request_body::BodyBudget;
 

@@ -3,20 +3,23 @@
 
 use std::mem::MaybeUninit;
 
-use http::header::{HeaderName, HeaderValue};
 use http::{Method, Uri, Version, request::Parts};
 
-use super::{Limits, MAX_HEADERS_CAP};
+use super::{Limits, MAX_HEADERS_CAP, RawHeaders};
 use crate::error::ParseError;
 
 /// How many bytes of method, spaces and version a request line may add to its target before
 /// the line counts as a target that is too long (414) rather than a bad head.
 const REQUEST_LINE_SLACK_BYTES: usize = 1024;
+/// The longest header name `http::HeaderName` takes.
+const MAX_HEADER_NAME_BYTES: usize = (1 << 16) - 1;
 
 /// A parsed request head and what the connection must do about it.
 #[derive(Debug)]
 pub(crate) struct RequestHead {
+    /// Method, target and version; the headers are left empty, in `raw_headers`.
     pub(crate) parts: Parts,
+    pub(crate) raw_headers: RawHeaders,
     pub(crate) framing: BodyFraming,
     /// Whether the connection may stay open after this request (RFC 9112 §9.3).
     pub(crate) keep_alive: bool,
@@ -107,14 +110,16 @@ pub(crate) fn parse_head(
         0 => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    let mut header_map = super::recycle::header_map(request.headers.len());
-    for header in request.headers.iter() {
-        let name = HeaderName::from_bytes(header.name.as_bytes())
-            .map_err(|_| ParseError::Malformed("invalid header name"))?;
-        let value = HeaderValue::from_maybe_shared(slice(header.value))
-            .map_err(|_| ParseError::Malformed("invalid header value"))?;
-        header_map.append(name, value);
+    // The fields stay bytes until a handler asks for them (`RawHeaders`): httparse admits
+    // exactly the names and values `http` does, but for a name's length.
+    if request
+        .headers
+        .iter()
+        .any(|field| field.name.len() > MAX_HEADER_NAME_BYTES)
+    {
+        return Err(ParseError::Malformed("invalid header name"));
     }
+    let raw_headers = RawHeaders::new(head.clone(), request.headers.len());
 
     // The framing rules read the raw fields: a few byte comparisons are cheaper than
     // hashing each name into the map again.
@@ -137,10 +142,10 @@ pub(crate) fn parse_head(
     parts.method = method;
     parts.uri = uri;
     parts.version = version;
-    parts.headers = header_map;
     Ok(Some((
         RequestHead {
             parts,
+            raw_headers,
             framing,
             keep_alive,
             expect_continue,
@@ -530,7 +535,10 @@ mod tests {
         assert_eq!(head.parts.method, Method::GET);
         assert_eq!(head.parts.uri.path(), "/users/7");
         assert_eq!(head.parts.uri.query(), Some("x=1"));
-        assert_eq!(head.parts.headers["accept"], "*/*");
+        assert!(head.parts.headers.is_empty(), "left as bytes until asked for");
+        let headers = head.raw_headers.to_map();
+        assert_eq!(headers["accept"], "*/*");
+        assert_eq!(headers["host"], "example");
         assert_eq!(head.framing, BodyFraming::Length(0));
         assert!(head.keep_alive);
         assert!(!head.expect_continue);

@@ -19,8 +19,8 @@ use super::live::{Live, LiveContext, LiveTurn};
 use super::reject::reject;
 use crate::body::{Body, RequestBody};
 use crate::http1::{
-    AfterTurn, Conn, ConnConfig, ConnState, Decision, Limits, ReadBuf, RouteTag, Service,
-    Transport, TurnClock, Upgraded, deadline_after,
+    AfterTurn, Conn, ConnConfig, ConnState, Decision, Limits, RawHeaders, ReadBuf, RouteTag,
+    Service, Transport, TurnClock, Upgraded, deadline_after,
 };
 use crate::live::outbox::Wake;
 use crate::live::{LiveTicket, LiveUpgrade};
@@ -298,6 +298,7 @@ impl Service for HandlerService<'_> {
     fn call(
         &self,
         #[cfg_attr(not(feature = "tls"), allow(unused_mut))] mut head: Parts,
+        headers: RawHeaders,
         body: RequestBody,
         plan: RoutePlan,
     ) -> http::Response<Body> {
@@ -315,7 +316,7 @@ impl Service for HandlerService<'_> {
             let mut response =
                 shared
                     .router
-                    .serve_parts(head, body, Some(self.peer), draining, plan);
+                    .serve_parts(head, headers, body, Some(self.peer), draining, plan);
             self.admit_live(&mut response);
             self.clock.read();
             return response;
@@ -325,9 +326,10 @@ impl Service for HandlerService<'_> {
             _ => None,
         };
         let started = self.clock.latest();
-        let mut response = shared
-            .router
-            .serve_parts(head, body, Some(self.peer), draining, plan);
+        let mut response =
+            shared
+                .router
+                .serve_parts(head, headers, body, Some(self.peer), draining, plan);
         self.admit_live(&mut response);
         let latency = self.clock.read().saturating_duration_since(started);
         counters.responded(response.status(), self.tag.0, series, latency);

@@ -1,0 +1,81 @@
+//! A request's header fields as they arrived, parsed into an `http::HeaderMap` only when
+//! something asks for them: most handlers never read a header, and building the map (a
+//! name lookup, a hash and an insert per field) was a measurable part of every request.
+//!
+//! The engine reads the few fields it needs (framing, `Host`, `Connection`, `Expect`)
+//! straight from `httparse`'s slices; this keeps the head's bytes for everything else.
+
+use std::mem::MaybeUninit;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http::header::{HeaderName, HeaderValue};
+
+use super::MAX_HEADERS_CAP;
+
+/// The bytes of a complete request head that `parse_head` accepted.
+#[derive(Debug, Clone)]
+pub(crate) struct RawHeaders {
+    head: Bytes,
+    /// How many header fields the head has.
+    count: usize,
+}
+
+impl RawHeaders {
+    /// `head` must be a complete head with `count` fields that `parse_head` accepted.
+    pub(crate) fn new(head: Bytes, count: usize) -> Self {
+        Self { head, count }
+    }
+
+    /// The header fields as a map whose values share the head's bytes (no copy). The map
+    /// comes from this thread's recycled ones.
+    pub(crate) fn to_map(&self) -> HeaderMap {
+        let mut map = super::recycle::header_map(self.count);
+        let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
+        let mut request = httparse::Request::new(&mut []);
+        // The head was parsed with the same rules before (and at most MAX_HEADERS_CAP
+        // fields), so this cannot fail; if it somehow did, the map would be empty.
+        if request
+            .parse_with_uninit_headers(&self.head, &mut fields)
+            .is_err()
+        {
+            debug_assert!(false, "a head that parsed once failed to parse again");
+            return map;
+        }
+        for field in request.headers.iter() {
+            // httparse admits exactly the tokens and the field-value bytes that `http`
+            // does, so neither conversion fails on a head it accepted.
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(field.name.as_bytes()),
+                HeaderValue::from_maybe_shared(self.head.slice_ref(field.value)),
+            ) else {
+                continue;
+            };
+            map.append(name, value);
+        }
+        map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_come_back_in_order_sharing_the_head() {
+        let head = Bytes::from_static(
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Tag: one\r\nx-tag: two\r\nAccept: */*\r\n\r\n",
+        );
+        let map = RawHeaders::new(head.clone(), 4).to_map();
+        assert_eq!(map.len(), 4);
+        assert_eq!(map["host"], "a");
+        let tags: Vec<_> = map.get_all("x-tag").iter().collect();
+        assert_eq!(tags, ["one", "two"]);
+        let value = map["accept"].as_bytes();
+        let start = value.as_ptr() as usize - head.as_ptr() as usize;
+        assert!(
+            start < head.len(),
+            "the value is a slice of the head, not a copy"
+        );
+    }
+}
