@@ -756,10 +756,10 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         version: http::Version,
         keep_alive: bool,
     ) {
-        let handler_closes = response
-            .headers()
-            .get(http::header::CONNECTION)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        // A scan of the few fields a response has is cheaper than hashing a name.
+        let handler_closes = response.headers().iter().any(|(name, value)| {
+            name == http::header::CONNECTION && value.as_bytes().eq_ignore_ascii_case(b"close")
+        });
         let keep_alive =
             keep_alive && !handler_closes && !self.config.draining.load(Ordering::Acquire);
         self.encode_response(response, is_head, version, keep_alive);
