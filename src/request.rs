@@ -584,7 +584,10 @@ mod tests {
         let http = read_by_the_server().into_http();
         assert_eq!(http.headers()["host"], "h");
         let mut req = read_by_the_server();
-        assert!(req.take_headers().is_empty(), "nothing parsed, nothing to recycle");
+        assert!(
+            req.take_headers().is_empty(),
+            "nothing parsed, nothing to recycle"
+        );
     }
 
     fn with_authorization(values: &[&str]) -> Request {

@@ -542,7 +542,10 @@ mod tests {
         assert_eq!(head.parts.method, Method::GET);
         assert_eq!(head.parts.uri.path(), "/users/7");
         assert_eq!(head.parts.uri.query(), Some("x=1"));
-        assert!(head.parts.headers.is_empty(), "left as bytes until asked for");
+        assert!(
+            head.parts.headers.is_empty(),
+            "left as bytes until asked for"
+        );
         let headers = head.raw_headers.to_map();
         assert_eq!(headers["accept"], "*/*");
         assert_eq!(headers["host"], "example");
@@ -753,7 +756,10 @@ mod tests {
     fn a_crlf_anywhere_in_a_long_head_is_a_line_end() {
         // Every alignment of the CRLF pairs against the counters' 255-byte blocks.
         for width in 0..300 {
-            let head = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Pad: {}\r\n\r\n", "p".repeat(width));
+            let head = format!(
+                "GET / HTTP/1.1\r\nHost: a\r\nX-Pad: {}\r\n\r\n",
+                "p".repeat(width)
+            );
             assert!(!has_bare_lf(head.as_bytes()), "width {width}");
             assert!(parse(&head).unwrap().is_some(), "width {width}");
             let bare = head.replacen("\r\nX-Pad", "\nX-Pad", 1);
