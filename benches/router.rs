@@ -1,13 +1,15 @@
 //! Route lookup on a GitHub-API-like table of 130 routes: switchyard's `Router` lookup
 //! (matching, method table, percent-decoded parameters) against raw `matchit` on the same
 //! table (matching and copying the parameters out), plus the whole in-process dispatch
-//! (`Router::handle`: request in, trivial handler, response out) for scale.
+//! (`Router::handle`: request in, trivial handler, response out) for scale; and what a
+//! large router and a middleware chain add to one request (`router/cost`: the issue
+//! "Performance, round 2" bounds each at 3 % of a request's server CPU).
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use switchyard::http::{self, StatusCode};
-use switchyard::{Request, Router};
+use switchyard::{Next, Request, Router};
 
 /// GitHub's REST API v3 routes (a subset, as in matchit's benchmarks), with `{param}`s.
 const ROUTES: &[&str] = &[
@@ -226,5 +228,62 @@ fn lookup(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, lookup);
+/// The reference app's shape: five routes, then `extra_routes` more (half with a parameter,
+/// as `reference --extra-routes`), then `middleware` no-op middlewares (as
+/// `reference --noop-middleware`).
+fn app(extra_routes: usize, middleware: usize) -> Router {
+    let mut router = Router::new()
+        .get("/plaintext", |_: &Request| "Hello, World!")
+        .get("/json", |_: &Request| r#"{"message":"Hello, World!"}"#)
+        .get("/users/{id}", |req: &Request| {
+            format!("user {}", req.param("id").unwrap_or_default())
+        })
+        .get("/files/{*path}", |req: &Request| {
+            format!("file {}", req.param("path").unwrap_or_default())
+        })
+        .post("/echo", |req: &Request| req.body().to_vec());
+    for i in 0..extra_routes {
+        let path = match i % 2 {
+            0 => format!("/api/v1/resource{i}/{{id}}"),
+            _ => format!("/api/v1/resource{i}/items"),
+        };
+        router = router.get(&path, |_: &Request| "extra");
+    }
+    for _ in 0..middleware {
+        router = router.middleware(|req: &mut Request, next: Next<'_>| next.run(req));
+    }
+    router.check().expect("no conflicts")
+}
+
+fn cost(c: &mut Criterion) {
+    const BATCH: usize = 64;
+    let mut group = c.benchmark_group("router/cost");
+    let cases = [
+        ("users_5_routes", app(0, 0), "/users/42"),
+        ("users_500_routes", app(495, 0), "/users/42"),
+        ("plaintext_no_middleware", app(0, 0), "/plaintext"),
+        ("plaintext_3_noop_middleware", app(0, 3), "/plaintext"),
+    ];
+    for (name, router, path) in cases {
+        group.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || {
+                    (0..BATCH)
+                        .map(|_| Request::from(http::Request::get(path).body(()).expect("request")))
+                        .collect::<Vec<_>>()
+                },
+                |requests| {
+                    for request in requests.drain(..) {
+                        let response = router.handle(black_box(request));
+                        assert_eq!(response.status(), StatusCode::OK);
+                    }
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, lookup, cost);
 criterion_main!(benches);

@@ -444,8 +444,11 @@ impl Request {
 
     /// The head, for code that works with `http` types directly.
     ///
-    /// On a request the server read, the first call makes a copy of the head with its
-    /// headers parsed (the server keeps them as bytes until asked).
+    /// On a request the server read, this makes a copy of the head with its headers parsed
+    /// (the server keeps them as bytes until asked): the first call, and the first after
+    /// each [`extensions_mut`](Self::extensions_mut), clone the header map and the
+    /// extensions. Prefer [`method`](Self::method), [`uri`](Self::uri),
+    /// [`headers`](Self::headers) and [`extensions`](Self::extensions), which never copy.
     pub fn head(&self) -> &Parts {
         if self.raw_headers.is_none() {
             return &self.head;

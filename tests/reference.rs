@@ -37,7 +37,8 @@ fn options(metrics_page: bool) -> reference::Options {
     }
 }
 
-/// `--metrics` serves the Prometheus page; without it, `/metrics` is a 404.
+/// `--noop-middleware` and `--extra-routes` (for the cost benchmarks) leave the contract's
+/// routes as they were.
 #[test]
 fn the_cost_flags_add_middleware_and_routes_and_keep_the_contract() {
     let server = spawn(reference::builder_with(&reference::Options {
@@ -56,6 +57,7 @@ fn the_cost_flags_add_middleware_and_routes_and_keep_the_contract() {
     assert_eq!(support::get(addr, "/api/v1/resource488/items").status, 404);
 }
 
+/// `--metrics` serves the Prometheus page; without it, `/metrics` is a 404.
 #[test]
 fn metrics_page_only_with_the_flag() {
     let server = spawn(reference::builder_with(&options(true)));

@@ -1,6 +1,8 @@
 //! One clock reading per request: within a turn, the moment one request is answered is the
-//! moment the next one starts, so that reading serves the metrics' latency, the `Date`
-//! header and the next park's deadline alike.
+//! moment the next one starts, so that reading serves the metrics' latency and the `Date`
+//! header alike. Engine work that may block (copying a streamed response body from the
+//! handler's reader, a blocking write) forgets the reading, so that the next use reads the
+//! clock again.
 
 use std::cell::Cell;
 use std::time::Instant;
@@ -12,14 +14,19 @@ pub(crate) struct TurnClock {
 }
 
 impl TurnClock {
-    /// The latest reading, or a new one if the turn has none yet. A turn never waits (a
-    /// streamed body's blocking reads happen inside a handler, which reads the clock when it
-    /// is done), so the latest reading is at most a few syscalls old.
+    /// The latest reading, or a new one if there is none: at most a few non-blocking
+    /// syscalls old (handlers read the clock when they are done; blocking engine work
+    /// calls [`forget`](Self::forget)).
     pub(crate) fn latest(&self) -> Instant {
         match self.latest.get() {
             Some(now) => now,
             None => self.read(),
         }
+    }
+
+    /// Drops the reading, after work that may have taken a while.
+    pub(crate) fn forget(&self) {
+        self.latest.set(None);
     }
 
     /// Reads the clock, for the end of a request.
@@ -42,5 +49,9 @@ mod tests {
         let second = clock.read();
         assert!(second >= first);
         assert_eq!(clock.latest(), second);
+        clock.forget();
+        let third = clock.latest();
+        assert!(third >= second);
+        assert_eq!(clock.latest(), third);
     }
 }

@@ -419,7 +419,9 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             self.out.clear();
             return AfterTurn::Upgrade;
         }
-        let now = self.config.clock.latest();
+        // Read afresh: the turn may have copied a slow streamed body since the last
+        // request's end.
+        let now = Instant::now();
         let limits = self.config.limits;
         let (wait_for, until) = match stop {
             Stop::Close | Stop::Upgrade => return AfterTurn::Close,
@@ -941,7 +943,10 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             let Some(body) = &mut self.body else {
                 return Ok(true);
             };
-            match body.copy_piece(self.out) {
+            // The handler's reader may block.
+            let copied = body.copy_piece(self.out);
+            self.config.clock.forget();
+            match copied {
                 Ok(Copied::Piece) => {}
                 Ok(Copied::End) => self.body = None,
                 Err(error) => {
@@ -985,6 +990,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             .set_blocking(Some(self.config.limits.write_timeout))?;
         self.blocking = true;
         let written = io::Write::write_all(self.io, self.out);
+        self.config.clock.forget();
         self.out.clear();
         written?;
         Ok(())

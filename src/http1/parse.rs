@@ -3,6 +3,7 @@
 
 use std::mem::MaybeUninit;
 
+use bytes::Bytes;
 use http::{Method, Uri, Version, request::Parts};
 
 use super::{Limits, MAX_HEADERS_CAP, RawHeaders};
@@ -87,8 +88,19 @@ pub(crate) fn parse_head(
     let method = request.method.expect("complete parse has a method");
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| ParseError::Malformed("invalid method"))?;
-    // One copy of the head; the target and the header values share it.
-    let head = super::recycle::copy_head(&buf[..len]);
+    // One copy of the head; the target and the header values share it. A request with a
+    // body may park while the body arrives: it gets a copy of its own, so that it never
+    // keeps a thread's shared head buffer alive meanwhile.
+    let may_have_body = request.headers.iter().any(|field| {
+        let name = field.name.as_bytes();
+        name.eq_ignore_ascii_case(b"content-length")
+            || name.eq_ignore_ascii_case(b"transfer-encoding")
+    });
+    let head = if may_have_body {
+        Bytes::copy_from_slice(&buf[..len])
+    } else {
+        super::recycle::copy_head(&buf[..len])
+    };
     let slice = |part: &[u8]| {
         let start = part.as_ptr() as usize - buf.as_ptr() as usize;
         head.slice(start..start + part.len())

@@ -49,6 +49,7 @@ impl RawHeaders {
                 HeaderName::from_bytes(field.name.as_bytes()),
                 HeaderValue::from_maybe_shared(self.head.slice_ref(field.value)),
             ) else {
+                debug_assert!(false, "httparse admitted a field http does not: {field:?}");
                 continue;
             };
             map.append(name, value);
@@ -60,6 +61,39 @@ impl RawHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `to_map` relies on: httparse admits a byte in a header name, or in a value,
+    /// exactly when `http` does. (Line breaks end the field, and `:` the name.)
+    #[test]
+    fn httparse_and_http_agree_on_every_byte() {
+        let parses = |head: &[u8]| {
+            let mut fields = [httparse::EMPTY_HEADER; 4];
+            matches!(
+                httparse::Request::new(&mut fields).parse(head),
+                Ok(httparse::Status::Complete(_))
+            )
+        };
+        for b in (0..=255u8).filter(|b| !matches!(b, b'\r' | b'\n' | b':')) {
+            let name = [b'x', b];
+            let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+            head.extend_from_slice(&name);
+            head.extend_from_slice(b": v\r\n\r\n");
+            assert_eq!(
+                parses(&head),
+                HeaderName::from_bytes(&name).is_ok(),
+                "name byte {b:#04x}"
+            );
+            let value = [b'a', b, b'a'];
+            let mut head = b"GET / HTTP/1.1\r\nx: ".to_vec();
+            head.extend_from_slice(&value);
+            head.extend_from_slice(b"\r\n\r\n");
+            assert_eq!(
+                parses(&head),
+                HeaderValue::from_bytes(&value).is_ok(),
+                "value byte {b:#04x}"
+            );
+        }
+    }
 
     #[test]
     fn fields_come_back_in_order_sharing_the_head() {

@@ -5,9 +5,11 @@
 //!   and an `http::HeaderMap` allocates twice when it first holds anything. A map given
 //!   back (cleared, its memory kept) serves the next request on the same thread.
 //! - Head bytes: each request head is copied once into a shared `Bytes` that its target
-//!   and header values slice. Heads are cut from one buffer per thread, which is reused
-//!   from its start once no request holds a slice of it (a handler that keeps a header
-//!   value keeps at most one such buffer alive; the next heads go to a new one).
+//!   and header values slice. The heads of requests without a body are cut from one
+//!   buffer per thread, which is reused from its start once no request holds a slice of
+//!   it. Anything kept past its request (a header value, the target, path parameters)
+//!   keeps the 8 KiB buffer it came from alive, and the next heads go to a new one; a
+//!   request with a body, which may wait for it, gets a copy of its own.
 
 use std::cell::RefCell;
 

@@ -454,8 +454,10 @@ pub struct PoolMetrics {
     pub completed: u64,
 }
 
-/// One route template and method: how many requests it served and how long its handler
-/// (with its middleware) took, up to the response head.
+/// One route template and method: how many requests it served and how long each took on
+/// its worker, up to the response head: its handler and middleware and, for a request that
+/// follows another on the same connection in one worker turn (pipelined), its own parsing
+/// and routing (it is timed from the end of the one before: one clock reading a request).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct RouteMetrics {
