@@ -63,6 +63,9 @@ pub(super) struct Poller {
     /// that moment must not meet a closed socket.
     idle_close_at: Option<Instant>,
     connections_cut: usize,
+    /// Every runner of the main pool is out in a handler (none to add): the poller looks
+    /// in on them every `scheduler::GRACE_ALL_OUT` rather than every `GRACE`.
+    all_runners_out: bool,
 }
 
 impl Poller {
@@ -94,6 +97,7 @@ impl Poller {
             accept_until: None,
             idle_close_at: None,
             connections_cut: 0,
+            all_runners_out: false,
         })
     }
 
@@ -248,8 +252,15 @@ impl Poller {
         if !self.scheduler().poller_must_tick() {
             return timeout;
         }
-        // Runners are serving: look in on them every GRACE.
-        Some(timeout.map_or(scheduler::GRACE, |t| t.min(scheduler::GRACE)))
+        // Runners are serving: look in on them every GRACE, or less often while there is
+        // no runner left to start (blocking handlers hold every worker: ticking at 1 kHz
+        // then only burns CPU).
+        let every = if self.all_runners_out {
+            scheduler::GRACE_ALL_OUT
+        } else {
+            scheduler::GRACE
+        };
+        Some(timeout.map_or(every, |t| t.min(every)))
     }
 
     /// Starts runners where work waits for them, and watches readiness while no runner
@@ -271,6 +282,7 @@ impl Poller {
             if stuck { overdue } else { overdue.min(1) }
         };
         let start = wanted.min(scheduler.max_runners().saturating_sub(runners));
+        self.all_runners_out = stuck && runners + start >= scheduler.max_runners();
         for _ in 0..start {
             self.start_runner();
         }

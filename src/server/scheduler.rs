@@ -12,7 +12,9 @@
 //! stuck in handlers for longer than [`GRACE`]), starts a runner when work arrives with none
 //! running, and adds runners while connections wait longer than `GRACE`: at once, one per
 //! waiting connection, when the runners are all stuck (blocking handlers); one per `GRACE`
-//! while they keep up but fall behind (more load than one thread serves).
+//! while they keep up but fall behind (more load than one thread serves). It looks in every
+//! `GRACE` while runners serve, and every [`GRACE_ALL_OUT`] once every worker of the pool is
+//! a runner stuck in a handler (there is none left to add).
 
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, RawFd};
@@ -32,6 +34,9 @@ pub(super) const READINESS: Token = Token(usize::MAX - 2);
 /// How long a ready connection may wait, or the runners go without looking for work, before
 /// the poller steps in.
 pub(super) const GRACE: Duration = Duration::from_millis(1);
+/// How often the poller looks in while every runner is stuck in a handler: there is none to
+/// add, so it only watches for them to come back (and readiness meanwhile).
+pub(super) const GRACE_ALL_OUT: Duration = Duration::from_millis(10);
 /// Readiness events taken per poll.
 const EVENTS_CAPACITY: usize = 1024;
 /// How long a runner with nothing to do waits for readiness itself before it retires.
