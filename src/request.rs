@@ -264,8 +264,8 @@ impl Request {
         self.body_stream.is_some()
     }
 
-    #[inline]
     /// A request the engine read: `head` without its headers, which are in `raw_headers`.
+    #[inline]
     pub(crate) fn from_body(
         head: Parts,
         raw_headers: RawHeaders,

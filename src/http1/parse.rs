@@ -91,9 +91,10 @@ pub(crate) fn parse_head(
     // One copy of the head; the target and the header values share it. A request with a
     // body may park while the body arrives: it gets a copy of its own, so that it never
     // keeps a thread's shared head buffer alive meanwhile.
+    // (`Content-Length: 0`, which some clients send on every request, is no body.)
     let may_have_body = request.headers.iter().any(|field| {
         let name = field.name.as_bytes();
-        name.eq_ignore_ascii_case(b"content-length")
+        (name.eq_ignore_ascii_case(b"content-length") && trim_ows(field.value) != b"0")
             || name.eq_ignore_ascii_case(b"transfer-encoding")
     });
     let head = if may_have_body {

@@ -8,8 +8,10 @@
 //!   and header values slice. The heads of requests without a body are cut from one
 //!   buffer per thread, which is reused from its start once no request holds a slice of
 //!   it. Anything kept past its request (a header value, the target, path parameters)
-//!   keeps the 8 KiB buffer it came from alive, and the next heads go to a new one; a
-//!   request with a body, which may wait for it, gets a copy of its own.
+//!   keeps the 8 KiB buffer it came from alive, and the next heads go to a new one; so
+//!   does a request handed to another pool (a bulkhead) until it is served there: at most
+//!   that pool's threads and queue, 8 KiB each. A request with a body, which may wait for
+//!   it, gets a copy of its own.
 
 use std::cell::RefCell;
 

@@ -282,7 +282,8 @@ impl Poller {
             if stuck { overdue } else { overdue.min(1) }
         };
         let start = wanted.min(scheduler.max_runners().saturating_sub(runners));
-        self.all_runners_out = stuck && runners + start >= scheduler.max_runners();
+        // Runners started just now are not stuck: look in on them at the usual pace.
+        self.all_runners_out = stuck && start == 0 && runners >= scheduler.max_runners();
         for _ in 0..start {
             self.start_runner();
         }

@@ -113,7 +113,8 @@ pub(super) struct Scheduler {
     runners: AtomicUsize,
     /// A runner waits for readiness (is not serving).
     leading: AtomicBool,
-    /// The poller looks in every `GRACE` (it does not while no runner serves).
+    /// The poller looks in periodically (every `GRACE`, or `GRACE_ALL_OUT`); it does not
+    /// while no runner serves.
     poller_ticks: AtomicBool,
     /// The main pool's size.
     max_runners: usize,
@@ -360,8 +361,9 @@ impl Scheduler {
         self.last_scan.store(nanos, Ordering::Relaxed);
     }
 
-    /// Called by the poller before it sleeps: whether it must look in on the runners every
-    /// `GRACE` (some serve). If it need not, a runner that stops leading wakes it.
+    /// Called by the poller before it sleeps: whether it must look in on the runners
+    /// periodically (some serve; every `GRACE`, or `GRACE_ALL_OUT` while all are stuck). If
+    /// it need not, a runner that stops leading wakes it.
     pub(super) fn poller_must_tick(&self) -> bool {
         // Pairs with `lead`: either this sees the leader gone, or the leader sees this.
         self.poller_ticks.store(false, Ordering::SeqCst);
