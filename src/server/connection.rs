@@ -312,27 +312,25 @@ impl Service for HandlerService<'_> {
         // What handlers see (Health's 503): shutdown asked for, even while still accepting.
         let draining = shared.shutdown.load(Ordering::Acquire);
         let counters = &shared.counters;
-        if !counters.enabled() {
-            let mut response =
-                shared
-                    .router
-                    .serve_parts(head, headers, body, Some(self.peer), draining, plan);
-            self.admit_live(&mut response);
-            self.clock.read();
-            return response;
-        }
+        let metered = counters.enabled();
         let series = match &plan {
-            RoutePlan::Route { route, handler, .. } => counters.series(*route, handler.position()),
+            RoutePlan::Route { route, handler, .. } if metered => {
+                counters.series(*route, handler.position())
+            }
             _ => None,
         };
-        let started = self.clock.latest();
+        let started = metered.then(|| self.clock.latest());
         let mut response =
             shared
                 .router
                 .serve_parts(head, headers, body, Some(self.peer), draining, plan);
         self.admit_live(&mut response);
-        let latency = self.clock.read().saturating_duration_since(started);
-        counters.responded(response.status(), self.tag.0, series, latency);
+        // Read as the request ends, also unmetered: the response's `Date` uses it.
+        let ended = self.clock.read();
+        if let Some(started) = started {
+            let latency = ended.saturating_duration_since(started);
+            counters.responded(response.status(), self.tag.0, series, latency);
+        }
         response
     }
 
