@@ -17,8 +17,8 @@ use switchyard::live::{
     CloseFrame, Event, EventStream, Message, Topic, WebSocket, WebSocketSession,
 };
 use switchyard::{
-    Body, Cors, Health, Metrics, Rejection, Request, Response, Router, Server, ServerBuilder,
-    StaticFiles,
+    Body, Cors, Health, Limits, Metrics, Rejection, Request, Response, Router, Server,
+    ServerBuilder, StaticFiles,
 };
 
 /// Bounds the work one request may ask for, as the peers do.
@@ -152,7 +152,7 @@ pub(crate) fn builder_with(options: &Options) -> ServerBuilder {
     builder
         .reuse_port(options.reuse_port)
         .threads(options.threads)
-        .max_body_bytes(MAX_BODY_BYTES)
+        .limits(Limits::default().max_body_bytes(MAX_BODY_BYTES))
         .metrics(!options.no_metrics)
         .app(app)
 }
@@ -345,7 +345,7 @@ impl Read for Chunks {
 }
 
 /// CORS for `origin` (`*`: any origin), any method and request header.
-fn cors(origin: &str) -> Result<Cors, switchyard::CorsError> {
+fn cors(origin: &str) -> Result<Cors, switchyard::plugin::CorsError> {
     let builder = Cors::builder().allow_any_method().allow_any_header();
     match origin {
         "*" => builder.allow_any_origin(),

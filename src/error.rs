@@ -60,7 +60,7 @@ pub enum Error {
 /// afterwards: after a framing error the next request's start cannot be known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum ParseError {
+pub(crate) enum ParseError {
     /// The request line or a header line is not valid HTTP/1.1 syntax.
     #[error("malformed request: {0}")]
     Malformed(&'static str),
@@ -128,7 +128,7 @@ pub enum ParseError {
 
 impl ParseError {
     /// The status the server answers with.
-    pub fn status(&self) -> http::StatusCode {
+    pub(crate) fn status(&self) -> http::StatusCode {
         use http::StatusCode;
         match self {
             Self::Malformed(_)
@@ -452,7 +452,7 @@ pub enum InvalidCookie {
 /// # Examples
 ///
 /// ```
-/// use switchyard::{Cors, CorsError};
+/// use switchyard::{Cors, plugin::CorsError};
 ///
 /// let error = Cors::builder().allow_any_origin().allow_credentials(true).build().unwrap_err();
 /// assert_eq!(error, CorsError::WildcardWithCredentials { setting: "origin" });

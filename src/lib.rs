@@ -130,17 +130,20 @@ mod error;
 #[cfg(feature = "form")]
 mod form;
 mod handler;
+mod head;
 mod http1;
+mod io;
 #[cfg(feature = "json")]
 mod json;
+pub mod limits;
 pub mod live;
 mod logging;
 mod method_router;
-mod metrics;
+pub mod metrics;
 mod middleware;
 mod params;
-mod plugin;
-mod pool;
+pub mod plugin;
+pub mod pool;
 mod request;
 mod response;
 mod router;
@@ -153,44 +156,23 @@ pub mod tls;
 
 pub use body::{Body, BodyWriter};
 pub use cookie::{SameSite, SetCookie};
-#[cfg(feature = "tls")]
-pub use error::TlsError;
 pub use error::{
-    CorsError, Error, ExecuteError, InvalidCookie, InvalidHeader, ParseError, PoolError, Rejection,
-    RejectionKind, Result, RouteError, ShutdownTimedOut, TryExecuteError,
+    Error, InvalidCookie, InvalidHeader, Rejection, RejectionKind, Result, RouteError,
 };
 pub use handler::Handler;
-pub use http1::{
-    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS,
-    DEFAULT_MAX_PARKED_BODY_BYTES, DEFAULT_MAX_URI_BYTES, DEFAULT_WRITE_TIMEOUT, Limits,
-    MAX_HEADERS_CAP, MAX_TIMEOUT,
-};
 #[cfg(feature = "json")]
 pub use json::Json;
-pub use metrics::{
-    LATENCY_BUCKETS, MetricsHandle, MetricsPage, MetricsSnapshot, PoolMetrics, ResponsesByClass,
-    RouteMetrics, Timeouts,
-};
+pub use limits::Limits;
 pub use middleware::{FromFn, Middleware, Next, from_fn};
 pub use params::PathParams;
-pub use plugin::{
-    AccessLog, Cors, CorsBuilder, DEFAULT_HEALTH_PATH, DEFAULT_METRICS_PATH, Health, Metrics,
-    Plugin, StaticFiles,
-};
 #[cfg(feature = "compression")]
-pub use plugin::{Compression, DEFAULT_COMPRESSION_LEVEL, DEFAULT_MIN_COMPRESS_BYTES};
-pub use pool::{
-    DEFAULT_THREAD_NAME_PREFIX, Job, PanicReport, PoolStats, ThreadPool, ThreadPoolBuilder,
-};
+pub use plugin::Compression;
+pub use plugin::{AccessLog, Cors, Health, HttpsRedirect, Metrics, Plugin, StaticFiles};
+pub use pool::ThreadPool;
 pub use request::{BodyReader, Request};
 pub use response::{IntoResponse, Response};
 pub use router::Router;
-pub use server::{
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LIVE_CONNECTIONS,
-    DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, RunningServer, Server, ServerBuilder, ShutdownHandle,
-    ShutdownReport,
-};
+pub use server::{RunningServer, Server, ServerBuilder, ShutdownHandle, ShutdownReport};
 
 /// Internals for benches and fuzz targets, behind the `__internals` feature. Not covered by
 /// semver: do not use.

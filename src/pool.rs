@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
-use crate::error::{ExecuteError, PoolError, ShutdownTimedOut, TryExecuteError};
+pub use crate::error::{ExecuteError, PoolError, ShutdownTimedOut, TryExecuteError};
 
 /// A unit of work for the pool: any closure that can be sent to another thread and run once.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -367,7 +367,7 @@ impl ThreadPool {
     /// # Examples
     ///
     /// ```
-    /// use switchyard::{PoolError, ThreadPool};
+    /// use switchyard::{ThreadPool, pool::PoolError};
     ///
     /// assert!(matches!(ThreadPool::build(0), Err(PoolError::ZeroSize)));
     /// assert_eq!(ThreadPool::build(2)?.size(), 2);

@@ -11,7 +11,7 @@ use http::{Extensions, HeaderMap, Method, Uri, Version, request::Parts};
 
 use crate::body::RequestBody;
 use crate::error::{Rejection, RejectionKind};
-use crate::http1::RawHeaders;
+use crate::head::RawHeaders;
 use crate::params::{PathParams, StateMap};
 
 /// An HTTP request as handlers see it.

@@ -34,7 +34,7 @@ impl Response {
     pub fn new(status: StatusCode) -> Self {
         let (mut head, ()) = http::Response::new(()).into_parts();
         head.status = status;
-        head.headers = crate::http1::recycle::header_map(0);
+        head.headers = crate::head::header_map(0);
         Self {
             head,
             body: Body::empty(),

@@ -13,7 +13,6 @@ use crate::method_router::{HandlerIndex, MethodMatch, MethodRouter, RouteHandler
 use crate::metrics::{MetricsSlot, RouteLayout, SeriesOffset};
 use crate::middleware::{self, Middleware, Next};
 use crate::params::{PathParams, StateMap};
-use crate::plugin::Plugin;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 
@@ -406,11 +405,11 @@ impl Router {
         self
     }
 
-    /// Installs a plugin: its routes, middleware and state. Routes it registers are
-    /// attributed to it in conflict errors.
-    pub fn plugin<P: Plugin>(mut self, plugin: P) -> Self {
-        let previous = self.owner.replace(Arc::from(plugin.name()));
-        let mut router = plugin.install(self);
+    /// Runs `install` on this router with the routes it registers attributed to `owner`
+    /// (a plugin's name) in conflict errors.
+    pub(crate) fn installing(mut self, owner: &str, install: impl FnOnce(Self) -> Self) -> Self {
+        let previous = self.owner.replace(Arc::from(owner));
+        let mut router = install(self);
         router.owner = previous;
         router
     }
@@ -705,7 +704,7 @@ impl Router {
     pub(crate) fn serve_parts(
         &self,
         head: http::request::Parts,
-        headers: crate::http1::RawHeaders,
+        headers: crate::head::RawHeaders,
         body: crate::body::RequestBody,
         peer: Option<std::net::SocketAddr>,
         draining: bool,
@@ -715,7 +714,7 @@ impl Router {
         request.set_server_draining(draining);
         let respond = std::panic::AssertUnwindSafe(|| self.respond_planned(&mut request, plan));
         let responded = std::panic::catch_unwind(respond);
-        crate::http1::recycle::give_back(request.take_headers());
+        crate::head::give_back(request.take_headers());
         match responded {
             Ok(response) => response.into_http(),
             Err(_) => {

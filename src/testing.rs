@@ -10,9 +10,13 @@
 use std::fmt;
 
 use crate::body::RequestBody;
+use crate::head::RawHeaders;
 use crate::http1::{
-    AfterTurn, ConnState, Decision, Limits, MemoryStream, ReadBuf, Service, turn_in_memory,
+    AfterTurn, ConnState, Decision, ReadBuf, Reply, Service, Switch, turn_in_memory,
 };
+use crate::io::MemoryStream;
+use crate::limits::Limits;
+use crate::live::{LiveUpgrade, Upgrade};
 use crate::router::{RoutePlan, Router};
 
 /// An in-process client for a [`Router`]; see the module docs.
@@ -238,6 +242,7 @@ struct RouterService<'a>(&'a Router);
 
 impl Service for RouterService<'_> {
     type Plan = RoutePlan;
+    type Upgrade = Upgrade;
 
     fn decide(&self, head: &http::request::Parts) -> (Decision, RoutePlan) {
         let plan = self.0.plan(&head.method, &head.uri);
@@ -252,11 +257,21 @@ impl Service for RouterService<'_> {
     fn call(
         &self,
         head: http::request::Parts,
-        headers: crate::http1::RawHeaders,
+        headers: RawHeaders,
         body: RequestBody,
         plan: RoutePlan,
-    ) -> http::Response<crate::Body> {
-        self.0.serve_parts(head, headers, body, None, false, plan)
+    ) -> Reply<Upgrade> {
+        let mut response = self.0.serve_parts(head, headers, body, None, false, plan);
+        // The switching response's head is sent; the live protocol is not served here.
+        let switch = response
+            .extensions_mut()
+            .remove::<LiveUpgrade>()
+            .and_then(|live| live.take())
+            .map(|upgrade| match upgrade {
+                Upgrade::WebSocket(_) => (Switch::Upgrade, upgrade),
+                Upgrade::Events(_) => (Switch::Stream, upgrade),
+            });
+        Reply { response, switch }
     }
 }
 

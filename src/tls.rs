@@ -9,8 +9,8 @@
 //!   refused with a [`TlsError`] and the old configuration stays.
 //! - [`Request::tls`](crate::Request::tls) tells a handler the SNI server name and the
 //!   negotiated ALPN protocol ([`TlsInfo`]).
-//! - [`redirect_to_https`] answers a plain-HTTP listener's requests with `308` to the HTTPS
-//!   port.
+//! - [`HttpsRedirect`](crate::HttpsRedirect) answers a plain-HTTP listener's requests with
+//!   `308` to the HTTPS port.
 //!
 //! # How a TLS connection is served
 //!
@@ -62,10 +62,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::error::TlsError;
-use crate::request::Request;
-use crate::response::Response;
-use crate::router::Router;
+pub use crate::error::TlsError;
 
 /// The ALPN protocol id of HTTP/1.1, which [`server_config`] advertises.
 pub const ALPN_HTTP11: &[u8] = b"http/1.1";
@@ -294,75 +291,5 @@ impl TlsInfo {
     /// The cipher suite negotiated.
     pub fn cipher_suite(&self) -> Option<rustls::CipherSuite> {
         self.cipher_suite
-    }
-}
-
-/// An app for a plain-HTTP listener that sends every request to HTTPS on `port`: `308
-/// Permanent Redirect` to `https://HOST[:port]/path?query`, where HOST is the request's
-/// `Host` without its port (`:port` is left out for 443). A request without a host gets
-/// `400`.
-///
-/// # Examples
-///
-/// ```no_run
-/// use switchyard::{Server, tls};
-///
-/// let redirect = Server::builder().app(tls::redirect_to_https(443)).bind("0.0.0.0:80")?;
-/// let _running = redirect.spawn()?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn redirect_to_https(port: u16) -> Router {
-    Router::new().fallback(move |req: &Request| -> Response {
-        if req
-            .uri()
-            .path_and_query()
-            .is_none_or(|target| !target.as_str().starts_with('/'))
-        {
-            // `OPTIONS *` and the like: nothing to redirect to.
-            return Response::new(http::StatusCode::BAD_REQUEST);
-        }
-        let host = req
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|value| value.to_str().ok())
-            .or_else(|| req.uri().authority().map(http::uri::Authority::as_str));
-        let Some(host) = host.map(strip_port).filter(|host| !host.is_empty()) else {
-            return Response::new(http::StatusCode::BAD_REQUEST);
-        };
-        let target = req
-            .uri()
-            .path_and_query()
-            .map_or("/", http::uri::PathAndQuery::as_str);
-        let location = if port == 443 {
-            format!("https://{host}{target}")
-        } else {
-            format!("https://{host}:{port}{target}")
-        };
-        Response::permanent_redirect(&location)
-    })
-}
-
-/// `host[:port]` without its port; an IPv6 literal keeps its brackets.
-fn strip_port(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return authority
-            .find(']')
-            .map_or(authority, |end| &authority[..=end]);
-    }
-    authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strip_port_keeps_ipv6_brackets() {
-        assert_eq!(strip_port("example.com:8080"), "example.com");
-        assert_eq!(strip_port("example.com"), "example.com");
-        assert_eq!(strip_port("[::1]:80"), "[::1]");
-        assert_eq!(strip_port("[::1]"), "[::1]");
     }
 }

@@ -196,5 +196,5 @@ fn our_idle_timeout_outlasts_the_shipped_nginx_upstream_keepalive() {
                 .ok()
         })
         .expect("deploy/nginx.conf sets keepalive_timeout in seconds");
-    assert!(switchyard::DEFAULT_KEEP_ALIVE_TIMEOUT > Duration::from_secs(seconds));
+    assert!(switchyard::limits::DEFAULT_KEEP_ALIVE_TIMEOUT > Duration::from_secs(seconds));
 }

@@ -46,7 +46,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use switchyard::http::StatusCode;
-use switchyard::{Body, Rejection, Request, Response, Router, RunningServer, Server};
+use switchyard::{Body, Limits, Rejection, Request, Response, Router, RunningServer, Server};
 
 /// Worker threads of the server under attack (one in the slow file reader test).
 const THREADS: usize = 2;
@@ -738,7 +738,7 @@ fn a_client_that_never_reads_is_closed_after_the_write_timeout() {
     let server = support::spawn(
         Server::builder()
             .threads(THREADS)
-            .write_timeout(WRITE_TIMEOUT)
+            .limits(Limits::default().write_timeout(WRITE_TIMEOUT))
             .drain_timeout(BOUND)
             .route(switchyard::http::Method::GET, "/big", |_: &Request| {
                 Response::bytes(vec![b'x'; TOTAL])

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use support::{Client, connect, is_closed, raw, read_reply, read_to_close, spawn};
 use switchyard::http::{StatusCode, header};
-use switchyard::{Body, Request, Response, RunningServer, Server};
+use switchyard::{Body, Limits, Request, Response, RunningServer, Server};
 
 /// A handler with a few behaviours selected by path.
 fn app(req: &Request) -> Response {
@@ -291,7 +291,12 @@ fn expect_100_continue_is_answered_before_the_body() {
 
 #[test]
 fn expect_100_continue_gets_a_final_status_when_rejected_first() {
-    let server = spawn(Server::builder().threads(1).max_body_bytes(4).handler(app));
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .limits(Limits::default().max_body_bytes(4))
+            .handler(app),
+    );
     let response = raw(
         server.local_addr(),
         b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
@@ -410,10 +415,13 @@ fn limits_give_414_431_and_413() {
     let server = spawn(
         Server::builder()
             .threads(1)
-            .max_uri_bytes(64)
-            .max_head_bytes(512)
-            .max_headers(8)
-            .max_body_bytes(16)
+            .limits(
+                Limits::default()
+                    .max_uri_bytes(64)
+                    .max_head_bytes(512)
+                    .max_headers(8)
+                    .max_body_bytes(16),
+            )
             .handler(app),
     );
     let long_uri = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "u".repeat(100));
@@ -455,7 +463,7 @@ fn slow_head_gets_408_then_close() {
     let server = spawn(
         Server::builder()
             .threads(1)
-            .header_read_timeout(Duration::from_millis(200))
+            .limits(Limits::default().header_read_timeout(Duration::from_millis(200)))
             .handler(app),
     );
     let mut stream = connect(server.local_addr());
@@ -474,7 +482,7 @@ fn trickled_head_gets_408_from_its_first_byte() {
     let server = spawn(
         Server::builder()
             .threads(1)
-            .header_read_timeout(Duration::from_millis(300))
+            .limits(Limits::default().header_read_timeout(Duration::from_millis(300)))
             .handler(app),
     );
     let mut stream = connect(server.local_addr());
@@ -515,7 +523,7 @@ fn slow_body_gets_408_then_close() {
     let server = spawn(
         Server::builder()
             .threads(1)
-            .body_read_timeout(Duration::from_millis(200))
+            .limits(Limits::default().body_read_timeout(Duration::from_millis(200)))
             .handler(app),
     );
     let mut stream = connect(server.local_addr());
@@ -532,7 +540,7 @@ fn idle_keep_alive_connection_is_closed_after_its_timeout() {
     let server = spawn(
         Server::builder()
             .threads(1)
-            .keep_alive_timeout(Duration::from_millis(200))
+            .limits(Limits::default().keep_alive_timeout(Duration::from_millis(200)))
             .handler(app),
     );
     let mut client = Client::new(server.local_addr());
@@ -565,8 +573,11 @@ fn bodies_still_arriving_share_one_memory_budget_and_past_it_get_503() {
     let server = spawn(
         Server::builder()
             .threads(2)
-            .max_body_bytes(200_000)
-            .max_parked_body_bytes(300_000)
+            .limits(
+                Limits::default()
+                    .max_body_bytes(200_000)
+                    .max_parked_body_bytes(300_000),
+            )
             .handler(app),
     );
     let head =

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use http::StatusCode;
-use switchyard::{Metrics, Request, Server};
+use switchyard::{Limits, Metrics, Request, Server};
 
 use support::{IO_TIMEOUT, connect, read_to_close, spawn};
 
@@ -175,9 +175,12 @@ fn a_scripted_sequence_moves_every_counter_exactly() {
     let server = spawn(
         Server::builder()
             .threads(2)
-            .max_body_bytes(16)
-            .header_read_timeout(Duration::from_millis(300))
-            .keep_alive_timeout(Duration::from_millis(300))
+            .limits(
+                Limits::default()
+                    .max_body_bytes(16)
+                    .header_read_timeout(Duration::from_millis(300))
+                    .keep_alive_timeout(Duration::from_millis(300)),
+            )
             .route(http::Method::GET, "/users/{id}", |req: &Request| {
                 format!("user {}", req.param("id").unwrap())
             })

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use support::{Client, IO_TIMEOUT, spawn};
 use switchyard::{
-    Health, Request, Response, Router, RunningServer, Server, ShutdownHandle, ShutdownReport,
+    Health, Limits, Request, Response, Router, RunningServer, Server, ShutdownHandle,
+    ShutdownReport,
 };
 
 /// Joins the server, failing the test if that takes longer than `IO_TIMEOUT`.
@@ -147,11 +148,14 @@ fn duration_max_timeouts_serve_and_shut_down_cleanly() {
     let server = spawn(
         Server::builder()
             .threads(2)
-            .keep_alive_timeout(Duration::MAX)
+            .limits(
+                Limits::default()
+                    .keep_alive_timeout(Duration::MAX)
+                    .header_read_timeout(Duration::MAX)
+                    .body_read_timeout(Duration::MAX)
+                    .write_timeout(Duration::MAX),
+            )
             .drain_timeout(Duration::MAX)
-            .header_read_timeout(Duration::MAX)
-            .body_read_timeout(Duration::MAX)
-            .write_timeout(Duration::MAX)
             .app(Router::new().merge(uploads))
             .route(http::Method::GET, "/", |_: &Request| "ok"),
     );

@@ -19,8 +19,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use support::{IO_TIMEOUT, Reply, connect, read_reply, read_to_close, spawn};
-use switchyard::tls::{self, TlsConfig};
-use switchyard::{Request, Response, Router, RunningServer, Server, ServerBuilder, TlsError};
+use switchyard::tls::{self, TlsConfig, TlsError};
+use switchyard::{
+    HttpsRedirect, Limits, Request, Response, Router, RunningServer, Server, ServerBuilder,
+};
 
 /// A CA and a server certificate it signed (for `localhost` and 127.0.0.1), as PEM files
 /// in a directory of their own.
@@ -232,7 +234,9 @@ fn a_stalled_handshake_costs_no_worker_and_is_cut_at_the_header_read_timeout() {
     let timeout = Duration::from_millis(400);
     let server = tls_server(
         &pki,
-        Server::builder().threads(1).header_read_timeout(timeout),
+        Server::builder()
+            .threads(1)
+            .limits(Limits::default().header_read_timeout(timeout)),
     );
     let addr = server.local_addr();
     let opened = Instant::now();
@@ -366,7 +370,7 @@ fn a_partial_head_over_tls_gets_an_encrypted_408() {
         &pki,
         Server::builder()
             .threads(1)
-            .header_read_timeout(Duration::from_millis(300)),
+            .limits(Limits::default().header_read_timeout(Duration::from_millis(300))),
     );
     let mut client = TlsClient::connect(server.local_addr(), &pki.client(), "localhost");
     client.handshake().unwrap();
@@ -523,7 +527,7 @@ fn redirect_to_https_answers_308_with_the_https_url() {
     let server = spawn(
         Server::builder()
             .threads(1)
-            .app(tls::redirect_to_https(8443)),
+            .app(Router::from(HttpsRedirect::to_port(8443))),
     );
     let addr = server.local_addr();
     let reply = support::raw(
@@ -538,7 +542,7 @@ fn redirect_to_https_answers_308_with_the_https_url() {
     let server443 = spawn(
         Server::builder()
             .threads(1)
-            .app(tls::redirect_to_https(443)),
+            .app(Router::from(HttpsRedirect::to_port(443))),
     );
     let reply = support::raw(
         server443.local_addr(),
@@ -776,7 +780,7 @@ fn an_event_stream_whose_client_stops_reading_is_cut_and_shutdown_stays_clean() 
     let server = spawn(
         Server::builder()
             .threads(1)
-            .write_timeout(Duration::from_millis(100))
+            .limits(Limits::default().write_timeout(Duration::from_millis(100)))
             .tls(pki.config())
             .route(http::Method::GET, "/events", move |_: &Request| {
                 let (response, events) = Response::events_with_keep_alive(None);
@@ -862,7 +866,7 @@ fn a_streamed_body_trickled_inside_one_record_times_out_at_the_body_read_timeout
     let server = spawn(
         Server::builder()
             .threads(1)
-            .body_read_timeout(Duration::from_millis(300))
+            .limits(Limits::default().body_read_timeout(Duration::from_millis(300)))
             .tls(pki.config())
             .app(uploads),
     );

@@ -14,7 +14,7 @@
 //!   │    gather the body: read more; nothing more ───────────────────► Wait(Body)
 //!   │        ▼ (a request for another pool ──────────────────────────► Reroute)
 //!   │    call the service
-//!   │        ▼
+//!   │        ▼ (a response that switches protocols ──────────────────► Upgrade)
 //!   └── write the response: buffered, one write per batch; a full socket ► Wait(Writable)
 //!       (budget spent with input left ───────────────────────────────► Yield)
 //! ```
@@ -25,97 +25,34 @@
 //! to its handler ([`BodyStream`]), which the handler reads with blocking reads on its
 //! worker.
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use http::{Method, StatusCode, request::Parts};
+use http::{Method, request::Parts};
 
 use super::encode;
-use super::parse::{BodyFraming, parse_head};
+use super::output::{Encoded, Output};
+use super::parse::{BodyFraming, RequestHead, parse_head};
 use super::read_buf::ReadBuf;
 use super::request_body::{BodyBudget, BodyStream, BufferedBody, CONTINUE};
-use super::write::{Copied, OutgoingBody, plan_response};
-use super::{Limits, RawHeaders, RequestHead, Transport, TurnClock, deadline_after};
-use crate::body::{Body, Kind, RequestBody};
+use super::service::{Decision, Reply, RouteTag, Service};
+use super::state::{
+    AfterOutput, AfterTurn, ConnState, OwedOutput, PendingBody, PendingRequest, Upgraded, WaitFor,
+};
+use super::{Limits, TurnClock};
+use crate::body::RequestBody;
 use crate::error::ParseError;
-use crate::live::{LiveUpgrade, Upgrade};
+use crate::head::RawHeaders;
+use crate::io::{MAX_DISCARD_BYTES, Stream, discard_input};
+use crate::limits::deadline_after;
 
 /// Requests served in one turn before the connection goes to the back of the queue, so a
 /// client that pipelines without pause cannot keep a worker (hyper uses the same budget).
 pub(crate) const TURN_BUDGET: usize = 16;
 /// Buffered responses are written once they reach this size, even mid-batch.
 const FLUSH_THRESHOLD_BYTES: usize = 64 * 1024;
-/// At most this much unread input is discarded before closing after an error, so that the
-/// close does not turn into a TCP reset that destroys the error response in flight.
-const MAX_DISCARD_BYTES: usize = 64 * 1024;
-
-/// Which worker pool serves a request. Opaque to the engine: the service picks it, and a
-/// request whose tag differs from the turn's is handed back to be moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub(crate) struct RouteTag(pub(crate) usize);
-
-/// How the service will serve a request, decided once from its head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Decision {
-    pub(crate) tag: RouteTag,
-    /// `Some(limit)`: the handler reads the body as it arrives, up to `limit` bytes;
-    /// `None`: the body is gathered in full first.
-    pub(crate) streamed_body_limit: Option<u64>,
-}
-
-/// What serves a parsed request: the layer above http1 (the router, through the server).
-pub(crate) trait Service {
-    /// What `decide` found that `call` needs again (the route), carried with the request
-    /// (across turns, to another pool) so that a request is routed once. Opaque here.
-    type Plan: Send;
-
-    /// Decides, from the head alone, where and how the request is served.
-    fn decide(&self, head: &Parts) -> (Decision, Self::Plan);
-
-    /// Produces the response for a request whose body has been read, or is to be read.
-    /// `head`'s headers are empty: they are in `headers`, parsed when asked for.
-    fn call(
-        &self,
-        head: Parts,
-        headers: RawHeaders,
-        body: RequestBody,
-        plan: Self::Plan,
-    ) -> http::Response<Body>;
-
-    /// Hears of a request the engine refused (or gave up on) without calling the service.
-    fn rejected(&self, _error: &ParseError) {}
-}
-
-impl<F> Service for F
-where
-    F: Fn(Parts, Vec<u8>) -> http::Response<Body>,
-{
-    type Plan = ();
-
-    fn decide(&self, _head: &Parts) -> (Decision, ()) {
-        (Decision::default(), ())
-    }
-
-    fn call(
-        &self,
-        mut head: Parts,
-        headers: RawHeaders,
-        body: RequestBody,
-        (): (),
-    ) -> http::Response<Body> {
-        head.headers = headers.to_map();
-        match body {
-            RequestBody::Full(bytes) => self(head, bytes),
-            RequestBody::Stream(stream) => {
-                let mut bytes = Vec::new();
-                let _ = stream.lock().map(|mut s| s.read_to_end(&mut bytes));
-                self(head, bytes)
-            }
-        }
-    }
-}
 
 /// What the engine needs besides the stream.
 #[derive(Debug, Clone, Copy)]
@@ -129,178 +66,6 @@ pub(crate) struct ConnConfig<'a> {
     pub(crate) body_budget: &'a Arc<BodyBudget>,
     /// This turn's clock, shared with the service (which reads it as each request ends).
     pub(crate) clock: &'a TurnClock,
-}
-
-/// What a parked connection waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WaitFor {
-    /// A next request, between requests (the keep-alive timeout).
-    NextRequest,
-    /// The rest of a request head (the header-read timeout; then 408).
-    RestOfHead,
-    /// The rest of a request body (the body-read timeout; then 408).
-    Body,
-    /// Room in the socket for owed output (the write timeout; then the connection closes).
-    Writable,
-    /// A live connection (WebSocket, event stream): input, something to send, or its
-    /// next timer (a ping, a keep-alive).
-    Live,
-    /// A live connection whose client does not read: room in the socket, or its timer.
-    LiveBlocked,
-}
-
-impl WaitFor {
-    /// Its position in declaration order, for per-kind counters.
-    pub(crate) fn index(self) -> usize {
-        self as usize
-    }
-
-    /// Whether the socket must be watched for writability rather than readability.
-    pub(crate) fn is_writable(self) -> bool {
-        matches!(self, Self::Writable | Self::LiveBlocked)
-    }
-
-    /// Whether it is a live connection (its timer gives it a turn rather than closing it).
-    pub(crate) fn is_live(self) -> bool {
-        matches!(self, Self::Live | Self::LiveBlocked)
-    }
-
-    /// Whether a request is in flight (a graceful shutdown waits for it).
-    pub(crate) fn is_in_flight(self) -> bool {
-        matches!(self, Self::Body | Self::Writable)
-    }
-
-    /// Whether the client is told `408 Request Timeout` when the deadline passes.
-    pub(crate) fn answers_timeout(self) -> bool {
-        matches!(self, Self::RestOfHead | Self::Body)
-    }
-}
-
-/// What the connection should do after its turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AfterTurn {
-    /// Park it until the socket is ready as `wait_for` says, or `until` passes.
-    Wait { wait_for: WaitFor, until: Instant },
-    /// The turn's budget is spent with input left: queue it again, at the back.
-    Yield,
-    /// Its current request (parsed, its body gathered) belongs on another pool.
-    Reroute { tag: RouteTag },
-    /// It switched protocols: the live connection is in `ConnState::take_upgraded`.
-    Upgrade,
-    /// Close it.
-    Close,
-}
-
-/// Everything a connection carries from one turn to the next besides its socket. Usually
-/// empty: a parked connection costs a few words.
-pub(crate) struct ConnState<P = ()> {
-    /// Unconsumed input: the start of the next request.
-    leftover: Vec<u8>,
-    /// When the first byte of the head in `leftover` arrived (as seen at the end of a turn):
-    /// the header-read timeout counts from here, however slowly the rest trickles in.
-    head_started: Option<Instant>,
-    /// A request whose head was read and whose body is still arriving, or complete and on
-    /// its way to another pool.
-    request: Option<Box<PendingRequest<P>>>,
-    /// Output the socket could not take yet.
-    output: Option<Box<OwedOutput>>,
-    /// After `AfterTurn::Upgrade`: what the live connection starts from.
-    upgraded: Option<Box<Upgraded>>,
-    /// A response could not be completed (its body failed midway): the connection closes
-    /// without anything that would present it as complete (TLS `close_notify`).
-    cut_short: bool,
-}
-
-/// A connection that switched from HTTP to a live protocol.
-pub(crate) struct Upgraded {
-    pub(crate) upgrade: Upgrade,
-    /// Input read past the request that switched: the live protocol's first bytes.
-    pub(crate) leftover: Vec<u8>,
-    /// Output not written yet: responses up to and including the switching one.
-    pub(crate) unwritten: Vec<u8>,
-    /// An event stream is sent as chunks (HTTP/1.1), or close-delimited (HTTP/1.0).
-    pub(crate) chunked: bool,
-}
-
-impl<P> Default for ConnState<P> {
-    fn default() -> Self {
-        Self {
-            leftover: Vec::new(),
-            head_started: None,
-            request: None,
-            output: None,
-            upgraded: None,
-            cut_short: false,
-        }
-    }
-}
-
-impl<P> ConnState<P> {
-    /// Whether part of a response has been written or is owed: the connection may no longer
-    /// be answered with anything else (such as a 503).
-    pub(crate) fn owes_output(&self) -> bool {
-        self.output.is_some()
-    }
-
-    /// Whether a response was cut short (see `cut_short`).
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))] // only TLS has something to withhold
-    pub(crate) fn response_cut_short(&self) -> bool {
-        self.cut_short
-    }
-
-    /// The live connection a turn that ended with `AfterTurn::Upgrade` switched to.
-    pub(crate) fn take_upgraded(&mut self) -> Option<Box<Upgraded>> {
-        self.upgraded.take()
-    }
-}
-
-impl<P> std::fmt::Debug for ConnState<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnState")
-            .field("leftover", &self.leftover.len())
-            .field("head_started", &self.head_started)
-            .field("request", &self.request.is_some())
-            .field("output", &self.output.is_some())
-            .finish()
-    }
-}
-
-struct PendingRequest<P> {
-    parts: Parts,
-    raw_headers: RawHeaders,
-    keep_alive: bool,
-    decision: Decision,
-    plan: P,
-    body: PendingBody,
-}
-
-enum PendingBody {
-    Buffered(BufferedBody),
-    Streamed {
-        framing: BodyFraming,
-        expect_continue: bool,
-        limit: u64,
-    },
-}
-
-/// Output owed to a slow reader: bytes, then the rest of a streamed body.
-struct OwedOutput {
-    bytes: Vec<u8>,
-    body: Option<OutgoingBody>,
-    after: AfterOutput,
-    /// The pool whose handler made the body: its stream is read there only.
-    tag: RouteTag,
-}
-
-/// What happens once the owed output is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AfterOutput {
-    /// Serve the next request.
-    Continue,
-    /// Close the connection.
-    Close,
-    /// Drop what the client sent already (after an error), then close.
-    DiscardAndClose,
 }
 
 /// How one step of the turn ended the turn.
@@ -326,53 +91,51 @@ enum Abort {
     Ended,
 }
 
-impl From<io::Error> for Abort {
-    fn from(_: io::Error) -> Self {
+impl From<std::io::Error> for Abort {
+    fn from(_: std::io::Error) -> Self {
         Abort::Close
     }
 }
 
 /// A connection's turn on a worker; see the module docs.
-pub(crate) struct Conn<'a, S: Transport, F: Service> {
+pub(crate) struct Conn<'a, S: Stream, F: Service> {
     io: &'a mut S,
     buf: &'a mut ReadBuf,
-    /// The worker's output buffer, reused for every connection it serves (cleared first).
-    out: &'a mut Vec<u8>,
-    state: &'a mut ConnState<F::Plan>,
+    output: Output<'a>,
+    state: &'a mut ConnState<F::Plan, F::Upgrade>,
     config: ConnConfig<'a>,
     service: &'a F,
-    /// The rest of a streamed response body, copied as the socket takes it.
-    body: Option<OutgoingBody>,
-    after: AfterOutput,
     /// The stream was switched to blocking mode (only for a streamed request body).
     blocking: bool,
     /// The last read returned less than it could take, so the socket had nothing more at
     /// that moment and the poller will hear of anything that arrives later.
     drained: bool,
-    /// The response just encoded switched to a live protocol (and whether an event stream
-    /// is chunked): nothing more is served as HTTP.
-    upgrade: Option<(Upgrade, bool)>,
+    /// The response just encoded switched protocols (and whether a streamed switch is
+    /// chunked): nothing more is served as HTTP.
+    upgrade: Option<(F::Upgrade, bool)>,
 }
 
-impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
-    /// The stream must be in non-blocking mode.
+impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
+    /// The stream must be in non-blocking mode. `out` is the worker's output buffer.
     pub(crate) fn new(
         io: &'a mut S,
         buf: &'a mut ReadBuf,
         out: &'a mut Vec<u8>,
-        state: &'a mut ConnState<F::Plan>,
+        state: &'a mut ConnState<F::Plan, F::Upgrade>,
         config: ConnConfig<'a>,
         service: &'a F,
     ) -> Self {
         Self {
             io,
             buf,
-            out,
+            output: Output {
+                bytes: out,
+                body: None,
+                after: AfterOutput::Continue,
+            },
             state,
             config,
             service,
-            body: None,
-            after: AfterOutput::Continue,
             blocking: false,
             drained: false,
             upgrade: None,
@@ -383,7 +146,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     pub(crate) fn serve(mut self) -> AfterTurn {
         self.buf.load(&self.state.leftover);
         // The worker's buffer may hold what a connection that closed failed to write.
-        self.out.clear();
+        self.output.bytes.clear();
         if let Some(owed) = self.state.output.take() {
             if owed.body.is_some() && owed.tag != self.config.tag {
                 // The rest of the body is read from the handler's stream: on its own pool.
@@ -397,9 +160,9 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                 after,
                 tag: _,
             } = *owed;
-            self.out.extend_from_slice(&bytes);
-            self.body = body;
-            self.after = after;
+            self.output.bytes.extend_from_slice(&bytes);
+            self.output.body = body;
+            self.output.after = after;
         }
         let stop = self.serve_available();
         if self.blocking && self.io.set_blocking(None).is_err() {
@@ -413,10 +176,10 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             self.state.upgraded = Some(Box::new(Upgraded {
                 upgrade,
                 leftover: std::mem::take(&mut self.state.leftover),
-                unwritten: self.out.as_slice().to_vec(),
+                unwritten: self.output.bytes.as_slice().to_vec(),
                 chunked,
             }));
-            self.out.clear();
+            self.output.bytes.clear();
             return AfterTurn::Upgrade;
         }
         // Read afresh: the turn may have copied a slow streamed body since the last
@@ -449,23 +212,23 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
 
     /// Keeps output the socket has not taken for the next turn.
     fn owe_output(&mut self, next: AfterTurn) -> AfterTurn {
-        if !self.out.is_empty() || self.body.is_some() {
+        if self.output.is_pending() {
             // A copy: the worker keeps its (larger) buffer for the next connection.
             self.state.output = Some(Box::new(OwedOutput {
-                bytes: self.out.as_slice().to_vec(),
-                body: self.body.take(),
-                after: self.after,
+                bytes: self.output.bytes.as_slice().to_vec(),
+                body: self.output.body.take(),
+                after: self.output.after,
                 tag: self.config.tag,
             }));
         }
-        self.out.clear();
+        self.output.bytes.clear();
         next
     }
 
     fn serve_available(&mut self) -> Stop {
         // Output owed from an earlier turn goes first; until it is out, nothing new is read
         // (back-pressure on a client that does not read its responses).
-        if !self.out.is_empty() || self.body.is_some() {
+        if self.output.is_pending() {
             if let Some(stop) = self.settle_output() {
                 return stop;
             }
@@ -527,12 +290,12 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             }
             match self.buf.read_from(self.io) {
                 Ok((0, _)) => {
-                    self.after = AfterOutput::Close;
+                    self.output.after = AfterOutput::Close;
                     return self.finish(Stop::Close);
                 }
                 Ok((_, filled_space)) => self.drained = !filled_space,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.finish(wait),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return self.finish(wait),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => return Stop::Close,
             }
         }
@@ -541,12 +304,12 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     /// After a response was encoded: writes it now if it is large, streamed or the last one.
     fn after_response(&mut self) -> Option<Stop> {
         if self.upgrade.is_some() {
-            // The live connection writes the output (the 101 or the stream's head) first.
+            // The new protocol writes the output (the 101 or the stream's head) first.
             return Some(Stop::Upgrade);
         }
-        let must_write = self.body.is_some()
-            || self.after != AfterOutput::Continue
-            || self.out.len() >= FLUSH_THRESHOLD_BYTES;
+        let must_write = self.output.body.is_some()
+            || self.output.after != AfterOutput::Continue
+            || self.output.bytes.len() >= FLUSH_THRESHOLD_BYTES;
         if must_write {
             self.settle_output()
         } else {
@@ -557,16 +320,19 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     /// Writes the owed output. `Some`: the turn ends (the socket is full, or the connection
     /// closes after it); `None`: all written, serve on.
     fn settle_output(&mut self) -> Option<Stop> {
-        match self.write_owed() {
+        match self
+            .output
+            .write(self.io, self.config.clock, &mut self.state.cut_short)
+        {
             Ok(true) => {}
             Ok(false) => return Some(Stop::Writable),
             Err(_) => return Some(Stop::Close),
         }
-        match self.after {
+        match self.output.after {
             AfterOutput::Continue => None,
             AfterOutput::Close => Some(Stop::Close),
             AfterOutput::DiscardAndClose => {
-                self.discard_input();
+                discard_input(|buf| self.io.read(buf), MAX_DISCARD_BYTES);
                 Some(Stop::Close)
             }
         }
@@ -582,7 +348,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             Abort::Reject(error) => self.reject(error),
             Abort::Close => Stop::Close,
             Abort::Ended => {
-                self.after = AfterOutput::Close;
+                self.output.after = AfterOutput::Close;
                 self.finish(Stop::Close)
             }
         }
@@ -592,15 +358,10 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
     fn reject(&mut self, error: ParseError) -> Stop {
         self.service.rejected(&error);
         if error != ParseError::Incomplete {
-            encode::write_rejection(self.out, error.status(), &[], true);
+            encode::write_rejection(self.output.bytes, error.status(), &[], true);
         }
-        self.after = AfterOutput::DiscardAndClose;
+        self.output.after = AfterOutput::DiscardAndClose;
         self.finish(Stop::Close)
-    }
-
-    /// Reads and drops what the client already sent, without waiting for more.
-    fn discard_input(&mut self) {
-        super::discard_input(|buf| self.io.read(buf), MAX_DISCARD_BYTES);
     }
 
     /// Turns a parsed head into a request in progress: where it runs, how its body is read.
@@ -682,13 +443,13 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                         self.drained = !filled_space;
                         continue;
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.drained = true,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.drained = true,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(_) => return Err(Abort::Close),
                 }
             }
             if body.take_continue_owed() {
-                self.out.extend_from_slice(CONTINUE);
+                self.output.bytes.extend_from_slice(CONTINUE);
             }
             let now = Instant::now();
             let deadline = body.deadline(now, self.config.limits.body_read_timeout);
@@ -712,7 +473,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             ..
         } = request;
         let (is_head, version) = (parts.method == Method::HEAD, parts.version);
-        let (response, body_complete) = match body {
+        let (reply, body_complete) = match body {
             PendingBody::Buffered(body) => (
                 self.service.call(
                     parts,
@@ -729,7 +490,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             } => self.call_streaming(parts, raw_headers, plan, framing, expect_continue, limit)?,
         };
         // A body the handler did not read to its end leaves the connection unusable.
-        self.respond(response, is_head, version, keep_alive && body_complete);
+        self.respond(reply, is_head, version, keep_alive && body_complete);
         Ok(())
     }
 
@@ -743,33 +504,39 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         plan: F::Plan,
     ) {
         let (is_head, version) = (parts.method == Method::HEAD, parts.version);
-        let response = self
+        let reply = self
             .service
             .call(parts, raw_headers, RequestBody::Full(Vec::new()), plan);
-        self.respond(response, is_head, version, keep_alive);
+        self.respond(reply, is_head, version, keep_alive);
     }
 
-    /// Encodes the service's response, closing after it if the handler, the client or a
+    /// Encodes the service's reply, closing after it if the handler, the client or a
     /// draining server says so.
     fn respond(
         &mut self,
-        response: http::Response<Body>,
+        reply: Reply<F::Upgrade>,
         is_head: bool,
         version: http::Version,
         keep_alive: bool,
     ) {
         // A scan of the few fields a response has is cheaper than hashing a name.
-        let handler_closes = response.headers().iter().any(|(name, value)| {
+        let handler_closes = reply.response.headers().iter().any(|(name, value)| {
             name == http::header::CONNECTION && value.as_bytes().eq_ignore_ascii_case(b"close")
         });
         let keep_alive =
             keep_alive && !handler_closes && !self.config.draining.load(Ordering::Acquire);
-        self.encode_response(response, is_head, version, keep_alive);
+        let clock = self.config.clock;
+        if let Encoded::Switched { upgrade, chunked } = self
+            .output
+            .encode(reply, is_head, version, keep_alive, clock)
+        {
+            self.upgrade = Some((upgrade, chunked));
+        }
     }
 
     /// Calls the service with a body it reads itself, straight from the connection (with
-    /// blocking reads on this worker). Returns the response and whether the body was read
-    /// to its end.
+    /// blocking reads on this worker). Returns the reply and whether the body was read to
+    /// its end.
     fn call_streaming(
         &mut self,
         parts: Parts,
@@ -778,25 +545,20 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
         framing: BodyFraming,
         expect_continue: bool,
         limit: u64,
-    ) -> Result<(http::Response<Body>, bool), Abort> {
+    ) -> Result<(Reply<F::Upgrade>, bool), Abort> {
         let Ok(io) = self.io.try_clone_boxed() else {
             // No second handle (an in-memory stream): gather the body first after all.
             let mut body = BufferedBody::new(framing, limit, false);
             if self.gather(&mut body)?.is_some() {
                 return Err(Abort::Reject(ParseError::Timeout));
             }
-            return Ok((
-                self.service.call(
-                    parts,
-                    raw_headers,
-                    RequestBody::Full(body.into_data()),
-                    plan,
-                ),
-                true,
-            ));
+            let body = RequestBody::Full(body.into_data());
+            return Ok((self.service.call(parts, raw_headers, body, plan), true));
         };
         // Responses to earlier pipelined requests go out before the handler takes over.
-        self.write_blocking()?;
+        self.blocking = true;
+        self.output
+            .write_blocking(self.io, self.config.limits.write_timeout, self.config.clock)?;
         let prefix = match framing {
             BodyFraming::Length(len) => {
                 let take = usize::try_from(len)
@@ -818,8 +580,7 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
             expect_continue,
         )));
         let shared: Arc<Mutex<dyn Read + Send>> = stream.clone();
-        self.blocking = true;
-        let response = self
+        let reply = self
             .service
             .call(parts, raw_headers, RequestBody::Stream(shared), plan);
         // The stream may have switched the socket to blocking reads; the engine owns the
@@ -834,174 +595,15 @@ impl<'a, S: Transport, F: Service> Conn<'a, S, F> {
                 self.buf.load(&over_read);
             }
         }
-        Ok((response, complete))
-    }
-
-    /// Encodes the response into the output buffer; a streamed body is set up to be copied
-    /// as the socket takes it.
-    fn encode_response(
-        &mut self,
-        response: http::Response<Body>,
-        is_head: bool,
-        version: http::Version,
-        keep_alive: bool,
-    ) {
-        let (mut parts, body) = response.into_parts();
-        if let Some(upgrade) = parts
-            .extensions
-            .remove::<LiveUpgrade>()
-            .and_then(|l| l.take())
-        {
-            if self.switch(&parts, upgrade, is_head, version) {
-                return;
-            }
-        }
-        let (status, headers, kind) = if parts.status.is_informational() {
-            // A 1xx is never a final response (RFC 9110 §15.2), and we send none but
-            // `100 Continue` ourselves: the handler is wrong, so the client gets a 500.
-            crate::logging::log_error!(
-                "a handler answered {} as a final response; sent 500 instead",
-                parts.status
-            );
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                http::HeaderMap::new(),
-                Body::from("Internal Server Error\n").into_kind(),
-            )
-        } else {
-            (parts.status, parts.headers, body.into_kind())
-        };
-        let plan = plan_response(status, &kind, is_head, version, keep_alive);
-        encode::encode_head(
-            self.out,
-            status,
-            &headers,
-            plan.framing,
-            plan.connection,
-            self.config.clock.latest(),
-        );
-        super::recycle::give_back(headers);
-        if !plan.keep_alive {
-            self.after = AfterOutput::Close;
-        }
-        if !plan.send_body {
-            return;
-        }
-        let chunked = plan.framing == encode::Framing::Chunked;
-        match kind {
-            Kind::Bytes(bytes) => self.out.extend_from_slice(&bytes),
-            Kind::Stream(reader) => self.body = Some(OutgoingBody::new(reader, chunked, None)),
-            Kind::SizedStream(reader, len) => {
-                self.body = Some(OutgoingBody::new(reader, false, Some(len)));
-            }
-        }
-    }
-
-    /// Encodes the head of a response that switches to a live connection, if it may:
-    /// a 101 to a WebSocket handshake, a 2xx event stream to anything but `HEAD`. Returns
-    /// false if it may not (the response is then sent as it is, and the upgrade dropped:
-    /// a 101 without a switch becomes a 500).
-    fn switch(
-        &mut self,
-        parts: &http::response::Parts,
-        upgrade: Upgrade,
-        is_head: bool,
-        version: http::Version,
-    ) -> bool {
-        let (framing, connection) = match &upgrade {
-            Upgrade::WebSocket(_) if parts.status == StatusCode::SWITCHING_PROTOCOLS => {
-                (encode::Framing::Unframed, encode::ConnectionHeader::Upgrade)
-            }
-            Upgrade::Events(_) if parts.status == StatusCode::OK && !is_head => {
-                if version >= http::Version::HTTP_11 {
-                    (encode::Framing::Chunked, encode::ConnectionHeader::Close)
-                } else {
-                    (encode::Framing::Unframed, encode::ConnectionHeader::Close)
-                }
-            }
-            _ => return false,
-        };
-        encode::encode_head(
-            self.out,
-            parts.status,
-            &parts.headers,
-            framing,
-            connection,
-            self.config.clock.latest(),
-        );
-        self.upgrade = Some((upgrade, framing == encode::Framing::Chunked));
-        true
-    }
-
-    /// Writes the output and copies the streamed body, without blocking. `Ok(true)`: all of
-    /// it went out; `Ok(false)`: the socket is full (the rest stays owed).
-    fn write_owed(&mut self) -> io::Result<bool> {
-        loop {
-            if !self.write_out()? {
-                return Ok(false);
-            }
-            let Some(body) = &mut self.body else {
-                return Ok(true);
-            };
-            // The handler's reader may block.
-            let copied = body.copy_piece(self.out);
-            self.config.clock.forget();
-            match copied {
-                Ok(Copied::Piece) => {}
-                Ok(Copied::End) => self.body = None,
-                Err(error) => {
-                    // The response cannot be completed; closing tells the client so.
-                    self.body = None;
-                    self.state.cut_short = true;
-                    let _ = self.write_out();
-                    return Err(error);
-                }
-            }
-        }
-    }
-
-    /// Writes the output buffer without blocking. `Ok(false)`: the socket took only part
-    /// of it; the rest is kept.
-    fn write_out(&mut self) -> io::Result<bool> {
-        let mut written = 0;
-        let result = loop {
-            if written == self.out.len() {
-                break Ok(true);
-            }
-            match self.io.write(&self.out[written..]) {
-                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(false),
-                Err(e) => break Err(e),
-            }
-        };
-        self.out.drain(..written);
-        result
-    }
-
-    /// Writes the output with blocking writes bounded by the write timeout: only before a
-    /// handler that streams its request body takes over (it blocks its worker anyway).
-    fn write_blocking(&mut self) -> Result<(), Abort> {
-        if self.write_out()? {
-            return Ok(());
-        }
-        self.io
-            .set_blocking(Some(self.config.limits.write_timeout))?;
-        self.blocking = true;
-        let written = io::Write::write_all(self.io, self.out);
-        self.config.clock.forget();
-        self.out.clear();
-        written?;
-        Ok(())
+        Ok((reply, complete))
     }
 }
 
 /// One turn of a connection over an in-memory stream (tests, fuzzing, `crate::testing`).
 pub(crate) fn turn_in_memory<F: Service>(
-    stream: &mut super::memory::MemoryStream,
+    stream: &mut crate::io::MemoryStream,
     buf: &mut ReadBuf,
-    state: &mut ConnState<F::Plan>,
+    state: &mut ConnState<F::Plan, F::Upgrade>,
     limits: &Limits,
     draining: bool,
     service: &F,
@@ -1025,8 +627,10 @@ mod tests {
 
     use std::time::Duration;
 
-    use super::super::memory::MemoryStream;
     use super::*;
+    use crate::body::Body;
+    use crate::io::MemoryStream;
+    use http::StatusCode;
 
     /// Echoes method, path and body; streams on `/stream`; `/big` is 200 KB.
     fn echo(head: Parts, body: Vec<u8>) -> http::Response<Body> {
@@ -1529,6 +1133,7 @@ mod tests {
     struct TwoPools;
     impl Service for TwoPools {
         type Plan = ();
+        type Upgrade = ();
         fn decide(&self, head: &Parts) -> (Decision, ()) {
             let decision = Decision {
                 tag: RouteTag(usize::from(head.uri.path().starts_with("/other"))),
@@ -1536,20 +1141,16 @@ mod tests {
             };
             (decision, ())
         }
-        fn call(
-            &self,
-            head: Parts,
-            _: RawHeaders,
-            body: RequestBody,
-            (): (),
-        ) -> http::Response<Body> {
+        fn call(&self, head: Parts, _: RawHeaders, body: RequestBody, (): ()) -> Reply<()> {
             let RequestBody::Full(body) = body else {
                 panic!("streamed");
             };
             if head.uri.path() == "/other/stream" {
-                return echo(head.clone(), body).map(|_| Body::stream(&b"from pool 1"[..]));
+                return echo(head.clone(), body)
+                    .map(|_| Body::stream(&b"from pool 1"[..]))
+                    .into();
             }
-            echo(head, body)
+            echo(head, body).into()
         }
     }
 

@@ -6,8 +6,10 @@ use std::mem::MaybeUninit;
 use bytes::Bytes;
 use http::{Method, Uri, Version, request::Parts};
 
-use super::{Limits, MAX_HEADERS_CAP, RawHeaders};
+use super::Limits;
 use crate::error::ParseError;
+use crate::head::RawHeaders;
+use crate::limits::MAX_HEADERS_CAP;
 
 /// How many bytes of method, spaces and version a request line may add to its target before
 /// the line counts as a target that is too long (414) rather than a bad head.
@@ -100,7 +102,7 @@ pub(crate) fn parse_head(
     let head = if may_have_body {
         Bytes::copy_from_slice(&buf[..len])
     } else {
-        super::recycle::copy_head(&buf[..len])
+        crate::head::copy_head(&buf[..len])
     };
     let slice = |part: &[u8]| {
         let start = part.as_ptr() as usize - buf.as_ptr() as usize;
@@ -742,7 +744,7 @@ mod tests {
             http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
         );
     }
-    const DEFAULT_MAX_HEADERS_FOR_TEST: usize = super::super::DEFAULT_MAX_HEADERS;
+    const DEFAULT_MAX_HEADERS_FOR_TEST: usize = crate::limits::DEFAULT_MAX_HEADERS;
 
     #[test]
     fn statuses_match_the_rfc() {

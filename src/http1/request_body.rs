@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::Transport;
 use super::decode::ChunkedDecoder;
 use super::parse::BodyFraming;
 use crate::error::ParseError;
+use crate::io::{Stream, is_timeout};
 
 /// A `Content-Length` body reserves at most this much before its bytes arrive, so that a
 /// head alone cannot make the server allocate a large announced body.
@@ -181,7 +181,7 @@ impl BufferedBody {
     pub(crate) fn deadline(&mut self, now: Instant, timeout: Duration) -> Instant {
         *self
             .deadline
-            .get_or_insert_with(|| super::deadline_after(now, timeout))
+            .get_or_insert_with(|| crate::limits::deadline_after(now, timeout))
     }
 
     /// Accounts for this body's memory in `budget` before its connection parks. Fails
@@ -219,7 +219,7 @@ impl Drop for BufferedBody {
 /// (which is why streaming routes belong on their own pool). After the last byte, anything
 /// read beyond the body (a pipelined next request) is kept for the connection.
 pub(crate) struct BodyStream {
-    io: Box<dyn Transport + Send>,
+    io: Box<dyn Stream + Send>,
     decoder: BodyDecoder,
     /// Input not yet consumed: the buffered prefix, then what reads bring.
     raw: Vec<u8>,
@@ -237,7 +237,7 @@ pub(crate) struct BodyStream {
 
 impl BodyStream {
     pub(crate) fn new(
-        io: Box<dyn Transport + Send>,
+        io: Box<dyn Stream + Send>,
         framing: BodyFraming,
         prefix: Vec<u8>,
         limit: u64,
@@ -253,7 +253,7 @@ impl BodyStream {
             decoded_pos: 0,
             read_total: 0,
             limit,
-            deadline: super::deadline_after(Instant::now(), timeout),
+            deadline: crate::limits::deadline_after(Instant::now(), timeout),
             continue_owed: expect_continue,
             failed: false,
         }
@@ -302,7 +302,7 @@ impl BodyStream {
                 "connection closed before the request body was complete",
             )),
             Ok(_) => Ok(()),
-            Err(e) if super::is_timeout(&e) => {
+            Err(e) if is_timeout(&e) => {
                 Err(self.fail(io::ErrorKind::TimedOut, "request body read timed out"))
             }
             Err(e) => {

@@ -122,18 +122,6 @@ impl LiveUpgrade {
     pub(crate) fn take(&self) -> Option<Upgrade> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
-
-    /// Attaches a ticket to the upgrade, if it is still there.
-    pub(crate) fn attach(&self, ticket: LiveTicket) {
-        if let Some(upgrade) = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_mut()
-        {
-            upgrade.attach(ticket);
-        }
-    }
 }
 
 impl std::fmt::Debug for LiveUpgrade {

@@ -17,7 +17,7 @@ use super::{LATENCY_BUCKETS, MetricsSnapshot};
 /// # Examples
 ///
 /// ```
-/// use switchyard::MetricsPage;
+/// use switchyard::metrics::MetricsPage;
 ///
 /// let mut page = MetricsPage::default();
 /// page.counter("jobs_done_total", "Jobs finished.", &[("queue", "mail")], 3);

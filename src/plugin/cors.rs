@@ -633,7 +633,7 @@ impl CorsBuilder {
     /// # Examples
     ///
     /// ```
-    /// use switchyard::{Cors, CorsError};
+    /// use switchyard::{Cors, plugin::CorsError};
     ///
     /// let error = Cors::builder().allow_origins(["https://app.example/"]).build().unwrap_err();
     /// assert_eq!(error, CorsError::InvalidOrigin { origin: "https://app.example/".into() });

@@ -7,14 +7,17 @@ mod access_log;
 mod compression;
 mod cors;
 mod health;
+mod https_redirect;
 mod metrics;
 mod static_files;
 
+pub use crate::error::CorsError;
 pub use access_log::AccessLog;
 #[cfg(feature = "compression")]
 pub use compression::{Compression, DEFAULT_COMPRESSION_LEVEL, DEFAULT_MIN_COMPRESS_BYTES};
 pub use cors::{Cors, CorsBuilder};
 pub use health::{DEFAULT_HEALTH_PATH, Health};
+pub use https_redirect::HttpsRedirect;
 pub use metrics::{DEFAULT_METRICS_PATH, Metrics};
 pub use static_files::StaticFiles;
 
@@ -61,6 +64,15 @@ pub trait Plugin {
 
     /// Adds the plugin's routes, middleware and state to `router`.
     fn install(self, router: Router) -> Router;
+}
+
+impl Router {
+    /// Installs a plugin: its routes, middleware and state. Routes it registers are
+    /// attributed to it in conflict errors.
+    pub fn plugin<P: Plugin>(self, plugin: P) -> Self {
+        let name = plugin.name().to_owned();
+        self.installing(&name, |router| plugin.install(router))
+    }
 }
 
 /// Adds `names` to the response's `Vary` (RFC 9110 §12.5.5), keeping what it lists: the

@@ -11,26 +11,17 @@ use http::Method;
 
 use crate::error::{Error, Result};
 use crate::handler::Handler;
-use crate::http1::{Limits, MAX_HEADERS_CAP, MAX_TIMEOUT, RouteTag};
+use crate::http1::{BodyBudget, RouteTag};
+use crate::limits::{
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LIVE_CONNECTIONS,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, Limits, MAX_HEADERS_CAP, MAX_TIMEOUT,
+};
 use crate::metrics::Counters;
 use crate::middleware::Middleware;
 use crate::plugin::Plugin;
 use crate::pool::ThreadPool;
 use crate::router::Router;
 
-/// Worker threads unless [`ServerBuilder::threads`] says otherwise.
-pub const DEFAULT_THREADS: usize = 8;
-/// Connections waiting for a worker before new work is answered with 503.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
-/// Open connections before new ones are answered with 503 and closed. An idle connection
-/// costs no thread and no buffer, so the practical bound is the process's file descriptor
-/// limit (`ulimit -n`): past it, accepting pauses and retries every 50 ms.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
-/// Live connections (WebSocket, event streams) open at once before new ones are answered
-/// 503. One costs a few KiB and no thread.
-pub const DEFAULT_MAX_LIVE_CONNECTIONS: usize = 10_000;
-/// How long a graceful shutdown waits for requests in flight before cutting them.
-pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The thread name prefix of a server's workers.
 const WORKER_THREAD_PREFIX: &str = "switchyard-worker";
 
@@ -41,12 +32,11 @@ const WORKER_THREAD_PREFIX: &str = "switchyard-worker";
 /// ```no_run
 /// use std::time::Duration;
 /// use http::Method;
-/// use switchyard::{AccessLog, Health, Request, Server};
+/// use switchyard::{AccessLog, Health, Limits, Request, Server};
 ///
 /// let server = Server::builder()
 ///     .threads(4)
-///     .max_body_bytes(64 * 1024)
-///     .keep_alive_timeout(Duration::from_secs(30))
+///     .limits(Limits::default().max_body_bytes(64 * 1024).keep_alive_timeout(Duration::from_secs(30)))
 ///     .route(Method::GET, "/users/{id}", |req: &Request| {
 ///         format!("user {}", req.param("id").unwrap_or_default())
 ///     })
@@ -187,7 +177,7 @@ impl ServerBuilder {
     /// (clone it first to swap certificates while the server runs).
     ///
     /// The handshake must be done within the
-    /// [header read timeout](Self::header_read_timeout), counted from accept; it runs in
+    /// [header read timeout](Limits::header_read_timeout), counted from accept; it runs in
     /// short non-blocking turns, like requests, so a client that never finishes it costs no
     /// worker. See the [`tls`](crate::tls) module.
     ///
@@ -227,77 +217,24 @@ impl ServerBuilder {
         self
     }
 
-    /// Replaces every protocol limit at once. Timeouts saturate at [`MAX_TIMEOUT`].
+    /// The limits on what a client may send and how slowly (default
+    /// `Limits::default()`): head, header, target and body sizes, and the header-read,
+    /// body-read, keep-alive and write timeouts. Timeouts saturate at [`MAX_TIMEOUT`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use switchyard::{Limits, Request, Server};
+    ///
+    /// let server = Server::builder()
+    ///     .limits(Limits::default().max_body_bytes(64 << 20).keep_alive_timeout(Duration::from_secs(30)))
+    ///     .handler(|req: &Request| format!("{} bytes", req.body().len()))
+    ///     .bind("127.0.0.1:0")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = Limits {
-            header_read_timeout: limits.header_read_timeout.min(MAX_TIMEOUT),
-            body_read_timeout: limits.body_read_timeout.min(MAX_TIMEOUT),
-            keep_alive_timeout: limits.keep_alive_timeout.min(MAX_TIMEOUT),
-            write_timeout: limits.write_timeout.min(MAX_TIMEOUT),
-            ..limits
-        };
-        self
-    }
-
-    /// The longest request head, in bytes; longer gets 431.
-    pub fn max_head_bytes(mut self, bytes: usize) -> Self {
-        self.limits.max_head_bytes = bytes;
-        self
-    }
-
-    /// The most header fields in a request (at most [`MAX_HEADERS_CAP`]); more gets 431.
-    pub fn max_headers(mut self, count: usize) -> Self {
-        self.limits.max_headers = count;
-        self
-    }
-
-    /// The longest request target, in bytes; longer gets 414.
-    pub fn max_uri_bytes(mut self, bytes: usize) -> Self {
-        self.limits.max_uri_bytes = bytes;
-        self
-    }
-
-    /// The largest request body, in bytes; larger gets 413.
-    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
-        self.limits.max_body_bytes = bytes;
-        self
-    }
-
-    /// What the request bodies of parked connections (those waiting for the rest of a
-    /// body) may hold together; past it, such a request gets 503 and the connection closes.
-    /// Default [`DEFAULT_MAX_PARKED_BODY_BYTES`](crate::DEFAULT_MAX_PARKED_BODY_BYTES); keep
-    /// it at least `max_body_bytes`.
-    pub fn max_parked_body_bytes(mut self, bytes: u64) -> Self {
-        self.limits.max_parked_body_bytes = bytes;
-        self
-    }
-
-    /// Time from a request's first byte to the end of its head; then 408 and close.
-    /// Saturates at [`MAX_TIMEOUT`].
-    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.header_read_timeout = timeout.min(MAX_TIMEOUT);
-        self
-    }
-
-    /// Time to receive a request body; then 408 and close.
-    /// Saturates at [`MAX_TIMEOUT`].
-    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.body_read_timeout = timeout.min(MAX_TIMEOUT);
-        self
-    }
-
-    /// How long an idle keep-alive connection stays open.
-    /// Saturates at [`MAX_TIMEOUT`].
-    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.keep_alive_timeout = timeout.min(MAX_TIMEOUT);
-        self
-    }
-
-    /// Time a client that does not read is given to take more of its response (the
-    /// connection waits parked, holding no worker); then it is closed. Saturates at
-    /// [`MAX_TIMEOUT`].
-    pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.write_timeout = timeout.min(MAX_TIMEOUT);
+        self.limits = limits.saturated();
         self
     }
 
@@ -430,18 +367,15 @@ impl ServerBuilder {
     /// non-blocking.
     pub fn listener(self, listener: TcpListener) -> Result<Server> {
         self.validate()?;
-        let router = self.router.check()?;
-        let streams_bodies = router.streams_bodies();
         listener.set_nonblocking(true)?;
+        let threads = self.threads;
         let mut pools = vec![
             ThreadPool::builder()
                 .size(self.threads)
                 .thread_name_prefix(WORKER_THREAD_PREFIX)
                 .build()?,
         ];
-        let mut pool_tags = std::collections::HashMap::new();
         for (name, threads) in &self.pools {
-            pool_tags.insert(Box::from(name.as_str()), RouteTag(pools.len()));
             pools.push(
                 ThreadPool::builder()
                     .size(*threads)
@@ -449,14 +383,38 @@ impl ServerBuilder {
                     .build()?,
             );
         }
+        let shared = Arc::new(self.into_shared()?);
+        let shared_tls = shared.serves_tls();
+        let server = Server::new(listener, pools, shared)?;
+        crate::logging::log_info!(
+            "listening on {}://{} with {} workers",
+            if shared_tls { "https" } else { "http" },
+            server.local_addr(),
+            threads
+        );
+        Ok(server)
+    }
+
+    /// What the poller and the workers of a server with these settings share. The pools'
+    /// tags follow their order: the main pool's is the default, the named ones' their
+    /// position after it.
+    pub(super) fn into_shared(self) -> Result<Shared> {
+        let router = self.router.check()?;
+        let streams_bodies = router.streams_bodies();
+        let pool_tags = self
+            .pools
+            .iter()
+            .enumerate()
+            .map(|(index, (name, _))| (Box::from(name.as_str()), RouteTag(index + 1)))
+            .collect();
         let mut pool_names = vec!["main".to_owned()];
         pool_names.extend(self.pools.iter().map(|(name, _)| name.clone()));
         let counters = Arc::new(Counters::new(
             self.metrics,
-            pools.len(),
+            pool_names.len(),
             router.metrics_layout(),
         ));
-        let shared = Arc::new(Shared {
+        Ok(Shared {
             counters,
             pool_names,
             live_count: Arc::default(),
@@ -464,9 +422,7 @@ impl ServerBuilder {
             live_closed_by_shutdown: std::sync::atomic::AtomicUsize::new(0),
             router,
             limits: self.limits,
-            body_budget: Arc::new(crate::http1::BodyBudget::new(
-                self.limits.max_parked_body_bytes,
-            )),
+            body_budget: Arc::new(BodyBudget::new(self.limits.max_parked_body_bytes)),
             queue_capacity: self.queue_capacity,
             max_connections: self.max_connections,
             drain_timeout: self.drain_timeout,
@@ -476,17 +432,8 @@ impl ServerBuilder {
             draining: AtomicBool::new(false),
             shutdown_delay: self.shutdown_delay,
             #[cfg(feature = "tls")]
-            tls: self.tls.clone(),
-        });
-        let shared_tls = shared.serves_tls();
-        let server = Server::new(listener, pools, shared)?;
-        crate::logging::log_info!(
-            "listening on {}://{} with {} workers",
-            if shared_tls { "https" } else { "http" },
-            server.local_addr(),
-            self.threads
-        );
-        Ok(server)
+            tls: self.tls,
+        })
     }
 
     fn validate(&self) -> Result<()> {
@@ -550,12 +497,14 @@ mod tests {
 
     #[test]
     fn timeouts_past_max_timeout_saturate() {
+        let mut unsaturated = Limits::default();
+        unsaturated.keep_alive_timeout = Duration::MAX;
+        unsaturated.header_read_timeout = Duration::MAX;
+        unsaturated.body_read_timeout = Duration::MAX;
+        unsaturated.write_timeout = Duration::MAX;
         let builder = ServerBuilder::default()
-            .keep_alive_timeout(Duration::MAX)
-            .drain_timeout(Duration::MAX)
-            .header_read_timeout(Duration::MAX)
-            .body_read_timeout(Duration::MAX)
-            .write_timeout(Duration::MAX);
+            .limits(unsaturated)
+            .drain_timeout(Duration::MAX);
         let limits = builder.limits;
         for timeout in [
             builder.drain_timeout,
@@ -585,7 +534,7 @@ mod tests {
     #[test]
     fn timeouts_within_max_timeout_are_kept() {
         let builder = ServerBuilder::default()
-            .keep_alive_timeout(Duration::from_millis(1500))
+            .limits(Limits::default().keep_alive_timeout(Duration::from_millis(1500)))
             .drain_timeout(MAX_TIMEOUT);
         assert_eq!(
             builder.limits.keep_alive_timeout,

@@ -29,13 +29,12 @@
 mod builder;
 mod connection;
 mod handle;
-mod live;
+mod outcome;
 mod poller;
-mod reject;
+mod protocol;
 mod scheduler;
+mod service;
 mod table;
-#[cfg(feature = "tls")]
-mod tls;
 mod turn;
 mod waker;
 
@@ -50,14 +49,11 @@ use std::thread::{self, JoinHandle};
 use mio::unix::SourceFd;
 use mio::{Interest, Poll, Waker};
 
-pub use builder::{
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LIVE_CONNECTIONS,
-    DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, ServerBuilder,
-};
+pub use builder::ServerBuilder;
 pub use handle::ShutdownHandle;
 
 use crate::error::{Error, Result};
-use crate::http1::Limits;
+use crate::limits::Limits;
 use crate::metrics::{Counters, MetricsHandle, MetricsSnapshot};
 use crate::pool::ThreadPool;
 use crate::router::Router;

@@ -23,13 +23,15 @@ use mio::unix::SourceFd;
 use mio::{Events, Poll, Token};
 
 use super::connection::Connection;
-use super::reject::reject;
+use super::connection::answer_and_close;
+use super::outcome::Wait;
 use super::scheduler::{self, Scheduler};
 use super::table::{ConnectionTable, Expired, SlotHandle, Timer};
 use super::turn::{Notice, Turn, TurnContext, run_runner};
 use super::waker::PollerWaker;
 use super::{Shared, ShutdownReport};
-use crate::http1::{MAX_TIMEOUT, RouteTag, WaitFor, deadline_after};
+use crate::http1::RouteTag;
+use crate::limits::{MAX_TIMEOUT, deadline_after};
 use crate::metrics::{LiveGauges, MetricsHandle, TimeoutKind};
 use crate::pool::ThreadPool;
 
@@ -224,7 +226,7 @@ impl Poller {
         // Live connections say goodbye (1001, the end of an event stream) and wait for the
         // client's answer, bounded by their close timeout.
         let live_left =
-            self.table().parked(WaitFor::Live) + self.table().parked(WaitFor::LiveBlocked) > 0;
+            self.table().parked(Wait::Live) + self.table().parked(Wait::LiveBlocked) > 0;
         if in_flight == 0 && !idle_left && !live_left {
             return true;
         }
@@ -316,7 +318,7 @@ impl Poller {
                     if self.table().open() >= self.shared().max_connections {
                         // Over TLS nothing can be said before a handshake: it just closes.
                         if !self.shared().serves_tls() {
-                            reject(&stream, StatusCode::SERVICE_UNAVAILABLE);
+                            answer_and_close(&stream, StatusCode::SERVICE_UNAVAILABLE);
                         }
                         self.shared().counters.refused_max_connections();
                         continue;
@@ -347,7 +349,7 @@ impl Poller {
 
     /// Gives a new connection a slot, parked until its first request arrives.
     fn register(&mut self, connection: Connection) {
-        let fd = connection.stream.as_raw_fd();
+        let fd = connection.socket.as_raw_fd();
         let until = connection.first_deadline(Instant::now(), &self.shared().limits);
         // Parked before it is registered: a runner may see it readable at once.
         let (id, timer) = self.table().insert(connection, until);
@@ -420,11 +422,11 @@ impl Poller {
                     let counters = &self.shared().counters;
                     match wait_for {
                         // Live connections' timers give them a turn (`Expired::Wake`).
-                        WaitFor::Live | WaitFor::LiveBlocked => {}
-                        WaitFor::NextRequest => counters.timed_out(TimeoutKind::Idle),
-                        WaitFor::Writable => counters.timed_out(TimeoutKind::Write),
-                        WaitFor::RestOfHead => counters.timed_out_with_408(TimeoutKind::Head),
-                        WaitFor::Body => counters.timed_out_with_408(TimeoutKind::Body),
+                        Wait::Live | Wait::LiveBlocked => {}
+                        Wait::NextRequest => counters.timed_out(TimeoutKind::Idle),
+                        Wait::Writable => counters.timed_out(TimeoutKind::Write),
+                        Wait::RestOfHead => counters.timed_out_with_408(TimeoutKind::Head),
+                        Wait::Body => counters.timed_out_with_408(TimeoutKind::Body),
                     }
                     if wait_for.answers_timeout() {
                         connection.reject(StatusCode::REQUEST_TIMEOUT);

@@ -18,7 +18,7 @@
 //! (`Expired::Wake`) rather than closing it, and `take_live` hands every parked one over at
 //! shutdown to say goodbye; `close_idle` and `cut_in_flight` leave them alone.
 //!
-//! A parked connection waits for its socket (see [`WaitFor`]) and costs no worker; a busy
+//! A parked connection waits for its socket (see [`Wait`]) and costs no worker; a busy
 //! one is on a worker or queued for one, and carries its [`SlotHandle`]. The poller and the
 //! workers share the table.
 
@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 use super::connection::Connection;
-use crate::http1::WaitFor;
+use super::outcome::Wait;
 
 /// A connection's position in the table, and its token in the readiness poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -115,7 +115,7 @@ enum SlotState {
     /// Waiting for its socket, or for `until`.
     Parked {
         connection: Connection,
-        wait_for: WaitFor,
+        wait_for: Wait,
         until: Instant,
     },
     /// On a worker or queued for one. `readable` records readiness seen meanwhile, so the
@@ -141,7 +141,7 @@ pub(super) enum Parked {
 #[derive(Debug)]
 pub(super) enum Expired {
     /// The connection's deadline passed: it is removed and handed over to be closed.
-    Due(Connection, WaitFor),
+    Due(Connection, Wait),
     /// The deadline moved later: arm this timer instead.
     Later(Timer),
     /// A live connection's timer (a ping, a keep-alive, a close timeout): it is busy now,
@@ -162,13 +162,13 @@ pub(super) struct ConnectionTable {
     /// request (gathering a body, or owing output). One counter, so that a reader never
     /// sees a connection between two counts.
     in_flight: AtomicUsize,
-    /// Parked connections, by what they wait for (`WaitFor::index`).
-    parked: [AtomicUsize; 6],
+    /// Parked connections, by what they wait for (`Wait::index`).
+    parked: [AtomicUsize; Wait::COUNT],
 }
 
 impl ConnectionTable {
     /// Parked connections waiting for `wait_for`.
-    pub(super) fn parked(&self, wait_for: WaitFor) -> usize {
+    pub(super) fn parked(&self, wait_for: Wait) -> usize {
         self.parked[wait_for.index()].load(Ordering::Acquire)
     }
 
@@ -198,12 +198,12 @@ impl ConnectionTable {
         debug_assert!(matches!(slot.state, SlotState::Free));
         slot.state = SlotState::Parked {
             connection,
-            wait_for: WaitFor::NextRequest,
+            wait_for: Wait::NextRequest,
             until,
         };
         slot.timer_at = Some(until);
         self.open.fetch_add(1, Ordering::AcqRel);
-        self.parked[WaitFor::NextRequest.index()].fetch_add(1, Ordering::AcqRel);
+        self.parked[Wait::NextRequest.index()].fetch_add(1, Ordering::AcqRel);
         let timer = Timer {
             at: until,
             id,
@@ -239,7 +239,7 @@ impl ConnectionTable {
         let SlotState::Parked { connection, .. } = &slot.state else {
             unreachable!("make_busy on a connection that is not parked");
         };
-        let stream = Arc::clone(&connection.stream);
+        let stream = Arc::clone(&connection.socket);
         let SlotState::Parked {
             connection,
             wait_for,
@@ -289,7 +289,7 @@ impl ConnectionTable {
         &self,
         handle: &SlotHandle,
         connection: Connection,
-        wait_for: WaitFor,
+        wait_for: Wait,
         until: Instant,
         draining: &AtomicBool,
         told: bool,
@@ -325,7 +325,7 @@ impl ConnectionTable {
         &self,
         handle: &SlotHandle,
         connection: Connection,
-        wait_for: WaitFor,
+        wait_for: Wait,
         until: Instant,
         shutting_down: bool,
     ) -> Parked {
@@ -345,7 +345,7 @@ impl ConnectionTable {
         slot: &mut Slot,
         id: SlotId,
         connection: Connection,
-        wait_for: WaitFor,
+        wait_for: Wait,
         until: Instant,
         shutting_down: bool,
     ) -> Parked {
@@ -485,7 +485,7 @@ impl ConnectionTable {
         decrement(&self.in_flight);
     }
 
-    fn free_parked(&self, slot: &mut Slot, id: SlotId) -> Option<(Connection, WaitFor)> {
+    fn free_parked(&self, slot: &mut Slot, id: SlotId) -> Option<(Connection, Wait)> {
         let SlotState::Parked {
             connection,
             wait_for,
@@ -588,14 +588,13 @@ mod tests {
         let (handle, conn) = table.take_ready(id).unwrap();
         assert!(table.take_ready(id).is_none());
         let until = Instant::now();
-        let Parked::ReadyAgain(conn) =
-            table.park(&handle, conn, WaitFor::NextRequest, until, false)
+        let Parked::ReadyAgain(conn) = table.park(&handle, conn, Wait::NextRequest, until, false)
         else {
             panic!("parked a connection that was ready");
         };
         assert_eq!(counts(&table), (1, 1));
         assert!(matches!(
-            table.park(&handle, conn, WaitFor::NextRequest, until, false),
+            table.park(&handle, conn, Wait::NextRequest, until, false),
             Parked::Waiting(_)
         ));
         assert_eq!(counts(&table), (1, 0));
@@ -612,7 +611,7 @@ mod tests {
         let Parked::Waiting(Some(timer)) = table.park(
             &handle,
             conn,
-            WaitFor::Writable,
+            Wait::Writable,
             start + Duration::from_secs(1),
             false,
         ) else {
@@ -629,7 +628,7 @@ mod tests {
             table.park(
                 &handle,
                 conn,
-                WaitFor::Body,
+                Wait::Body,
                 start + Duration::from_secs(2),
                 false
             ),
@@ -644,7 +643,7 @@ mod tests {
         let (id, _) = table.insert(conn, Instant::now());
         let (handle, conn) = table.take_ready(id).unwrap();
         assert!(matches!(
-            table.park(&handle, conn, WaitFor::NextRequest, Instant::now(), true),
+            table.park(&handle, conn, Wait::NextRequest, Instant::now(), true),
             Parked::Closed
         ));
         assert_eq!(counts(&table), (0, 0));
@@ -669,7 +668,7 @@ mod tests {
         let (_client, conn) = connection();
         let start = Instant::now();
         let (id, timer) = table.insert(conn, start);
-        let Expired::Due(_, WaitFor::NextRequest) = table.expire(timer, start) else {
+        let Expired::Due(_, Wait::NextRequest) = table.expire(timer, start) else {
             panic!("not expired");
         };
         assert_eq!(counts(&table), (0, 0));
@@ -690,7 +689,7 @@ mod tests {
         let (handle, conn) = table.take_ready(id).unwrap();
         // Parked again with a later deadline: the live timer stays, and moves on expiry.
         let later = start + Duration::from_secs(9);
-        table.park(&handle, conn, WaitFor::NextRequest, later, false);
+        table.park(&handle, conn, Wait::NextRequest, later, false);
         let Expired::Later(next) = table.expire(timer, start + Duration::from_secs(1)) else {
             panic!("not re-armed");
         };
@@ -711,7 +710,7 @@ mod tests {
         }
         let (busy_handle, busy) = table.take_ready(ids[0]).unwrap();
         let (mid_handle, mid) = table.take_ready(ids[1]).unwrap();
-        table.park(&mid_handle, mid, WaitFor::Body, now, false);
+        table.park(&mid_handle, mid, Wait::Body, now, false);
         assert_eq!(table.cut_in_flight(), 2);
         assert_eq!(counts(&table), (2, 1));
         drop(busy);

@@ -12,11 +12,12 @@ use http::StatusCode;
 
 use super::Shared;
 use super::connection::Connection;
-use super::live::{LiveContext, LiveTurn};
+use super::outcome::{Outcome, Wait};
+use super::protocol::TurnCx;
 use super::scheduler::{Ready, Scheduler};
 use super::table::{ConnectionTable, Parked, SlotHandle, SlotId, Timer, WeakSlotHandle};
 use super::waker::PollerWaker;
-use crate::http1::{AfterTurn, RouteTag, WaitFor};
+use crate::http1::RouteTag;
 use crate::live::outbox::Wake;
 use crate::metrics::{LiveGauges, MetricsSnapshot, PoolMetrics};
 use crate::pool::PoolProbe;
@@ -57,12 +58,10 @@ impl LiveGauges for TurnContext {
     fn fill(&self, snapshot: &mut MetricsSnapshot) {
         let table = &self.table;
         snapshot.connections_open = table.open();
-        snapshot.connections_idle = table.parked(WaitFor::NextRequest);
-        snapshot.connections_reading =
-            table.parked(WaitFor::RestOfHead) + table.parked(WaitFor::Body);
-        snapshot.connections_writing = table.parked(WaitFor::Writable);
-        snapshot.connections_live =
-            table.parked(WaitFor::Live) + table.parked(WaitFor::LiveBlocked);
+        snapshot.connections_idle = table.parked(Wait::NextRequest);
+        snapshot.connections_reading = table.parked(Wait::RestOfHead) + table.parked(Wait::Body);
+        snapshot.connections_writing = table.parked(Wait::Writable);
+        snapshot.connections_live = table.parked(Wait::Live) + table.parked(Wait::LiveBlocked);
         let counters = &self.shared.counters;
         snapshot.pools = self
             .pool_probes
@@ -182,102 +181,80 @@ impl Turn {
 
     fn serve(&self, mut connection: Connection) -> bool {
         let context = &*self.context;
-        let mut next = if connection.is_live() {
-            self.serve_live(&mut connection)
-        } else {
-            connection.serve(&context.shared, self.tag)
-        };
-        if next == AfterTurn::Upgrade {
-            let waker = Arc::new(SlotWaker {
+        let waker = || -> Arc<dyn Wake> {
+            Arc::new(SlotWaker {
                 context: Arc::downgrade(&self.context),
                 generation: self.slot.generation(),
                 slot: self.slot.downgrade(),
-            });
-            next = if connection.go_live(waker) {
-                self.serve_live(&mut connection)
-            } else {
-                AfterTurn::Close
-            };
-        }
-        match next {
-            AfterTurn::Close | AfterTurn::Upgrade => {
+            })
+        };
+        let cx = TurnCx {
+            shared: &context.shared,
+            tag: self.tag,
+            peer: connection.peer,
+            waker: &waker,
+        };
+        match connection.serve(&cx) {
+            Outcome::Close => {
                 drop(connection);
                 context.close(&self.slot);
                 false
             }
-            AfterTurn::Yield => self.requeue(connection, self.tag),
-            AfterTurn::Reroute { tag } => self.requeue(connection, tag),
-            AfterTurn::Wait { wait_for, until } => {
-                if connection.watching_writable != wait_for.is_writable() {
-                    let fd = connection.stream.as_raw_fd();
-                    if context
-                        .scheduler
-                        .watch(fd, self.slot.id, wait_for.is_writable())
-                        .is_err()
-                    {
-                        drop(connection);
-                        context.close(&self.slot);
-                        return false;
-                    }
-                    connection.watching_writable = wait_for.is_writable();
-                }
-                // Once the listener is closed an idle connection closes as it parks, unless
-                // there was a `shutdown_delay`: then idle connections get their last chance
-                // (the client may have sent a request right after a keep-alive response
-                // written just before the listener closed), and the poller closes them.
-                let shared = &context.shared;
-                let parked = if wait_for.is_live() {
-                    let told = connection.live_told_to_go();
-                    let draining = &shared.draining;
-                    context
-                        .table
-                        .park_live(&self.slot, connection, wait_for, until, draining, told)
-                } else {
-                    let shutting_down =
-                        shared.draining.load(Ordering::Acquire) && shared.shutdown_delay.is_zero();
-                    context
-                        .table
-                        .park(&self.slot, connection, wait_for, until, shutting_down)
-                };
-                match parked {
-                    Parked::Waiting(timer) => {
-                        context.finished_turn();
-                        if let Some(timer) = timer {
-                            context.notify(Notice::Timer(timer));
-                        }
-                        false
-                    }
-                    // Ready during the turn. Serving it now would jump the queue of
-                    // connections already waiting (unfair under load): go to its back.
-                    Parked::ReadyAgain(connection) => self.requeue(connection, self.tag),
-                    Parked::Closed => {
-                        context.finished_turn();
-                        false
-                    }
-                }
-            }
+            Outcome::Yield => self.requeue(connection, self.tag),
+            Outcome::Move(tag) => self.requeue(connection, tag),
+            Outcome::Park { wait, until } => self.park(connection, wait, until),
         }
     }
 
-    /// A live connection's turn (WebSocket, event stream), as the engine's turns end.
-    fn serve_live(&self, connection: &mut Connection) -> AfterTurn {
-        let shared = &self.context.shared;
-        let cx = LiveContext {
-            draining: shared.draining.load(Ordering::Acquire),
-            write_timeout: shared.limits.write_timeout,
-            closed_by_shutdown: &shared.live_closed_by_shutdown,
+    /// Parks the connection until its socket is ready as `wait` says, or `until`.
+    fn park(&self, mut connection: Connection, wait: Wait, until: Instant) -> bool {
+        let context = &*self.context;
+        if connection.watching_writable != wait.is_writable() {
+            let fd = connection.socket.as_raw_fd();
+            if context
+                .scheduler
+                .watch(fd, self.slot.id, wait.is_writable())
+                .is_err()
+            {
+                drop(connection);
+                context.close(&self.slot);
+                return false;
+            }
+            connection.watching_writable = wait.is_writable();
+        }
+        // Once the listener is closed an idle connection closes as it parks, unless there
+        // was a `shutdown_delay`: then idle connections get their last chance (the client
+        // may have sent a request right after a keep-alive response written just before
+        // the listener closed), and the poller closes them.
+        let shared = &context.shared;
+        let parked = if wait.is_live() {
+            let told = connection.live_told_to_go();
+            let draining = &shared.draining;
+            context
+                .table
+                .park_live(&self.slot, connection, wait, until, draining, told)
+        } else {
+            let shutting_down =
+                shared.draining.load(Ordering::Acquire) && shared.shutdown_delay.is_zero();
+            context
+                .table
+                .park(&self.slot, connection, wait, until, shutting_down)
         };
-        match connection.serve_live(&cx) {
-            LiveTurn::Park { blocked, until } => AfterTurn::Wait {
-                wait_for: if blocked {
-                    WaitFor::LiveBlocked
-                } else {
-                    WaitFor::Live
-                },
-                until,
-            },
-            LiveTurn::Yield => AfterTurn::Yield,
-            LiveTurn::Close => AfterTurn::Close,
+        match parked {
+            Parked::Waiting(timer) => {
+                context.finished_turn();
+                if let Some(timer) = timer {
+                    context.notify(Notice::Timer(timer));
+                }
+                false
+            }
+            // Ready during the turn. Serving it now would jump the queue of connections
+            // already waiting (unfair under load): go to its back.
+            Parked::ReadyAgain(connection) => self.requeue(connection, self.tag),
+            Parked::Closed => {
+                context.finished_turn();
+                false
+            }
         }
     }
 

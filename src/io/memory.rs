@@ -1,11 +1,15 @@
-//! An in-memory connection for the engine's tests and fuzz targets: reads and writes follow
-//! a schedule of sizes, where 0 means "would block", so every partial-read and
-//! full-socket path can be driven without a socket.
+//! In-memory connections for tests and fuzz targets: reads and writes follow a schedule of
+//! sizes, where 0 means "would block", so every partial-read and full-socket path can be
+//! driven without a socket. [`MemoryStream`] is a [`Stream`] with one owner (the engine's
+//! tests); [`MemorySocket`] is a [`Socket`] that handles share (the server's connection
+//! tests, and bodies streamed to their handlers).
 
 use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::Transport;
+use super::{Socket, Stream};
 
 /// See the module docs. Reads hand out `input`; when it runs dry a non-blocking read says
 /// `WouldBlock`, a blocking one times out (or sees EOF once `eof` is set).
@@ -22,6 +26,8 @@ pub(crate) struct MemoryStream {
     pub(crate) eof: bool,
     pub(crate) output: Vec<u8>,
     blocking: bool,
+    /// Shut down for writing ([`MemorySocket`]).
+    shut_down: bool,
 }
 
 impl MemoryStream {
@@ -90,13 +96,79 @@ impl Write for MemoryStream {
     }
 }
 
-impl Transport for MemoryStream {
+impl Stream for MemoryStream {
     fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.blocking = timeout.is_some();
         Ok(())
     }
 
-    fn try_clone_boxed(&self) -> io::Result<Box<dyn Transport + Send>> {
+    fn try_clone_boxed(&self) -> io::Result<Box<dyn Stream + Send>> {
         Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// A [`MemoryStream`] behind a lock, as a [`Socket`]: what the client sends is appended
+/// with [`send`](Self::send), what the server wrote is read with [`output`](Self::output).
+/// A shutdown ends both directions as a socket's would.
+#[derive(Debug, Default)]
+pub(crate) struct MemorySocket {
+    stream: Mutex<MemoryStream>,
+}
+
+impl MemorySocket {
+    pub(crate) fn new(input: &[u8]) -> Self {
+        Self {
+            stream: Mutex::new(MemoryStream::new(input)),
+        }
+    }
+
+    /// The stream, to change its schedules or look at it.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, MemoryStream> {
+        self.stream.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Appends input, as if the client sent it.
+    pub(crate) fn send(&self, bytes: &[u8]) {
+        self.lock().input.extend_from_slice(bytes);
+    }
+
+    /// Everything the server wrote so far.
+    pub(crate) fn output(&self) -> Vec<u8> {
+        self.lock().output.clone()
+    }
+
+    /// Takes what the server wrote so far.
+    pub(crate) fn take_output(&self) -> Vec<u8> {
+        std::mem::take(&mut self.lock().output)
+    }
+}
+
+impl Socket for MemorySocket {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.lock().read(buf)
+    }
+
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        let mut stream = self.lock();
+        if stream.shut_down {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        stream.write(buf)
+    }
+
+    fn set_blocking(&self, timeout: Option<Duration>) -> io::Result<()> {
+        Stream::set_blocking(&mut *self.lock(), timeout)
+    }
+
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        let mut stream = self.lock();
+        if how != Shutdown::Write {
+            stream.eof = true;
+            stream.pos = stream.input.len();
+        }
+        if how != Shutdown::Read {
+            stream.shut_down = true;
+        }
+        Ok(())
     }
 }

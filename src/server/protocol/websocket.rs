@@ -1,134 +1,31 @@
-//! Live connections on the server side: a WebSocket's or an event stream's turn on a
-//! worker. A turn reads what the socket has, calls the session for each message, writes
-//! what senders queued and what the timers ask for (pings, keep-alives), then says when
-//! the connection needs its next turn. It never waits: the poller does that.
+//! A WebSocket's turn on a worker (RFC 6455, framing by tungstenite): read the frames
+//! that are there and call the session for each message, write what senders queued and
+//! what the timers ask for (pings, the closing handshake), then say when the connection
+//! needs its next turn. It never waits: the poller does that.
 
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use tungstenite::error::{Error as WsError, ProtocolError};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig as FrameConfig, WebSocketContext};
 use tungstenite::{Bytes, Message};
 
-use crate::http1::{Discarded, MAX_TIMEOUT, deadline_after, discard_input, encode_chunk};
-use std::sync::Arc;
-
+use super::{LiveCx, MAX_ROUNDS, TURN_BUDGET, earliest};
+use crate::io::{Discarded, MAX_DISCARD_BYTES, discard_input, write_pending};
+use crate::limits::deadline_after;
+use crate::live::WebSocketAccepted;
 use crate::live::outbox::{CloseRequest, Outbox};
-use crate::live::{EventsAccepted, Upgrade, WebSocketAccepted};
+use crate::server::outcome::{Outcome, Wait};
 
-/// Messages read, or queued items written, per turn before others get a turn.
-const TURN_BUDGET: usize = 64;
 /// Outgoing frames are gathered up to this size, then written.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
-/// Input dropped from a connection being failed before it is closed anyway.
-const MAX_DISCARD_BYTES: usize = 64 * 1024;
-
-/// What a live connection needs from the server for a turn.
-pub(super) struct LiveContext<'a> {
-    /// The server is shutting down: close with 1001, end event streams.
-    pub(super) draining: bool,
-    /// How long a client that does not read may block the connection.
-    pub(super) write_timeout: Duration,
-    /// Live connections closed because the server shut down.
-    pub(super) closed_by_shutdown: &'a AtomicUsize,
-}
-
-/// How a live connection's turn ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum LiveTurn {
-    /// Park it; `blocked`: the client does not read (watch writability).
-    Park { blocked: bool, until: Instant },
-    /// Its budget is spent with work left: queue it again.
-    Yield,
-    /// Close the socket.
-    Close,
-}
-
-/// A connection switched to a live protocol.
-pub(super) enum Live {
-    WebSocket(Box<WebSocketConn>),
-    Events(Box<EventsConn>),
-}
-
-impl Live {
-    /// The live connection an upgrade switched to; `unwritten` goes out first.
-    pub(super) fn new(
-        upgrade: Upgrade,
-        leftover: Vec<u8>,
-        unwritten: Vec<u8>,
-        chunked: bool,
-    ) -> Self {
-        match upgrade {
-            Upgrade::WebSocket(accepted) => {
-                Live::WebSocket(Box::new(WebSocketConn::new(*accepted, leftover, unwritten)))
-            }
-            Upgrade::Events(accepted) => {
-                Live::Events(Box::new(EventsConn::new(*accepted, unwritten, chunked)))
-            }
-        }
-    }
-
-    /// The outbox senders wake the connection through.
-    pub(super) fn set_waker(&self, waker: std::sync::Arc<dyn crate::live::outbox::Wake>) {
-        match self {
-            Live::WebSocket(conn) => conn.accepted.handle.outbox().set_waker(waker),
-            Live::Events(conn) => conn.accepted.outbox.set_waker(waker),
-        }
-    }
-
-    /// Whether it already knows the server is shutting down.
-    pub(super) fn told_to_go(&self) -> bool {
-        match self {
-            Live::WebSocket(conn) => conn.told_to_go(),
-            Live::Events(conn) => conn.ending,
-        }
-    }
-
-    pub(super) fn turn<S: Read + Write>(&mut self, io: &mut S, cx: &LiveContext<'_>) -> LiveTurn {
-        let now = Instant::now();
-        match self {
-            Live::WebSocket(conn) => conn.turn(io, now, cx),
-            Live::Events(conn) => conn.turn(io, now, cx),
-        }
-    }
-}
-
-impl std::fmt::Debug for Live {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Live::WebSocket(_) => "Live::WebSocket",
-            Live::Events(_) => "Live::Events",
-        })
-    }
-}
-
-/// Writes `bytes[*written..]` without blocking. `Ok(true)`: all written.
-fn write_pending<S: Write>(io: &mut S, bytes: &[u8], written: &mut usize) -> io::Result<bool> {
-    while *written < bytes.len() {
-        match io.write(&bytes[*written..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => *written += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
-}
-
-fn earliest(times: impl IntoIterator<Item = Option<Instant>>, now: Instant) -> Instant {
-    times
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or_else(|| deadline_after(now, MAX_TIMEOUT))
-}
 
 /// A WebSocket connection: tungstenite's framing state, the session, and the timers.
-pub(super) struct WebSocketConn {
+pub(in crate::server) struct WebSocketConn {
     accepted: WebSocketAccepted,
     frames: WebSocketContext,
     /// The HTTP output (ending with the 101) still to be written, and how much of it is.
@@ -163,11 +60,8 @@ enum Reading {
     Close,
 }
 
-/// How many times a turn goes round (read, write, look at the outbox) before yielding.
-const MAX_ROUNDS: usize = 4;
-
 impl WebSocketConn {
-    fn new(accepted: WebSocketAccepted, leftover: Vec<u8>, prefix: Vec<u8>) -> Self {
+    pub(super) fn new(accepted: WebSocketAccepted, leftover: Vec<u8>, prefix: Vec<u8>) -> Self {
         let config = &accepted.config;
         let frame_config = FrameConfig::default()
             .read_buffer_size(config.read_buffer_size.max(16))
@@ -197,16 +91,21 @@ impl WebSocketConn {
         }
     }
 
-    fn told_to_go(&self) -> bool {
+    /// The outbox senders wake the connection through.
+    pub(super) fn set_waker(&self, waker: Arc<dyn crate::live::outbox::Wake>) {
+        self.accepted.handle.outbox().set_waker(waker);
+    }
+
+    pub(super) fn told_to_go(&self) -> bool {
         self.saw_draining
     }
 
-    fn turn<S: Read + Write>(
+    pub(super) fn turn<S: Read + Write>(
         &mut self,
         io: &mut S,
         now: Instant,
-        cx: &LiveContext<'_>,
-    ) -> LiveTurn {
+        cx: &LiveCx<'_>,
+    ) -> Outcome {
         let outbox = Arc::clone(self.accepted.handle.outbox());
         outbox.begin_turn();
         self.saw_draining |= cx.draining;
@@ -251,13 +150,13 @@ impl WebSocketConn {
             }
             if again || more_input {
                 // More to do than one turn should: others get a turn first.
-                return LiveTurn::Yield;
+                return Outcome::Yield;
             }
             if blocked {
                 return self.park_blocked(now, cx);
             }
-            return LiveTurn::Park {
-                blocked: false,
+            return Outcome::Park {
+                wait: Wait::Live,
                 until: self.next_timer(now, cx),
             };
         }
@@ -387,8 +286,8 @@ impl WebSocketConn {
         &mut self,
         io: &mut S,
         now: Instant,
-        cx: &LiveContext<'_>,
-    ) -> Option<LiveTurn> {
+        cx: &LiveCx<'_>,
+    ) -> Option<Outcome> {
         let config = &self.accepted.config;
         if let Some(since) = self.closing_since {
             if now >= deadline_after(since, config.close_timeout) {
@@ -429,7 +328,7 @@ impl WebSocketConn {
         None
     }
 
-    fn next_timer(&self, now: Instant, cx: &LiveContext<'_>) -> Instant {
+    fn next_timer(&self, now: Instant, cx: &LiveCx<'_>) -> Instant {
         let config = &self.accepted.config;
         let closing = self
             .closing_since
@@ -455,13 +354,13 @@ impl WebSocketConn {
         )
     }
 
-    fn park_blocked(&mut self, now: Instant, cx: &LiveContext<'_>) -> LiveTurn {
+    fn park_blocked(&mut self, now: Instant, cx: &LiveCx<'_>) -> Outcome {
         let since = *self.blocked_since.get_or_insert(now);
         if now >= deadline_after(since, cx.write_timeout) {
             return self.end();
         }
-        LiveTurn::Park {
-            blocked: true,
+        Outcome::Park {
+            wait: Wait::LiveBlocked,
             until: self.next_timer(now, cx),
         }
     }
@@ -498,8 +397,8 @@ impl WebSocketConn {
         &mut self,
         io: &mut S,
         now: Instant,
-        cx: &LiveContext<'_>,
-    ) -> LiveTurn {
+        cx: &LiveCx<'_>,
+    ) -> Outcome {
         // The close frame first (it may be queued behind a full socket).
         match self.frames.flush(io) {
             Ok(()) => self.blocked_since = None,
@@ -516,15 +415,15 @@ impl WebSocketConn {
         if discarded != Discarded::Drained || now >= until {
             return self.end();
         }
-        LiveTurn::Park {
-            blocked: false,
+        Outcome::Park {
+            wait: Wait::Live,
             until,
         }
     }
 
-    fn end(&mut self) -> LiveTurn {
+    fn end(&mut self) -> Outcome {
         self.notify_closed(None);
-        LiveTurn::Close
+        Outcome::Close
     }
 
     fn notify_closed(&mut self, frame: Option<CloseFrame>) {
@@ -560,132 +459,6 @@ impl WebSocketConn {
                         "internal error".to_owned(),
                     ));
             }
-        }
-    }
-}
-
-/// An event stream: the response's chunks still to write, and the keep-alive timer.
-pub(super) struct EventsConn {
-    accepted: EventsAccepted,
-    /// Bytes to write (the head first), and how much of them is written.
-    pending: Vec<u8>,
-    written: usize,
-    chunked: bool,
-    next_keep_alive: Option<Instant>,
-    blocked_since: Option<Instant>,
-    /// The last chunk is queued: close once it is written.
-    ending: bool,
-}
-
-impl EventsConn {
-    fn new(accepted: EventsAccepted, head: Vec<u8>, chunked: bool) -> Self {
-        let now = Instant::now();
-        let next_keep_alive = accepted.keep_alive.map(|every| deadline_after(now, every));
-        Self {
-            accepted,
-            pending: head,
-            written: 0,
-            chunked,
-            next_keep_alive,
-            blocked_since: None,
-            ending: false,
-        }
-    }
-
-    fn turn<S: Read + Write>(
-        &mut self,
-        io: &mut S,
-        now: Instant,
-        cx: &LiveContext<'_>,
-    ) -> LiveTurn {
-        let outbox = Arc::clone(&self.accepted.outbox);
-        outbox.begin_turn();
-        // The client sends nothing on an event stream: what it sends is dropped (up to a
-        // bound: more is abuse), and its end of the connection means it left.
-        if discard_input(|buf| io.read(buf), MAX_DISCARD_BYTES) != Discarded::Drained {
-            return LiveTurn::Close;
-        }
-        let mut rounds = 0;
-        loop {
-            rounds += 1;
-            let mut sent_any = false;
-            if self.written == self.pending.len() && !self.ending {
-                self.pending.clear();
-                self.written = 0;
-                let (events, close) = outbox.take(TURN_BUDGET);
-                sent_any = !events.is_empty();
-                for event in events {
-                    self.append(&event);
-                }
-                if close.is_some() {
-                    self.end_stream();
-                }
-            }
-            if cx.draining && !self.ending {
-                cx.closed_by_shutdown.fetch_add(1, Ordering::Relaxed);
-                self.end_stream();
-            }
-            if let Some(at) = self.next_keep_alive {
-                if sent_any {
-                    self.next_keep_alive = self
-                        .accepted
-                        .keep_alive
-                        .map(|every| deadline_after(now, every));
-                } else if now >= at && self.pending.len() == self.written && !self.ending {
-                    self.append(b":\n\n");
-                    self.next_keep_alive = self
-                        .accepted
-                        .keep_alive
-                        .map(|every| deadline_after(now, every));
-                }
-            }
-            let blocked = match write_pending(io, &self.pending, &mut self.written) {
-                Ok(all) => !all,
-                Err(_) => return LiveTurn::Close,
-            };
-            if blocked {
-                let since = *self.blocked_since.get_or_insert(now);
-                let until = deadline_after(since, cx.write_timeout);
-                if now >= until {
-                    return LiveTurn::Close;
-                }
-                outbox.settle(true);
-                return LiveTurn::Park {
-                    blocked: true,
-                    until,
-                };
-            }
-            self.blocked_since = None;
-            if self.ending {
-                return LiveTurn::Close;
-            }
-            if outbox.settle(false) {
-                if rounds < 4 {
-                    continue;
-                }
-                return LiveTurn::Yield;
-            }
-            return LiveTurn::Park {
-                blocked: false,
-                until: earliest([self.next_keep_alive], now),
-            };
-        }
-    }
-
-    fn append(&mut self, event: &[u8]) {
-        if self.chunked {
-            encode_chunk(&mut self.pending, event);
-        } else {
-            self.pending.extend_from_slice(event);
-        }
-    }
-
-    /// Queues the end of the response; the connection closes once it is written.
-    fn end_stream(&mut self) {
-        self.ending = true;
-        self.accepted.outbox.close_for_senders();
-        if self.chunked {
-            self.pending.extend_from_slice(b"0\r\n\r\n");
         }
     }
 }

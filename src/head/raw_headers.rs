@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
-use super::MAX_HEADERS_CAP;
+use crate::limits::MAX_HEADERS_CAP;
 
 /// The bytes of a complete request head that `parse_head` accepted.
 #[derive(Debug, Clone)]

@@ -1,0 +1,104 @@
+//! What the engine serves requests with: the [`Service`] the layer above provides (the
+//! router, through the server), seen from the wire. The engine knows nothing of routes,
+//! pools or protocols above HTTP/1.1: a request's pool is an opaque [`RouteTag`], the
+//! route an opaque `Plan`, and a protocol switch an opaque `Upgrade` it hands back.
+
+use http::request::Parts;
+
+use crate::body::{Body, RequestBody};
+use crate::error::ParseError;
+use crate::head::RawHeaders;
+
+/// Which worker pool serves a request. Opaque to the engine: the service picks it, and a
+/// request whose tag differs from the turn's is handed back to be moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) struct RouteTag(pub(crate) usize);
+
+/// How the service will serve a request, decided once from its head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Decision {
+    pub(crate) tag: RouteTag,
+    /// `Some(limit)`: the handler reads the body as it arrives, up to `limit` bytes;
+    /// `None`: the body is gathered in full first.
+    pub(crate) streamed_body_limit: Option<u64>,
+}
+
+/// How a response hands its connection to another protocol once its head is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Switch {
+    /// `101 Switching Protocols` (RFC 9110 §15.2.2): the bytes after the head belong to
+    /// the new protocol (a WebSocket).
+    Upgrade,
+    /// A `200` whose body the protocol above writes for as long as it lasts (an event
+    /// stream): chunked to HTTP/1.1, delimited by the close to HTTP/1.0. Not to `HEAD`.
+    Stream,
+}
+
+/// A response, and the protocol it switches the connection to, if any.
+#[derive(Debug)]
+pub(crate) struct Reply<U> {
+    pub(crate) response: http::Response<Body>,
+    pub(crate) switch: Option<(Switch, U)>,
+}
+
+impl<U> From<http::Response<Body>> for Reply<U> {
+    fn from(response: http::Response<Body>) -> Self {
+        Self {
+            response,
+            switch: None,
+        }
+    }
+}
+
+/// What serves a parsed request: the layer above http1.
+pub(crate) trait Service {
+    /// What `decide` found that `call` needs again (the route), carried with the request
+    /// (across turns, to another pool) so that a request is routed once. Opaque here.
+    type Plan: Send;
+    /// What a response that switches protocols hands over (see [`Reply::switch`]). Opaque
+    /// here: it comes back in the connection's state once the turn ends.
+    type Upgrade: Send;
+
+    /// Decides, from the head alone, where and how the request is served.
+    fn decide(&self, head: &Parts) -> (Decision, Self::Plan);
+
+    /// Serves a request whose body has been read, or is to be read: called once per
+    /// request. `head`'s headers are empty: they are in `headers`, parsed when asked for.
+    fn call(
+        &self,
+        head: Parts,
+        headers: RawHeaders,
+        body: RequestBody,
+        plan: Self::Plan,
+    ) -> Reply<Self::Upgrade>;
+
+    /// Hears of a request the engine refused (or gave up on) without calling the service.
+    fn rejected(&self, _error: &ParseError) {}
+}
+
+/// A closure from a head (its headers filled in) and a body to a response: the engine's
+/// tests, fuzz targets and benches serve with one.
+impl<F> Service for F
+where
+    F: Fn(Parts, Vec<u8>) -> http::Response<Body>,
+{
+    type Plan = ();
+    type Upgrade = ();
+
+    fn decide(&self, _head: &Parts) -> (Decision, ()) {
+        (Decision::default(), ())
+    }
+
+    fn call(&self, mut head: Parts, headers: RawHeaders, body: RequestBody, (): ()) -> Reply<()> {
+        head.headers = headers.to_map();
+        let response = match body {
+            RequestBody::Full(bytes) => self(head, bytes),
+            RequestBody::Stream(stream) => {
+                let mut bytes = Vec::new();
+                let _ = stream.lock().map(|mut s| s.read_to_end(&mut bytes));
+                self(head, bytes)
+            }
+        };
+        response.into()
+    }
+}

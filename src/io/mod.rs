@@ -1,0 +1,229 @@
+//! Non-blocking I/O as every connection does it: the one write-until-would-block loop, the
+//! one read-and-drop loop, what counts as a timeout, and the two stream traits the server
+//! and the HTTP/1.1 engine drive.
+//!
+//! - [`Socket`]: a connection's byte stream, read and written through a shared reference
+//!   (as `&TcpStream` is), so that a second handle (a body streamed to its handler, the
+//!   drain deadline's cut) can use it while a turn holds it.
+//! - [`Stream`]: what a protocol's turn reads and writes: a socket, or the decrypted side of
+//!   a TLS session; non-blocking, and switched to blocking reads only for a body streamed to
+//!   its handler.
+//! - `memory`: in-memory sockets and streams with scheduled short reads, short writes and
+//!   would-blocks, for tests and fuzzing.
+
+mod memory;
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) use memory::{MemorySocket, MemoryStream};
+
+/// At most this much unread input is discarded before closing a connection after an error,
+/// so that the close does not turn into a TCP reset that destroys the answer in flight.
+pub(crate) const MAX_DISCARD_BYTES: usize = 64 * 1024;
+
+/// A connection's byte stream; see the module docs.
+pub(crate) trait Socket: Send + Sync + 'static {
+    /// Reads what is there; `WouldBlock` when nothing is (non-blocking).
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Writes what fits; `WouldBlock` when nothing does (non-blocking).
+    fn write(&self, buf: &[u8]) -> io::Result<usize>;
+
+    /// `Some(timeout)`: reads and writes block, failing with `WouldBlock` or `TimedOut`
+    /// after `timeout`. `None`: non-blocking.
+    fn set_blocking(&self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// Shuts one or both directions down (the peer sees the end of the stream).
+    fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+}
+
+impl Socket for TcpStream {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(&mut &*self, buf)
+    }
+
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        Write::write(&mut &*self, buf)
+    }
+
+    fn set_blocking(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match timeout {
+            Some(timeout) => {
+                // A zero timeout means "none" to the OS; never block forever.
+                let timeout = timeout.max(Duration::from_millis(1));
+                self.set_read_timeout(Some(timeout))?;
+                self.set_write_timeout(Some(timeout))?;
+                self.set_nonblocking(false)
+            }
+            None => self.set_nonblocking(true),
+        }
+    }
+
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        TcpStream::shutdown(self, how)
+    }
+}
+
+/// What a protocol's turn reads and writes; see the module docs.
+pub(crate) trait Stream: Read + Write {
+    /// `Some(timeout)`: block, failing with `TimedOut`/`WouldBlock` after `timeout`.
+    /// `None`: non-blocking.
+    fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// A second handle on the same connection, owned, for a body streamed to a handler.
+    fn try_clone_boxed(&self) -> io::Result<Box<dyn Stream + Send>>;
+}
+
+/// A [`Socket`] as a [`Stream`]: the plain transport. Clones share the socket.
+#[derive(Debug)]
+pub(crate) struct SocketStream<S>(pub(crate) Arc<S>);
+
+impl<S: Socket> Read for SocketStream<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<S: Socket> Write for SocketStream<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<S: Socket> Stream for SocketStream<S> {
+    fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.0.set_blocking(timeout)
+    }
+
+    fn try_clone_boxed(&self) -> io::Result<Box<dyn Stream + Send>> {
+        Ok(Box::new(Self(Arc::clone(&self.0))))
+    }
+}
+
+/// Writes `bytes[*written..]` until all of it is out or the stream would block (or, in
+/// blocking mode, times out). `Ok(true)`: all written; `Ok(false)`: the rest waits for room.
+/// `*written` counts what went out, also on error.
+pub(crate) fn write_pending<W: Write + ?Sized>(
+    io: &mut W,
+    bytes: &[u8],
+    written: &mut usize,
+) -> io::Result<bool> {
+    while *written < bytes.len() {
+        match io.write(&bytes[*written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => *written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// A blocking read or write that timed out reports `WouldBlock` on Unix and `TimedOut` on
+/// Windows; a non-blocking one that cannot proceed reports `WouldBlock`.
+pub(crate) fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// What [`discard_input`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Discarded {
+    /// The input there was is dropped; nothing more for now.
+    Drained,
+    /// The peer closed, or reading failed.
+    Ended,
+    /// `max` bytes were dropped and more may be there.
+    AtLimit,
+}
+
+/// Reads and drops what `read` has, without waiting for more, up to `max` bytes: before
+/// closing a connection (so the close does not reset it before the peer reads the answer),
+/// and for input a live connection does not expect.
+pub(crate) fn discard_input(
+    mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+    max: usize,
+) -> Discarded {
+    let mut scratch = [0u8; 4096];
+    let mut discarded = 0;
+    while discarded < max {
+        match read(&mut scratch) {
+            Ok(0) => return Discarded::Ended,
+            Ok(n) => discarded += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Discarded::Drained,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Discarded::Ended,
+        }
+    }
+    Discarded::AtLimit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_pending_resumes_where_a_full_stream_stopped() {
+        let mut stream = MemoryStream::new(b"");
+        stream.write_sizes = vec![3, 0];
+        let mut written = 0;
+        assert!(!write_pending(&mut stream, b"abcdefgh", &mut written).unwrap());
+        assert_eq!(written, 3);
+        assert!(!write_pending(&mut stream, b"abcdefgh", &mut written).unwrap());
+        stream.write_sizes.clear();
+        assert!(write_pending(&mut stream, b"abcdefgh", &mut written).unwrap());
+        assert_eq!(stream.output, b"abcdefgh");
+    }
+
+    #[test]
+    fn a_timed_out_blocking_write_counts_as_full() {
+        let mut stream = MemoryStream::new(b"");
+        stream.write_sizes = vec![0];
+        Stream::set_blocking(&mut stream, Some(Duration::from_millis(1))).unwrap();
+        let mut written = 0;
+        assert!(!write_pending(&mut stream, b"x", &mut written).unwrap());
+    }
+
+    #[test]
+    fn discard_input_tells_drained_from_ended_and_stops_at_its_limit() {
+        let mut stream = MemoryStream::new(&[b'x'; 10_000]);
+        assert_eq!(
+            discard_input(|buf| stream.read(buf), 100_000),
+            Discarded::Drained
+        );
+        let mut stream = MemoryStream::new(b"abc");
+        stream.eof = true;
+        assert_eq!(discard_input(|buf| stream.read(buf), 100), Discarded::Ended);
+        let mut stream = MemoryStream::new(&[b'x'; 10_000]);
+        assert_eq!(
+            discard_input(|buf| stream.read(buf), 5000),
+            Discarded::AtLimit
+        );
+        assert!(stream.has_input());
+    }
+
+    #[test]
+    fn a_socket_stream_clone_shares_the_socket() {
+        let socket = Arc::new(MemorySocket::new(b"hello"));
+        let mut first = SocketStream(Arc::clone(&socket));
+        let mut second = first.try_clone_boxed().unwrap();
+        let mut buf = [0; 2];
+        assert_eq!(first.read(&mut buf).unwrap(), 2);
+        let mut rest = Vec::new();
+        second.read_to_end(&mut rest).unwrap_or_default();
+        assert_eq!(rest, b"llo");
+        first.write_all(b"a").unwrap();
+        second.write_all(b"b").unwrap();
+        assert_eq!(socket.output(), b"ab");
+    }
+}

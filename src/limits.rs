@@ -1,0 +1,224 @@
+//! Limits on what a client may send and how slowly, and the server's capacity defaults:
+//! every number a server starts with, as a named constant.
+//!
+//! [`Limits`] holds the per-connection limits and timeouts; set them with its chainable
+//! setters and hand them to [`ServerBuilder::limits`](crate::ServerBuilder::limits). The
+//! server-wide capacities (threads, queue, connections, drain) are set on the builder.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use switchyard::limits::{self, Limits};
+//!
+//! let limits = Limits::default()
+//!     .max_body_bytes(16 << 20)
+//!     .keep_alive_timeout(Duration::from_secs(30));
+//! assert_eq!(limits.max_body_bytes, 16 << 20);
+//! assert_eq!(limits.max_headers, limits::DEFAULT_MAX_HEADERS);
+//! ```
+
+use std::time::{Duration, Instant};
+
+/// The longest request head (request line and headers) accepted, in bytes; longer is 431.
+pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The most header fields accepted in one request; more is 431 (hyper's default).
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// The upper bound for [`Limits::max_headers`]: the parser's header table lives on the stack.
+pub const MAX_HEADERS_CAP: usize = 256;
+/// The longest request target accepted, in bytes; longer is 414.
+pub const DEFAULT_MAX_URI_BYTES: usize = 8 * 1024;
+/// The largest request body accepted, in bytes; larger is 413 (axum's default).
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
+/// What the request bodies being gathered by parked connections may hold together, in
+/// bytes; past it, a body that must wait for more gets 503.
+pub const DEFAULT_MAX_PARKED_BODY_BYTES: u64 = 256 * 1024 * 1024;
+/// Time allowed from a request's first byte to the end of its head; then 408 (hyper: 30 s).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed for a request body to arrive, from the first time it has to be waited for;
+/// then 408. The connection is parked meanwhile: no worker waits.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an idle keep-alive connection is kept open without a new request.
+///
+/// 75 s, longer than nginx's upstream `keepalive_timeout` (60 s): a reverse proxy in front
+/// closes an idle connection before we do, so it never reuses one we are closing (which
+/// would fail the request it sent on it).
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(75);
+/// Time a client that does not read its response is given to make room for more of it (the
+/// connection is parked meanwhile: no worker waits); then the connection is closed.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest timeout a server keeps: 100 years. Every timeout saturates at it, so that
+/// `Instant::now() + timeout` cannot overflow; a longer timeout, `Duration::MAX` included,
+/// means "never" in practice.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// Worker threads unless [`ServerBuilder::threads`](crate::ServerBuilder::threads) says
+/// otherwise.
+pub const DEFAULT_THREADS: usize = 8;
+/// Connections waiting for a worker before new work is answered with 503.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+/// Open connections before new ones are answered with 503 and closed. An idle connection
+/// costs no thread and no buffer, so the practical bound is the process's file descriptor
+/// limit (`ulimit -n`): past it, accepting pauses and retries every 50 ms.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 65_536;
+/// Live connections (WebSocket, event streams) open at once before new ones are answered
+/// 503. One costs a few KiB and no thread.
+pub const DEFAULT_MAX_LIVE_CONNECTIONS: usize = 10_000;
+/// How long a graceful shutdown waits for requests in flight before cutting them.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Limits on what a client may send, and how slowly.
+///
+/// The defaults are close to hyper's and Go's `net/http`; each is a named constant of this
+/// module. Fields are read directly and set with the chainable setters of the same name
+/// (timeouts saturate at [`MAX_TIMEOUT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// See [`DEFAULT_MAX_HEAD_BYTES`].
+    pub max_head_bytes: usize,
+    /// See [`DEFAULT_MAX_HEADERS`]; at most [`MAX_HEADERS_CAP`].
+    pub max_headers: usize,
+    /// See [`DEFAULT_MAX_URI_BYTES`].
+    pub max_uri_bytes: usize,
+    /// See [`DEFAULT_MAX_BODY_BYTES`].
+    pub max_body_bytes: u64,
+    /// See [`DEFAULT_MAX_PARKED_BODY_BYTES`]. Keep it at least `max_body_bytes`, or the
+    /// largest bodies can never wait for their rest.
+    pub max_parked_body_bytes: u64,
+    /// See [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
+    /// See [`DEFAULT_BODY_READ_TIMEOUT`].
+    pub body_read_timeout: Duration,
+    /// See [`DEFAULT_KEEP_ALIVE_TIMEOUT`].
+    pub keep_alive_timeout: Duration,
+    /// See [`DEFAULT_WRITE_TIMEOUT`].
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
+            max_uri_bytes: DEFAULT_MAX_URI_BYTES,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_parked_body_bytes: DEFAULT_MAX_PARKED_BODY_BYTES,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+        }
+    }
+}
+
+impl Limits {
+    /// The longest request head, in bytes; longer gets 431.
+    pub fn max_head_bytes(mut self, bytes: usize) -> Self {
+        self.max_head_bytes = bytes;
+        self
+    }
+
+    /// The most header fields in a request (1 to [`MAX_HEADERS_CAP`]; the server's `bind`
+    /// refuses others); more gets 431.
+    pub fn max_headers(mut self, count: usize) -> Self {
+        self.max_headers = count;
+        self
+    }
+
+    /// The longest request target, in bytes; longer gets 414.
+    pub fn max_uri_bytes(mut self, bytes: usize) -> Self {
+        self.max_uri_bytes = bytes;
+        self
+    }
+
+    /// The largest request body, in bytes; larger gets 413.
+    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// What the request bodies of parked connections (those waiting for the rest of a
+    /// body) may hold together; past it, such a request gets 503 and the connection closes.
+    /// Keep it at least `max_body_bytes`.
+    pub fn max_parked_body_bytes(mut self, bytes: u64) -> Self {
+        self.max_parked_body_bytes = bytes;
+        self
+    }
+
+    /// Time from a request's first byte to the end of its head; then 408 and close. Over
+    /// TLS, the handshake must also be done within it, counted from accept.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout.min(MAX_TIMEOUT);
+        self
+    }
+
+    /// Time to receive a request body, from the first time it has to be waited for; then
+    /// 408 and close.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout.min(MAX_TIMEOUT);
+        self
+    }
+
+    /// How long an idle keep-alive connection stays open.
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.keep_alive_timeout = timeout.min(MAX_TIMEOUT);
+        self
+    }
+
+    /// Time a client that does not read is given to take more of its response (the
+    /// connection waits parked, holding no worker); then it is closed.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout.min(MAX_TIMEOUT);
+        self
+    }
+
+    /// These limits with every timeout saturated at [`MAX_TIMEOUT`] (fields set directly
+    /// may exceed it).
+    pub(crate) fn saturated(self) -> Self {
+        Self {
+            header_read_timeout: self.header_read_timeout.min(MAX_TIMEOUT),
+            body_read_timeout: self.body_read_timeout.min(MAX_TIMEOUT),
+            keep_alive_timeout: self.keep_alive_timeout.min(MAX_TIMEOUT),
+            write_timeout: self.write_timeout.min(MAX_TIMEOUT),
+            ..self
+        }
+    }
+}
+
+/// `from + timeout`, saturating at [`MAX_TIMEOUT`] rather than overflowing.
+pub(crate) fn deadline_after(from: Instant, timeout: Duration) -> Instant {
+    let timeout = timeout.min(MAX_TIMEOUT);
+    from.checked_add(timeout)
+        .or_else(|| from.checked_add(Duration::from_secs(365 * 24 * 60 * 60)))
+        .unwrap_or(from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection must outlive a proxy's (nginx `keepalive_timeout 60s`), so the
+    /// proxy never sends a request on a connection we are closing.
+    #[test]
+    fn default_keep_alive_outlasts_nginx_upstream_keepalive() {
+        const NGINX_UPSTREAM_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+        assert_eq!(DEFAULT_KEEP_ALIVE_TIMEOUT, Duration::from_secs(75));
+        assert!(Limits::default().keep_alive_timeout > NGINX_UPSTREAM_KEEPALIVE_TIMEOUT);
+    }
+
+    #[test]
+    fn timeouts_saturate_at_the_longest_one_kept() {
+        let limits = Limits::default()
+            .write_timeout(Duration::MAX)
+            .keep_alive_timeout(Duration::MAX);
+        assert_eq!(limits.write_timeout, MAX_TIMEOUT);
+        assert_eq!(limits.keep_alive_timeout, MAX_TIMEOUT);
+        let mut raw = Limits::default();
+        raw.body_read_timeout = Duration::MAX;
+        assert_eq!(raw.saturated().body_read_timeout, MAX_TIMEOUT);
+        let now = Instant::now();
+        assert!(deadline_after(now, Duration::MAX) > now);
+    }
+}
