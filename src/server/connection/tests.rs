@@ -122,7 +122,9 @@ fn a_request_arriving_a_byte_at_a_time_is_served_once_complete() {
 #[test]
 fn a_response_to_a_full_socket_is_owed_and_finished_on_later_turns() {
     let mut harness = Harness::plain();
-    harness.socket().send(b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
+    harness
+        .socket()
+        .send(b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
     harness.socket().send(GET_A);
     harness.socket().lock().write_sizes = vec![1000, 0];
     let mut turns = 0;
@@ -207,13 +209,19 @@ fn a_body_streamed_to_its_handler_is_read_through_a_second_handle() {
         .socket()
         .send(b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello");
     assert_eq!(wait_of(harness.turn()), Some(Wait::NextRequest));
-    assert!(harness.output().ends_with("true hello"), "{}", harness.output());
+    assert!(
+        harness.output().ends_with("true hello"),
+        "{}",
+        harness.output()
+    );
 }
 
 #[test]
 fn a_refused_plain_connection_gets_its_status_and_is_shut_for_writing() {
     let mut harness = Harness::plain();
-    harness.connection.reject(http::StatusCode::SERVICE_UNAVAILABLE);
+    harness
+        .connection
+        .reject(http::StatusCode::SERVICE_UNAVAILABLE);
     let output = harness.output();
     assert!(output.starts_with("HTTP/1.1 503 "), "{output}");
     assert!(output.contains("retry-after: 1"), "{output}");
@@ -226,7 +234,6 @@ mod tls {
     use rustls::{ClientConfig, ClientConnection, RootCertStore};
 
     use super::*;
-
 
     /// A server certificate for `localhost` and a client that trusts it.
     fn configs() -> (crate::tls::TlsConfig, Arc<ClientConfig>) {
@@ -339,7 +346,10 @@ mod tls {
     fn tls_output_to_a_full_socket_is_owed_then_written() {
         for write_sizes in [vec![0], vec![7, 0], vec![1000, 0, 0]] {
             let mut tls = TlsHarness::new(Limits::default());
-            tls.client.writer().write_all(b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+            tls.client
+                .writer()
+                .write_all(b"GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+                .unwrap();
             tls.harness.socket().lock().write_sizes = write_sizes.clone();
             let mut writable_parks = 0;
             let outcome = loop {
@@ -365,7 +375,10 @@ mod tls {
             assert!(writable_parks > 0, "{write_sizes:?}: never full");
             let text = String::from_utf8_lossy(&tls.received);
             assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{write_sizes:?}");
-            assert_eq!(tls.received.len() - text.find("\r\n\r\n").unwrap() - 4, 200_000);
+            assert_eq!(
+                tls.received.len() - text.find("\r\n\r\n").unwrap() - 4,
+                200_000
+            );
         }
     }
 
