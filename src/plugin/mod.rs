@@ -8,6 +8,7 @@ mod compression;
 mod cors;
 mod health;
 mod metrics;
+mod negotiate;
 mod static_files;
 
 pub use access_log::AccessLog;

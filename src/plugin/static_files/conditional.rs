@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{self, HeaderMap, HeaderName};
 
-use super::Encoding;
+use crate::plugin::negotiate::Coding;
 
 /// The validators of the representation served (RFC 9110 §8.8).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +23,14 @@ impl Validators {
     pub(super) fn new(
         len: u64,
         modified: Option<SystemTime>,
-        encoding: Option<Encoding>,
+        encoding: Option<Coding>,
         now: SystemTime,
     ) -> Self {
         let since_epoch = |time: SystemTime| time.duration_since(UNIX_EPOCH).unwrap_or_default();
         let nanos = modified.map_or(0, |modified| since_epoch(modified).as_nanos());
         let suffix = match encoding {
-            Some(Encoding::Br) => "-br",
-            Some(Encoding::Gzip) => "-gz",
+            Some(Coding::Br) => "-br",
+            Some(Coding::Gzip) => "-gz",
             None => "",
         };
         let last_modified = modified.map(|modified| {
@@ -273,9 +273,9 @@ mod tests {
             DATE_AT_MTIME
         );
         let modified = UNIX_EPOCH + Duration::from_secs(MTIME_SECS);
-        let br = Validators::new(5, Some(modified), Some(Encoding::Br), SystemTime::now());
+        let br = Validators::new(5, Some(modified), Some(Coding::Br), SystemTime::now());
         assert!(br.etag.ends_with("-br\""), "{}", br.etag);
-        let gz = Validators::new(5, Some(modified), Some(Encoding::Gzip), SystemTime::now());
+        let gz = Validators::new(5, Some(modified), Some(Coding::Gzip), SystemTime::now());
         assert!(gz.etag.ends_with("-gz\""), "{}", gz.etag);
         let none = Validators::new(5, None, None, SystemTime::now());
         assert_eq!((none.etag.as_str(), none.last_modified), ("\"5-0\"", None));

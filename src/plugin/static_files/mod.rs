@@ -37,6 +37,7 @@ use self::conditional::{Precondition, Validators, if_range_holds, preconditions,
 use self::content_type::content_type;
 use self::path::{Target, relative_path};
 use self::range::{ByteRange, byte_range};
+use super::negotiate::{AcceptEncoding, Coding};
 use crate::body::Body;
 use crate::request::Request;
 use crate::response::Response;
@@ -87,8 +88,10 @@ const DEFAULT_INDEX_FILE: &str = "index.html";
 ///   `Range`, a range of an empty file, or a `Range` on `HEAD` (§14.2).
 /// - **Precompressed files**, opt-in ([`precompressed_br`](Self::precompressed_br),
 ///   [`precompressed_gzip`](Self::precompressed_gzip)): when `app.js.br` or `app.js.gz` sits
-///   next to `app.js` and `Accept-Encoding` accepts that coding (q-values honored; `br`
-///   first on a tie), it is sent instead, with `Content-Encoding`, the original's
+///   next to `app.js` and `Accept-Encoding` prefers that coding to `identity` (read as
+///   [`Compression`](crate::Compression) reads it: q-values honored, `q=0` excludes,
+///   a coding listed twice gets its lower q-value, an unlisted `identity` ranks below
+///   every listed coding; `br` first on a tie), it is sent instead, with `Content-Encoding`, the original's
 ///   `Content-Type` and an `ETag` of its own. Once either is enabled, every 200, 206 and 304
 ///   says `Vary: Accept-Encoding`. A request with `Range` always gets the uncompressed file, so
 ///   that a range never mixes two encodings.
@@ -306,10 +309,10 @@ impl StaticFiles {
         root: &Path,
         path: PathBuf,
         headers: &HeaderMap,
-    ) -> (PathBuf, Option<Encoding>) {
-        let offered: Vec<Encoding> = [
-            (Encoding::Br, self.precompressed_br),
-            (Encoding::Gzip, self.precompressed_gzip),
+    ) -> (PathBuf, Option<Coding>) {
+        let offered: Vec<Coding> = [
+            (Coding::Br, self.precompressed_br),
+            (Coding::Gzip, self.precompressed_gzip),
         ]
         .into_iter()
         .filter_map(|(encoding, enabled)| enabled.then_some(encoding))
@@ -317,9 +320,9 @@ impl StaticFiles {
         if offered.is_empty() || headers.contains_key(header::RANGE) {
             return (path, None);
         }
-        for encoding in accepted_encodings(headers, &offered) {
+        for encoding in AcceptEncoding::from_headers(headers).preferred(&offered) {
             let mut name = path.clone().into_os_string();
-            name.push(encoding.extension());
+            name.push(sibling_suffix(encoding));
             let Ok(sibling) = self.confine(root, PathBuf::from(name)) else {
                 continue;
             };
@@ -336,7 +339,7 @@ impl StaticFiles {
         req: &Request,
         mut file: File,
         content_type: &'static str,
-        encoding: Option<Encoding>,
+        encoding: Option<Coding>,
         validators: &Validators,
     ) -> Response {
         let len = validators.len;
@@ -394,7 +397,7 @@ impl StaticFiles {
             Some(encoding) => {
                 headers.insert(
                     header::CONTENT_ENCODING,
-                    HeaderValue::from_static(encoding.name()),
+                    HeaderValue::from_static(encoding.token()),
                 );
             }
             None => {
@@ -481,168 +484,10 @@ fn header_value(value: String) -> HeaderValue {
     HeaderValue::try_from(value).expect("formatted from digits, hex and dates: visible ASCII")
 }
 
-/// A content coding of a precompressed sibling file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Encoding {
-    Br,
-    Gzip,
-}
-
-impl Encoding {
-    /// The `Content-Encoding` token.
-    fn name(self) -> &'static str {
-        match self {
-            Encoding::Br => "br",
-            Encoding::Gzip => "gzip",
-        }
-    }
-
-    /// The suffix of the sibling file.
-    fn extension(self) -> &'static str {
-        match self {
-            Encoding::Br => ".br",
-            Encoding::Gzip => ".gz",
-        }
-    }
-
-    /// Whether `coding`, a token of `Accept-Encoding`, names this coding.
-    fn is_named(self, coding: &str) -> bool {
-        match self {
-            Encoding::Br => coding.eq_ignore_ascii_case("br"),
-            // RFC 9110 §8.4.1.3: x-gzip is gzip.
-            Encoding::Gzip => {
-                coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip")
-            }
-        }
-    }
-}
-
-/// The encodings of `offered` (in preference order) that `Accept-Encoding` accepts, best
-/// first (RFC 9110 §12.5.3): a coding's own q-value, else that of `*`, else not accepted;
-/// q=0 is "not acceptable". Ties keep `offered`'s order. Malformed members are skipped.
-fn accepted_encodings(headers: &HeaderMap, offered: &[Encoding]) -> Vec<Encoding> {
-    let mut members: Vec<(&str, u16)> = Vec::new();
-    for value in headers.get_all(header::ACCEPT_ENCODING) {
-        let Ok(value) = value.to_str() else { continue };
-        for member in value.split(',') {
-            let mut parts = member.split(';');
-            let coding = parts.next().unwrap_or("").trim();
-            if coding.is_empty() {
-                continue;
-            }
-            let mut q = Some(QVALUE_ONE);
-            for parameter in parts {
-                if let Some((name, value)) = parameter.split_once('=') {
-                    if name.trim().eq_ignore_ascii_case("q") {
-                        q = parse_qvalue(value.trim());
-                    }
-                }
-            }
-            if let Some(q) = q {
-                members.push((coding, q));
-            }
-        }
-    }
-    let q_of = |encoding: Encoding| {
-        let named = members.iter().find(|(coding, _)| encoding.is_named(coding));
-        let any = || members.iter().find(|(coding, _)| *coding == "*");
-        named.or_else(any).map_or(0, |&(_, q)| q)
-    };
-    let mut accepted: Vec<(Encoding, u16)> = offered
-        .iter()
-        .map(|&encoding| (encoding, q_of(encoding)))
-        .filter(|&(_, q)| q > 0)
-        .collect();
-    accepted.sort_by_key(|&(_, q)| std::cmp::Reverse(q)); // stable: ties keep the offered order
-    accepted.into_iter().map(|(encoding, _)| encoding).collect()
-}
-
-/// q=1 in thousandths.
-const QVALUE_ONE: u16 = 1000;
-
-/// A qvalue (RFC 9110 §12.4.2: `0`, `0.5`, `1.000`) in thousandths.
-fn parse_qvalue(value: &str) -> Option<u16> {
-    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
-    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let whole = match whole {
-        "0" => 0,
-        "1" => QVALUE_ONE,
-        _ => return None,
-    };
-    let fraction = fraction
-        .bytes()
-        .zip([100, 10, 1])
-        .map(|(digit, weight)| u16::from(digit - b'0') * weight)
-        .sum::<u16>();
-    let q = whole + fraction;
-    (q <= QVALUE_ONE).then_some(q)
-}
-#[cfg(test)]
-mod tests {
-    use http::header::HeaderName;
-
-    use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        map
-    }
-
-    // --- Accept-Encoding -----------------------------------------------------------------
-
-    #[test]
-    fn accepted_encodings_honor_q_values_and_the_offer_order() {
-        use Encoding::*;
-        let both = [Br, Gzip];
-        let accepted =
-            |value: &str| accepted_encodings(&headers(&[("accept-encoding", value)]), &both);
-        assert_eq!(accepted("gzip, deflate, br"), [Br, Gzip]);
-        assert_eq!(accepted("gzip"), [Gzip]);
-        assert_eq!(accepted("x-gzip"), [Gzip]);
-        assert_eq!(accepted("GZIP;Q=0.5, br;q=0.4"), [Gzip, Br]);
-        assert_eq!(accepted("br;q=0, gzip"), [Gzip]);
-        assert_eq!(accepted("*"), [Br, Gzip]);
-        assert_eq!(accepted("*;q=0.1, gzip"), [Gzip, Br]);
-        assert_eq!(accepted("*, br;q=0"), [Gzip]);
-        assert_eq!(accepted("identity"), []);
-        assert_eq!(
-            accepted("gzip;q=2, br;q=abc"),
-            [],
-            "invalid q-values are skipped"
-        );
-        assert_eq!(accepted(""), []);
-        assert_eq!(accepted_encodings(&HeaderMap::new(), &both), []);
-        let gzip_only = accepted_encodings(&headers(&[("accept-encoding", "br, gzip")]), &[Gzip]);
-        assert_eq!(gzip_only, [Gzip]);
-    }
-
-    #[test]
-    fn qvalues_are_parsed_in_thousandths() {
-        let cases = [
-            ("1", Some(1000)),
-            ("1.", Some(1000)),
-            ("1.000", Some(1000)),
-            ("0", Some(0)),
-            ("0.5", Some(500)),
-            ("0.05", Some(50)),
-            ("0.001", Some(1)),
-            ("1.001", None),
-            ("0.0001", None),
-            ("2", None),
-            (".5", None),
-            ("", None),
-            ("0.-1", None),
-        ];
-        for (value, expected) in cases {
-            assert_eq!(parse_qvalue(value), expected, "{value:?}");
-        }
+/// The suffix of a file's sibling precompressed with `coding`.
+fn sibling_suffix(coding: Coding) -> &'static str {
+    match coding {
+        Coding::Br => ".br",
+        Coding::Gzip => ".gz",
     }
 }
