@@ -6,6 +6,11 @@ mod access_log;
 #[cfg(feature = "compression")]
 mod compression;
 mod cors;
+/// Entry points for benches and fuzz targets (feature `__internals`).
+#[cfg(feature = "__internals")]
+#[doc(hidden)]
+#[allow(unreachable_pub, missing_docs)] // reachable only through `__private`, not semver
+pub mod fuzzing;
 mod health;
 mod metrics;
 mod negotiate;

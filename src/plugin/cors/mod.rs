@@ -18,6 +18,8 @@ mod origin;
 mod policy;
 
 pub use builder::CorsBuilder;
+#[cfg(feature = "__internals")]
+pub(super) use origin::is_origin;
 
 use std::fmt;
 use std::sync::Arc;

@@ -51,7 +51,7 @@ impl Origins {
 
 /// Whether `text` is a serialized origin: `scheme "://" host [ ":" port ]` (RFC 6454 §6.2),
 /// in ASCII. `null` is not accepted.
-pub(super) fn is_origin(text: &str) -> bool {
+pub(crate) fn is_origin(text: &str) -> bool {
     let Some((scheme, authority)) = text.split_once("://") else {
         return false;
     };

@@ -46,7 +46,7 @@ const CONTENT_TYPES: &[(&str, &str)] = &[
 ];
 
 /// The `Content-Type` for `path`'s extension.
-pub(super) fn content_type(path: &Path) -> &'static str {
+pub(crate) fn content_type(path: &Path) -> &'static str {
     let Some(extension) = path.extension().and_then(|e| e.to_str()) else {
         return DEFAULT_CONTENT_TYPE;
     };

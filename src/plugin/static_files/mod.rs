@@ -37,6 +37,13 @@ use self::conditional::{Precondition, Validators, if_range_holds, preconditions,
 use self::content_type::content_type;
 use self::path::{Target, relative_path};
 use self::range::{ByteRange, byte_range};
+#[cfg(feature = "__internals")]
+pub(super) mod fuzzing {
+    //! What `plugin::fuzzing` reaches of the private modules above.
+    pub(crate) use super::content_type::content_type;
+    pub(crate) use super::path::relative_path;
+    pub(crate) use super::range::{ByteRange, byte_range};
+}
 use super::negotiate::{AcceptEncoding, Coding};
 use crate::body::Body;
 use crate::request::Request;

@@ -82,7 +82,7 @@ pub(super) enum Target {
 
 /// The names of the decoded `capture` (a trailing slash already removed), or `None` when
 /// any of them is not a normal file name; see [`StaticFiles`].
-pub(super) fn relative_path(capture: &str, show_dot_files: bool) -> Option<Vec<&str>> {
+pub(crate) fn relative_path(capture: &str, show_dot_files: bool) -> Option<Vec<&str>> {
     capture
         .split('/')
         .map(|name| is_normal_name(name, show_dot_files).then_some(name))

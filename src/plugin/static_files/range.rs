@@ -2,7 +2,7 @@
 
 /// What a `Range` header asks of a representation of `len` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ByteRange {
+pub(crate) enum ByteRange {
     /// The whole representation, 200: no usable range (malformed, several, other units).
     Whole,
     /// 206 with these bytes, `last` included.
@@ -15,7 +15,7 @@ pub(super) enum ByteRange {
 /// `first-last` (`last` clamped to the end), `first-`, and `-suffix` (the last bytes).
 /// Numbers too large for `u64` saturate: a huge `first` is past the end, a huge `last` or
 /// suffix covers the rest.
-pub(super) fn byte_range(value: &str, len: u64) -> ByteRange {
+pub(crate) fn byte_range(value: &str, len: u64) -> ByteRange {
     let Some((unit, set)) = value.trim().split_once('=') else {
         return ByteRange::Whole;
     };
