@@ -1,4 +1,10 @@
 //! `Content-Type` by file extension.
+//!
+//! A table of our own rather than `mime_guess`: with the five entries where its first
+//! answer is worse (`mjs`, `map`, `xml`, `woff`, `otf`) and `charset=utf-8` added, it took
+//! 1.21-1.39 µs for the ten names of `benches/plugins.rs` against 0.47-0.54 µs here; and
+//! the types it adds for archives (`.7z`, `.rar`, `.xz`) are ones `Compression` would then
+//! gzip, where `application/octet-stream` is skipped.
 
 use std::path::Path;
 
