@@ -1,5 +1,12 @@
 //! Cookies (RFC 6265): reading the request's `Cookie` headers ([`Request::cookie`],
 //! [`Request::cookies`]) and sending `Set-Cookie` ([`SetCookie`], [`Response::with_cookie`]).
+//!
+//! Not the `cookie` crate: parsing with it (`Cookie::split_parse`, or `Cookie::parse` per
+//! pair) made `Request::cookie` on a 7-pair header about 2.5 times slower in
+//! `benches/plugins.rs` (0.87-0.91 µs against 0.35 µs); its `percent-encode` decoding
+//! cannot hand out the `&str` borrowed from the request that `cookie()` returns; and its
+//! `Set-Cookie` writes attributes in another order, does no validation (ours is the API's
+//! point), and brings the `time` crate.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

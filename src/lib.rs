@@ -181,6 +181,7 @@ pub use server::{RunningServer, Server, ServerBuilder, ShutdownHandle, ShutdownR
 pub mod __private {
     pub use crate::http1::fuzzing::*;
     pub use crate::metrics::bench::MetricsRecorder;
+    pub use crate::plugin::fuzzing::*;
 }
 
 /// Re-exported so that users need no direct dependency for status codes, methods and headers.

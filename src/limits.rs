@@ -115,6 +115,7 @@ impl Default for Limits {
 
 impl Limits {
     /// The longest request head, in bytes; longer gets 431.
+    #[must_use]
     pub fn max_head_bytes(mut self, bytes: usize) -> Self {
         self.max_head_bytes = bytes;
         self
@@ -122,18 +123,21 @@ impl Limits {
 
     /// The most header fields in a request (1 to [`MAX_HEADERS_CAP`]; the server's `bind`
     /// refuses others); more gets 431.
+    #[must_use]
     pub fn max_headers(mut self, count: usize) -> Self {
         self.max_headers = count;
         self
     }
 
     /// The longest request target, in bytes; longer gets 414.
+    #[must_use]
     pub fn max_uri_bytes(mut self, bytes: usize) -> Self {
         self.max_uri_bytes = bytes;
         self
     }
 
     /// The largest request body, in bytes; larger gets 413.
+    #[must_use]
     pub fn max_body_bytes(mut self, bytes: u64) -> Self {
         self.max_body_bytes = bytes;
         self
@@ -142,6 +146,7 @@ impl Limits {
     /// What the request bodies of parked connections (those waiting for the rest of a
     /// body) may hold together; past it, such a request gets 503 and the connection closes.
     /// Keep it at least `max_body_bytes`.
+    #[must_use]
     pub fn max_parked_body_bytes(mut self, bytes: u64) -> Self {
         self.max_parked_body_bytes = bytes;
         self
@@ -149,6 +154,7 @@ impl Limits {
 
     /// Time from a request's first byte to the end of its head; then 408 and close. Over
     /// TLS, the handshake must also be done within it, counted from accept.
+    #[must_use]
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout.min(MAX_TIMEOUT);
         self
@@ -156,12 +162,14 @@ impl Limits {
 
     /// Time to receive a request body, from the first time it has to be waited for; then
     /// 408 and close.
+    #[must_use]
     pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
         self.body_read_timeout = timeout.min(MAX_TIMEOUT);
         self
     }
 
     /// How long an idle keep-alive connection stays open.
+    #[must_use]
     pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
         self.keep_alive_timeout = timeout.min(MAX_TIMEOUT);
         self
@@ -169,6 +177,7 @@ impl Limits {
 
     /// Time a client that does not read is given to take more of its response (the
     /// connection waits parked, holding no worker); then it is closed.
+    #[must_use]
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout.min(MAX_TIMEOUT);
         self
@@ -215,8 +224,10 @@ mod tests {
             .keep_alive_timeout(Duration::MAX);
         assert_eq!(limits.write_timeout, MAX_TIMEOUT);
         assert_eq!(limits.keep_alive_timeout, MAX_TIMEOUT);
-        let mut raw = Limits::default();
-        raw.body_read_timeout = Duration::MAX;
+        let raw = Limits {
+            body_read_timeout: Duration::MAX,
+            ..Limits::default()
+        };
         assert_eq!(raw.saturated().body_read_timeout, MAX_TIMEOUT);
         let now = Instant::now();
         assert!(deadline_after(now, Duration::MAX) > now);

@@ -9,15 +9,9 @@
 
 use std::fmt;
 
-use crate::body::RequestBody;
-use crate::head::RawHeaders;
-use crate::http1::{
-    AfterTurn, ConnState, Decision, ReadBuf, Reply, Service, Switch, turn_in_memory,
-};
-use crate::io::MemoryStream;
 use crate::limits::Limits;
-use crate::live::{LiveUpgrade, Upgrade};
-use crate::router::{RoutePlan, Router};
+use crate::router::Router;
+use crate::server::InProcessServer;
 
 /// An in-process client for a [`Router`]; see the module docs.
 ///
@@ -41,14 +35,13 @@ use crate::router::{RoutePlan, Router};
 /// # Ok::<(), switchyard::testing::TestError>(())
 /// ```
 pub struct TestClient {
-    router: Router,
-    limits: Limits,
+    server: InProcessServer,
 }
 
 impl fmt::Debug for TestClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestClient")
-            .field("limits", &self.limits)
+            .field("limits", self.server.limits())
             .finish_non_exhaustive()
     }
 }
@@ -72,41 +65,22 @@ impl TestClient {
     /// A client for `router`, with the server's default [`Limits`].
     pub fn new(router: Router) -> Self {
         Self {
-            router,
-            limits: Limits::default(),
+            server: InProcessServer::new(router, Limits::default()),
         }
     }
 
     /// Uses `limits` instead of the defaults (as `ServerBuilder::limits` would).
     #[must_use]
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
+    pub fn limits(self, limits: Limits) -> Self {
+        Self {
+            server: self.server.with_limits(limits),
+        }
     }
 
     /// Sends `bytes` on one connection, as a client that then waits; returns every byte
     /// the server wrote until it closed the connection or waited for more input.
     pub fn send_raw(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut stream = MemoryStream::new(bytes);
-        let mut buf = ReadBuf::default();
-        let mut state = ConnState::default();
-        let service = RouterService(&self.router);
-        // Each turn serves at least one request or ends the connection, or waits.
-        for _ in 0..=bytes.len() {
-            match turn_in_memory(
-                &mut stream,
-                &mut buf,
-                &mut state,
-                &self.limits,
-                false,
-                &service,
-            ) {
-                AfterTurn::Close | AfterTurn::Wait { .. } if !stream.has_input() => break,
-                AfterTurn::Close | AfterTurn::Upgrade => break,
-                _ => {}
-            }
-        }
-        stream.output
+        self.server.exchange(bytes, &[], &[])
     }
 
     /// Sends one request and returns the response. A `Host` header is added when missing,
@@ -234,44 +208,6 @@ impl TestResponse {
     /// The response as an `http::Response`.
     pub fn into_inner(self) -> http::Response<Vec<u8>> {
         self.0
-    }
-}
-
-/// The router as the engine's service, as the server has it (one pool: no moves).
-struct RouterService<'a>(&'a Router);
-
-impl Service for RouterService<'_> {
-    type Plan = RoutePlan;
-    type Upgrade = Upgrade;
-
-    fn decide(&self, head: &http::request::Parts) -> (Decision, RoutePlan) {
-        let plan = self.0.plan(&head.method, &head.uri);
-        let (_, streamed_body_limit) = self.0.placement(&plan);
-        let decision = Decision {
-            streamed_body_limit,
-            ..Decision::default()
-        };
-        (decision, plan)
-    }
-
-    fn call(
-        &self,
-        head: http::request::Parts,
-        headers: RawHeaders,
-        body: RequestBody,
-        plan: RoutePlan,
-    ) -> Reply<Upgrade> {
-        let mut response = self.0.serve_parts(head, headers, body, None, false, plan);
-        // The switching response's head is sent; the live protocol is not served here.
-        let switch = response
-            .extensions_mut()
-            .remove::<LiveUpgrade>()
-            .and_then(|live| live.take())
-            .map(|upgrade| match upgrade {
-                Upgrade::WebSocket(_) => (Switch::Upgrade, upgrade),
-                Upgrade::Events(_) => (Switch::Stream, upgrade),
-            });
-        Reply { response, switch }
     }
 }
 

@@ -815,6 +815,38 @@ fn brotli_is_preferred_over_gzip_when_both_are_enabled_and_accepted() {
     assert_eq!(header(&head, "content-length"), "12");
 }
 
+/// `Accept-Encoding` is read as `Compression` reads it (the `negotiate` module): a sibling is
+/// sent only when its coding is preferred at least as much as `identity`, and `q=0` for a
+/// coding excludes it wherever it stands.
+#[test]
+fn a_sibling_is_sent_only_when_preferred_to_identity_and_never_when_excluded() {
+    let site = Site::new("negotiation");
+    site.write("app.js", "console.log('plain')");
+    site.write("app.js.gz", "GZIP BYTES");
+    let server = serve(StaticFiles::new(&site.root).precompressed_gzip(true));
+    let addr = server.local_addr();
+    let cases = [
+        ("gzip;q=0.5", "GZIP BYTES"),
+        ("gzip, identity", "GZIP BYTES"),
+        ("gzip;q=0.5, identity", "console.log('plain')"),
+        ("gzip, gzip;q=0", "console.log('plain')"),
+        ("gzip;q=0, x-gzip", "console.log('plain')"),
+        ("*;q=0.5, identity;q=0.4", "GZIP BYTES"),
+        ("identity;q=0", "console.log('plain')"),
+    ];
+    for (accept, body) in cases {
+        let reply = fetch(
+            addr,
+            "GET",
+            "/assets/app.js",
+            &[("Accept-Encoding", accept)],
+        );
+        assert_eq!(reply.status, 200, "{accept}");
+        assert_eq!(reply.text(), body, "{accept}");
+        assert_eq!(header(&reply, "vary"), "accept-encoding", "{accept}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // A slow download holds no worker
 // ---------------------------------------------------------------------------------------

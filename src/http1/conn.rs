@@ -599,7 +599,8 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
     }
 }
 
-/// One turn of a connection over an in-memory stream (tests, fuzzing, `crate::testing`).
+/// One turn of a connection over an in-memory stream (the engine's tests, fuzzing).
+#[cfg(any(test, feature = "__internals"))]
 pub(crate) fn turn_in_memory<F: Service>(
     stream: &mut crate::io::MemoryStream,
     buf: &mut ReadBuf,

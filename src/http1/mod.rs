@@ -27,7 +27,7 @@ mod state;
 mod write;
 
 pub(crate) use clock::TurnClock;
-pub(crate) use conn::{Conn, ConnConfig, turn_in_memory};
+pub(crate) use conn::{Conn, ConnConfig};
 pub(crate) use decode::ChunkedDecoder;
 pub(crate) use encode::{encode_chunk, write_rejection};
 pub(crate) use read_buf::ReadBuf;

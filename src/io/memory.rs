@@ -128,11 +128,13 @@ impl MemorySocket {
     }
 
     /// Appends input, as if the client sent it.
+    #[cfg(test)]
     pub(crate) fn send(&self, bytes: &[u8]) {
         self.lock().input.extend_from_slice(bytes);
     }
 
     /// Everything the server wrote so far.
+    #[cfg(test)]
     pub(crate) fn output(&self) -> Vec<u8> {
         self.lock().output.clone()
     }

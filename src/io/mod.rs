@@ -18,7 +18,9 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) use memory::{MemorySocket, MemoryStream};
+pub(crate) use memory::MemorySocket;
+#[cfg(any(test, feature = "__internals"))]
+pub(crate) use memory::MemoryStream;
 
 /// At most this much unread input is discarded before closing a connection after an error,
 /// so that the close does not turn into a TCP reset that destroys the answer in flight.

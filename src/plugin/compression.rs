@@ -21,6 +21,7 @@ use http::header::{
     ETAG, HeaderMap, HeaderValue,
 };
 
+use super::negotiate::{AcceptEncoding, Choice, Coding};
 use super::{Plugin, append_vary};
 use crate::body::{Body, Kind, STREAM_READ_BYTES};
 use crate::middleware::{Middleware, Next};
@@ -67,8 +68,9 @@ const NOT_ACCEPTABLE_MESSAGE: &str =
 /// [`Plugin`]) on a router.
 ///
 /// **Negotiation** (RFC 9110 §12.5.3). `Accept-Encoding` is read with its q-values: `gzip`
-/// and `x-gzip` name gzip, `*` stands for every coding not listed, `q=0` excludes one, and
-/// entries that do not parse are ignored. gzip is chosen when its q-value is above 0 and at
+/// and `x-gzip` name gzip, `*` stands for every coding not listed, `q=0` excludes one,
+/// entries that do not parse are ignored, and a coding listed twice gets the lower of its
+/// q-values (so `q=0` excludes it wherever it stands). gzip is chosen when its q-value is above 0 and at
 /// least that of `identity` (which, when neither it nor `*` is listed, ranks below every
 /// listed coding); otherwise the response goes out as it is, as it does without
 /// `Accept-Encoding` or with an empty one. A client that excludes `identity`
@@ -343,81 +345,14 @@ enum Negotiated {
     NotAcceptable,
 }
 
-/// q-values in thousandths: `q=1` is 1000.
-type Weight = u16;
-
-/// The weight of `identity` when no entry names it (nor `*`): acceptable (RFC 9110
-/// §12.5.3), and below any coding the client did name.
-const IMPLICIT_IDENTITY_WEIGHT: Weight = 1;
-
-/// Reads every `Accept-Encoding` line (RFC 9110 §12.5.3). Entries that do not parse are
-/// ignored, as is a line that is not visible ASCII.
+/// What `headers`' `Accept-Encoding` allows of gzip and identity, by the rule of the
+/// `negotiate` module (RFC 9110 §12.5.3).
 fn negotiate(headers: &HeaderMap) -> Negotiated {
-    let (mut gzip, mut identity, mut any) = (None, None, None);
-    let entries = headers
-        .get_all(ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(parse_entry);
-    for (coding, weight) in entries {
-        let slot = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
-            &mut gzip
-        } else if coding.eq_ignore_ascii_case("identity") {
-            &mut identity
-        } else if coding == "*" {
-            &mut any
-        } else {
-            continue;
-        };
-        // A coding listed twice: the more favourable entry counts.
-        *slot = Some(slot.map_or(weight, |old: Weight| old.max(weight)));
-    }
-    let gzip = gzip.or(any).unwrap_or(0);
-    let identity = identity.or(any).unwrap_or(IMPLICIT_IDENTITY_WEIGHT);
-    if gzip > 0 && gzip >= identity {
-        Negotiated::Gzip
-    } else if identity > 0 {
-        Negotiated::Identity
-    } else {
-        Negotiated::NotAcceptable
-    }
-}
-
-/// One `Accept-Encoding` entry: `coding [ OWS ";" OWS "q=" qvalue ]`. Parameters other than
-/// `q` are ignored; an invalid `q` makes the entry invalid.
-fn parse_entry(entry: &str) -> Option<(&str, Weight)> {
-    let mut parts = entry.split(';');
-    let coding = parts.next()?.trim();
-    if coding.is_empty() {
-        return None;
-    }
-    let mut weight = 1000;
-    for param in parts {
-        let (name, value) = param.split_once('=')?;
-        if name.trim().eq_ignore_ascii_case("q") {
-            weight = parse_qvalue(value.trim())?;
-        }
-    }
-    Some((coding, weight))
-}
-
-/// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )` (RFC 9110 §12.4.2), in
-/// thousandths.
-fn parse_qvalue(text: &str) -> Option<Weight> {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let thousandths = fraction
-        .bytes()
-        .zip([100, 10, 1])
-        .map(|(digit, scale)| Weight::from(digit - b'0') * scale)
-        .sum::<Weight>();
-    match whole {
-        "0" => Some(thousandths),
-        "1" if thousandths == 0 => Some(1000),
-        _ => None,
+    match AcceptEncoding::from_headers(headers).choose(&[Coding::Gzip]) {
+        Choice::Coding(Coding::Gzip) => Negotiated::Gzip,
+        // Only gzip is offered.
+        Choice::Coding(Coding::Br) | Choice::Identity => Negotiated::Identity,
+        Choice::NotAcceptable => Negotiated::NotAcceptable,
     }
 }
 
@@ -584,30 +519,6 @@ mod tests {
 
     fn compress(accept_encoding: &str, response: Response) -> Response {
         Compression::new().respond(accept(&[accept_encoding]), response)
-    }
-
-    #[test]
-    fn qvalues_parse_per_rfc_9110() {
-        assert_eq!(parse_qvalue("1"), Some(1000));
-        assert_eq!(parse_qvalue("1.000"), Some(1000));
-        assert_eq!(parse_qvalue("1."), Some(1000));
-        assert_eq!(parse_qvalue("0"), Some(0));
-        assert_eq!(parse_qvalue("0.5"), Some(500));
-        assert_eq!(parse_qvalue("0.05"), Some(50));
-        assert_eq!(parse_qvalue("0.001"), Some(1));
-        for invalid in ["1.001", "2", "0.0001", ".5", "-0", "0.5x", "", "0,5"] {
-            assert_eq!(parse_qvalue(invalid), None, "{invalid:?}");
-        }
-    }
-
-    #[test]
-    fn entries_parse_with_whitespace_case_and_other_parameters() {
-        assert_eq!(parse_entry(" gzip "), Some(("gzip", 1000)));
-        assert_eq!(parse_entry("gzip ; Q=0.5"), Some(("gzip", 500)));
-        assert_eq!(parse_entry("gzip;level=1;q=0"), Some(("gzip", 0)));
-        assert_eq!(parse_entry("gzip;q=1.5"), None);
-        assert_eq!(parse_entry("gzip;q"), None);
-        assert_eq!(parse_entry(" "), None);
     }
 
     #[test]

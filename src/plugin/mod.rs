@@ -1,14 +1,21 @@
 //! [`Plugin`]: a named bundle of routes, middleware and state, and the ones that ship:
-//! [`Health`], [`AccessLog`], [`Metrics`], [`Cors`] and (feature `compression`)
-//! `Compression`; and [`StaticFiles`], a router of files to nest.
+//! [`Health`], [`AccessLog`], [`Metrics`], [`Cors`], [`HttpsRedirect`] and (feature
+//! `compression`) `Compression`; and [`StaticFiles`], a router of files to nest. The
+//! plugins are also at the crate root; their builders, errors and defaults are here.
 
 mod access_log;
 #[cfg(feature = "compression")]
 mod compression;
 mod cors;
+/// Entry points for benches and fuzz targets (feature `__internals`).
+#[cfg(feature = "__internals")]
+#[doc(hidden)]
+#[allow(unreachable_pub, missing_docs)] // reachable only through `__private`, not semver
+pub mod fuzzing;
 mod health;
 mod https_redirect;
 mod metrics;
+mod negotiate;
 mod static_files;
 
 pub use crate::error::CorsError;

@@ -398,8 +398,14 @@ impl ServerBuilder {
     /// What the poller and the workers of a server with these settings share. The pools'
     /// tags follow their order: the main pool's is the default, the named ones' their
     /// position after it.
-    pub(super) fn into_shared(self) -> Result<Shared> {
-        let router = self.router.check()?;
+    pub(super) fn into_shared(mut self) -> Result<Shared> {
+        let router = std::mem::take(&mut self.router).check()?;
+        Ok(self.shared_with(router))
+    }
+
+    /// [`into_shared`](Self::into_shared) serving `router` as it is (registration errors
+    /// not checked: the first registration of a conflict serves).
+    pub(super) fn shared_with(self, router: Router) -> Shared {
         let streams_bodies = router.streams_bodies();
         let pool_tags = self
             .pools
@@ -414,7 +420,7 @@ impl ServerBuilder {
             pool_names.len(),
             router.metrics_layout(),
         ));
-        Ok(Shared {
+        Shared {
             counters,
             pool_names,
             live_count: Arc::default(),
@@ -433,7 +439,7 @@ impl ServerBuilder {
             shutdown_delay: self.shutdown_delay,
             #[cfg(feature = "tls")]
             tls: self.tls,
-        })
+        }
     }
 
     fn validate(&self) -> Result<()> {
@@ -497,11 +503,13 @@ mod tests {
 
     #[test]
     fn timeouts_past_max_timeout_saturate() {
-        let mut unsaturated = Limits::default();
-        unsaturated.keep_alive_timeout = Duration::MAX;
-        unsaturated.header_read_timeout = Duration::MAX;
-        unsaturated.body_read_timeout = Duration::MAX;
-        unsaturated.write_timeout = Duration::MAX;
+        let unsaturated = Limits {
+            keep_alive_timeout: Duration::MAX,
+            header_read_timeout: Duration::MAX,
+            body_read_timeout: Duration::MAX,
+            write_timeout: Duration::MAX,
+            ..Limits::default()
+        };
         let builder = ServerBuilder::default()
             .limits(unsaturated)
             .drain_timeout(Duration::MAX);

@@ -29,6 +29,7 @@
 mod builder;
 mod connection;
 mod handle;
+mod in_process;
 mod outcome;
 mod poller;
 mod protocol;
@@ -51,6 +52,7 @@ use mio::{Interest, Poll, Waker};
 
 pub use builder::ServerBuilder;
 pub use handle::ShutdownHandle;
+pub(crate) use in_process::InProcessServer;
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;

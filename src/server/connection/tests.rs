@@ -2,15 +2,13 @@
 //! it: short reads and would-blocks anywhere, partial writes, protocol switches, and TLS
 //! records split at any byte.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::Connection;
 use crate::http1::RouteTag;
 use crate::io::{MemorySocket, Socket};
-use crate::limits::Limits;
 use crate::live::outbox::Wake;
 use crate::live::{Message, WebSocket};
 use crate::request::Request;
@@ -233,7 +231,11 @@ mod tls {
     use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
     use rustls::{ClientConfig, ClientConnection, RootCertStore};
 
+    use std::io::Write;
+    use std::time::Duration;
+
     use super::*;
+    use crate::limits::Limits;
 
     /// A server certificate for `localhost` and a client that trusts it.
     fn configs() -> (crate::tls::TlsConfig, Arc<ClientConfig>) {
