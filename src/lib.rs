@@ -182,6 +182,7 @@ pub mod __private {
     pub use crate::http1::fuzzing::*;
     pub use crate::metrics::bench::MetricsRecorder;
     pub use crate::plugin::fuzzing::*;
+    pub use crate::server::fuzzing::*;
 }
 
 /// Re-exported so that users need no direct dependency for status codes, methods and headers.

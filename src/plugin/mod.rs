@@ -108,6 +108,25 @@ fn append_vary(headers: &mut HeaderMap, names: &[HeaderName]) {
     headers.append(VARY, value);
 }
 
+/// Helpers the plugins' unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use http::HeaderMap;
+    use http::header::{HeaderName, HeaderValue};
+
+    /// A header map of `pairs`, in order (repeated names append).
+    pub(crate) fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

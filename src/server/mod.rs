@@ -28,6 +28,10 @@
 
 mod builder;
 mod connection;
+/// Entry points for fuzz targets (feature `__internals`).
+#[cfg(feature = "__internals")]
+#[allow(unreachable_pub, missing_docs)] // reachable only through `__private`, not semver
+pub mod fuzzing;
 mod handle;
 mod in_process;
 mod outcome;

@@ -174,20 +174,9 @@ fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use http::StatusCode;
-    use http::header::{HeaderName, HeaderValue};
 
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        map
-    }
+    use crate::plugin::test_support::headers;
 
     fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
         response

@@ -196,17 +196,7 @@ mod tests {
 
     use super::*;
     use crate::plugin::cors::{Cors, CorsBuilder};
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        map
-    }
+    use crate::plugin::test_support::headers;
 
     fn listed() -> CorsBuilder {
         Cors::builder().allow_origins(["https://app.example"])

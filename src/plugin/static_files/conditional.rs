@@ -238,20 +238,9 @@ fn parse_entity_tag(input: &str) -> Option<(EntityTag<'_>, &str)> {
 
 #[cfg(test)]
 mod tests {
-    use http::HeaderValue;
 
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        map
-    }
+    use crate::plugin::test_support::headers;
 
     const MTIME_SECS: u64 = 1_700_000_000;
     const DATE_AT_MTIME: &str = "Tue, 14 Nov 2023 22:13:20 GMT";
