@@ -6,17 +6,18 @@
 #   benches/live-bench.sh [ROUNDS]      (default 3)
 #
 # Each server runs pinned to CPU 1 with --threads 8 (the harness's setting), the load tool
-# (examples/live_load.rs) on CPU 0. Server CPU per round trip / per delivered message is
+# (benches/live-load, a crate of its own) on CPU 0. Server CPU per round trip / per delivered message is
 # read from /proc (user + system, all threads). Needs `ulimit -n` above 10,100.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 PORT=${PORT:-3931}
-cargo build --release --example reference --example live_load >/dev/null 2>&1
+cargo build --release --example reference >/dev/null 2>&1
+cargo build --release --manifest-path benches/live-load/Cargo.toml >/dev/null 2>&1
 PEER_TARGET=${PEER_TARGET:-$PWD/benches/peers/tokio-ws/target}
 (cd benches/peers/tokio-ws && CARGO_TARGET_DIR=$PEER_TARGET cargo build --release >/dev/null 2>&1)
 PEER=$PEER_TARGET/release/peer-tokio-ws
-LOAD=target/release/examples/live_load
+LOAD=benches/live-load/target/release/live-load
 declare -A CMD=(
   [switchyard]="target/release/examples/reference --addr 127.0.0.1:$PORT --threads 8"
   [tokio-tungstenite]="$PEER --addr 127.0.0.1:$PORT --threads 8"

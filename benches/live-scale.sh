@@ -5,12 +5,13 @@
 #
 #   benches/live-scale.sh [N]        (default 10000; needs `ulimit -n` above N + 100)
 #
-# Builds the reference app and the load tool (examples/live_load.rs) in release mode.
+# Builds the reference app and the load tool (benches/live-load, a crate of its own) in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
 PORT=${PORT:-3917}
-cargo build --release --example reference --example live_load >/dev/null 2>&1
+cargo build --release --example reference >/dev/null 2>&1
+cargo build --release --manifest-path benches/live-load/Cargo.toml >/dev/null 2>&1
 BIN=target/release/examples
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 threads() { awk '/^Threads/ {print $2}' "/proc/$1/status"; }
@@ -27,10 +28,10 @@ for kind in ws sse; do
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/plaintext" >/dev/null && break; sleep 0.1; done
   # Warm up: serve some requests and one live connection, so the baseline holds the
   # buffers every server has.
-  "$BIN/live_load" "127.0.0.1:$PORT" "hold-$kind" 10 1 >/dev/null
+  benches/live-load/target/release/live-load "127.0.0.1:$PORT" "hold-$kind" 10 1 >/dev/null
   before=$(rss_kib $SERVER)
   idle_ms=$(plaintext_ms)
-  "$BIN/live_load" "127.0.0.1:$PORT" "hold-$kind" "$N" 8 > /tmp/live-scale.out &
+  benches/live-load/target/release/live-load "127.0.0.1:$PORT" "hold-$kind" "$N" 8 > /tmp/live-scale.out &
   CLIENT=$!
   for _ in $(seq 600); do grep -q holding /tmp/live-scale.out 2>/dev/null && break; sleep 0.1; done
   grep -q holding /tmp/live-scale.out || { echo "could not open $N $kind connections"; cat /tmp/live-scale.out; exit 1; }

@@ -1,5 +1,9 @@
-//! The reference app: exactly the contract in `shared/reference-app.md`, the app every
-//! benchmark and acceptance run drives.
+//! The reference app: the app every benchmark and acceptance run drives, to the contract
+//! the load harness and its peer servers share (`reference-app.md`, kept beside the harness,
+//! outside this repository): the core routes (`/plaintext`, `/json`, `/users/{id}`,
+//! `/files/{*path}`, `POST /echo`, `/sleep/{ms}`, `/stream/{n}`, `/panic`) and the
+//! capability routes and flags built so far (`/ws`, `/broadcast`, `/events`, `--static`,
+//! `--metrics`, `--compress`, `--cors`, `--tls-cert`/`--tls-key`, `--shutdown-delay-ms`).
 //!
 //! `reference --addr 127.0.0.1:PORT --threads N`; SIGTERM or SIGINT shut it down gracefully
 //! (stop accepting, finish in-flight requests, exit 0). With `--tls-cert FILE --tls-key FILE`

@@ -446,7 +446,7 @@ pub enum InvalidCookie {
     },
 }
 
-/// A CORS configuration that [`CorsBuilder::build`](crate::CorsBuilder::build) refuses,
+/// A CORS configuration that [`CorsBuilder::build`](crate::plugin::CorsBuilder::build) refuses,
 /// rather than panicking or sending headers that browsers reject.
 ///
 /// # Examples

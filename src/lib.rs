@@ -67,7 +67,7 @@
 //! drains, and is not read meanwhile), or a client that pipelines without pause (a turn
 //! serves at most 16 requests, then the connection goes to the back of the queue).
 //!
-//! Timeouts saturate at [`MAX_TIMEOUT`] (100 years): `Duration::MAX` means "never".
+//! Timeouts saturate at [`MAX_TIMEOUT`](limits::MAX_TIMEOUT) (100 years): `Duration::MAX` means "never".
 //!
 //! Framing follows RFC 9112 §6 strictly: `Content-Length` must be digits (identical repeats
 //! fold), `Transfer-Encoding` must end in `chunked`, both together are refused (400), lines
@@ -104,8 +104,13 @@
 //! middleware is logged (feature `log`) and becomes a 500 at the layer that panicked, so
 //! the middleware around it still sees that response, in a server and through
 //! [`Router::handle`] alike.
-//! Only [`ThreadPool::new`] panics, on a zero size; [`ThreadPool::build`] is its fallible
-//! twin.
+//! The library panics only where a caller passes a value that can never be valid, and says
+//! so under `# Panics`: [`ThreadPool::new`] with a zero size, [`Response::with_header`]
+//! and the [`SetCookie`] constructors with a name or value that is not valid on the wire,
+//! [`StaticFiles::cache_control`] with an invalid header value. Each has a fallible twin
+//! or a checked form ([`ThreadPool::build`](pool::ThreadPoolBuilder::build),
+//! [`Response::try_with_header`], [`SetCookie::try_new`]); the server itself never panics
+//! on what a client sends.
 //!
 //! # Cargo features
 //!

@@ -18,7 +18,7 @@
 //! takes what the socket has (`read_tls`, `process_new_packets`), writes what the socket takes,
 //! and parks the connection. A client that opens a connection and sends nothing, or stops
 //! mid-handshake, costs no worker, and is closed at the
-//! [header read timeout](crate::ServerBuilder::header_read_timeout) counted from accept.
+//! [header read timeout](crate::Limits::header_read_timeout) counted from accept.
 //! Decrypted requests go through the same HTTP/1.1 engine as plain ones (limits,
 //! pipelining, the per-turn budget). A connection closes with a TLS `close_notify` alert after
 //! a `Connection: close` response and when a graceful shutdown closes it idle.

@@ -15,7 +15,7 @@ pub const DEFAULT_METRICS_PATH: &str = "/metrics";
 
 type Families = Arc<dyn Fn(&mut MetricsPage) + Send + Sync>;
 
-/// Serves the server's metrics ([`MetricsSnapshot`](crate::MetricsSnapshot)) at
+/// Serves the server's metrics ([`MetricsSnapshot`](crate::metrics::MetricsSnapshot)) at
 /// `GET /metrics` in the Prometheus text exposition format 0.0.4, then the application's
 /// own families ([`families`](Self::families)).
 ///

@@ -209,7 +209,7 @@ impl ServerBuilder {
     }
 
     /// Whether the server counts responses by status class and route and times each route
-    /// (default: yes; see [`MetricsHandle`](crate::MetricsHandle)). Off, only connection
+    /// (default: yes; see [`MetricsHandle`](crate::metrics::MetricsHandle)). Off, only connection
     /// and pool gauges and accept counters move, and a request costs two clock reads and a
     /// few atomic increments less.
     pub fn metrics(mut self, enabled: bool) -> Self {

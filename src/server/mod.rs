@@ -11,20 +11,26 @@
 //!                                                     or budget spent
 //! ```
 //!
-//! Modules, each one concept; each imports only modules listed below it:
+//! A connection is a socket, a transport and a protocol; its turn returns one
+//! [`Outcome`](outcome::Outcome) that the worker acts on. Modules, each one concept; each
+//! imports only modules listed below it:
 //!
-//! - `poller`: accept, timers, supervision, moves between pools. Imported by nothing
-//!   but this module.
-//! - `turn`: the worker side: one connection's turn, and the runner loop. Uses
-//!   `scheduler`, `table`, `connection`, `waker`, `reject`.
+//! - `poller`: accept, timers, supervision, moves between pools, the drain sequence.
+//!   Imported by nothing but this module.
+//! - `turn`: the worker side: one connection's turn, then park / requeue / move / close as
+//!   its outcome says; the runner loop of the main pool.
 //! - `scheduler`: the ready queue, the readiness poll and the runner count.
 //! - `table`: the connection table, sole owner of every connection's state and counters.
-//! - `connection`: a connection and its turn through the HTTP/1.1 engine (`crate::http1`)
-//!   with the router as the service, or, once it switched protocols, through `live`.
-//! - `live`: a live connection's turn (WebSocket, event stream) and its timers.
-//! - `tls` (feature `tls`): a connection's rustls session, driven in its turns.
-//! - `waker`, `reject`: waking the poller; answering a connection that is not served.
-//! - `builder`, `handle`: the public API.
+//! - `in_process`: the same connection code over an in-memory socket, with no thread
+//!   (`testing::TestClient`, fuzz targets).
+//! - `connection`: a connection = socket × transport (`transport`: plain, or `tls`: a
+//!   rustls session) × protocol; the transport is driven once for every protocol.
+//! - `protocol`: what a connection speaks: `http1` (the engine in `crate::http1`), and the
+//!   live protocols a response switches to, `websocket` and `events`.
+//! - `service`: the router as the HTTP/1.1 engine's service (pools, metrics, admission of
+//!   live connections).
+//! - `outcome`: how a turn ends, what a parked connection waits for.
+//! - `waker`: waking the poller; `builder`, `handle`: the public API.
 
 mod builder;
 mod connection;

@@ -96,7 +96,7 @@ const DEFAULT_INDEX_FILE: &str = "index.html";
 /// - **Precompressed files**, opt-in ([`precompressed_br`](Self::precompressed_br),
 ///   [`precompressed_gzip`](Self::precompressed_gzip)): when `app.js.br` or `app.js.gz` sits
 ///   next to `app.js` and `Accept-Encoding` prefers that coding to `identity` (read as
-///   [`Compression`](crate::Compression) reads it: q-values honored, `q=0` excludes,
+///   `Compression` (feature `compression`) reads it: q-values honored, `q=0` excludes,
 ///   a coding listed twice gets its lower q-value, an unlisted `identity` ranks below
 ///   every listed coding; `br` first on a tie), it is sent instead, with `Content-Encoding`, the original's
 ///   `Content-Type` and an `ETag` of its own. Once either is enabled, every 200, 206 and 304
