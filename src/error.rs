@@ -33,7 +33,7 @@ pub enum Error {
     #[error("invalid server configuration: {0}")]
     Config(&'static str),
     /// A route runs on a worker pool that was not declared with
-    /// [`ServerBuilder::pool`](crate::ServerBuilder::pool).
+    /// [`ServerBuilder::worker_pool`](crate::ServerBuilder::worker_pool).
     #[error("routes use worker pool {name:?}, which the server does not declare")]
     UnknownPool {
         /// The pool's name.

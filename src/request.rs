@@ -246,10 +246,10 @@ impl Request {
     ///     })
     ///     .stream_bodies(1 << 30) // up to 1 GiB, never held in memory
     ///     // The handler blocks on the client's upload: its own pool, not the main one.
-    ///     .pool("uploads");
+    ///     .on_pool("uploads");
     /// let res = router.handle(http::Request::post("/count").body("hello")?);
     /// assert_eq!(res.into_body_bytes()?, b"5 bytes");
-    /// // Served with `Server::builder().pool("uploads", 4).app(router)`.
+    /// // Served with `Server::builder().worker_pool("uploads", 4).app(router)`.
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn body_reader(&self) -> BodyReader<'_> {

@@ -269,12 +269,12 @@ fn a_saturated_bulkhead_pool_leaves_other_routes_fast() {
             let _ = gate.lock().unwrap().recv_timeout(support::IO_TIMEOUT);
             "slow done"
         })
-        .pool("slow");
+        .on_pool("slow");
     // One main worker: if a slow request ran there, no fast request could be served.
     let server = spawn(
         Server::builder()
             .threads(1)
-            .pool("slow", 1)
+            .worker_pool("slow", 1)
             .app(switchyard::Router::new().merge(slow))
             .route(http::Method::GET, "/fast", |_: &Request| "fast"),
     );
@@ -310,7 +310,7 @@ fn a_saturated_bulkhead_pool_leaves_other_routes_fast() {
 fn an_undeclared_pool_is_an_error_at_bind() {
     let router = switchyard::Router::new()
         .get("/x", |_: &Request| "x")
-        .pool("missing");
+        .on_pool("missing");
     let error = Server::builder()
         .app(router)
         .bind("127.0.0.1:0")

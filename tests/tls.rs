@@ -462,11 +462,11 @@ fn a_streamed_request_body_is_read_over_tls() {
             }
         })
         .stream_bodies(8 << 20)
-        .pool("uploads");
+        .on_pool("uploads");
     let server = spawn(
         Server::builder()
             .threads(1)
-            .pool("uploads", 1)
+            .worker_pool("uploads", 1)
             .tls(pki.config())
             .app(app().merge(uploads)),
     );

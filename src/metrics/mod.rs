@@ -442,7 +442,7 @@ pub struct Timeouts {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PoolMetrics {
-    /// `"main"`, or the name given to `ServerBuilder::pool`.
+    /// `"main"`, or the name given to `ServerBuilder::worker_pool`.
     pub name: String,
     /// Worker threads.
     pub size: usize,

@@ -82,7 +82,7 @@ pub struct Router {
     errors: Vec<RouteError>,
     /// The plugin being installed, which owns the routes registered meanwhile.
     owner: Option<Arc<str>>,
-    /// The named worker pool this router's routes run on; see [`Router::pool`].
+    /// The named worker pool this router's routes run on; see [`Router::on_pool`].
     pool: Option<Arc<str>>,
     /// The body limit of this router's routes if they stream bodies; see
     /// [`Router::stream_bodies`].
@@ -394,7 +394,7 @@ impl Router {
     }
 
     /// Runs this router's routes on the server's worker pool `name`, declared with
-    /// [`ServerBuilder::pool`](crate::ServerBuilder::pool): a bulkhead, so that slow
+    /// [`ServerBuilder::worker_pool`](crate::ServerBuilder::worker_pool): a bulkhead, so that slow
     /// endpoints saturate their own workers and never starve the others. Nest or merge the
     /// router into the application; routes of routers nested into it keep their own pool, if
     /// they have one.
@@ -406,15 +406,15 @@ impl Router {
     ///
     /// let reports = Router::new()
     ///     .get("/reports/{id}", |_: &Request| "a report that takes seconds to build")
-    ///     .pool("slow");
+    ///     .on_pool("slow");
     /// let server = Server::builder()
     ///     .threads(8)
-    ///     .pool("slow", 2) // at most 2 workers ever busy with reports
+    ///     .worker_pool("slow", 2) // at most 2 workers ever busy with reports
     ///     .app(Router::new().get("/ping", |_: &Request| "pong").merge(reports))
     ///     .bind("127.0.0.1:0")?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn pool(mut self, name: &str) -> Self {
+    pub fn on_pool(mut self, name: &str) -> Self {
         self.pool = Some(Arc::from(name));
         self
     }
@@ -424,10 +424,10 @@ impl Router {
     /// `max_body_bytes`, gathered in full first). For uploads larger than memory should hold.
     /// A body the handler does not read to its end closes the connection after the
     /// response. Nest or merge the router into the application, as with
-    /// [`pool`](Self::pool).
+    /// [`on_pool`](Self::on_pool).
     ///
     /// The handler reads with blocking reads (bounded by the body-read timeout), so a slow
-    /// uploader holds its worker: put streaming routes on their own [`pool`](Self::pool), so
+    /// uploader holds its worker: put streaming routes on their own [`on_pool`](Self::on_pool), so
     /// slow uploads can never take the main pool's workers.
     pub fn stream_bodies(mut self, max_bytes: u64) -> Self {
         self.stream_limit = Some(max_bytes);

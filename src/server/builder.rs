@@ -200,10 +200,10 @@ impl ServerBuilder {
     }
 
     /// Declares a named worker pool of `threads` workers (threads `switchyard-{name}-{i}`),
-    /// for the routes of routers marked with [`Router::pool`]: a bulkhead, so that slow
+    /// for the routes of routers marked with [`Router::on_pool`]: a bulkhead, so that slow
     /// endpoints saturate their own workers and the rest keep theirs. Its queue has the
     /// same capacity as the main pool's.
-    pub fn pool(mut self, name: &str, threads: usize) -> Self {
+    pub fn worker_pool(mut self, name: &str, threads: usize) -> Self {
         self.pools.push((name.to_owned(), threads));
         self
     }
