@@ -758,3 +758,95 @@ fn an_inner_nest_without_a_fallback_falls_back_to_its_parents() {
     );
     assert_eq!(get(&app, "/elsewhere").status(), StatusCode::NOT_FOUND);
 }
+
+/// An auth middleware on a nested router, for the shadowing tests: 401 without the token.
+fn guarded_api() -> Router {
+    Router::new()
+        .get("/users", |_: &Request| "users")
+        .middleware(|req: &mut Request, next: Next<'_>| match req.bearer_token() {
+            Some("s3cret") => next.run(req),
+            _ => Response::new(StatusCode::UNAUTHORIZED),
+        })
+}
+
+/// Issue 28 (1): a root catch-all shadowed the nested router's unmatched paths, so its
+/// middleware and fallback never ran (and a POST learnt the catch-all's `Allow`).
+#[test]
+fn a_root_catch_all_does_not_shadow_a_nested_router() {
+    let app = Router::new()
+        .nest("/api", guarded_api())
+        .get("/{*path}", |_: &Request| "catch-all");
+    for method in [Method::GET, Method::POST, Method::OPTIONS, Method::DELETE] {
+        let response = send(&app, method.clone(), "/api/nope");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{method}");
+        assert!(response.headers().get(header::ALLOW).is_none(), "{method}");
+    }
+    // Outside the prefix the catch-all serves, and the nest's own routes still answer.
+    assert_eq!(text(get(&app, "/elsewhere")), "catch-all");
+    assert_eq!(get(&app, "/api/users").status(), StatusCode::UNAUTHORIZED);
+    // A parameter route of the parent (not a catch-all) keeps the paths it names.
+    let app = Router::new()
+        .nest("/api", guarded_api())
+        .get("/{tenant}/dashboard", |_: &Request| "dashboard");
+    assert_eq!(text(get(&app, "/api/dashboard")), "dashboard");
+}
+
+#[test]
+fn a_merged_static_files_router_does_not_shadow_a_nested_router() {
+    let dir = std::env::temp_dir().join(format!("switchyard-shadow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<p>home</p>").unwrap();
+    let app = Router::new()
+        .nest("/api", guarded_api().fallback(|_: &Request| (StatusCode::NOT_FOUND, "no api")))
+        .merge(switchyard::StaticFiles::new(&dir).fallback_file("index.html"));
+    let get_with_token = |path: &str, method: Method| {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, "Bearer s3cret")
+            .body(())
+            .unwrap();
+        app.handle(request)
+    };
+    assert_eq!(get(&app, "/api/nope").status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&app, Method::POST, "/api/nope").status(), StatusCode::UNAUTHORIZED);
+    let response = get_with_token("/api/nope", Method::GET);
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(text(response), "no api");
+    assert_eq!(get_with_token("/api/nope", Method::POST).status(), StatusCode::NOT_FOUND);
+    // The files still serve everything else, the single-page-app fallback included.
+    assert_eq!(text(get(&app, "/")), "<p>home</p>");
+    assert_eq!(text(get(&app, "/some/client/route")), "<p>home</p>");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_longest_nest_owns_its_unmatched_paths_under_nested_nests() {
+    let v1 = Router::new()
+        .get("/ping", |_: &Request| "v1 pong")
+        .fallback(|_: &Request| (StatusCode::NOT_FOUND, "no v1"));
+    let api = Router::new()
+        .nest("/v1", v1)
+        .get("/{*rest}", |_: &Request| "api catch-all")
+        .fallback(|_: &Request| (StatusCode::NOT_FOUND, "no api"));
+    let app = Router::new()
+        .nest("/api", api)
+        .get("/{*path}", |_: &Request| "root catch-all");
+    assert_eq!(text(get(&app, "/api/v1/ping")), "v1 pong");
+    assert_eq!(text(get(&app, "/api/v1/nope")), "no v1");
+    assert_eq!(text(get(&app, "/api/other")), "api catch-all");
+    assert_eq!(text(get(&app, "/other")), "root catch-all");
+    let response = send(&app, Method::POST, "/api/v1/nope");
+    assert_eq!((response.status(), text(response)), (StatusCode::NOT_FOUND, "no v1".into()));
+}
+
+#[test]
+fn a_plain_nest_without_middleware_still_owns_its_prefix() {
+    let app = Router::new()
+        .nest("/api", Router::new().get("/users", |_: &Request| "users"))
+        .get("/{*path}", |_: &Request| "catch-all")
+        .fallback(|_: &Request| (StatusCode::NOT_FOUND, "app fallback"));
+    let response = get(&app, "/api/nope");
+    assert_eq!((response.status(), text(response)), (StatusCode::NOT_FOUND, "app fallback".into()));
+    assert_eq!(text(get(&app, "/api/users")), "users");
+}

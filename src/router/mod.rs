@@ -341,10 +341,13 @@ impl Router {
     /// and the paths under the prefix that match no route, which its fallback serves (or, if
     /// it has none, the fallback of the router it ends up in, inside its middleware). So an
     /// authentication middleware on the nested router answers every request under `/api`,
-    /// and an unauthenticated client cannot tell which paths exist there. A route of the
-    /// outer router that matches a path under the prefix (`/{tenant}/dashboard` for
-    /// `/api/dashboard`) keeps serving it. At `"/"` there is no prefix to cover: nesting is
-    /// merging, without taking the fallback.
+    /// and an unauthenticated client cannot tell which paths exist there. The longest nest
+    /// prefix covering a path owns it: no catch-all of the outer router (`/{*path}`, or a
+    /// merged [`StaticFiles`](crate::StaticFiles) with its single-page-app fallback) serves
+    /// the unmatched paths under the prefix, whatever the order of `nest` and `merge`. A
+    /// route of the outer router that names a path under the prefix without a catch-all
+    /// (`/{tenant}/dashboard` for `/api/dashboard`) keeps serving it. At `"/"` there is no
+    /// prefix to cover: nesting is merging, without taking the fallback.
     ///
     /// # Examples
     ///

@@ -42,6 +42,13 @@ impl Router {
         };
         let index = *matched.value;
         let route = &self.routes[index];
+        if route
+            .catch_all_at
+            .is_some_and(|at| self.owned_by_a_deeper_nest(uri.path(), at))
+        {
+            // A catch-all of an outer router never serves a nest's unmatched paths.
+            return RoutePlan::NotFound;
+        }
         let handler = match route.methods.lookup(method) {
             MethodMatch::Handler(handler) => handler,
             MethodMatch::Options => {
@@ -79,6 +86,15 @@ impl Router {
             handler,
             params,
         }
+    }
+
+    /// Whether `path` lies under a nest whose prefix is longer than `catch_all_at`, the
+    /// literal part of the catch-all route it matched: then it is one of that nest's
+    /// unmatched paths, and the nest's fallback serves it inside the nest's middleware.
+    fn owned_by_a_deeper_nest(&self, path: &str, catch_all_at: usize) -> bool {
+        self.nested
+            .iter()
+            .any(|nested| nested.prefix.len() > catch_all_at && nested.covers(path))
     }
 
     fn planned_handler(&self, plan: &RoutePlan) -> Option<&RouteHandler> {

@@ -101,9 +101,10 @@ impl Router {
                 None
             }
             Fallback::UnderPrefix if prefix.is_empty() => None,
+            // Every nest owns its prefix's unmatched paths, even without a fallback,
+            // middleware or state of its own: no catch-all of the outer router serves them.
             Fallback::UnderPrefix => match &fallback {
                 Some(fallback) => Some((scoped(fallback), NestedFallback::Own)),
-                None if middleware.is_empty() && state.is_empty() => None,
                 None => {
                     let no_handler = self.endpoint(Arc::new(|_: &Request| StatusCode::NOT_FOUND));
                     Some((scoped(&no_handler), NestedFallback::Serving))

@@ -18,6 +18,9 @@ pub(super) struct PathRoute {
     /// Parameter names in pattern order, shared by every request that matches.
     pub(super) param_names: Arc<[Arc<str>]>,
     pub(super) methods: MethodRouter,
+    /// Where its catch-all parameter starts (`/files/{*path}`: 7), if it has one: a nest
+    /// whose prefix reaches past it owns the paths under that prefix.
+    pub(super) catch_all_at: Option<usize>,
 }
 
 impl PathRoute {
@@ -26,6 +29,7 @@ impl PathRoute {
             pattern: Arc::from(pattern),
             param_names: param_names(pattern).into(),
             methods: MethodRouter::default(),
+            catch_all_at: pattern.find("{*"),
         }
     }
 }
