@@ -283,10 +283,23 @@ pub enum RejectionKind {
     InvalidForm,
     /// The body's `Content-Type` is not the one the handler reads (415).
     UnsupportedMediaType,
-    /// The body is larger than the handler accepts (413). The server refuses bodies over
-    /// `max_body_bytes` before routing; this is for handlers with a smaller limit of their
-    /// own, or that read a streamed body ([`Request::body_reader`](crate::Request::body_reader)).
+    /// The body is larger than accepted (413): over the route's limit
+    /// ([`Limits::max_body_bytes`](crate::Limits::max_body_bytes), or its
+    /// [`stream_bodies`](crate::Router::stream_bodies) limit), refused by the server before
+    /// the body is read; or over a smaller limit of a handler's own.
     BodyTooLarge,
+    /// The body did not arrive within the body-read timeout (408); refused by the server.
+    BodyTimeout,
+    /// The body's framing is invalid (a malformed chunk), so the request cannot be read
+    /// (400); refused by the server.
+    InvalidBody,
+    /// The request asked for an expectation other than `100-continue` (417); refused by the
+    /// server.
+    UnsupportedExpectation,
+    /// The server holds as much of parked request bodies as it may
+    /// ([`Limits::max_parked_body_bytes`](crate::Limits::max_parked_body_bytes)) and cannot
+    /// wait for this one (503); refused by the server.
+    Overloaded,
     /// The handler asked for typed state the router does not carry: a bug in the
     /// application (500).
     MissingState,
@@ -304,7 +317,11 @@ impl RejectionKind {
             | Self::InvalidQuery
             | Self::JsonSyntax
             | Self::InvalidForm
+            | Self::InvalidBody
             | Self::Custom => StatusCode::BAD_REQUEST,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::UnsupportedExpectation => StatusCode::EXPECTATION_FAILED,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::JsonData => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -330,6 +347,26 @@ impl Rejection {
             status: kind.status(),
             message: message.into(),
         }
+    }
+
+    /// How the server answers a request it refuses once routed: as a rejection that goes
+    /// through the route's middleware and `map_rejection` like a handler's.
+    pub(crate) fn of_refusal(error: &ParseError) -> Self {
+        let kind = match error {
+            ParseError::BodyTooLarge { .. } => RejectionKind::BodyTooLarge,
+            ParseError::Timeout => RejectionKind::BodyTimeout,
+            ParseError::ExpectationFailed => RejectionKind::UnsupportedExpectation,
+            ParseError::Overloaded => RejectionKind::Overloaded,
+            error if error.status() == http::StatusCode::BAD_REQUEST => RejectionKind::InvalidBody,
+            error => {
+                return Self {
+                    kind: RejectionKind::Custom,
+                    status: error.status(),
+                    message: error.to_string(),
+                };
+            }
+        };
+        Self::of(kind, error.to_string())
     }
 
     /// What the rejection is about.

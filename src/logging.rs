@@ -5,7 +5,7 @@
 //! Levels: `error` for bugs in the application the operator must see (a handler panic, a
 //! response that cannot be built); `warn` for trouble worth knowing (out of file
 //! descriptors at accept); `info` for the server's life (listening, shutdown summary);
-//! `debug` for requests refused before routing. Target: `switchyard`.
+//! `debug` for requests the server refused. Target: `switchyard`.
 
 macro_rules! log_at {
     ($level:ident, $($arg:tt)+) => {{

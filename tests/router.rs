@@ -763,10 +763,12 @@ fn an_inner_nest_without_a_fallback_falls_back_to_its_parents() {
 fn guarded_api() -> Router {
     Router::new()
         .get("/users", |_: &Request| "users")
-        .middleware(|req: &mut Request, next: Next<'_>| match req.bearer_token() {
-            Some("s3cret") => next.run(req),
-            _ => Response::new(StatusCode::UNAUTHORIZED),
-        })
+        .middleware(
+            |req: &mut Request, next: Next<'_>| match req.bearer_token() {
+                Some("s3cret") => next.run(req),
+                _ => Response::new(StatusCode::UNAUTHORIZED),
+            },
+        )
 }
 
 /// Issue 28 (1): a root catch-all shadowed the nested router's unmatched paths, so its
@@ -797,7 +799,10 @@ fn a_merged_static_files_router_does_not_shadow_a_nested_router() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("index.html"), "<p>home</p>").unwrap();
     let app = Router::new()
-        .nest("/api", guarded_api().fallback(|_: &Request| (StatusCode::NOT_FOUND, "no api")))
+        .nest(
+            "/api",
+            guarded_api().fallback(|_: &Request| (StatusCode::NOT_FOUND, "no api")),
+        )
         .merge(switchyard::StaticFiles::new(&dir).fallback_file("index.html"));
     let get_with_token = |path: &str, method: Method| {
         let request = http::Request::builder()
@@ -809,11 +814,17 @@ fn a_merged_static_files_router_does_not_shadow_a_nested_router() {
         app.handle(request)
     };
     assert_eq!(get(&app, "/api/nope").status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(send(&app, Method::POST, "/api/nope").status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&app, Method::POST, "/api/nope").status(),
+        StatusCode::UNAUTHORIZED
+    );
     let response = get_with_token("/api/nope", Method::GET);
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(text(response), "no api");
-    assert_eq!(get_with_token("/api/nope", Method::POST).status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        get_with_token("/api/nope", Method::POST).status(),
+        StatusCode::NOT_FOUND
+    );
     // The files still serve everything else, the single-page-app fallback included.
     assert_eq!(text(get(&app, "/")), "<p>home</p>");
     assert_eq!(text(get(&app, "/some/client/route")), "<p>home</p>");
@@ -837,7 +848,10 @@ fn the_longest_nest_owns_its_unmatched_paths_under_nested_nests() {
     assert_eq!(text(get(&app, "/api/other")), "api catch-all");
     assert_eq!(text(get(&app, "/other")), "root catch-all");
     let response = send(&app, Method::POST, "/api/v1/nope");
-    assert_eq!((response.status(), text(response)), (StatusCode::NOT_FOUND, "no v1".into()));
+    assert_eq!(
+        (response.status(), text(response)),
+        (StatusCode::NOT_FOUND, "no v1".into())
+    );
 }
 
 #[test]
@@ -847,6 +861,9 @@ fn a_plain_nest_without_middleware_still_owns_its_prefix() {
         .get("/{*path}", |_: &Request| "catch-all")
         .fallback(|_: &Request| (StatusCode::NOT_FOUND, "app fallback"));
     let response = get(&app, "/api/nope");
-    assert_eq!((response.status(), text(response)), (StatusCode::NOT_FOUND, "app fallback".into()));
+    assert_eq!(
+        (response.status(), text(response)),
+        (StatusCode::NOT_FOUND, "app fallback".into())
+    );
     assert_eq!(text(get(&app, "/api/users")), "users");
 }

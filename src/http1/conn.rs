@@ -257,7 +257,8 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
                 // The header-read timeout of the next head counts from its own first byte.
                 self.state.head_started = None;
                 let (decision, plan) = self.service.decide(&head.parts);
-                if head.framing == BodyFraming::Length(0) && decision.tag == self.config.tag {
+                let bodiless = head.framing == BodyFraming::Length(0) && !head.expectation_failed;
+                if bodiless && decision.tag == self.config.tag {
                     self.serve_bodiless(head.parts, head.raw_headers, head.keep_alive, plan);
                     served += 1;
                     if let Some(stop) = self.after_response() {
@@ -265,10 +266,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
                     }
                     continue;
                 }
-                let request = match self.start(head, decision, plan) {
-                    Ok(request) => request,
-                    Err(abort) => return self.abort(abort),
-                };
+                let request = self.start(head, decision, plan);
                 match self.advance(request) {
                     Ok(None) => served += 1,
                     Ok(Some(stop)) => return stop,
@@ -364,31 +362,35 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         self.finish(Stop::Close)
     }
 
-    /// Turns a parsed head into a request in progress: where it runs, how its body is read.
+    /// Turns a parsed head into a request in progress: where it runs, how its body is read,
+    /// or why it is refused before its body is read.
     fn start(
         &mut self,
         head: RequestHead,
         decision: Decision,
         plan: F::Plan,
-    ) -> Result<PendingRequest<F::Plan>, Abort> {
+    ) -> PendingRequest<F::Plan> {
         let RequestHead {
             parts,
             raw_headers,
             framing,
             keep_alive,
             expect_continue,
+            expectation_failed,
         } = head;
         let streamed_limit = match framing {
             BodyFraming::Length(0) => None,
             _ => decision.streamed_body_limit,
         };
         let limit = streamed_limit.unwrap_or(self.config.limits.max_body_bytes);
-        // RFC 9110 §15.5.14: refuse an announced body that is too large before reading it.
-        if let BodyFraming::Length(len) = framing {
-            if len > limit {
-                return Err(Abort::Reject(ParseError::BodyTooLarge { limit }));
-            }
-        }
+        let refusal = match framing {
+            // RFC 9110 §10.1.1: an expectation the server cannot meet is 417.
+            _ if expectation_failed => Some(ParseError::ExpectationFailed),
+            // RFC 9110 §15.5.14: refuse an announced body that is too large before reading
+            // it (and without a `100 Continue`).
+            BodyFraming::Length(len) if len > limit => Some(ParseError::BodyTooLarge { limit }),
+            _ => None,
+        };
         let body = match streamed_limit {
             Some(limit) => PendingBody::Streamed {
                 framing,
@@ -397,23 +399,30 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
             },
             None => PendingBody::Buffered(BufferedBody::new(framing, limit, expect_continue)),
         };
-        Ok(PendingRequest {
+        PendingRequest {
             parts,
             raw_headers,
             keep_alive,
             decision,
             plan,
             body,
-        })
+            refusal,
+        }
     }
 
-    /// Moves a request on: gathers its body, then serves it here or hands it to its own
-    /// pool. `Ok(None)`: it was served; `Ok(Some(stop))`: the turn ends.
+    /// Moves a request on: gathers its body, then serves it (or answers its refusal) here,
+    /// or hands it to its own pool. `Ok(None)`: it was served; `Ok(Some(stop))`: the turn
+    /// ends.
     fn advance(&mut self, mut request: PendingRequest<F::Plan>) -> Result<Option<Stop>, Abort> {
-        if let PendingBody::Buffered(body) = &mut request.body {
-            if let Some(deadline) = self.gather(body)? {
-                self.state.request = Some(Box::new(request));
-                return Ok(Some(self.finish(Stop::Body(deadline))));
+        if let (None, PendingBody::Buffered(body)) = (&request.refusal, &mut request.body) {
+            match self.gather(body) {
+                Ok(None) => {}
+                Ok(Some(deadline)) => {
+                    self.state.request = Some(Box::new(request));
+                    return Ok(Some(self.finish(Stop::Body(deadline))));
+                }
+                Err(Abort::Reject(error)) => request.refusal = Some(error),
+                Err(abort) => return Err(abort),
             }
         }
         if request.decision.tag != self.config.tag {
@@ -421,8 +430,31 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
             self.state.request = Some(Box::new(request));
             return Ok(Some(self.finish(Stop::Reroute(tag))));
         }
+        if let Some(error) = request.refusal.take() {
+            self.refuse(request, &error);
+            return Ok(Some(self.finish(Stop::Close)));
+        }
         self.serve_request(request)?;
         Ok(None)
+    }
+
+    /// Answers a refused request through the service, then closes (what the client sent
+    /// of its body is dropped first, so that the close does not reset the answer).
+    fn refuse(&mut self, request: PendingRequest<F::Plan>, error: &ParseError) {
+        let PendingRequest {
+            parts,
+            raw_headers,
+            plan,
+            ..
+        } = request;
+        let (is_head, version) = (parts.method == Method::HEAD, parts.version);
+        let reply = self.service.refuse(parts, raw_headers, plan, error);
+        let reply = Reply {
+            switch: None,
+            ..reply
+        };
+        self.respond(reply, is_head, version, false);
+        self.output.after = AfterOutput::DiscardAndClose;
     }
 
     /// Takes what has arrived of a body. `Ok(Some(deadline))`: the rest must be waited for,

@@ -72,6 +72,30 @@ pub(crate) trait Service {
         plan: Self::Plan,
     ) -> Reply<Self::Upgrade>;
 
+    /// Answers a routed request the engine refuses instead of calling the service with it
+    /// (its body too large, too slow, malformed, or over the parked bodies' budget; an
+    /// expectation other than `100-continue`): the layer above answers it as it answers
+    /// its requests (a router: through the route's middleware), told why. The connection
+    /// closes after it. By default: the error's status, as a plain-text reason.
+    fn refuse(
+        &self,
+        _head: Parts,
+        _headers: RawHeaders,
+        _plan: Self::Plan,
+        error: &ParseError,
+    ) -> Reply<Self::Upgrade> {
+        self.rejected(error);
+        let status = error.status();
+        let reason = status.canonical_reason().unwrap_or("Error");
+        let mut response = http::Response::new(Body::from(format!("{reason}\n")));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        response.into()
+    }
+
     /// Hears of a request the engine refused (or gave up on) without calling the service.
     fn rejected(&self, _error: &ParseError) {}
 }

@@ -10,6 +10,7 @@ use super::parse::BodyFraming;
 use super::request_body::BufferedBody;
 use super::service::{Decision, RouteTag};
 use super::write::OutgoingBody;
+use crate::error::ParseError;
 use crate::head::RawHeaders;
 
 /// What a parked connection waits for.
@@ -124,6 +125,9 @@ pub(super) struct PendingRequest<P> {
     pub(super) decision: Decision,
     pub(super) plan: P,
     pub(super) body: PendingBody,
+    /// Why the engine refuses it (a body too large, too slow or malformed, an unsupported
+    /// expectation): it is answered through the service's `refuse`, on its own pool.
+    pub(super) refusal: Option<ParseError>,
 }
 
 /// How a pending request's body is read.

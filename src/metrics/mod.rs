@@ -380,8 +380,10 @@ pub struct MetricsSnapshot {
     pub responses: ResponsesByClass,
     /// Connections cut by a timeout, by kind.
     pub timeouts: Timeouts,
-    /// Requests the HTTP/1.1 engine refused before routing (malformed, too large, timed
-    /// out...), by the status it answered.
+    /// Requests the server refused instead of serving them (malformed, too large, timed
+    /// out...), by the status answered: before routing (the engine's own answer), or once
+    /// routed (answered through the route's middleware, and not counted in `responses` or
+    /// the route's latency).
     pub rejected: Vec<(StatusCode, u64)>,
     /// Handler and middleware panics caught (each cost its client a 500).
     pub handler_panics: u64,
@@ -392,7 +394,7 @@ pub struct MetricsSnapshot {
 }
 
 impl MetricsSnapshot {
-    /// Requests refused with `status` before routing (see [`rejected`](Self::rejected)).
+    /// Requests refused with `status` (see [`rejected`](Self::rejected)).
     pub fn rejected_with(&self, status: StatusCode) -> u64 {
         self.rejected
             .iter()

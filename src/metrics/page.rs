@@ -167,7 +167,8 @@ impl MetricsPage {
                 n,
             );
         }
-        let rejected = "Requests refused before routing, by the status answered.";
+        let rejected =
+            "Requests the server refused instead of serving them, by the status answered.";
         for (status, n) in &s.rejected {
             let status = status.as_str();
             self.counter(

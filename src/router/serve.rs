@@ -2,6 +2,8 @@
 //! scope the request falls in (the nested or merged router it belongs to), then what serves
 //! it (a handler, a fallback, an `Allow` answer); panics become 500s on the way.
 
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use http::StatusCode;
@@ -9,8 +11,10 @@ use http::header::{ALLOW, HeaderValue};
 
 use super::scope::NestedFallback;
 use super::{RoutePlan, Router};
+use crate::body::{Body, RequestBody};
 use crate::error::Rejection;
 use crate::handler::Handler;
+use crate::head::RawHeaders;
 use crate::method_router::{RouteHandler, Scope};
 use crate::middleware::{self, Middleware, Next};
 use crate::params::StateMap;
@@ -21,15 +25,21 @@ impl Router {
     /// Routes and serves `request`.
     pub(crate) fn respond(&self, request: &mut Request) -> Response {
         let plan = self.plan(request.method(), request.uri());
-        self.respond_planned(request, plan)
+        self.respond_planned(request, plan, None)
     }
 
     /// Serves `request` as `plan` (from [`plan`](Self::plan) on this router) says: this
     /// router's middleware, then the middleware of the scope the request falls in (the
-    /// nested or merged router it belongs to), then what serves it.
-    fn respond_planned(&self, request: &mut Request, plan: RoutePlan) -> Response {
+    /// nested or merged router it belongs to), then what serves it: the `refusal` instead,
+    /// if there is one.
+    fn respond_planned(
+        &self,
+        request: &mut Request,
+        plan: RoutePlan,
+        refusal: Option<Rejection>,
+    ) -> Response {
         let root_state = Some(Arc::clone(&self.state));
-        let scoped = match plan {
+        let mut scoped = match plan {
             RoutePlan::Route {
                 route,
                 handler,
@@ -82,6 +92,9 @@ impl Router {
                 Scoped::new(&endpoint.scope, serves)
             }
         };
+        if let Some(refusal) = refusal {
+            scoped.serves = Serves::Refused(refusal);
+        }
         Next::new(&self.middleware, &scoped).run(request)
     }
 
@@ -93,15 +106,43 @@ impl Router {
     pub(crate) fn serve_parts(
         &self,
         head: http::request::Parts,
-        headers: crate::head::RawHeaders,
-        body: crate::body::RequestBody,
-        peer: Option<std::net::SocketAddr>,
+        headers: RawHeaders,
+        body: RequestBody,
+        peer: Option<SocketAddr>,
         draining: bool,
         plan: RoutePlan,
-    ) -> http::Response<crate::Body> {
-        let mut request = Request::from_body(head, headers, body, peer);
+    ) -> http::Response<Body> {
+        let request = Request::from_body(head, headers, body, peer);
+        self.serve_request(request, draining, plan, None)
+    }
+
+    /// Answers a request the server refuses once it is routed (its body too large or too
+    /// slow, say) with `refusal`, through the middleware that would have run around its
+    /// handler, [`map_rejection`](Router::map_rejection) included: a 413 carries the CORS
+    /// headers, the request id and the JSON rendering any other answer of the route would,
+    /// and an authentication middleware answers first.
+    pub(crate) fn serve_refusal(
+        &self,
+        head: http::request::Parts,
+        headers: RawHeaders,
+        peer: Option<SocketAddr>,
+        plan: RoutePlan,
+        refusal: Rejection,
+    ) -> http::Response<Body> {
+        let request = Request::from_body(head, headers, RequestBody::Full(Vec::new()), peer);
+        self.serve_request(request, false, plan, Some(refusal))
+    }
+
+    #[inline]
+    fn serve_request(
+        &self,
+        mut request: Request,
+        draining: bool,
+        plan: RoutePlan,
+        refusal: Option<Rejection>,
+    ) -> http::Response<Body> {
         request.set_server_draining(draining);
-        let respond = std::panic::AssertUnwindSafe(|| self.respond_planned(&mut request, plan));
+        let respond = AssertUnwindSafe(|| self.respond_planned(&mut request, plan, refusal));
         let responded = std::panic::catch_unwind(respond);
         crate::head::give_back(request.take_headers());
         match responded {
@@ -154,6 +195,8 @@ enum Serves<'a> {
     /// An answer with `Allow` (405, or 204 to OPTIONS).
     Allow(StatusCode, &'a HeaderValue),
     Status(StatusCode, &'static str),
+    /// What the server answers a request it refuses once routed.
+    Refused(Rejection),
 }
 
 impl middleware::Endpoint for Serves<'_> {
@@ -172,6 +215,7 @@ impl middleware::Endpoint for Serves<'_> {
                 response
             }
             Serves::Status(status, message) => Response::text(*message).with_status(*status),
+            Serves::Refused(rejection) => rejection.clone().into_response(),
         }
     }
 }

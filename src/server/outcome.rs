@@ -62,9 +62,17 @@ impl Wait {
         matches!(self, Self::Body | Self::Writable)
     }
 
-    /// Whether the client is told `408 Request Timeout` when the deadline passes.
+    /// Whether the client is told `408 Request Timeout` by the poller when the deadline
+    /// passes (a head never finished: nothing is routed yet).
     pub(super) fn answers_timeout(self) -> bool {
-        matches!(self, Self::RestOfHead | Self::Body)
+        matches!(self, Self::RestOfHead)
+    }
+
+    /// Whether its deadline gives it a turn on a worker instead of closing it: a live
+    /// connection's timers (pings, keep-alives), and a body too slow, whose 408 is answered
+    /// through its route's middleware (user code runs on workers, never on the poller).
+    pub(super) fn takes_a_turn_when_due(self) -> bool {
+        matches!(self, Self::Live | Self::LiveBlocked | Self::Body)
     }
 }
 

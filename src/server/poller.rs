@@ -421,12 +421,13 @@ impl Poller {
                 Expired::Due(mut connection, wait_for) => {
                     let counters = &self.shared().counters;
                     match wait_for {
-                        // Live connections' timers give them a turn (`Expired::Wake`).
-                        Wait::Live | Wait::LiveBlocked => {}
+                        // Their deadlines give them a turn instead (`Expired::Wake`): a
+                        // live connection's timers; a slow body's 408, which the turn
+                        // answers through its route's middleware (and counts).
+                        Wait::Live | Wait::LiveBlocked | Wait::Body => {}
                         Wait::NextRequest => counters.timed_out(TimeoutKind::Idle),
                         Wait::Writable => counters.timed_out(TimeoutKind::Write),
                         Wait::RestOfHead => counters.timed_out_with_408(TimeoutKind::Head),
-                        Wait::Body => counters.timed_out_with_408(TimeoutKind::Body),
                     }
                     if wait_for.answers_timeout() {
                         connection.reject(StatusCode::REQUEST_TIMEOUT);

@@ -10,7 +10,7 @@ use http::request::Parts;
 use super::Shared;
 use super::protocol::TransportFacts;
 use crate::body::{Body, RequestBody};
-use crate::error::ParseError;
+use crate::error::{ParseError, Rejection};
 use crate::head::RawHeaders;
 use crate::http1::{Decision, Reply, RouteTag, Service, Switch, TurnClock};
 use crate::live::{LiveTicket, LiveUpgrade, Upgrade};
@@ -85,6 +85,29 @@ impl Service for HandlerService<'_> {
             counters.responded(response.status(), self.tag.0, series, latency);
         }
         Reply { response, switch }
+    }
+
+    /// A refused request is answered through the router, as a [`Rejection`] in the route's
+    /// middleware, and counted as refused (`rejected_with`), not as the route's response.
+    fn refuse(
+        &self,
+        mut head: Parts,
+        headers: RawHeaders,
+        plan: RoutePlan,
+        error: &ParseError,
+    ) -> Reply<Upgrade> {
+        self.rejected(error);
+        if let Some(facts) = self.facts {
+            facts.annotate(&mut head.extensions);
+        }
+        let refusal = Rejection::of_refusal(error);
+        let response =
+            self.shared
+                .router
+                .serve_refusal(head, headers, Some(self.peer), plan, refusal);
+        // Read: the response's `Date` and the next request's start use it.
+        self.clock.read();
+        response.into()
     }
 
     fn rejected(&self, error: &ParseError) {

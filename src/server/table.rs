@@ -15,7 +15,8 @@
 //! Live connections (WebSocket, event streams) take the same path with their own
 //! transitions: `park_live` parks one (or hands it back when a drain began that it has not
 //! seen), `wake_live` makes it busy when something is sent to it, `expire` wakes it
-//! (`Expired::Wake`) rather than closing it, and `take_live` hands every parked one over at
+//! (`Expired::Wake`) rather than closing it (so does a body's deadline: its 408 is
+//! answered on a worker, through the route's middleware), and `take_live` hands every parked one over at
 //! shutdown to say goodbye; `close_idle` and `cut_in_flight` leave them alone.
 //!
 //! A parked connection waits for its socket (see [`Wait`]) and costs no worker; a busy
@@ -306,7 +307,8 @@ impl ConnectionTable {
         let mut taken = Vec::new();
         for (index, slot_arc) in self.snapshot().into_iter().enumerate() {
             let mut slot = lock(&slot_arc);
-            if matches!(&slot.state, SlotState::Parked { wait_for, .. } if wait_for.is_live()) {
+            if matches!(&slot.state, SlotState::Parked { wait_for, .. } if wait_for.takes_a_turn_when_due())
+            {
                 let connection = self.make_busy(&mut slot);
                 drop(slot);
                 let handle = SlotHandle {
@@ -426,7 +428,8 @@ impl ConnectionTable {
             slot.timer_at = Some(later.at);
             return Expired::Later(later);
         }
-        if matches!(&slot.state, SlotState::Parked { wait_for, .. } if wait_for.is_live()) {
+        if matches!(&slot.state, SlotState::Parked { wait_for, .. } if wait_for.takes_a_turn_when_due())
+        {
             let connection = self.make_busy(&mut slot);
             drop(slot);
             let handle = SlotHandle {
