@@ -164,7 +164,7 @@ pub use cookie::{SameSite, SetCookie};
 pub use error::{
     Error, InvalidCookie, InvalidHeader, Rejection, RejectionKind, Result, RouteError,
 };
-pub use handler::Handler;
+pub use handler::{Handler, Placed};
 #[cfg(feature = "json")]
 pub use json::Json;
 pub use limits::Limits;

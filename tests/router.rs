@@ -867,3 +867,33 @@ fn a_plain_nest_without_middleware_still_owns_its_prefix() {
     );
     assert_eq!(text(get(&app, "/api/users")), "users");
 }
+
+/// Issue 28 (2): a router as the fallback, as axum's `fallback_service`.
+#[test]
+fn a_router_serves_as_a_fallback_with_its_own_routes_state_and_middleware() {
+    struct Site(&'static str);
+    let site = Router::new()
+        .get("/", |_: &Request| "home")
+        .get("/about", |req: &Request| {
+            req.state::<Site>().map_or("?", |site| site.0)
+        })
+        .state(Site("about the site"))
+        .middleware(|req: &mut Request, next: Next<'_>| next.run(req).with_header("x-site", "1"))
+        .fallback(|_: &Request| "index.html");
+    let app = Router::new()
+        .get("/api/version", |_: &Request| "1.0")
+        .fallback_router(site)
+        .middleware(|req: &mut Request, next: Next<'_>| next.run(req).with_header("x-app", "1"));
+    assert_eq!(text(get(&app, "/api/version")), "1.0");
+    let about = get(&app, "/about");
+    assert_eq!(about.headers()["x-site"], "1");
+    assert_eq!(about.headers()["x-app"], "1");
+    assert_eq!(text(about), "about the site");
+    assert_eq!(text(get(&app, "/")), "home");
+    assert_eq!(text(get(&app, "/client/side/route")), "index.html");
+    // The fallback router's own 405 for its paths.
+    assert_eq!(
+        send(&app, Method::DELETE, "/about").status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}

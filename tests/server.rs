@@ -362,3 +362,56 @@ fn panics_in_middleware_get_the_same_500_over_tcp_as_in_process() {
     }
     server.shutdown().unwrap();
 }
+
+/// Issue 28 (5): pool and body mode per route. The POST streams its body on the `uploads`
+/// pool; the GET on the same path stays on the main pool, with a buffered body.
+#[test]
+fn a_single_route_runs_on_its_own_pool_and_streams_its_body() {
+    use std::io::Read;
+    use switchyard::Handler;
+
+    let where_and_how = |req: &Request| {
+        let thread = std::thread::current().name().unwrap_or_default().to_owned();
+        let mut body = String::new();
+        req.body_reader().read_to_string(&mut body).unwrap();
+        format!("{thread} streamed={} {body}", req.is_body_streamed())
+    };
+    let app = switchyard::Router::new()
+        .post(
+            "/files",
+            where_and_how.stream_bodies(1 << 20).on_pool("uploads"),
+        )
+        .get("/files", where_and_how);
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .worker_pool("uploads", 1)
+            .app(app),
+    );
+    let mut client = Client::new(server.local_addr());
+    client.send(b"POST /files HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello");
+    assert_eq!(
+        client.reply().text(),
+        "switchyard-uploads-0 streamed=true hello"
+    );
+    assert_eq!(
+        client.get("/files").text(),
+        "switchyard-worker-0 streamed=false "
+    );
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_route_on_an_undeclared_pool_is_an_error_at_bind() {
+    use switchyard::Handler;
+
+    let router = switchyard::Router::new().get("/x", (|_: &Request| "x").on_pool("missing"));
+    let error = Server::builder()
+        .app(router)
+        .bind("127.0.0.1:0")
+        .unwrap_err();
+    assert!(
+        matches!(error, switchyard::Error::UnknownPool { ref name } if name == "missing"),
+        "{error}"
+    );
+}

@@ -250,6 +250,32 @@ impl Router {
         self
     }
 
+    /// Serves requests that match no route with `router` (or anything that converts into
+    /// one, such as [`StaticFiles`](crate::StaticFiles)): it routes them again, with its
+    /// own routes, middleware, state and fallback, inside this router's middleware. Like
+    /// axum's `fallback_service`: "anything else is the single-page app's files".
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use switchyard::{Request, Router};
+    ///
+    /// let site = Router::new()
+    ///     .get("/", |_: &Request| "home")
+    ///     .fallback(|_: &Request| "the app's index.html");
+    /// let app = Router::new()
+    ///     .get("/api/version", |_: &Request| "1.0")
+    ///     .fallback_router(site);
+    /// let get = |path: &str| app.handle(http::Request::get(path).body(()).unwrap());
+    /// assert_eq!(get("/api/version").into_body_bytes()?, b"1.0");
+    /// assert_eq!(get("/").into_body_bytes()?, b"home");
+    /// assert_eq!(get("/some/page").into_body_bytes()?, b"the app's index.html");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fallback_router(self, router: impl Into<Router>) -> Self {
+        self.fallback(serve::FallbackRouter(router.into()))
+    }
+
     /// Adds middleware around every request this router handles; see [`Middleware`] for
     /// the order.
     pub fn middleware<M: Middleware>(mut self, middleware: M) -> Self {

@@ -253,6 +253,26 @@ struct HandlerCall<'a>(&'a dyn Handler);
 
 impl middleware::Endpoint for HandlerCall<'_> {
     fn call(&self, request: &mut Request) -> Response {
-        middleware::catch_panic("handler", request, |request| self.0.call(request))
+        middleware::catch_panic("handler", request, |request| self.0.serve(request))
+    }
+}
+
+/// A router serving as another's fallback ([`Router::fallback_router`]): it routes the
+/// request again, with its own routes, middleware and fallback.
+pub(super) struct FallbackRouter(pub(super) Router);
+
+impl Handler for FallbackRouter {
+    fn call(&self, request: &Request) -> Response {
+        // Only reached when called outside a router: route a copy of the request.
+        let mut copy = Request::from_parts(
+            request.head().clone(),
+            request.body().to_vec(),
+            request.remote_addr(),
+        );
+        self.0.respond(&mut copy)
+    }
+
+    fn serve(&self, request: &mut Request) -> Response {
+        self.0.respond(request)
     }
 }

@@ -35,13 +35,18 @@ impl PathRoute {
 }
 
 impl Router {
+    /// A route's handler as this router registers it: its pool and body mode as the
+    /// handler says ([`Placed`](crate::Placed)), else the router's, once it is nested or
+    /// merged.
     pub(super) fn endpoint(&self, handler: Arc<dyn Handler>) -> RouteHandler {
+        let (pool, stream_limit) = handler.placement();
+        let pool = pool.map(Arc::from);
         RouteHandler {
             handler,
             scope: Arc::clone(&self.empty_scope),
             owner: self.owner.clone(),
-            pool: None,
-            stream_limit: None,
+            pool,
+            stream_limit,
         }
     }
 
