@@ -128,3 +128,125 @@ fn a_test_response_decodes_json() {
         "{error}"
     );
 }
+
+/// Issue 28 (6): a `stream_bodies` route sees a streamed body under the test client, as on
+/// a server (it saw a buffered one).
+#[test]
+fn a_streaming_route_streams_under_the_test_client_as_on_a_server() {
+    use std::io::Read;
+    let app = Router::new()
+        .post("/upload", |req: &Request| {
+            let mut body = Vec::new();
+            req.body_reader().read_to_end(&mut body).unwrap();
+            format!("streamed={} {}", req.is_body_streamed(), body.len())
+        })
+        .stream_bodies(1 << 20);
+    let client = TestClient::new(app);
+    let response = client
+        .post("/upload", "application/octet-stream", vec![7; 100_000])
+        .unwrap();
+    assert_eq!(response.text(), "streamed=true 100000");
+}
+
+#[test]
+fn every_method_has_a_shorthand_and_requests_can_be_built() {
+    let app = Router::new()
+        .put("/n", |req: &Request| {
+            format!("put {}", String::from_utf8_lossy(req.body()))
+        })
+        .patch("/n", |req: &Request| {
+            format!("patch {}", String::from_utf8_lossy(req.body()))
+        })
+        .get("/n", |req: &Request| {
+            format!(
+                "get {}",
+                req.headers()
+                    .get("x-tag")
+                    .map_or("-", |v| v.to_str().unwrap())
+            )
+        });
+    let client = TestClient::new(app);
+    assert_eq!(client.put("/n", "text/plain", "a").unwrap().text(), "put a");
+    assert_eq!(
+        client.patch("/n", "text/plain", "b").unwrap().text(),
+        "patch b"
+    );
+    let head = client.head("/n").unwrap();
+    assert_eq!(head.status(), 200);
+    assert!(head.body().is_empty());
+    assert_eq!(head.header("content-length"), Some("5"));
+    let options = client.options("/n").unwrap();
+    assert_eq!(
+        options.header("allow"),
+        Some("PUT, PATCH, GET, HEAD, OPTIONS")
+    );
+    let built = client
+        .build(switchyard::http::Method::GET, "/n")
+        .header("x-tag", "t1")
+        .send()
+        .unwrap();
+    assert_eq!(built.text(), "get t1");
+}
+
+#[test]
+fn websocket_routes_are_tested_in_process_through_the_real_codec() {
+    use std::sync::Arc;
+    use switchyard::live::{CloseFrame, Message, Topic, WebSocket, WebSocketSession};
+
+    struct Room(Arc<Topic<WebSocket>>);
+    impl WebSocketSession for Room {
+        fn on_open(&mut self, ws: &WebSocket) {
+            let _ = ws.send(Message::text("welcome"));
+            self.0.subscribe(ws.clone());
+        }
+        fn on_message(&mut self, _: &WebSocket, message: Message) {
+            self.0.send(message);
+        }
+        fn on_close(&mut self, _: &WebSocket, _: Option<CloseFrame>) {}
+    }
+    let topic = Arc::new(Topic::new());
+    let room = Arc::clone(&topic);
+    let app = Router::new().websocket("/room", move |_: &Request| Room(Arc::clone(&room)));
+    let client = TestClient::new(app);
+    let mut alice = client.websocket("/room").unwrap();
+    let mut bob = client.websocket("/room").unwrap();
+    assert_eq!(alice.receive(), Some(Message::text("welcome")));
+    assert_eq!(bob.receive(), Some(Message::text("welcome")));
+    alice.send(Message::text("hi all")).unwrap();
+    assert_eq!(alice.receive(), Some(Message::text("hi all")));
+    assert_eq!(bob.receive(), Some(Message::text("hi all")));
+    assert_eq!(bob.receive(), None);
+    // Sent from outside any connection: delivered on the next look.
+    topic.send(Message::binary(vec![1, 2, 3]));
+    assert_eq!(bob.receive(), Some(Message::binary(vec![1, 2, 3])));
+    bob.close(1000);
+    assert!(matches!(bob.receive(), Some(Message::Close(_)) | None));
+    // A refused handshake is an error, with the answer in it.
+    let error = client.websocket("/nope").unwrap_err();
+    assert!(error.to_string().contains("404"), "{error}");
+}
+
+#[test]
+fn event_streams_are_read_in_process() {
+    use std::sync::{Arc, Mutex};
+    use switchyard::live::{Event, EventStream};
+
+    let streams: Arc<Mutex<Vec<EventStream>>> = Arc::default();
+    let kept = Arc::clone(&streams);
+    let app = Router::new().get("/events", move |req: &Request| {
+        let (response, events) = switchyard::Response::events();
+        let from = req.last_event_id().unwrap_or("0").to_owned();
+        let _ = events.send(&Event::new().id("1").data(format!("after {from}")));
+        kept.lock().unwrap().push(events);
+        response
+    });
+    let client = TestClient::new(app);
+    let mut events = client.events("/events").unwrap();
+    assert_eq!(events.receive(), "id: 1\ndata: after 0\n\n");
+    assert_eq!(events.receive(), "");
+    let _ = streams.lock().unwrap()[0].send(&Event::new().data("two\nlines"));
+    assert_eq!(events.receive(), "data: two\ndata: lines\n\n");
+    streams.lock().unwrap().clear();
+    assert_eq!(events.receive(), "");
+    assert!(events.is_closed());
+}

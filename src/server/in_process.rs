@@ -62,41 +62,85 @@ impl InProcessServer {
         read_sizes: &[usize],
         write_sizes: &[usize],
     ) -> Vec<u8> {
-        let socket = MemorySocket::new(input);
-        socket.lock().read_sizes = read_sizes.to_vec();
-        socket.lock().write_sizes = write_sizes.to_vec();
-        let peer = SocketAddr::from(PEER);
-        let Some(mut connection) = Connection::accepted(socket, peer, &self.shared) else {
+        let Some(mut connection) = self.connect() else {
             return Vec::new();
         };
+        {
+            let mut stream = connection.connection.socket.lock();
+            stream.read_sizes = read_sizes.to_vec();
+            stream.write_sizes = write_sizes.to_vec();
+        }
+        connection.send(input)
+    }
+
+    /// A new connection, served as its client sends.
+    pub(crate) fn connect(&self) -> Option<InProcessConnection<'_>> {
+        let peer = SocketAddr::from(PEER);
+        let connection = Connection::accepted(MemorySocket::new(b""), peer, &self.shared)?;
+        Some(InProcessConnection {
+            shared: &self.shared,
+            connection,
+            tag: RouteTag::default(),
+            closed: false,
+        })
+    }
+}
+
+/// One connection to an [`InProcessServer`], kept open between what its client sends: a
+/// WebSocket or an event stream in a test.
+pub(crate) struct InProcessConnection<'a> {
+    shared: &'a Shared,
+    connection: Connection<MemorySocket>,
+    /// The pool its next turn runs on.
+    tag: RouteTag,
+    closed: bool,
+}
+
+impl InProcessConnection<'_> {
+    /// Hands `input` to the server as the client's next bytes, and serves the connection
+    /// until it waits for more (or closes); returns what the server wrote meanwhile.
+    pub(crate) fn send(&mut self, input: &[u8]) -> Vec<u8> {
+        if self.closed {
+            return Vec::new();
+        }
+        let (write_sizes, read_sizes) = {
+            let mut stream = self.connection.socket.lock();
+            stream.input.extend_from_slice(input);
+            (stream.write_sizes.len(), stream.read_sizes.len())
+        };
         let waker = || -> Arc<dyn Wake> { Arc::new(NoWaker) };
-        let mut tag = RouteTag::default();
         // Every turn makes progress (a byte read or written) unless the schedule says
         // "would block", once per entry at most: bound the turns by the work there is.
-        let schedule = 1 + read_sizes.len() + write_sizes.len();
+        let schedule = 1 + read_sizes + write_sizes;
         let max_turns = 64 + 4 * (input.len() + 1) * schedule;
         for _ in 0..max_turns {
             let cx = TurnCx {
-                shared: &self.shared,
-                tag,
-                peer,
+                shared: self.shared,
+                tag: self.tag,
+                peer: self.connection.peer,
                 waker: &waker,
             };
-            match connection.serve(&cx) {
-                Outcome::Close => break,
-                Outcome::Move(to) => tag = to,
+            match self.connection.serve(&cx) {
+                Outcome::Close => {
+                    self.closed = true;
+                    break;
+                }
+                Outcome::Move(to) => self.tag = to,
                 Outcome::Yield => {}
                 Outcome::Park { wait, .. } => {
-                    let input_left = connection.socket.lock().has_input();
+                    let input_left = self.connection.socket.lock().has_input();
                     if !wait.is_writable() && !input_left {
                         break;
                     }
                 }
             }
         }
-        let socket = Arc::clone(&connection.socket);
-        drop(connection);
-        socket.take_output()
+        self.connection.socket.take_output()
+    }
+
+    /// Whether the server closed the connection.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
     }
 }
 

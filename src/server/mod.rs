@@ -62,7 +62,7 @@ use mio::{Interest, Poll, Waker};
 
 pub use builder::ServerBuilder;
 pub use handle::ShutdownHandle;
-pub(crate) use in_process::InProcessServer;
+pub(crate) use in_process::{InProcessConnection, InProcessServer};
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
