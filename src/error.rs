@@ -261,6 +261,8 @@ pub struct Rejection {
     kind: RejectionKind,
     status: http::StatusCode,
     message: String,
+    /// Named details for a renderer (`field` → `email`), in the order added.
+    details: Vec<(String, String)>,
 }
 
 /// What a [`Rejection`] is about, for code that renders rejections ([`Rejection::kind`]).
@@ -337,6 +339,7 @@ impl Rejection {
             kind: RejectionKind::Custom,
             status,
             message: message.into(),
+            details: Vec::new(),
         }
     }
 
@@ -346,7 +349,50 @@ impl Rejection {
             kind,
             status: kind.status(),
             message: message.into(),
+            details: Vec::new(),
         }
+    }
+
+    /// Adds a named detail, for a [`map_rejection`](crate::Router::map_rejection) renderer
+    /// to show: the field a validation error is about, a limit, a code. Details are text,
+    /// so that any format renders them (a JSON object, form error messages); the default
+    /// plain-text answer leaves them out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use switchyard::{Rejection, Request, Response, Router};
+    ///
+    /// let router = Router::new()
+    ///     .post("/signup", |_: &Request| -> Result<&'static str, Rejection> {
+    ///         Err(Rejection::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid email")
+    ///             .with_detail("field", "email"))
+    ///     })
+    ///     .map_rejection(|rejection: &Rejection, _: &Request| {
+    ///         let details: Vec<String> = rejection
+    ///             .details()
+    ///             .iter()
+    ///             .map(|(name, value)| format!("{name:?}:{value:?}"))
+    ///             .collect();
+    ///         let body = format!(r#"{{"error":{:?},{}}}"#, rejection.message(), details.join(","));
+    ///         Response::with_content_type(body.into(), "application/json")
+    ///             .with_status(rejection.status())
+    ///     });
+    /// let res = router.handle(http::Request::post("/signup").body(())?);
+    /// assert_eq!(res.status(), 422);
+    /// assert_eq!(res.into_body_bytes()?, br#"{"error":"invalid email","field":"email"}"#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_detail(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.details.push((name.into(), value.into()));
+        self
+    }
+
+    /// The named details, in the order added ([`with_detail`](Self::with_detail)).
+    pub fn details(&self) -> &[(String, String)] {
+        &self.details
     }
 
     /// How the server answers a request it refuses once routed: as a rejection that goes
@@ -359,11 +405,7 @@ impl Rejection {
             ParseError::Overloaded => RejectionKind::Overloaded,
             error if error.status() == http::StatusCode::BAD_REQUEST => RejectionKind::InvalidBody,
             error => {
-                return Self {
-                    kind: RejectionKind::Custom,
-                    status: error.status(),
-                    message: error.to_string(),
-                };
+                return Self::new(error.status(), error.to_string());
             }
         };
         Self::of(kind, error.to_string())

@@ -172,7 +172,9 @@ pub use middleware::{FromFn, Middleware, Next, from_fn};
 pub use params::PathParams;
 #[cfg(feature = "compression")]
 pub use plugin::Compression;
-pub use plugin::{AccessLog, Cors, Health, HttpsRedirect, Metrics, Plugin, StaticFiles};
+pub use plugin::{
+    AccessLog, Cors, Health, HttpsRedirect, Metrics, Plugin, StaticFile, StaticFiles,
+};
 pub use pool::ThreadPool;
 pub use request::{BodyReader, Request};
 pub use response::{IntoResponse, Response};

@@ -70,7 +70,13 @@ pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 /// The crypto provider this crate uses: rustls's `ring` provider, passed explicitly (no
 /// process-wide default provider is installed).
 pub fn crypto_provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    // rustls 0.23.48 deprecates the ring provider because it has no post-quantum key
+    // exchange, with no replacement but aws-lc-rs (which needs cmake and a C toolchain to
+    // build); rustls itself builds it the same way. The warning would show in every app
+    // that enables `tls`, with nothing for it to change.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(provider)
 }
 
 /// A server configuration for `cert_chain` (end-entity certificate first) and its `key`:

@@ -979,3 +979,59 @@ fn only_static_files_answer_the_nest_prefix_with_a_slash() {
 fn http_get(path: &str) -> switchyard::http::Request<()> {
     switchyard::http::Request::get(path).body(()).unwrap()
 }
+
+/// Issue 28 (4): one file, with ranges and conditional requests, outside any directory
+/// router.
+#[test]
+fn a_single_file_gets_ranges_validators_and_a_chosen_type_and_name() {
+    use switchyard::{Request, Router, StaticFile};
+
+    let dir = std::env::temp_dir().join(format!("switchyard-one-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let upload = dir.join("upload-7f3a");
+    std::fs::write(&upload, "0123456789").unwrap();
+    let stored = upload.clone();
+    let app = Router::new()
+        .get("/uploads/{id}", move |req: &Request| {
+            StaticFile::new(&stored)
+                .content_type("application/pdf")
+                .unwrap()
+                .attachment("quarterly \"report\".pdf")
+                .respond(req)
+        })
+        .get("/raw", StaticFile::new(dir.join("notes.txt")))
+        .get("/missing", StaticFile::new(dir.join("nope")));
+    std::fs::write(dir.join("notes.txt"), "plain").unwrap();
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        let mut request = http::Request::get(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        app.handle(request.body(()).unwrap())
+    };
+    let whole = get("/uploads/1", &[]);
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.headers()["content-type"], "application/pdf");
+    assert_eq!(
+        whole.headers()["content-disposition"],
+        r#"attachment; filename="quarterly _report_.pdf""#
+    );
+    assert_eq!(whole.headers()["accept-ranges"], "bytes");
+    let etag = whole.headers()["etag"].to_str().unwrap().to_owned();
+    let part = get("/uploads/1", &[("range", "bytes=-3")]);
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], "bytes 7-9/10");
+    assert_eq!(part.into_body_bytes().unwrap(), b"789");
+    assert_eq!(get("/uploads/1", &[("if-none-match", &etag)]).status(), 304);
+    assert_eq!(get("/uploads/1", &[("range", "bytes=20-")]).status(), 416);
+    let stale_if_range = get(
+        "/uploads/1",
+        &[("range", "bytes=0-0"), ("if-range", "\"old\"")],
+    );
+    assert_eq!(stale_if_range.status(), 200);
+    let raw = get("/raw", &[]);
+    assert_eq!(raw.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(raw.into_body_bytes().unwrap(), b"plain");
+    assert_eq!(get("/missing", &[]).status(), 404);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -250,3 +250,35 @@ fn event_streams_are_read_in_process() {
     assert_eq!(events.receive(), "");
     assert!(events.is_closed());
 }
+
+/// Issue 28 (7): a closure session with `on_open` and `on_close`.
+#[test]
+fn a_closure_session_hears_open_and_close() {
+    use std::sync::{Arc, Mutex};
+    use switchyard::live::{self, Message, WebSocket};
+
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = Arc::clone(&log);
+    let app = Router::new().websocket("/ws", move |_: &Request| {
+        let (opened, closed) = (Arc::clone(&seen), Arc::clone(&seen));
+        live::session(|ws: &WebSocket, message: Message| {
+            let _ = ws.send(message);
+        })
+        .on_open(move |ws: &WebSocket| {
+            opened.lock().unwrap().push("open".into());
+            let _ = ws.send(Message::text("hello"));
+        })
+        .on_close(move |_: &WebSocket, frame| {
+            let code = frame.map_or(0, |frame| u16::from(frame.code));
+            closed.lock().unwrap().push(format!("close {code}"));
+        })
+    });
+    let client = TestClient::new(app);
+    let mut ws = client.websocket("/ws").unwrap();
+    assert_eq!(ws.receive(), Some(Message::text("hello")));
+    ws.send(Message::text("echo")).unwrap();
+    assert_eq!(ws.receive(), Some(Message::text("echo")));
+    ws.close(1000);
+    assert!(matches!(ws.receive(), Some(Message::Close(_)) | None));
+    assert_eq!(*log.lock().unwrap(), ["open", "close 1000"]);
+}

@@ -53,7 +53,10 @@ pub use topic::{Subscriber, Topic};
 pub use tungstenite::protocol::CloseFrame;
 pub use tungstenite::protocol::frame::coding::CloseCode;
 pub use tungstenite::{Bytes, Message, Utf8Bytes};
-pub use websocket::{WebSocket, WebSocketConfig, WebSocketSession, WebSocketUpgrade};
+pub use websocket::{
+    NoClose, NoOpen, Session, WebSocket, WebSocketConfig, WebSocketSession, WebSocketUpgrade,
+    session,
+};
 
 pub(crate) use events::Accepted as EventsAccepted;
 pub(crate) use websocket::Accepted as WebSocketAccepted;

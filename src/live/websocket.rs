@@ -270,6 +270,97 @@ where
     }
 }
 
+/// A session made of closures: `on_message`, with [`on_open`](Session::on_open) and
+/// [`on_close`](Session::on_close) when they are wanted (to subscribe to a
+/// [`Topic`](super::Topic) on open, say), without a type of its own.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use switchyard::live::{self, Message, Topic, WebSocket};
+/// use switchyard::{Request, Router};
+///
+/// let room = Arc::new(Topic::new());
+/// let app = Router::new().websocket("/room", move |_: &Request| {
+///     let (joining, speaking) = (Arc::clone(&room), Arc::clone(&room));
+///     live::session(move |_: &WebSocket, message: Message| {
+///         speaking.send(message);
+///     })
+///     .on_open(move |ws: &WebSocket| joining.subscribe(ws.clone()))
+///     .on_close(|_: &WebSocket, _| {})
+/// });
+/// ```
+pub fn session<M>(on_message: M) -> Session<M, NoOpen, NoClose>
+where
+    M: FnMut(&WebSocket, Message) + Send + 'static,
+{
+    Session {
+        on_message,
+        on_open: |_| {},
+        on_close: |_, _| {},
+    }
+}
+
+/// What a [`session`] does on open until [`Session::on_open`] says: nothing.
+pub type NoOpen = fn(&WebSocket);
+/// What a [`session`] does on close until [`Session::on_close`] says: nothing.
+pub type NoClose = fn(&WebSocket, Option<CloseFrame>);
+
+/// A [`WebSocketSession`] made of closures, by [`session`].
+#[derive(Debug, Clone, Copy)]
+#[must_use = "a session does nothing until a handler returns it"]
+pub struct Session<M, O, C> {
+    on_message: M,
+    on_open: O,
+    on_close: C,
+}
+
+impl<M, O, C> Session<M, O, C> {
+    /// Calls `on_open` when the connection opens; see [`WebSocketSession::on_open`].
+    pub fn on_open<O2>(self, on_open: O2) -> Session<M, O2, C>
+    where
+        O2: FnMut(&WebSocket) + Send + 'static,
+    {
+        Session {
+            on_message: self.on_message,
+            on_open,
+            on_close: self.on_close,
+        }
+    }
+
+    /// Calls `on_close` when the connection closes; see [`WebSocketSession::on_close`].
+    pub fn on_close<C2>(self, on_close: C2) -> Session<M, O, C2>
+    where
+        C2: FnMut(&WebSocket, Option<CloseFrame>) + Send + 'static,
+    {
+        Session {
+            on_message: self.on_message,
+            on_open: self.on_open,
+            on_close,
+        }
+    }
+}
+
+impl<M, O, C> WebSocketSession for Session<M, O, C>
+where
+    M: FnMut(&WebSocket, Message) + Send + 'static,
+    O: FnMut(&WebSocket) + Send + 'static,
+    C: FnMut(&WebSocket, Option<CloseFrame>) + Send + 'static,
+{
+    fn on_open(&mut self, ws: &WebSocket) {
+        (self.on_open)(ws);
+    }
+
+    fn on_message(&mut self, ws: &WebSocket, message: Message) {
+        (self.on_message)(ws, message);
+    }
+
+    fn on_close(&mut self, ws: &WebSocket, frame: Option<CloseFrame>) {
+        (self.on_close)(ws, frame);
+    }
+}
+
 /// A client's request to open a WebSocket, checked (RFC 6455 §4.2.1). Turn it into the
 /// `101 Switching Protocols` response with [`on_upgrade`](Self::on_upgrade), from any
 /// handler: behind middleware (authentication, say), with its own configuration.

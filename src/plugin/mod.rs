@@ -26,7 +26,7 @@ pub use cors::{Cors, CorsBuilder};
 pub use health::{DEFAULT_HEALTH_PATH, Health};
 pub use https_redirect::HttpsRedirect;
 pub use metrics::{DEFAULT_METRICS_PATH, Metrics};
-pub use static_files::StaticFiles;
+pub use static_files::{StaticFile, StaticFiles};
 
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue, VARY};

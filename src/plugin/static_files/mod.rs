@@ -15,28 +15,31 @@
 //!                                                                         (range.rs)
 //! ```
 //!
-//! This file holds the builder and the serve flow; `content_type.rs` maps extensions to
+//! This file holds the builder and the serve flow; `file.rs` the answer for one open file
+//! (and [`StaticFile`], one file served on its own); `content_type.rs` maps extensions to
 //! media types.
 
 mod conditional;
 mod content_type;
+mod file;
 mod path;
 mod range;
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, StatusCode};
 
-use self::conditional::{Precondition, Validators, if_range_holds, preconditions, single_value};
+use self::conditional::Validators;
 use self::content_type::content_type;
+pub use self::file::StaticFile;
+use self::file::{FileHeaders, file_response};
 use self::path::{Target, relative_path};
-use self::range::{ByteRange, byte_range};
 #[cfg(feature = "__internals")]
 pub(super) mod fuzzing {
     //! What `plugin::fuzzing` reaches of the private modules above.
@@ -45,7 +48,6 @@ pub(super) mod fuzzing {
     pub(crate) use super::range::{ByteRange, byte_range};
 }
 use super::negotiate::{AcceptEncoding, Coding};
-use crate::body::Body;
 use crate::request::Request;
 use crate::response::Response;
 use crate::router::Router;
@@ -103,7 +105,7 @@ const DEFAULT_INDEX_FILE: &str = "index.html";
 ///   says `Vary: Accept-Encoding`. A request with `Range` always gets the uncompressed file, so
 ///   that a range never mixes two encodings.
 /// - **Threads.** The handler opens and stats the file on the worker (fast); the body is a
-///   [`Body::sized_stream`], copied to the socket as it drains, so a slow download parks
+///   [`Body::sized_stream`](crate::Body::sized_stream), copied to the socket as it drains, so a slow download parks
 ///   its connection and holds no worker.
 ///
 /// # Examples
@@ -297,7 +299,14 @@ impl StaticFiles {
             encoding,
             SystemTime::now(),
         );
-        self.file_response(req, file, content_type, encoding, &validators)
+        let headers = FileHeaders {
+            content_type: HeaderValue::from_static(content_type),
+            encoding,
+            cache_control: self.cache_control.clone(),
+            content_disposition: None,
+            varies_by_encoding: self.precompressed_br || self.precompressed_gzip,
+        };
+        file_response(req, file, &validators, &headers)
     }
 
     /// The root requests resolve against: canonicalized, unless symlinks are followed.
@@ -338,101 +347,6 @@ impl StaticFiles {
             }
         }
         (path, None)
-    }
-
-    /// The answer for an open file: 412, 304, 206, 416 or 200.
-    fn file_response(
-        &self,
-        req: &Request,
-        mut file: File,
-        content_type: &'static str,
-        encoding: Option<Coding>,
-        validators: &Validators,
-    ) -> Response {
-        let len = validators.len;
-        match preconditions(req.headers(), validators) {
-            Precondition::Failed => return Response::new(StatusCode::PRECONDITION_FAILED),
-            Precondition::NotModified => {
-                let mut response = Response::new(StatusCode::NOT_MODIFIED);
-                self.validator_headers(response.headers_mut(), validators);
-                return response;
-            }
-            Precondition::Pass => {}
-        }
-        // RFC 9110 §14.2: ranges are defined for GET only. The variant is never chosen
-        // with a `Range`, so `encoding` is `None` whenever one is honored.
-        let range = match (
-            req.method() == Method::GET,
-            single_value(req.headers(), header::RANGE),
-        ) {
-            (true, Some(range)) if if_range_holds(req.headers(), validators, SystemTime::now()) => {
-                byte_range(range, len)
-            }
-            _ => ByteRange::Whole,
-        };
-        let (status, body) = match range {
-            ByteRange::Whole => (StatusCode::OK, Body::sized_stream(file, len)),
-            ByteRange::Part { first, last } => {
-                if let Err(error) = file.seek(SeekFrom::Start(first)) {
-                    return open_failed(&error);
-                }
-                let n = last - first + 1;
-                (
-                    StatusCode::PARTIAL_CONTENT,
-                    Body::sized_stream(file.take(n), n),
-                )
-            }
-            ByteRange::Unsatisfiable => {
-                let mut response = Response::new(StatusCode::RANGE_NOT_SATISFIABLE);
-                let headers = response.headers_mut();
-                headers.insert(
-                    header::CONTENT_RANGE,
-                    header_value(format!("bytes */{len}")),
-                );
-                headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-                return response;
-            }
-        };
-        let mut response = Response::with_content_type(body, content_type).with_status(status);
-        let headers = response.headers_mut();
-        self.validator_headers(headers, validators);
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        match encoding {
-            Some(encoding) => {
-                headers.insert(
-                    header::CONTENT_ENCODING,
-                    HeaderValue::from_static(encoding.token()),
-                );
-            }
-            None => {
-                headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-            }
-        }
-        if let ByteRange::Part { first, last } = range {
-            headers.insert(
-                header::CONTENT_RANGE,
-                header_value(format!("bytes {first}-{last}/{len}")),
-            );
-        }
-        response
-    }
-
-    /// The headers a 304 repeats from the 200 it stands for (RFC 9110 §15.4.5).
-    fn validator_headers(&self, headers: &mut HeaderMap, validators: &Validators) {
-        headers.insert(header::ETAG, header_value(validators.etag.clone()));
-        if let Some(last_modified) = validators.last_modified {
-            let date = httpdate::fmt_http_date(last_modified);
-            headers.insert(header::LAST_MODIFIED, header_value(date));
-        }
-        if let Some(cache_control) = &self.cache_control {
-            headers.insert(header::CACHE_CONTROL, cache_control.clone());
-        }
-        if self.precompressed_br || self.precompressed_gzip {
-            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-        }
     }
 }
 
