@@ -480,9 +480,6 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
                     Err(_) => return Err(Abort::Close),
                 }
             }
-            if body.take_continue_owed() {
-                self.output.bytes.extend_from_slice(CONTINUE);
-            }
             let now = Instant::now();
             let deadline = body.deadline(now, self.config.limits.body_read_timeout);
             if deadline <= now {
@@ -490,6 +487,10 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
             }
             body.hold_while_parked(self.config.body_budget)
                 .map_err(Abort::Reject)?;
+            // Only once the body will be waited for: a refused one gets no `100 Continue`.
+            if body.take_continue_owed() {
+                self.output.bytes.extend_from_slice(CONTINUE);
+            }
             return Ok(Some(deadline));
         }
     }

@@ -126,11 +126,12 @@ impl Router {
         head: http::request::Parts,
         headers: RawHeaders,
         peer: Option<SocketAddr>,
+        draining: bool,
         plan: RoutePlan,
         refusal: Rejection,
     ) -> http::Response<Body> {
         let request = Request::from_body(head, headers, RequestBody::Full(Vec::new()), peer);
-        self.serve_request(request, false, plan, Some(refusal))
+        self.serve_request(request, draining, plan, Some(refusal))
     }
 
     #[inline]

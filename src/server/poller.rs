@@ -433,7 +433,7 @@ impl Poller {
                         connection.reject(StatusCode::REQUEST_TIMEOUT);
                     }
                 }
-                Expired::Wake(slot, connection) => self.context.enqueue(slot, connection),
+                Expired::Wake(slot, connection) => self.context.enqueue_due(slot, connection),
                 Expired::Later(timer) => self.arm(timer),
                 Expired::Stale => {}
             }

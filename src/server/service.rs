@@ -101,10 +101,15 @@ impl Service for HandlerService<'_> {
             facts.annotate(&mut head.extensions);
         }
         let refusal = Rejection::of_refusal(error);
-        let response =
-            self.shared
-                .router
-                .serve_refusal(head, headers, Some(self.peer), plan, refusal);
+        let draining = self.shared.shutdown.load(Ordering::Acquire);
+        let response = self.shared.router.serve_refusal(
+            head,
+            headers,
+            Some(self.peer),
+            draining,
+            plan,
+            refusal,
+        );
         // Read: the response's `Date` and the next request's start use it.
         self.clock.read();
         response.into()

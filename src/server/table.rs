@@ -307,8 +307,7 @@ impl ConnectionTable {
         let mut taken = Vec::new();
         for (index, slot_arc) in self.snapshot().into_iter().enumerate() {
             let mut slot = lock(&slot_arc);
-            if matches!(&slot.state, SlotState::Parked { wait_for, .. } if wait_for.takes_a_turn_when_due())
-            {
+            if matches!(&slot.state, SlotState::Parked { wait_for, .. } if wait_for.is_live()) {
                 let connection = self.make_busy(&mut slot);
                 drop(slot);
                 let handle = SlotHandle {
@@ -720,5 +719,24 @@ mod tests {
         table.close_busy(&busy_handle);
         assert_eq!(table.close_idle(), 1);
         assert_eq!(counts(&table), (0, 0));
+    }
+
+    /// A body's deadline gives its connection a turn (its 408 goes through the route's
+    /// middleware on a worker); a shutdown's goodbye round takes live connections only.
+    #[test]
+    fn a_due_body_wakes_its_connection_and_shutdown_takes_only_live_ones() {
+        let table = ConnectionTable::default();
+        let (_client, conn) = connection();
+        let start = Instant::now();
+        let (id, timer) = table.insert(conn, start);
+        let (handle, conn) = table.take_ready(id).unwrap();
+        // Parked mid-body with the same deadline: the timer armed at insert stands.
+        let parked = table.park(&handle, conn, Wait::Body, start, false);
+        assert!(matches!(parked, Parked::Waiting(None)), "{parked:?}");
+        assert!(table.take_live().is_empty(), "took a connection mid-body");
+        let Expired::Wake(_, _conn) = table.expire(timer, start) else {
+            panic!("a due body did not get a turn");
+        };
+        assert_eq!(counts(&table), (1, 1));
     }
 }

@@ -105,6 +105,17 @@ impl TurnContext {
         } else {
             self.shared.queue_capacity
         };
+        self.push(slot, connection, capacity);
+    }
+
+    /// Queues a connection whose deadline gives it a turn (a live connection's timer, a
+    /// body too slow, whose 408 the turn answers): never refused for a full queue, which
+    /// would answer it with a bare 503 instead.
+    pub(super) fn enqueue_due(&self, slot: SlotHandle, connection: Connection) {
+        self.push(slot, connection, usize::MAX);
+    }
+
+    fn push(&self, slot: SlotHandle, connection: Connection, capacity: usize) {
         let ready = Ready {
             slot,
             connection,

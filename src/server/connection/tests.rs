@@ -336,6 +336,11 @@ mod tls {
             let outcome = tls.exchange();
             assert_eq!(wait_of(outcome), Some(Wait::NextRequest), "{read_size}");
             let text = String::from_utf8_lossy(&tls.received).into_owned();
+            // Without `date:` lines, which change with the second.
+            let text: String = text
+                .split_inclusive("\r\n")
+                .filter(|line| !line.starts_with("date: "))
+                .collect();
             let answers = text.matches("HTTP/1.1 200 OK\r\n").count();
             assert_eq!(answers, 2, "read size {read_size}: {text}");
             let bodies: Vec<&str> = text.split("\r\n\r\n").skip(1).collect();
@@ -438,5 +443,37 @@ mod tls {
         assert_eq!(wait_of(tls.exchange()), Some(Wait::Live));
         assert!(String::from_utf8_lossy(&tls.received).starts_with("HTTP/1.1 101 "));
         assert!(tls.received.ends_with(&[0x81, 0x02, b'h', b'i']));
+    }
+
+    /// A live connection whose TLS output is still owed when its next turn starts (a ping
+    /// due, a message sent to it) takes its turn and stays live and blocked: parked as a
+    /// plain write wait, senders could no longer wake it, and a shutdown would skip it.
+    #[test]
+    fn a_blocked_websocket_over_tls_stays_live_when_its_next_turn_finds_the_socket_full() {
+        let mut tls = TlsHarness::new(Limits::default());
+        let handshake = "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        tls.client.writer().write_all(handshake.as_bytes()).unwrap();
+        assert_eq!(wait_of(tls.exchange()), Some(Wait::Live));
+        // The client stops reading; it sends a message whose echo cannot go out.
+        tls.harness.socket().lock().write_sizes = vec![0];
+        tls.client
+            .writer()
+            .write_all(&[0x82, 0x84, 1, 2, 3, 4, 1, 2, 3, 4])
+            .unwrap();
+        tls.client_sends();
+        assert_eq!(wait_of(tls.harness.turn()), Some(Wait::LiveBlocked));
+        // Its next turn (a timer, a wake) meets the same full socket.
+        assert_eq!(wait_of(tls.harness.turn()), Some(Wait::LiveBlocked));
+        assert!(tls.harness.connection.is_live());
+        // The client reads again: the echo arrives.
+        tls.harness.socket().lock().write_sizes.clear();
+        assert_eq!(wait_of(tls.harness.turn()), Some(Wait::Live));
+        tls.client_receives();
+        assert!(
+            tls.received.ends_with(&[0x82, 0x04, 0, 0, 0, 0]),
+            "{:?}",
+            tls.received
+        );
     }
 }

@@ -127,6 +127,10 @@ impl TlsSession {
             }
             match flush(&**socket, &mut session) {
                 Ok(true) => {}
+                // A live protocol takes its turn all the same: its writes meet the full
+                // socket (`WouldBlock`), and it parks as blocked with its own timers, so
+                // that senders still wake it and a shutdown still says goodbye.
+                Ok(false) if self.info.is_some() && protocol.is_live() => {}
                 Ok(false) => return self.wait_writable(now, limits),
                 Err(_) => return fail(&mut self.closed),
             }
