@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use http::header::{self, HeaderMap, HeaderValue};
@@ -30,6 +30,24 @@ pub(super) struct FileHeaders {
     pub(super) content_disposition: Option<HeaderValue>,
     /// Precompressed siblings may be sent: every answer says `Vary: Accept-Encoding`.
     pub(super) varies_by_encoding: bool,
+}
+
+/// Opens the file at `path` (a variant precompressed with `encoding`, if any) with its
+/// validators, or the answer when it cannot be served: 404 when it is gone, may not be
+/// read or is not a file, 500 for other errors.
+pub(super) fn open_file(
+    path: &Path,
+    encoding: Option<Coding>,
+) -> Result<(File, Validators), Box<Response>> {
+    let file = File::open(path).map_err(|error| Box::new(open_failed(&error)))?;
+    let metadata = match file.metadata() {
+        Ok(metadata) if metadata.is_file() => metadata,
+        Ok(_) => return Err(Box::new(not_found())),
+        Err(error) => return Err(Box::new(open_failed(&error))),
+    };
+    let modified = metadata.modified().ok();
+    let validators = Validators::new(metadata.len(), modified, encoding, SystemTime::now());
+    Ok((file, validators))
 }
 
 /// The answer for an open file: 412, 304, 206, 416 or 200.
@@ -220,21 +238,10 @@ impl StaticFile {
     /// The answer to `req` (`GET` or `HEAD`; its `Range` and conditional headers): 200,
     /// 206, 304, 412 or 416; 404 when the file cannot be opened (or is not a file).
     pub fn respond(&self, req: &Request) -> Response {
-        let file = match File::open(&self.path) {
-            Ok(file) => file,
-            Err(error) => return open_failed(&error),
+        let (file, validators) = match open_file(&self.path, None) {
+            Ok(opened) => opened,
+            Err(response) => return *response,
         };
-        let metadata = match file.metadata() {
-            Ok(metadata) if metadata.is_file() => metadata,
-            Ok(_) => return not_found(),
-            Err(error) => return open_failed(&error),
-        };
-        let validators = Validators::new(
-            metadata.len(),
-            metadata.modified().ok(),
-            None,
-            SystemTime::now(),
-        );
         let content_type = self
             .content_type
             .clone()

@@ -26,19 +26,17 @@ mod path;
 mod range;
 
 use std::fmt;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderValue};
 
-use self::conditional::Validators;
 use self::content_type::content_type;
 pub use self::file::StaticFile;
-use self::file::{FileHeaders, file_response};
+use self::file::{FileHeaders, file_response, open_file};
 use self::path::{Target, relative_path};
 #[cfg(feature = "__internals")]
 pub(super) mod fuzzing {
@@ -284,21 +282,10 @@ impl StaticFiles {
             },
         };
         let (path, encoding) = self.choose_variant(&root, path, req.headers());
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(error) => return open_failed(&error),
+        let (file, validators) = match open_file(&path, encoding) {
+            Ok(opened) => opened,
+            Err(response) => return *response,
         };
-        let metadata = match file.metadata() {
-            Ok(metadata) if metadata.is_file() => metadata,
-            Ok(_) => return not_found(),
-            Err(error) => return open_failed(&error),
-        };
-        let validators = Validators::new(
-            metadata.len(),
-            metadata.modified().ok(),
-            encoding,
-            SystemTime::now(),
-        );
         let headers = FileHeaders {
             content_type: HeaderValue::from_static(content_type),
             encoding,
