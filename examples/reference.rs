@@ -3,7 +3,8 @@
 //! outside this repository): the core routes (`/plaintext`, `/json`, `/users/{id}`,
 //! `/files/{*path}`, `POST /echo`, `/sleep/{ms}`, `/stream/{n}`, `/panic`) and the
 //! capability routes and flags built so far (`/ws`, `/broadcast`, `/events`, `--static`,
-//! `--metrics`, `--compress`, `--cors`, `--tls-cert`/`--tls-key`, `--shutdown-delay-ms`).
+//! `--metrics`, `--compress`, `--cors`, `--tls-cert`/`--tls-key`, `--shutdown-delay-ms`,
+//! `--request-timeout-ms`, `--max-queue-wait-ms`).
 //!
 //! `reference --addr 127.0.0.1:PORT --threads N`; SIGTERM or SIGINT shut it down gracefully
 //! (stop accepting, finish in-flight requests, exit 0). With `--tls-cert FILE --tls-key FILE`
@@ -67,6 +68,12 @@ pub(crate) struct Options {
     /// `--shutdown-delay-ms MS`: on SIGTERM keep serving MS with `/healthz` at 503 (not in
     /// the contract: for deploy/; also serves `GET /healthz`).
     pub(crate) shutdown_delay_ms: Option<u64>,
+    /// `--request-timeout-ms N`: handlers still running after N ms are answered 503 (and
+    /// cancelled: `/sleep` stops early).
+    pub(crate) request_timeout_ms: Option<u64>,
+    /// `--max-queue-wait-ms N`: requests that waited over N ms for a worker are answered
+    /// 503 without running.
+    pub(crate) max_queue_wait_ms: Option<u64>,
     /// `--listen-from-env`: serve the socket systemd passed (LISTEN_FDS), not `--addr`.
     pub(crate) listen_from_env: bool,
     /// `--tls-cert FILE --tls-key FILE`: serve HTTPS with this PEM chain and key (feature
@@ -92,6 +99,8 @@ impl Default for Options {
             cors: None,
             reuse_port: false,
             shutdown_delay_ms: None,
+            request_timeout_ms: None,
+            max_queue_wait_ms: None,
             listen_from_env: false,
             tls: None,
             noop_middleware: 0,
@@ -153,10 +162,17 @@ pub(crate) fn builder_with(options: &Options) -> ServerBuilder {
         #[cfg(not(feature = "tls"))]
         panic!("--tls-cert {cert:?} --tls-key {key:?} need the tls feature");
     }
+    let mut limits = Limits::default().max_body_bytes(MAX_BODY_BYTES);
+    if let Some(ms) = options.request_timeout_ms {
+        limits = limits.handler_timeout(std::time::Duration::from_millis(ms));
+    }
+    if let Some(ms) = options.max_queue_wait_ms {
+        limits = limits.max_queue_wait(std::time::Duration::from_millis(ms));
+    }
     builder
         .reuse_port(options.reuse_port)
         .threads(options.threads)
-        .limits(Limits::default().max_body_bytes(MAX_BODY_BYTES))
+        .limits(limits)
         .metrics(!options.no_metrics)
         .app(app)
 }
@@ -306,7 +322,20 @@ fn sleep(req: &Request) -> Result<Response, Rejection> {
     if ms > MAX_SLEEP_MS {
         return Err(Rejection::new(StatusCode::BAD_REQUEST, "at most 60000 ms"));
     }
-    std::thread::sleep(std::time::Duration::from_millis(ms));
+    // In slices of 10 ms: a request nobody waits for any more (its deadline passed, its
+    // client left) stops early.
+    let until = Instant::now() + Duration::from_millis(ms);
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        if let Some(reason) = req.cancellation().reason() {
+            let body = Body::from(format!("cancelled: {reason}"));
+            return Ok(Response::with_content_type(body, "text/plain"));
+        }
+        std::thread::sleep(left.min(Duration::from_millis(10)));
+    }
     Ok(Response::with_content_type(
         Body::from(format!("slept {ms}")),
         "text/plain",
@@ -382,6 +411,14 @@ fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
             "--shutdown-delay-ms" => {
                 let ms = args.next().ok_or("--shutdown-delay-ms needs MS")?;
                 options.shutdown_delay_ms = Some(ms.parse()?);
+            }
+            "--request-timeout-ms" => {
+                let ms = args.next().ok_or("--request-timeout-ms needs N")?;
+                options.request_timeout_ms = Some(ms.parse()?);
+            }
+            "--max-queue-wait-ms" => {
+                let ms = args.next().ok_or("--max-queue-wait-ms needs N")?;
+                options.max_queue_wait_ms = Some(ms.parse()?);
             }
             "--tls-cert" => tls_cert = Some(args.next().ok_or("--tls-cert needs FILE")?),
             "--tls-key" => tls_key = Some(args.next().ok_or("--tls-key needs FILE")?),

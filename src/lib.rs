@@ -130,6 +130,7 @@
 //! Rust 1.85 (edition 2024). Raising it is a breaking change noted in the changelog.
 
 mod body;
+mod cancel;
 mod cookie;
 mod error;
 #[cfg(feature = "form")]
@@ -160,6 +161,7 @@ pub mod testing;
 pub mod tls;
 
 pub use body::{Body, BodyWriter};
+pub use cancel::{CancelReason, Cancellation};
 pub use cookie::{SameSite, SetCookie};
 pub use error::{
     Error, InvalidCookie, InvalidHeader, Rejection, RejectionKind, Result, RouteError,

@@ -95,6 +95,28 @@ pub struct Limits {
     pub keep_alive_timeout: Duration,
     /// See [`DEFAULT_WRITE_TIMEOUT`].
     pub write_timeout: Duration,
+    /// How long a handler may run before its client is answered `503 Service Unavailable`
+    /// with `Retry-After: 1`; `None` (the default): as long as it takes. A router can set
+    /// its own ([`Router::handler_timeout`](crate::Router::handler_timeout)).
+    ///
+    /// At the deadline the request is cancelled ([`Request::cancelled`](crate::Request::cancelled)
+    /// turns true) and the poller answers the client itself, on plain connections, without
+    /// waiting for the handler (over TLS, and when earlier pipelined responses are still
+    /// being written, the worker answers once the handler returns). What the handler returns
+    /// afterwards is dropped and counted (`MetricsSnapshot::late_responses_dropped`). The
+    /// 503 says `Connection: close`: the handler's worker still holds the connection, so
+    /// the client's next request goes on a new one. A 503 rather than a 504 (no gateway
+    /// timed out: this server did) or a 408 (the client was not slow), as Go's
+    /// `TimeoutHandler` answers; `Retry-After` tells clients and balancers that retrying is
+    /// fine. Counted from when the handler starts; time spent queued is bounded by
+    /// [`max_queue_wait`](Self::max_queue_wait).
+    pub handler_timeout: Option<Duration>,
+    /// How long a request may wait in its pool's queue for a worker; one that waited
+    /// longer is answered `503` with `Retry-After: 1` without running (load shedding: under
+    /// overload the requests that are served stay fast, instead of everyone being served
+    /// late). `None` (the default): requests wait until the queue is full
+    /// ([`ServerBuilder::queue_capacity`](crate::ServerBuilder::queue_capacity)).
+    pub max_queue_wait: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -109,6 +131,8 @@ impl Default for Limits {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            handler_timeout: None,
+            max_queue_wait: None,
         }
     }
 }
@@ -185,6 +209,20 @@ impl Limits {
 
     /// These limits with every timeout saturated at [`MAX_TIMEOUT`] (fields set directly
     /// may exceed it).
+    /// Sets [`handler_timeout`](Self::handler_timeout).
+    #[must_use]
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = Some(timeout.min(MAX_TIMEOUT));
+        self
+    }
+
+    /// Sets [`max_queue_wait`](Self::max_queue_wait).
+    #[must_use]
+    pub fn max_queue_wait(mut self, wait: Duration) -> Self {
+        self.max_queue_wait = Some(wait.min(MAX_TIMEOUT));
+        self
+    }
+
     pub(crate) fn saturated(self) -> Self {
         Self {
             header_read_timeout: self.header_read_timeout.min(MAX_TIMEOUT),

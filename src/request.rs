@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use http::{Extensions, HeaderMap, Method, Uri, Version, request::Parts};
 
 use crate::body::RequestBody;
+use crate::cancel::Cancellation;
 use crate::error::{Rejection, RejectionKind};
 use crate::head::RawHeaders;
 use crate::params::{PathParams, StateMap};
@@ -53,6 +54,8 @@ pub struct Request {
     /// The matched route's scoped state, then the router's own.
     states: [Option<Arc<StateMap>>; 2],
     server_draining: bool,
+    /// Whether the request is still wanted (see [`cancelled`](Self::cancelled)).
+    cancellation: Cancellation,
 }
 
 impl Request {
@@ -69,6 +72,7 @@ impl Request {
             route: None,
             states: [None, None],
             server_draining: false,
+            cancellation: Cancellation::never(),
         }
     }
 
@@ -417,6 +421,46 @@ impl Request {
 
     pub(crate) fn set_server_draining(&mut self, draining: bool) {
         self.server_draining = draining;
+    }
+
+    pub(crate) fn set_cancellation(&mut self, cancellation: Cancellation) {
+        self.cancellation = cancellation;
+    }
+
+    /// Whether nobody waits for this request's answer any more: its handler ran past its
+    /// deadline ([`Limits::handler_timeout`](crate::Limits::handler_timeout),
+    /// [`Router::handler_timeout`](crate::Router::handler_timeout)), or its client closed
+    /// the connection. A blocking handler checks it between steps of long work and stops
+    /// early; what it returns then is dropped (after a deadline) or unread (the client
+    /// left). One atomic load. Always `false` for requests served outside a server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use switchyard::{Request, Response};
+    ///
+    /// fn slow(req: &Request) -> Response {
+    ///     for _ in 0..50 {
+    ///         if req.cancelled() {
+    ///             return Response::text("stopped early");
+    ///         }
+    ///         std::thread::sleep(Duration::from_millis(10));
+    ///     }
+    ///     Response::text("done")
+    /// }
+    /// # let _ = slow;
+    /// ```
+    pub fn cancelled(&self) -> bool {
+        self.cancellation.is_cancelled()
+    }
+
+    /// The request's [`Cancellation`]: the same answer as [`cancelled`](Self::cancelled),
+    /// with the reason, for work the handler hands to another thread or library. It turns
+    /// cancelled with [`CancelReason::Finished`](crate::CancelReason::Finished) once the
+    /// request is over.
+    pub fn cancellation(&self) -> Cancellation {
+        self.cancellation.clone()
     }
 
     /// Marks the request as arriving while the server drains, for in-process tests of

@@ -507,15 +507,12 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         } = request;
         let (is_head, version) = (parts.method == Method::HEAD, parts.version);
         let (reply, body_complete) = match body {
-            PendingBody::Buffered(body) => (
-                self.service.call(
-                    parts,
-                    raw_headers,
-                    RequestBody::Full(body.into_data()),
-                    plan,
-                ),
-                true,
-            ),
+            PendingBody::Buffered(body) => {
+                let settled = self.settle_before_call();
+                let body = RequestBody::Full(body.into_data());
+                let reply = self.service.call(parts, raw_headers, body, plan, settled);
+                (reply, true)
+            }
             PendingBody::Streamed {
                 framing,
                 expect_continue,
@@ -537,10 +534,25 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         plan: F::Plan,
     ) {
         let (is_head, version) = (parts.method == Method::HEAD, parts.version);
-        let reply = self
-            .service
-            .call(parts, raw_headers, RequestBody::Full(Vec::new()), plan);
+        let settled = self.settle_before_call();
+        let body = RequestBody::Full(Vec::new());
+        let reply = self.service.call(parts, raw_headers, body, plan, settled);
         self.respond(reply, is_head, version, keep_alive);
+    }
+
+    /// Whether nothing of an earlier response is still owed; when the service may answer
+    /// from outside the turn, what is owed is written first (as far as the socket takes
+    /// it), so that such an answer cannot overtake it.
+    fn settle_before_call(&mut self) -> bool {
+        if self.output.is_pending() && self.service.answers_late() {
+            let written = self
+                .output
+                .write(self.io, self.config.clock, &mut self.state.cut_short);
+            if written.is_err() {
+                return false;
+            }
+        }
+        !self.output.is_pending()
     }
 
     /// Encodes the service's reply, closing after it if the handler, the client or a
@@ -552,6 +564,10 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         version: http::Version,
         keep_alive: bool,
     ) {
+        if reply.answered_elsewhere {
+            self.output.after = AfterOutput::Close;
+            return;
+        }
         // A scan of the few fields a response has is cheaper than hashing a name.
         let handler_closes = reply.response.headers().iter().any(|(name, value)| {
             name == http::header::CONNECTION && value.as_bytes().eq_ignore_ascii_case(b"close")
@@ -586,7 +602,11 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
                 return Err(Abort::Reject(ParseError::Timeout));
             }
             let body = RequestBody::Full(body.into_data());
-            return Ok((self.service.call(parts, raw_headers, body, plan), true));
+            let settled = self.settle_before_call();
+            return Ok((
+                self.service.call(parts, raw_headers, body, plan, settled),
+                true,
+            ));
         };
         // Responses to earlier pipelined requests go out before the handler takes over.
         self.blocking = true;
@@ -613,9 +633,10 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
             expect_continue,
         )));
         let shared: Arc<Mutex<dyn Read + Send>> = stream.clone();
-        let reply = self
-            .service
-            .call(parts, raw_headers, RequestBody::Stream(shared), plan);
+        // Not settled: the handler reads the socket in blocking mode, which a write from
+        // outside the turn must not meet.
+        let body = RequestBody::Stream(shared);
+        let reply = self.service.call(parts, raw_headers, body, plan, false);
         // The stream may have switched the socket to blocking reads; the engine owns the
         // mode again.
         self.io.set_blocking(None).map_err(|_| Abort::Close)?;
@@ -1175,7 +1196,14 @@ mod tests {
             };
             (decision, ())
         }
-        fn call(&self, head: Parts, _: RawHeaders, body: RequestBody, (): ()) -> Reply<()> {
+        fn call(
+            &self,
+            head: Parts,
+            _: RawHeaders,
+            body: RequestBody,
+            (): (),
+            _: bool,
+        ) -> Reply<()> {
             let RequestBody::Full(body) = body else {
                 panic!("streamed");
             };

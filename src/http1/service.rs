@@ -39,6 +39,9 @@ pub(crate) enum Switch {
 pub(crate) struct Reply<U> {
     pub(crate) response: http::Response<Body>,
     pub(crate) switch: Option<(Switch, U)>,
+    /// The request was answered from outside the turn (a handler deadline's 503), or its
+    /// client is gone: `response` is not written, and the connection closes.
+    pub(crate) answered_elsewhere: bool,
 }
 
 impl<U> From<http::Response<Body>> for Reply<U> {
@@ -46,6 +49,7 @@ impl<U> From<http::Response<Body>> for Reply<U> {
         Self {
             response,
             switch: None,
+            answered_elsewhere: false,
         }
     }
 }
@@ -64,13 +68,24 @@ pub(crate) trait Service {
 
     /// Serves a request whose body has been read, or is to be read: called once per
     /// request. `head`'s headers are empty: they are in `headers`, parsed when asked for.
+    /// `settled`: nothing of an earlier response is still owed on the connection, so the
+    /// request may be answered from outside the turn (see [`Self::answers_late`]).
     fn call(
         &self,
         head: Parts,
         headers: RawHeaders,
         body: RequestBody,
         plan: Self::Plan,
+        settled: bool,
     ) -> Reply<Self::Upgrade>;
+
+    /// Whether the service may answer a request from outside the turn (a handler
+    /// deadline's 503, written by the poller): then the engine writes what earlier
+    /// pipelined responses left before each call, so that such an answer never overtakes
+    /// them.
+    fn answers_late(&self) -> bool {
+        false
+    }
 
     /// Answers a routed request the engine refuses instead of calling the service with it
     /// (its body too large, too slow, malformed, or over the parked bodies' budget; an
@@ -113,7 +128,14 @@ where
         (Decision::default(), ())
     }
 
-    fn call(&self, mut head: Parts, headers: RawHeaders, body: RequestBody, (): ()) -> Reply<()> {
+    fn call(
+        &self,
+        mut head: Parts,
+        headers: RawHeaders,
+        body: RequestBody,
+        (): (),
+        _settled: bool,
+    ) -> Reply<()> {
         head.headers = headers.to_map();
         let response = match body {
             RequestBody::Full(bytes) => self(head, bytes),

@@ -28,6 +28,27 @@ pub const LATENCY_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Upper bounds of the queue-wait histogram buckets, in seconds (0.5 ms to 1 s), plus the
+/// implicit `+Inf`: how long requests waited in their pool's queue for a worker.
+pub const QUEUE_WAIT_BUCKETS: [f64; 11] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// What the server gave up on, by kind (`Counters::cancellations`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GaveUpOn {
+    /// A handler ran past its deadline; its client was answered 503.
+    Deadline,
+    /// What a handler returned after its deadline, dropped.
+    LateResponse,
+    /// A handler's client hung up while it ran.
+    ClientInFlight,
+    /// A request whose client hung up while it was queued: it never ran.
+    ClientBeforeStart,
+    /// A request that waited in its queue past `max_queue_wait`: answered 503, never ran.
+    QueueWait,
+}
+
 /// Statuses the HTTP/1.1 engine answers malformed or refused requests with, counted in
 /// [`MetricsSnapshot::rejected`].
 const REJECTED_STATUSES: [StatusCode; 9] = [
@@ -96,6 +117,10 @@ pub(crate) struct Counters {
     panics: AtomicU64,
     /// Requests served, by pool (`RouteTag` order: the main pool first).
     pool_requests: Box<[AtomicU64]>,
+    /// How long turns waited in each pool's queue (`RouteTag` order).
+    queue_waits: Box<[Histogram<{ QUEUE_WAIT_BUCKETS.len() + 1 }>]>,
+    /// By [`GaveUpOn`], in declaration order.
+    gave_up: [AtomicU64; 5],
     offsets: Box<[Option<SeriesOffset>]>,
     routes: Box<[RouteSeries]>,
 }
@@ -122,6 +147,8 @@ impl Counters {
             rejected: Default::default(),
             panics: AtomicU64::new(0),
             pool_requests: (0..pools).map(|_| AtomicU64::new(0)).collect(),
+            queue_waits: (0..pools).map(|_| Histogram::default()).collect(),
+            gave_up: Default::default(),
             offsets: layout.offsets.into_boxed_slice(),
             routes,
         }
@@ -142,6 +169,33 @@ impl Counters {
 
     pub(crate) fn refused_queue_full(&self) {
         bump(&self.refused_queue_full);
+    }
+
+    /// `n` of what the server gave up on, of kind `on`.
+    pub(crate) fn gave_up(&self, on: GaveUpOn, n: usize) {
+        self.gave_up[on as usize].fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// A turn of pool `pool` waited `wait` in its queue.
+    pub(crate) fn queued_for(&self, pool: usize, wait: Duration) {
+        if let Some(histogram) = self.queue_waits.get(pool) {
+            histogram.observe(wait, &QUEUE_WAIT_BUCKETS);
+        }
+    }
+
+    /// The queue waits of pool `index` (for the live gauges).
+    pub(crate) fn pool_queue_wait(&self, index: usize) -> QueueWait {
+        self.queue_waits
+            .get(index)
+            .map(|histogram| {
+                let (buckets, count, sum) = histogram.read(&QUEUE_WAIT_BUCKETS);
+                QueueWait {
+                    count,
+                    sum,
+                    buckets: buckets.into_iter().map(|(_, n)| n).collect(),
+                }
+            })
+            .unwrap_or_default()
     }
 
     pub(crate) fn timed_out(&self, kind: TimeoutKind) {
@@ -240,6 +294,15 @@ impl Counters {
             .map(|(status, count)| (*status, load(count)))
             .collect();
         snapshot.handler_panics = load(&self.panics);
+        let [deadline, late, in_flight, before_start, queue_wait] =
+            self.gave_up.each_ref().map(load);
+        snapshot.gave_up = GaveUp {
+            handler_timeouts: deadline,
+            late_responses_dropped: late,
+            client_gone_in_flight: in_flight,
+            client_gone_before_start: before_start,
+            shed_for_queue_wait: queue_wait,
+        };
         snapshot.routes = self
             .routes
             .iter()
@@ -269,6 +332,48 @@ impl fmt::Debug for Counters {
             .field("enabled", &self.enabled)
             .field("routes", &self.routes.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// A histogram of durations with `N - 1` bounds and `+Inf`; each bucket counts on its own
+/// (cumulative counts are made when read).
+struct Histogram<const N: usize> {
+    buckets: [AtomicU64; N],
+    sum_nanos: AtomicU64,
+}
+
+impl<const N: usize> Default for Histogram<N> {
+    fn default() -> Self {
+        Self {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<const N: usize> Histogram<N> {
+    fn observe(&self, took: Duration, bounds: &[f64]) {
+        let seconds = took.as_secs_f64();
+        let bucket = bounds
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(bounds.len());
+        bump(&self.buckets[bucket]);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Cumulative counts per bound, the count, the sum.
+    fn read(&self, bounds: &[f64]) -> (Vec<(f64, u64)>, u64, Duration) {
+        let mut cumulative = 0;
+        let mut buckets = Vec::with_capacity(bounds.len());
+        for (bound, count) in bounds.iter().zip(&self.buckets) {
+            cumulative += count.load(Ordering::Relaxed);
+            buckets.push((*bound, cumulative));
+        }
+        let count = cumulative + self.buckets[bounds.len()].load(Ordering::Relaxed);
+        let sum = Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed));
+        (buckets, count, sum)
     }
 }
 
@@ -387,6 +492,9 @@ pub struct MetricsSnapshot {
     pub rejected: Vec<(StatusCode, u64)>,
     /// Handler and middleware panics caught (each cost its client a 500).
     pub handler_panics: u64,
+    /// What the server gave up on: handlers past their deadline, requests whose client
+    /// left, requests shed for waiting too long.
+    pub gave_up: GaveUp,
     /// The worker pools, the main pool (`"main"`) first.
     pub pools: Vec<PoolMetrics>,
     /// One entry per route template and method, in registration order.
@@ -440,6 +548,37 @@ pub struct Timeouts {
     pub write: u64,
 }
 
+/// What the server gave up on (see [`Limits::handler_timeout`](crate::Limits::handler_timeout),
+/// [`Limits::max_queue_wait`](crate::Limits::max_queue_wait), [`crate::Cancellation`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GaveUp {
+    /// Handlers that ran past their deadline: their clients were answered 503.
+    pub handler_timeouts: u64,
+    /// Responses handlers returned after their deadline, dropped.
+    pub late_responses_dropped: u64,
+    /// Requests whose client hung up while their handler ran (the handler was told).
+    pub client_gone_in_flight: u64,
+    /// Requests whose client hung up before they ran: never run.
+    pub client_gone_before_start: u64,
+    /// Requests that waited in their pool's queue longer than `max_queue_wait`: answered
+    /// 503 without running.
+    pub shed_for_queue_wait: u64,
+}
+
+/// How long work waited in a pool's queue for a worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueueWait {
+    /// Waits observed (turns of connections with a request, on this pool).
+    pub count: u64,
+    /// Their total.
+    pub sum: Duration,
+    /// Cumulative counts, one per upper bound of [`QUEUE_WAIT_BUCKETS`] (in that order);
+    /// `count` is the `+Inf` bucket.
+    pub buckets: Vec<u64>,
+}
+
 /// One worker pool.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -454,6 +593,8 @@ pub struct PoolMetrics {
     pub queued: usize,
     /// Requests served on this pool.
     pub completed: u64,
+    /// How long work waited in its queue.
+    pub queue_wait: QueueWait,
 }
 
 /// One route template and method: how many requests it served and how long each took on
@@ -483,6 +624,7 @@ impl PoolMetrics {
         busy: usize,
         queued: usize,
         completed: u64,
+        queue_wait: QueueWait,
     ) -> Self {
         Self {
             name,
@@ -490,6 +632,7 @@ impl PoolMetrics {
             busy,
             queued,
             completed,
+            queue_wait,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{LATENCY_BUCKETS, MetricsSnapshot};
+use super::{LATENCY_BUCKETS, MetricsSnapshot, QUEUE_WAIT_BUCKETS};
 
 /// A page in the Prometheus text format 0.0.4 (`Content-Type: text/plain; version=0.0.4`),
 /// being written: the [`Metrics`](crate::Metrics) plugin writes the server's families, then
@@ -216,6 +216,53 @@ impl MetricsPage {
                 pool.completed,
             );
         }
+        for pool in &s.pools {
+            let wait = &pool.queue_wait;
+            let buckets: Vec<(f64, u64)> = QUEUE_WAIT_BUCKETS
+                .iter()
+                .copied()
+                .zip(wait.buckets.iter().copied())
+                .collect();
+            self.histogram(
+                "switchyard_pool_queue_wait_seconds",
+                "Time requests waited in a pool's queue for a worker.",
+                &[("pool", &pool.name)],
+                &buckets,
+                wait.count,
+                wait.sum.as_secs_f64(),
+            );
+        }
+        let g = s.gave_up;
+        let cancelled = "Requests whose handler was told to stop (Request::cancelled), by reason.";
+        for (reason, n) in [
+            ("deadline", g.handler_timeouts),
+            ("client_gone", g.client_gone_in_flight),
+        ] {
+            self.counter(
+                "switchyard_requests_cancelled_total",
+                cancelled,
+                &[("reason", reason)],
+                n,
+            );
+        }
+        let dropped = "Requests never run, by reason (queue_wait: answered 503).";
+        for (reason, n) in [
+            ("client_gone", g.client_gone_before_start),
+            ("queue_wait", g.shed_for_queue_wait),
+        ] {
+            self.counter(
+                "switchyard_requests_dropped_total",
+                dropped,
+                &[("reason", reason)],
+                n,
+            );
+        }
+        self.counter(
+            "switchyard_late_responses_dropped_total",
+            "Responses handlers returned after their deadline (the client had its 503).",
+            &[],
+            g.late_responses_dropped,
+        );
         for route in &s.routes {
             self.histogram(
                 "switchyard_request_duration_seconds",

@@ -21,6 +21,7 @@ use http::header::{CONTENT_LENGTH, HeaderValue};
 
 pub(crate) use self::plan::RoutePlan;
 use self::scope::{Fallback, NestedScope};
+pub(crate) use self::serve::Arrival;
 use self::serve::RenderRejections;
 use self::table::PathRoute;
 use crate::error::{Rejection, RouteError};
@@ -87,6 +88,8 @@ pub struct Router {
     /// The body limit of this router's routes if they stream bodies; see
     /// [`Router::stream_bodies`].
     stream_limit: Option<u64>,
+    /// How long this router's handlers may run; see [`Router::handler_timeout`].
+    handler_timeout: Option<std::time::Duration>,
     /// Nested under a non-empty prefix, this router's `/` route also answers `{prefix}/`:
     /// a directory's URL, which [`StaticFiles`](crate::StaticFiles) serves (a catch-all
     /// needs a non-empty segment, so nothing else would match it).
@@ -112,6 +115,7 @@ impl Default for Router {
             owner: None,
             pool: None,
             stream_limit: None,
+            handler_timeout: None,
             root_with_slash: false,
             empty_scope: Arc::new(Scope::default()),
             nested: Vec::new(),
@@ -460,6 +464,39 @@ impl Router {
     /// slow uploads can never take the main pool's workers.
     pub fn stream_bodies(mut self, max_bytes: u64) -> Self {
         self.stream_limit = Some(max_bytes);
+        self
+    }
+
+    /// Answers this router's requests with `503 Service Unavailable` (and `Retry-After`)
+    /// once their handler has run for `timeout`, at that moment: the client does not wait
+    /// for a handler that overruns, and the handler, told through
+    /// [`Request::cancelled`], can stop early. Whatever it returns afterwards is dropped
+    /// (and counted). Overrides the server's
+    /// [`Limits::handler_timeout`](crate::Limits::handler_timeout) for these routes; nest or
+    /// merge the router as with [`on_pool`](Self::on_pool). See
+    /// [`Limits::handler_timeout`](crate::Limits::handler_timeout) for how the answer is
+    /// given and why it is a 503.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use switchyard::{Request, Router, Server};
+    ///
+    /// let reports = Router::new()
+    ///     .get("/reports/{id}", |req: &Request| {
+    ///         while !req.cancelled() {
+    ///             // ... a step of the report ...
+    ///             # break;
+    ///         }
+    ///         "report"
+    ///     })
+    ///     .handler_timeout(Duration::from_secs(2));
+    /// let server = Server::builder().app(Router::new().merge(reports)).bind("127.0.0.1:0")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handler_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.handler_timeout = Some(timeout);
         self
     }
 

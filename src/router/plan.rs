@@ -119,6 +119,14 @@ impl Router {
         (pool, stream_limit)
     }
 
+    /// How long a planned request's handler may run: its router's
+    /// [`handler_timeout`](Router::handler_timeout), if one was set.
+    pub(crate) fn planned_handler_timeout(&self, plan: &RoutePlan) -> Option<std::time::Duration> {
+        self.planned_handler(plan)
+            .and_then(|handler| handler.handler_timeout)
+            .or(self.handler_timeout)
+    }
+
     /// Registers where a `Metrics` plugin finds the server's metrics once it binds.
     pub(crate) fn add_metrics_slot(&mut self, slot: MetricsSlot) {
         self.metrics_slots.push(slot);
@@ -159,6 +167,17 @@ impl Router {
                     .methods
                     .entries()
                     .any(|(_, e)| e.stream_limit.is_some())
+            })
+    }
+
+    /// Whether any route's handler has a deadline of its own.
+    pub(crate) fn has_handler_timeouts(&self) -> bool {
+        self.handler_timeout.is_some()
+            || self.routes.iter().any(|route| {
+                route
+                    .methods
+                    .entries()
+                    .any(|(_, e)| e.handler_timeout.is_some())
             })
     }
 

@@ -74,6 +74,7 @@ impl Router {
             errors,
             pool,
             stream_limit,
+            handler_timeout,
             nested,
             metrics_slots,
             root_with_slash,
@@ -90,6 +91,7 @@ impl Router {
             owner: endpoint.owner.clone().or_else(|| owner.clone()),
             pool: endpoint.pool.clone().or_else(|| pool.clone()),
             stream_limit: endpoint.stream_limit.or(stream_limit),
+            handler_timeout: endpoint.handler_timeout.or(handler_timeout),
         };
         // Decided by the caller, not by the prefix: `nest("/", r)` has an empty prefix too,
         // and does not take r's fallback.

@@ -12,6 +12,7 @@ use http::header::{ALLOW, HeaderValue};
 use super::scope::NestedFallback;
 use super::{RoutePlan, Router};
 use crate::body::{Body, RequestBody};
+use crate::cancel::Cancellation;
 use crate::error::Rejection;
 use crate::handler::Handler;
 use crate::head::RawHeaders;
@@ -20,6 +21,16 @@ use crate::middleware::{self, Middleware, Next};
 use crate::params::StateMap;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
+
+/// What the server tells the router of a request besides its head and body.
+pub(crate) struct Arrival {
+    /// The client's address.
+    pub(crate) peer: Option<SocketAddr>,
+    /// Shutdown was asked for (`Request::is_server_draining`).
+    pub(crate) draining: bool,
+    /// Whether the request is still wanted (`Request::cancelled`).
+    pub(crate) cancellation: Cancellation,
+}
 
 impl Router {
     /// Routes and serves `request`.
@@ -108,12 +119,12 @@ impl Router {
         head: http::request::Parts,
         headers: RawHeaders,
         body: RequestBody,
-        peer: Option<SocketAddr>,
-        draining: bool,
+        arrival: Arrival,
         plan: RoutePlan,
     ) -> http::Response<Body> {
-        let request = Request::from_body(head, headers, body, peer);
-        self.serve_request(request, draining, plan, None)
+        let mut request = Request::from_body(head, headers, body, arrival.peer);
+        request.set_cancellation(arrival.cancellation);
+        self.serve_request(request, arrival.draining, plan, None)
     }
 
     /// Answers a request the server refuses once it is routed (its body too large or too
@@ -125,13 +136,13 @@ impl Router {
         &self,
         head: http::request::Parts,
         headers: RawHeaders,
-        peer: Option<SocketAddr>,
-        draining: bool,
+        arrival: Arrival,
         plan: RoutePlan,
         refusal: Rejection,
     ) -> http::Response<Body> {
-        let request = Request::from_body(head, headers, RequestBody::Full(Vec::new()), peer);
-        self.serve_request(request, draining, plan, Some(refusal))
+        let body = RequestBody::Full(Vec::new());
+        let request = Request::from_body(head, headers, body, arrival.peer);
+        self.serve_request(request, arrival.draining, plan, Some(refusal))
     }
 
     #[inline]

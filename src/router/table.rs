@@ -47,6 +47,7 @@ impl Router {
             owner: self.owner.clone(),
             pool,
             stream_limit,
+            handler_timeout: None,
         }
     }
 

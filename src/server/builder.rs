@@ -407,6 +407,8 @@ impl ServerBuilder {
     /// not checked: the first registration of a conflict serves).
     pub(super) fn shared_with(self, router: Router) -> Shared {
         let streams_bodies = router.streams_bodies();
+        let handler_timeouts =
+            self.limits.handler_timeout.is_some() || router.has_handler_timeouts();
         let pool_tags = self
             .pools
             .iter()
@@ -434,6 +436,7 @@ impl ServerBuilder {
             drain_timeout: self.drain_timeout,
             pool_tags,
             streams_bodies,
+            handler_timeouts,
             shutdown: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             shutdown_delay: self.shutdown_delay,

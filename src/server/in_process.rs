@@ -119,6 +119,9 @@ impl InProcessConnection<'_> {
                 tag: self.tag,
                 peer: self.connection.peer,
                 waker: &waker,
+                queued_since: std::time::Instant::now(),
+                watch: None,
+                deadlines: None,
             };
             match self.connection.serve(&cx) {
                 Outcome::Close => {

@@ -34,6 +34,7 @@
 
 mod builder;
 mod connection;
+mod deadlines;
 /// Entry points for fuzz targets (feature `__internals`).
 #[cfg(feature = "__internals")]
 #[allow(unreachable_pub, missing_docs)] // reachable only through `__private`, not semver
@@ -87,6 +88,8 @@ pub(crate) struct Shared {
     pool_tags: std::collections::HashMap<Box<str>, crate::http1::RouteTag>,
     /// Some route streams its request body (spares a route lookup per request otherwise).
     streams_bodies: bool,
+    /// Some handler has a deadline (`Limits::handler_timeout`, `Router::handler_timeout`).
+    handler_timeouts: bool,
     /// What parked connections' request bodies may hold together.
     body_budget: Arc<crate::http1::BodyBudget>,
     /// Shutdown was requested.

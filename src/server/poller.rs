@@ -24,6 +24,7 @@ use mio::{Events, Poll, Token};
 
 use super::connection::Connection;
 use super::connection::answer_and_close;
+use super::deadlines::CallDeadlines;
 use super::outcome::Wait;
 use super::scheduler::{self, Scheduler};
 use super::table::{ConnectionTable, Expired, SlotHandle, Timer};
@@ -32,7 +33,7 @@ use super::waker::PollerWaker;
 use super::{Shared, ShutdownReport};
 use crate::http1::RouteTag;
 use crate::limits::{MAX_TIMEOUT, deadline_after};
-use crate::metrics::{LiveGauges, MetricsHandle, TimeoutKind};
+use crate::metrics::{GaveUpOn, LiveGauges, MetricsHandle, TimeoutKind};
 use crate::pool::ThreadPool;
 
 pub(super) const LISTENER: Token = Token(usize::MAX - 1);
@@ -80,6 +81,7 @@ impl Poller {
     ) -> io::Result<Self> {
         let (notices_sender, notices) = crossbeam_channel::unbounded();
         let scheduler = Scheduler::new(poll.registry(), pools[0].size())?;
+        let deadlines = CallDeadlines::new(Arc::clone(&waker));
         Ok(Self {
             poll,
             listener: Some(listener),
@@ -93,6 +95,7 @@ impl Poller {
                 notices: notices_sender,
                 waker,
                 scheduler,
+                deadlines,
             }),
             pools,
             drain_deadline: None,
@@ -153,7 +156,9 @@ impl Poller {
                     WAKER => {}
                     scheduler::READINESS => {
                         let context = &self.context;
-                        context.scheduler.poll_readiness(|id| context.on_ready(id));
+                        context
+                            .scheduler
+                            .poll_readiness(|id, hung_up| context.on_ready(id, hung_up));
                     }
                     Token(_) => {}
                 }
@@ -162,6 +167,7 @@ impl Poller {
                 self.on_notice(notice);
             }
             self.expire_timers();
+            self.expire_handler_deadlines();
             self.supervise_runners();
             if self.shared().shutdown.load(Ordering::Acquire) && self.shutdown_step() {
                 break;
@@ -239,9 +245,11 @@ impl Poller {
 
     fn next_timeout(&self) -> Option<Duration> {
         let next_timer = self.timers.peek().map(|Reverse(timer)| timer.at);
+        let next_deadline = self.context.deadlines.next();
         let accept_until = self.accept_until.filter(|_| self.listener.is_some());
         let timeout = [
             next_timer,
+            next_deadline,
             self.accept_retry_at,
             self.drain_deadline,
             accept_until,
@@ -383,7 +391,13 @@ impl Poller {
             self.context.close(&slot);
             return;
         }
-        let turn = Turn::new(Arc::clone(&self.context), slot, connection, tag);
+        let turn = Turn::new(
+            Arc::clone(&self.context),
+            slot,
+            connection,
+            tag,
+            Instant::now(),
+        );
         // The poller is the only producer and checked the queue's room above, so this does
         // not block; it fails only once the pool is closed, and then the turn, dropped
         // unrun, frees its slot.
@@ -437,6 +451,16 @@ impl Poller {
                 Expired::Later(timer) => self.arm(timer),
                 Expired::Stale => {}
             }
+        }
+    }
+
+    /// Cancels the handlers whose deadline passed, answering their clients 503 where the
+    /// connection allows (see `deadlines`).
+    fn expire_handler_deadlines(&mut self) {
+        let timed_out = self.context.deadlines.expire(Instant::now());
+        if timed_out > 0 {
+            let counters = &self.shared().counters;
+            counters.gave_up(GaveUpOn::Deadline, timed_out);
         }
     }
 

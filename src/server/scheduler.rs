@@ -173,7 +173,7 @@ impl Scheduler {
     /// Takes the readiness events there are, without waiting, and hands each connection to
     /// `on_ready`. Skipped when someone else is polling: a runner that polls always polls
     /// again before it retires, and a leading runner gets the events itself.
-    pub(super) fn poll_readiness(&self, on_ready: impl FnMut(SlotId)) {
+    pub(super) fn poll_readiness(&self, on_ready: impl FnMut(SlotId, bool)) {
         let readiness = match self.readiness.try_lock() {
             Ok(guard) => guard,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
@@ -188,7 +188,7 @@ impl Scheduler {
     /// is called if the poller sleeps without looking in on the runners.
     pub(super) fn lead(
         &self,
-        mut on_ready: impl FnMut(SlotId),
+        mut on_ready: impl FnMut(SlotId, bool),
         wake_poller: impl FnOnce(),
     ) -> bool {
         let Ok(readiness) = self.readiness.try_lock() else {
@@ -197,9 +197,9 @@ impl Scheduler {
         // Only the holder of the readiness lock leads, so there is one leader at most.
         self.leading.store(true, Ordering::SeqCst);
         let mut found = false;
-        Self::take_events(readiness, LEAD_IDLE, |id| {
+        Self::take_events(readiness, LEAD_IDLE, |id, hung_up| {
             found = true;
-            on_ready(id);
+            on_ready(id, hung_up);
         });
         self.scanned();
         self.leading.store(false, Ordering::SeqCst);
@@ -213,7 +213,7 @@ impl Scheduler {
     fn take_events(
         mut readiness: MutexGuard<'_, Readiness>,
         wait: Duration,
-        mut on_ready: impl FnMut(SlotId),
+        mut on_ready: impl FnMut(SlotId, bool),
     ) {
         let Readiness { poll, events } = &mut *readiness;
         let mut wait = wait;
@@ -225,7 +225,9 @@ impl Scheduler {
             wait = Duration::ZERO;
             let mut taken = 0;
             for event in events.iter() {
-                on_ready(SlotId(event.token().0));
+                // A client that hung up cancels what it asked for (`crate::cancel`).
+                let hung_up = event.is_read_closed() || event.is_error();
+                on_ready(SlotId(event.token().0), hung_up);
                 taken += 1;
             }
             if taken < EVENTS_CAPACITY {
@@ -445,7 +447,7 @@ mod tests {
         client.write_all(b"a").unwrap();
         assert!(poller_hears_readiness(&mut poller, WAIT));
         let mut tokens = Vec::new();
-        scheduler.poll_readiness(|token| tokens.push(token));
+        scheduler.poll_readiness(|token, _| tokens.push(token));
         assert_eq!(tokens, [SlotId(7)]);
 
         // A runner is out: readiness is its business, the poller is not woken.
@@ -465,7 +467,7 @@ mod tests {
         assert_eq!(scheduler.runners(), 0);
         assert!(poller_hears_readiness(&mut poller, WAIT));
         let mut tokens = Vec::new();
-        scheduler.poll_readiness(|token| tokens.push(token));
+        scheduler.poll_readiness(|token, _| tokens.push(token));
         assert_eq!(tokens, [SlotId(7)]);
     }
 

@@ -2,19 +2,26 @@
 //! body is read), serving it with the router once, its metrics, and the admission of a
 //! response that switches to a live protocol.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use http::request::Parts;
 
 use super::Shared;
+use super::deadlines::CallDeadlines;
 use super::protocol::TransportFacts;
 use crate::body::{Body, RequestBody};
-use crate::error::{ParseError, Rejection};
+use crate::cancel::{CallEnd, CallWatch, Cancellation};
+use crate::error::{ParseError, Rejection, RejectionKind};
 use crate::head::RawHeaders;
 use crate::http1::{Decision, Reply, RouteTag, Service, Switch, TurnClock};
+use crate::limits::deadline_after;
 use crate::live::{LiveTicket, LiveUpgrade, Upgrade};
-use crate::router::RoutePlan;
+use crate::metrics::GaveUpOn;
+use crate::router::{Arrival, RoutePlan};
 
 /// See the module docs; one per turn.
 pub(super) struct HandlerService<'a> {
@@ -26,6 +33,16 @@ pub(super) struct HandlerService<'a> {
     pub(super) facts: Option<&'a dyn TransportFacts>,
     /// Read once as each request ends: its latency, and the next one's start.
     pub(super) clock: &'a TurnClock,
+    /// When the connection was queued for this turn: its first request is shed if it
+    /// waited longer than `max_queue_wait`.
+    pub(super) queued_since: Instant,
+    /// The connection's watch over its requests (`crate::cancel`); `None` in unit tests of
+    /// the engine's service alone.
+    pub(super) watch: Option<&'a Arc<CallWatch>>,
+    /// Where deadlines are kept, when a poller keeps them.
+    pub(super) deadlines: Option<&'a CallDeadlines>,
+    /// Requests called in this turn so far.
+    pub(super) calls: Cell<usize>,
 }
 
 impl Service for HandlerService<'_> {
@@ -57,14 +74,40 @@ impl Service for HandlerService<'_> {
         headers: RawHeaders,
         body: RequestBody,
         plan: RoutePlan,
+        settled: bool,
     ) -> Reply<Upgrade> {
+        let shared = self.shared;
+        let counters = &shared.counters;
+        let first_of_turn = self.calls.replace(self.calls.get() + 1) == 0;
+        if let Some(watch) = self.watch {
+            if watch.client_gone() {
+                // Nobody will read the answer: the handler never runs.
+                counters.gave_up(GaveUpOn::ClientBeforeStart, 1);
+                self.clock.read();
+                return Reply {
+                    answered_elsewhere: true,
+                    ..Reply::from(http::Response::new(Body::empty()))
+                };
+            }
+        }
+        if first_of_turn {
+            let waited = self
+                .clock
+                .latest()
+                .saturating_duration_since(self.queued_since);
+            if counters.enabled() {
+                counters.queued_for(self.tag.0, waited);
+            }
+            if shared.limits.max_queue_wait.is_some_and(|max| waited > max) {
+                counters.gave_up(GaveUpOn::QueueWait, 1);
+                return self.shed(head, headers, plan);
+            }
+        }
         if let Some(facts) = self.facts {
             facts.annotate(&mut head.extensions);
         }
-        let shared = self.shared;
         // What handlers see (Health's 503): shutdown asked for, even while still accepting.
         let draining = shared.shutdown.load(Ordering::Acquire);
-        let counters = &shared.counters;
         let metered = counters.enabled();
         let series = match &plan {
             RoutePlan::Route { route, handler, .. } if metered => {
@@ -73,10 +116,55 @@ impl Service for HandlerService<'_> {
             _ => None,
         };
         let started = metered.then(|| self.clock.latest());
-        let mut response =
-            shared
-                .router
-                .serve_parts(head, headers, body, Some(self.peer), draining, plan);
+        let timeout = shared
+            .router
+            .planned_handler_timeout(&plan)
+            .or(shared.limits.handler_timeout);
+        let watched = self.watch.map(|watch| {
+            let call = watch.begin();
+            let deadline = timeout.zip(self.deadlines).map(|(timeout, deadlines)| {
+                let at = deadline_after(self.clock.latest(), timeout);
+                deadlines.register(watch, call, at, settled);
+                deadlines
+            });
+            (watch, call, deadline)
+        });
+        let cancellation = match watched {
+            Some((watch, call, _)) => Cancellation::of(Arc::clone(watch), call),
+            None => Cancellation::never(),
+        };
+        let arrival = Arrival {
+            peer: Some(self.peer),
+            draining,
+            cancellation,
+        };
+        let mut response = shared
+            .router
+            .serve_parts(head, headers, body, arrival, plan);
+        if let Some((watch, call, deadline)) = watched {
+            if let Some(deadlines) = deadline {
+                deadlines.unregister(watch, call);
+            }
+            let end = watch.finish(call);
+            if watch.client_gone() {
+                counters.gave_up(GaveUpOn::ClientInFlight, 1);
+            }
+            match end {
+                CallEnd::InTime => {}
+                CallEnd::TimedOut => {
+                    counters.gave_up(GaveUpOn::LateResponse, 1);
+                    response = late_answer();
+                }
+                CallEnd::AnsweredLate => {
+                    counters.gave_up(GaveUpOn::LateResponse, 1);
+                    self.clock.read();
+                    return Reply {
+                        answered_elsewhere: true,
+                        ..Reply::from(response)
+                    };
+                }
+            }
+        }
         let switch = self.admit_live(&mut response);
         // Read as the request ends, also unmetered: the response's `Date` uses it.
         let ended = self.clock.read();
@@ -84,35 +172,29 @@ impl Service for HandlerService<'_> {
             let latency = ended.saturating_duration_since(started);
             counters.responded(response.status(), self.tag.0, series, latency);
         }
-        Reply { response, switch }
+        Reply {
+            response,
+            switch,
+            answered_elsewhere: false,
+        }
+    }
+
+    fn answers_late(&self) -> bool {
+        self.deadlines.is_some() && self.shared.handler_timeouts
     }
 
     /// A refused request is answered through the router, as a [`Rejection`] in the route's
     /// middleware, and counted as refused (`rejected_with`), not as the route's response.
     fn refuse(
         &self,
-        mut head: Parts,
+        head: Parts,
         headers: RawHeaders,
         plan: RoutePlan,
         error: &ParseError,
     ) -> Reply<Upgrade> {
         self.rejected(error);
-        if let Some(facts) = self.facts {
-            facts.annotate(&mut head.extensions);
-        }
-        let refusal = Rejection::of_refusal(error);
-        let draining = self.shared.shutdown.load(Ordering::Acquire);
-        let response = self.shared.router.serve_refusal(
-            head,
-            headers,
-            Some(self.peer),
-            draining,
-            plan,
-            refusal,
-        );
-        // Read: the response's `Date` and the next request's start use it.
-        self.clock.read();
-        response.into()
+        self.answer_refusal(head, headers, plan, Rejection::of_refusal(error))
+            .into()
     }
 
     fn rejected(&self, error: &ParseError) {
@@ -121,7 +203,61 @@ impl Service for HandlerService<'_> {
     }
 }
 
+/// The 503 a handler that overran its deadline gets in place of its response, when the
+/// poller could not write it (over TLS, or behind an earlier response still owed).
+fn late_answer() -> http::Response<Body> {
+    crate::Response::text("The request took too long and was abandoned.\n")
+        .with_status(http::StatusCode::SERVICE_UNAVAILABLE)
+        .with_header(http::header::RETRY_AFTER, "1")
+        .with_header(http::header::CONNECTION, "close")
+        .into_http()
+}
+
 impl HandlerService<'_> {
+    /// Answers a request that waited too long for a worker without running its handler:
+    /// 503 with `Retry-After`, through the route's middleware as the server's other
+    /// refusals; the connection stays open.
+    fn shed(&self, head: Parts, headers: RawHeaders, plan: RoutePlan) -> Reply<Upgrade> {
+        let refusal = Rejection::of(
+            RejectionKind::Overloaded,
+            "The server is overloaded: the request waited too long for a worker.",
+        );
+        let mut response = self.answer_refusal(head, headers, plan, refusal);
+        if !response.headers().contains_key(http::header::RETRY_AFTER) {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
+        }
+        response.into()
+    }
+
+    /// Answers a routed request with `refusal` in place of its handler, through the
+    /// route's middleware and rejection rendering.
+    fn answer_refusal(
+        &self,
+        mut head: Parts,
+        headers: RawHeaders,
+        plan: RoutePlan,
+        refusal: Rejection,
+    ) -> http::Response<Body> {
+        if let Some(facts) = self.facts {
+            facts.annotate(&mut head.extensions);
+        }
+        let arrival = Arrival {
+            peer: Some(self.peer),
+            draining: self.shared.shutdown.load(Ordering::Acquire),
+            cancellation: Cancellation::never(),
+        };
+        let response = self
+            .shared
+            .router
+            .serve_refusal(head, headers, arrival, plan, refusal);
+        // Read: the response's `Date` and the next request's start use it.
+        self.clock.read();
+        response
+    }
+
     /// A response that switches to a live connection gets a place among the server's live
     /// connections and hands its upgrade over, or becomes a 503 when they are all taken or
     /// the server shuts down.

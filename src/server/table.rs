@@ -31,6 +31,7 @@ use std::time::Instant;
 
 use super::connection::Connection;
 use super::outcome::Wait;
+use crate::cancel::CallWatch;
 
 /// A connection's position in the table, and its token in the readiness poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -124,6 +125,8 @@ enum SlotState {
     Busy {
         readable: bool,
         stream: Arc<TcpStream>,
+        /// What its client's hang-up cancels (`crate::cancel`).
+        watch: Arc<CallWatch>,
     },
 }
 
@@ -215,15 +218,26 @@ impl ConnectionTable {
 
     /// Takes a connection whose socket became ready: a parked one becomes busy and is
     /// returned, to be queued; a busy one is marked, so its worker serves it again.
-    pub(super) fn take_ready(&self, id: SlotId) -> Option<(SlotHandle, Connection)> {
+    ///
+    /// `hung_up`: the client closed its side of the connection (or the socket failed).
+    /// Seen while the connection is busy (its request queued or in flight), it cancels the
+    /// request: nobody will read the answer. Seen as a parked connection becomes ready, it
+    /// does not: the request may have come with the close (a client that half-closes
+    /// after sending), and is served.
+    pub(super) fn take_ready(&self, id: SlotId, hung_up: bool) -> Option<(SlotHandle, Connection)> {
         let handle = SlotHandle {
             id,
             slot: self.slot(id)?,
         };
         let mut slot = lock(&handle.slot);
         match &mut slot.state {
-            SlotState::Busy { readable, .. } => {
+            SlotState::Busy {
+                readable, watch, ..
+            } => {
                 *readable = true;
+                if hung_up {
+                    watch.hang_up();
+                }
                 None
             }
             SlotState::Free => None,
@@ -241,6 +255,7 @@ impl ConnectionTable {
             unreachable!("make_busy on a connection that is not parked");
         };
         let stream = Arc::clone(&connection.socket);
+        let watch = Arc::clone(&connection.watch);
         let SlotState::Parked {
             connection,
             wait_for,
@@ -250,6 +265,7 @@ impl ConnectionTable {
             SlotState::Busy {
                 readable: false,
                 stream,
+                watch,
             },
         )
         else {
@@ -575,10 +591,10 @@ mod tests {
         let table = ConnectionTable::default();
         let (_client, conn) = connection();
         let (id, _) = table.insert(conn, Instant::now());
-        assert!(table.take_ready(id).is_some());
+        assert!(table.take_ready(id, false).is_some());
         assert_eq!(counts(&table), (1, 1));
         // Ready again while busy: marked, not taken twice.
-        assert!(table.take_ready(id).is_none());
+        assert!(table.take_ready(id, false).is_none());
         assert_eq!(counts(&table), (1, 1));
     }
 
@@ -587,8 +603,8 @@ mod tests {
         let table = ConnectionTable::default();
         let (_client, conn) = connection();
         let (id, _) = table.insert(conn, Instant::now());
-        let (handle, conn) = table.take_ready(id).unwrap();
-        assert!(table.take_ready(id).is_none());
+        let (handle, conn) = table.take_ready(id, false).unwrap();
+        assert!(table.take_ready(id, false).is_none());
         let until = Instant::now();
         let Parked::ReadyAgain(conn) = table.park(&handle, conn, Wait::NextRequest, until, false)
         else {
@@ -608,7 +624,7 @@ mod tests {
         let (_client, conn) = connection();
         let start = Instant::now();
         let (id, _) = table.insert(conn, start + Duration::from_secs(60));
-        let (handle, conn) = table.take_ready(id).unwrap();
+        let (handle, conn) = table.take_ready(id, false).unwrap();
         // An earlier deadline than the live timer needs a new timer.
         let Parked::Waiting(Some(timer)) = table.park(
             &handle,
@@ -623,7 +639,7 @@ mod tests {
         assert_eq!(counts(&table), (1, 1));
         // Idle connections are closed at shutdown; this one is mid-response.
         assert_eq!(table.close_idle(), 0);
-        let (handle, conn) = table.take_ready(id).unwrap();
+        let (handle, conn) = table.take_ready(id, false).unwrap();
         assert_eq!(counts(&table), (1, 1));
         // A later deadline reuses the live timer.
         assert!(matches!(
@@ -643,7 +659,7 @@ mod tests {
         let table = ConnectionTable::default();
         let (_client, conn) = connection();
         let (id, _) = table.insert(conn, Instant::now());
-        let (handle, conn) = table.take_ready(id).unwrap();
+        let (handle, conn) = table.take_ready(id, false).unwrap();
         assert!(matches!(
             table.park(&handle, conn, Wait::NextRequest, Instant::now(), true),
             Parked::Closed
@@ -656,7 +672,7 @@ mod tests {
         let table = ConnectionTable::default();
         let (_client, conn) = connection();
         let (id, _) = table.insert(conn, Instant::now());
-        let (handle, conn) = table.take_ready(id).unwrap();
+        let (handle, conn) = table.take_ready(id, false).unwrap();
         drop(conn);
         table.close_busy(&handle);
         assert_eq!(counts(&table), (0, 0));
@@ -688,7 +704,7 @@ mod tests {
         let (_client, conn) = connection();
         let start = Instant::now();
         let (id, timer) = table.insert(conn, start + Duration::from_secs(1));
-        let (handle, conn) = table.take_ready(id).unwrap();
+        let (handle, conn) = table.take_ready(id, false).unwrap();
         // Parked again with a later deadline: the live timer stays, and moves on expiry.
         let later = start + Duration::from_secs(9);
         table.park(&handle, conn, Wait::NextRequest, later, false);
@@ -710,8 +726,8 @@ mod tests {
             clients.push(client);
             ids.push(table.insert(conn, now).0);
         }
-        let (busy_handle, busy) = table.take_ready(ids[0]).unwrap();
-        let (mid_handle, mid) = table.take_ready(ids[1]).unwrap();
+        let (busy_handle, busy) = table.take_ready(ids[0], false).unwrap();
+        let (mid_handle, mid) = table.take_ready(ids[1], false).unwrap();
         table.park(&mid_handle, mid, Wait::Body, now, false);
         assert_eq!(table.cut_in_flight(), 2);
         assert_eq!(counts(&table), (2, 1));
@@ -729,7 +745,7 @@ mod tests {
         let (_client, conn) = connection();
         let start = Instant::now();
         let (id, timer) = table.insert(conn, start);
-        let (handle, conn) = table.take_ready(id).unwrap();
+        let (handle, conn) = table.take_ready(id, false).unwrap();
         // Parked mid-body with the same deadline: the timer armed at insert stands.
         let parked = table.park(&handle, conn, Wait::Body, start, false);
         assert!(matches!(parked, Parked::Waiting(None)), "{parked:?}");

@@ -12,6 +12,7 @@ use http::StatusCode;
 
 use super::Shared;
 use super::connection::Connection;
+use super::deadlines::CallDeadlines;
 use super::outcome::{Outcome, Wait};
 use super::protocol::TurnCx;
 use super::scheduler::{Ready, Scheduler};
@@ -52,6 +53,8 @@ pub(super) struct TurnContext {
     /// Every pool's stats reader, `RouteTag` order (the main pool's runners are counted by
     /// the scheduler instead: its jobs are runner loops, not requests).
     pub(super) pool_probes: Vec<PoolProbe>,
+    /// The handler deadlines in flight, which the poller keeps.
+    pub(super) deadlines: CallDeadlines,
 }
 
 impl LiveGauges for TurnContext {
@@ -81,6 +84,7 @@ impl LiveGauges for TurnContext {
                     busy,
                     queued,
                     counters.pool_requests(tag),
+                    counters.pool_queue_wait(tag),
                 )
             })
             .collect();
@@ -89,9 +93,10 @@ impl LiveGauges for TurnContext {
 
 impl TurnContext {
     /// Takes a connection whose socket became ready and queues it for the main pool (its
-    /// request moves to another pool later if it belongs there).
-    pub(super) fn on_ready(&self, id: SlotId) {
-        if let Some((slot, connection)) = self.table.take_ready(id) {
+    /// request moves to another pool later if it belongs there). `hung_up`: the client
+    /// closed its side (or the socket failed).
+    pub(super) fn on_ready(&self, id: SlotId, hung_up: bool) {
+        if let Some((slot, connection)) = self.table.take_ready(id, hung_up) {
             self.enqueue(slot, connection);
         }
     }
@@ -159,6 +164,8 @@ pub(super) struct Turn {
     connection: Option<Connection>,
     /// The pool it runs on.
     tag: RouteTag,
+    /// When it was queued for this turn.
+    since: Instant,
     /// The connection was dealt with (parked, queued, moved or closed).
     finished: bool,
 }
@@ -169,12 +176,14 @@ impl Turn {
         slot: SlotHandle,
         connection: Connection,
         tag: RouteTag,
+        since: Instant,
     ) -> Self {
         Self {
             context,
             slot,
             connection: Some(connection),
             tag,
+            since,
             finished: false,
         }
     }
@@ -204,6 +213,9 @@ impl Turn {
             tag: self.tag,
             peer: connection.peer,
             waker: &waker,
+            queued_since: self.since,
+            watch: None,
+            deadlines: Some(&context.deadlines),
         };
         match connection.serve(&cx) {
             Outcome::Close => {
@@ -336,7 +348,7 @@ pub(super) fn run_runner(context: Arc<TurnContext>) {
             // Connections that yield or become ready again keep the queue from emptying:
             // look for new ones too, or they would wait behind them for ever.
             requeued_since_poll = 0;
-            scheduler.poll_readiness(|id| context.on_ready(id));
+            scheduler.poll_readiness(|id, hung_up| context.on_ready(id, hung_up));
         }
         if let Some(ready) = scheduler.pop() {
             let requeued = Turn::new(
@@ -344,6 +356,7 @@ pub(super) fn run_runner(context: Arc<TurnContext>) {
                 ready.slot,
                 ready.connection,
                 RouteTag::default(),
+                ready.since,
             )
             .run();
             requeued_since_poll += usize::from(requeued);
@@ -351,16 +364,19 @@ pub(super) fn run_runner(context: Arc<TurnContext>) {
         }
         requeued_since_poll = 0;
         let mut found = false;
-        scheduler.poll_readiness(|id| {
+        scheduler.poll_readiness(|id, hung_up| {
             found = true;
-            context.on_ready(id);
+            context.on_ready(id, hung_up);
         });
         if found {
             continue;
         }
         if context.shared.draining.load(Ordering::Acquire) {
             // Nothing new will be served: retire at once.
-        } else if scheduler.lead(|id| context.on_ready(id), || context.waker.wake()) {
+        } else if scheduler.lead(
+            |id, hung_up| context.on_ready(id, hung_up),
+            || context.waker.wake(),
+        ) {
             continue;
         }
         if scheduler.retire() {

@@ -75,6 +75,9 @@ impl Harness {
             tag: RouteTag::default(),
             peer: self.connection.peer,
             waker: &waker,
+            queued_since: std::time::Instant::now(),
+            watch: None,
+            deadlines: None,
         };
         self.connection.serve(&cx)
     }

@@ -60,6 +60,10 @@ impl Http1 {
                 tag: cx.tag,
                 facts,
                 clock: &clock,
+                queued_since: cx.queued_since,
+                watch: cx.watch,
+                deadlines: cx.deadlines,
+                calls: std::cell::Cell::new(0),
             };
             let next = Conn::new(io, buf, out, &mut self.state, config, &service).serve();
             if out.capacity() > MAX_RETAINED_OUTPUT_BYTES {

@@ -25,7 +25,9 @@ use self::events::EventsConn;
 use self::http1::{Http1, Http1Turn};
 use self::websocket::WebSocketConn;
 use super::Shared;
+use super::deadlines::CallDeadlines;
 use super::outcome::Outcome;
+use crate::cancel::CallWatch;
 use crate::http1::{RouteTag, Upgraded};
 use crate::io::Stream;
 use crate::limits::{MAX_TIMEOUT, deadline_after};
@@ -45,6 +47,12 @@ pub(super) struct TurnCx<'a> {
     pub(super) peer: SocketAddr,
     /// Makes the waker a connection's senders wake it through, once it goes live.
     pub(super) waker: &'a dyn Fn() -> Arc<dyn Wake>,
+    /// When the connection was queued for this turn (load shedding by queue wait).
+    pub(super) queued_since: Instant,
+    /// The connection's watch over its requests (set by the connection itself).
+    pub(super) watch: Option<&'a Arc<CallWatch>>,
+    /// Where handler deadlines are kept; `None` where no poller keeps them (in process).
+    pub(super) deadlines: Option<&'a CallDeadlines>,
 }
 
 /// What a transport tells every request it carries (a TLS session's parameters).

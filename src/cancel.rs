@@ -1,0 +1,325 @@
+//! Cancellation a blocking handler can see: [`Request::cancelled`](crate::Request::cancelled)
+//! turns true when the request's deadline passes or its client leaves, and a
+//! [`Cancellation`] carries the same answer to work the handler hands elsewhere.
+//!
+//! One [`CallWatch`] per connection, reused by each of its requests in turn (so that
+//! watching costs no allocation per request): a request's token is the watch and the
+//! number of its call. The poller and the runners write to it (a deadline passed, the
+//! client's socket hung up), the worker serving the request reads it.
+//!
+//! ```text
+//!   begin ──► running ──finish──────────────────────────────► over (the response goes out)
+//!                │
+//!                ├─ deadline (poller) ─► timed out ─finish──► the handler's answer is dropped:
+//!                │                          │                 a 503 replaces it
+//!                │                          └─ answered ─────► the poller wrote the 503 itself
+//!                └─ the client hung up ─► gone (the handler runs on, told; or never starts)
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::io::Socket;
+
+/// Why a request was cancelled; see [`Cancellation::reason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CancelReason {
+    /// The handler ran past its deadline
+    /// ([`Limits::handler_timeout`](crate::Limits::handler_timeout),
+    /// [`Router::handler_timeout`](crate::Router::handler_timeout)); its client was answered
+    /// 503, and what it returns now is dropped.
+    Deadline,
+    /// The client closed its connection (or at least its sending side, as Go's `net/http`
+    /// and nginx take it too): nobody will read the answer.
+    ClientGone,
+    /// The request is over: its handler returned. A token kept past that (by work the
+    /// handler started) reads as cancelled.
+    Finished,
+}
+
+impl fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Deadline => "the handler's deadline passed",
+            Self::ClientGone => "the client left",
+            Self::Finished => "the request is over",
+        })
+    }
+}
+
+/// Whether a request is still wanted: cheap to check (one atomic load) and to clone, `Send`
+/// and `Sync`, so a blocking handler polls it between steps of its work or hands it to the
+/// thread doing that work. From [`Request::cancellation`](crate::Request::cancellation).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use switchyard::{Request, Response};
+///
+/// fn report(req: &Request) -> Response {
+///     for _step in 0..100 {
+///         if req.cancelled() {
+///             // Nobody waits for the rest: the deadline passed or the client left.
+///             return Response::text("cancelled");
+///         }
+///         std::thread::sleep(Duration::from_millis(1)); // a slice of the real work
+///     }
+///     Response::text("done")
+/// }
+/// # let _ = report;
+/// ```
+#[derive(Clone, Default)]
+pub struct Cancellation {
+    /// `None`: a request no server watches (built by hand, served with `Router::handle`).
+    watch: Option<Arc<CallWatch>>,
+    call: u64,
+}
+
+impl Cancellation {
+    /// A token that is never cancelled: what requests served outside a server carry.
+    pub fn never() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn of(watch: Arc<CallWatch>, call: u64) -> Self {
+        Self {
+            watch: Some(watch),
+            call,
+        }
+    }
+
+    /// Whether the request is cancelled: its deadline passed, its client left, or it is
+    /// over.
+    pub fn is_cancelled(&self) -> bool {
+        self.reason().is_some()
+    }
+
+    /// Why the request is cancelled, or `None` while it is still wanted.
+    pub fn reason(&self) -> Option<CancelReason> {
+        let watch = self.watch.as_ref()?;
+        watch.reason(self.call)
+    }
+}
+
+impl fmt::Debug for Cancellation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancellation")
+            .field("reason", &self.reason())
+            .finish()
+    }
+}
+
+// The state word: the call's number above `CALL_SHIFT`, its flags below.
+const CALL_SHIFT: u32 = 8;
+const FLAGS: u64 = (1 << CALL_SHIFT) - 1;
+/// The handler runs (set by `begin`).
+const RUNNING: u64 = 1;
+/// The deadline passed while the handler ran.
+const DEADLINE: u64 = 1 << 1;
+/// The poller is writing the 503 itself.
+const ANSWERING: u64 = 1 << 2;
+/// The poller wrote the 503 (or failed to: either way nothing more may be written).
+const ANSWERED: u64 = 1 << 3;
+/// The handler returned.
+const FINISHED: u64 = 1 << 4;
+
+/// How a call ended; see [`CallWatch::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallEnd {
+    /// In time: its response goes out.
+    InTime,
+    /// Past its deadline, unanswered: a 503 goes out in place of its response.
+    TimedOut,
+    /// Past its deadline, and the 503 was written from outside the turn: nothing more may
+    /// be written on the connection.
+    AnsweredLate,
+}
+
+/// A connection's watch over the request it is serving; see the module docs.
+pub(crate) struct CallWatch {
+    state: AtomicU64,
+    /// The client hung up: every call from now on is cancelled.
+    gone: AtomicBool,
+    /// Where a late 503 can be written from outside the turn: the socket of a plain
+    /// connection (`None` over TLS: only the session on the worker may write).
+    socket: Option<Arc<dyn Socket>>,
+}
+
+impl fmt::Debug for CallWatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state.load(Ordering::Acquire);
+        f.debug_struct("CallWatch")
+            .field("call", &(state >> CALL_SHIFT))
+            .field("flags", &(state & FLAGS))
+            .field("gone", &self.gone.load(Ordering::Acquire))
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallWatch {
+    /// `socket`: where the poller may write a late answer (plain connections only).
+    pub(crate) fn new(socket: Option<Arc<dyn Socket>>) -> Self {
+        Self {
+            state: AtomicU64::new(0),
+            gone: AtomicBool::new(false),
+            socket,
+        }
+    }
+
+    /// Starts the connection's next call; returns its number.
+    pub(crate) fn begin(&self) -> u64 {
+        let call = (self.state.load(Ordering::Acquire) >> CALL_SHIFT) + 1;
+        self.state
+            .store((call << CALL_SHIFT) | RUNNING, Ordering::Release);
+        call
+    }
+
+    /// Whether the client hung up.
+    pub(crate) fn client_gone(&self) -> bool {
+        self.gone.load(Ordering::Acquire)
+    }
+
+    /// The client hung up (its socket read-closed or failed): the call in flight and every
+    /// later one is cancelled.
+    pub(crate) fn hang_up(&self) {
+        self.gone.store(true, Ordering::Release);
+    }
+
+    fn reason(&self, call: u64) -> Option<CancelReason> {
+        let state = self.state.load(Ordering::Acquire);
+        if state >> CALL_SHIFT != call {
+            // A later call started: this one is long over.
+            return Some(CancelReason::Finished);
+        }
+        if state & DEADLINE != 0 {
+            Some(CancelReason::Deadline)
+        } else if self.gone.load(Ordering::Acquire) {
+            Some(CancelReason::ClientGone)
+        } else if state & FINISHED != 0 {
+            Some(CancelReason::Finished)
+        } else {
+            None
+        }
+    }
+
+    /// The deadline of `call` passed (the poller): marks it timed out unless it finished.
+    /// Returns whether it did; then, if the socket is `answerable` (nothing of an earlier
+    /// response is still owed on it), writes `answer` on it. Whoever marks first decides:
+    /// the handler's answer or this one, never both.
+    pub(crate) fn time_out(&self, call: u64, answerable: bool, answer: &[u8]) -> bool {
+        let socket = self.socket.as_ref().filter(|_| answerable);
+        let mark = if socket.is_some() {
+            DEADLINE | ANSWERING
+        } else {
+            DEADLINE
+        };
+        let running = (call << CALL_SHIFT) | RUNNING;
+        if self
+            .state
+            .compare_exchange(running, running | mark, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        if let Some(socket) = socket {
+            // Small enough for an empty socket buffer; whatever does not fit is lost with
+            // the connection, which closes after it anyway.
+            let _ = socket.write(answer);
+            let _ = socket.shutdown(std::net::Shutdown::Write);
+            self.state.fetch_or(ANSWERED, Ordering::AcqRel);
+        }
+        true
+    }
+
+    /// The handler of `call` returned: says how the call ends.
+    pub(crate) fn finish(&self, call: u64) -> CallEnd {
+        let mut state = self.state.fetch_or(FINISHED, Ordering::AcqRel);
+        debug_assert_eq!(state >> CALL_SHIFT, call);
+        // The poller is writing the 503 (a few microseconds): the connection is not to be
+        // touched until it is done.
+        let mut spins = 0;
+        while state & ANSWERING != 0 && state & ANSWERED == 0 && spins < 100_000 {
+            std::thread::yield_now();
+            state = self.state.load(Ordering::Acquire);
+            spins += 1;
+        }
+        if state & ANSWERING != 0 {
+            CallEnd::AnsweredLate
+        } else if state & DEADLINE != 0 {
+            CallEnd::TimedOut
+        } else {
+            CallEnd::InTime
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::MemorySocket;
+
+    fn watch() -> (Arc<CallWatch>, Arc<MemorySocket>) {
+        let socket = Arc::new(MemorySocket::new(b""));
+        let shared: Arc<dyn Socket> = socket.clone();
+        (Arc::new(CallWatch::new(Some(shared))), socket)
+    }
+
+    #[test]
+    fn a_call_in_time_is_cancelled_only_once_over() {
+        let (watch, _client) = watch();
+        let call = watch.begin();
+        let token = Cancellation::of(Arc::clone(&watch), call);
+        assert_eq!(token.reason(), None);
+        assert_eq!(watch.finish(call), CallEnd::InTime);
+        assert_eq!(token.reason(), Some(CancelReason::Finished));
+        watch.begin();
+        assert_eq!(token.reason(), Some(CancelReason::Finished));
+    }
+
+    #[test]
+    fn a_deadline_answers_once_and_the_handler_s_answer_is_dropped() {
+        let (watch, client) = watch();
+        let call = watch.begin();
+        let token = Cancellation::of(Arc::clone(&watch), call);
+        assert!(watch.time_out(call, true, b"late"));
+        assert!(!watch.time_out(call, true, b"twice"));
+        assert_eq!(token.reason(), Some(CancelReason::Deadline));
+        assert_eq!(watch.finish(call), CallEnd::AnsweredLate);
+        assert_eq!(client.output(), b"late");
+    }
+
+    #[test]
+    fn a_deadline_that_cannot_write_leaves_the_answer_to_the_worker() {
+        let (watch, client) = watch();
+        let call = watch.begin();
+        assert!(watch.time_out(call, false, b"late"));
+        assert_eq!(watch.finish(call), CallEnd::TimedOut);
+        assert!(client.output().is_empty(), "nothing written");
+    }
+
+    #[test]
+    fn a_finished_call_is_not_timed_out_and_old_deadlines_are_stale() {
+        let (watch, _client) = watch();
+        let first = watch.begin();
+        assert_eq!(watch.finish(first), CallEnd::InTime);
+        assert!(!watch.time_out(first, true, b"late"));
+        let second = watch.begin();
+        assert!(!watch.time_out(first, true, b"late"));
+        assert_eq!(watch.finish(second), CallEnd::InTime);
+    }
+
+    #[test]
+    fn a_client_that_hung_up_cancels_this_call_and_the_next() {
+        let (watch, _client) = watch();
+        let call = watch.begin();
+        let token = Cancellation::of(Arc::clone(&watch), call);
+        watch.hang_up();
+        assert_eq!(token.reason(), Some(CancelReason::ClientGone));
+        watch.finish(call);
+        assert!(watch.client_gone());
+        assert_eq!(Cancellation::never().reason(), None);
+    }
+}

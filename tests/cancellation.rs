@@ -1,0 +1,247 @@
+//! Issue 26: blocking handlers done right. A handler past its deadline has its client
+//! answered 503 by the poller at the deadline; a handler sees `Request::cancelled` turn
+//! true when its deadline passes or its client leaves; a request whose client left while
+//! it was queued never runs; a request that waited too long for a worker is shed with 503.
+
+mod support;
+
+use std::io::{BufReader, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use support::{Client, IO_TIMEOUT, connect, read_reply, read_to_close, spawn};
+use switchyard::metrics::MetricsSnapshot;
+use switchyard::{CancelReason, Limits, Request, Router, RunningServer, Server};
+
+/// Polls `what` until it holds, for at most `IO_TIMEOUT`.
+fn wait_for(server: &RunningServer, what: &str, holds: impl Fn(&MetricsSnapshot) -> bool) {
+    let start = Instant::now();
+    while !holds(&server.metrics()) {
+        assert!(start.elapsed() < IO_TIMEOUT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A handler that works in 5 ms slices until its request is cancelled (or 10 s pass), and
+/// reports why it stopped.
+fn until_cancelled(reasons: mpsc::Sender<Option<CancelReason>>) -> Router {
+    let reasons = Mutex::new(reasons);
+    Router::new().get("/work", move |req: &Request| {
+        let start = Instant::now();
+        while !req.cancelled() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = reasons.lock().unwrap().send(req.cancellation().reason());
+        "done"
+    })
+}
+
+/// A handler that blocks until the test releases it (`release`), counting its runs.
+fn gate(runs: Arc<AtomicUsize>) -> (Router, mpsc::Sender<()>, mpsc::Receiver<()>) {
+    let (release, released) = mpsc::channel::<()>();
+    let (started_tx, started) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let started_tx = Mutex::new(started_tx);
+    let counted = Arc::clone(&runs);
+    let router = Router::new()
+        .get("/gate", move |_: &Request| {
+            let _ = started_tx.lock().unwrap().send(());
+            let _ = released.lock().unwrap().recv_timeout(IO_TIMEOUT);
+            "released"
+        })
+        .get("/counted", move |_: &Request| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            "ran"
+        });
+    (router, release, started)
+}
+
+#[test]
+fn a_handler_past_its_deadline_is_answered_503_at_the_deadline_and_told() {
+    let (tx, reasons) = mpsc::channel();
+    let limits = Limits::default().handler_timeout(Duration::from_millis(100));
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .limits(limits)
+            .app(until_cancelled(tx)),
+    );
+    let mut stream = connect(server.local_addr());
+    let sent = Instant::now();
+    stream
+        .write_all(b"GET /work HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let answer = read_to_close(&mut stream);
+    let took = sent.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("retry-after: 1\r\n"), "{answer}");
+    assert!(answer.contains("connection: close\r\n"), "{answer}");
+    assert!(
+        took >= Duration::from_millis(100),
+        "answered early: {took:?}"
+    );
+    assert_eq!(
+        reasons.recv_timeout(IO_TIMEOUT).unwrap(),
+        Some(CancelReason::Deadline)
+    );
+    // The one worker is free again: the next request is served.
+    let mut client = Client::new(server.local_addr());
+    client.send(b"GET /nothing HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(client.reply().status, 404);
+    let gave_up = server.metrics().gave_up;
+    assert_eq!(gave_up.handler_timeouts, 1);
+    assert_eq!(gave_up.late_responses_dropped, 1);
+}
+
+#[test]
+fn a_handler_that_never_looks_does_not_keep_its_client_waiting() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (app, release, started) = gate(Arc::clone(&runs));
+    let app = Router::new()
+        .merge(app.handler_timeout(Duration::from_millis(50)))
+        .get("/free", |_: &Request| "no deadline here");
+    let server = spawn(Server::builder().threads(2).app(app));
+    let mut stream = connect(server.local_addr());
+    stream
+        .write_all(b"GET /gate HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    started.recv_timeout(IO_TIMEOUT).unwrap();
+    // Answered while the handler is still blocked: by the poller, not the worker.
+    let answer = read_to_close(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.ends_with("abandoned.\n"), "{answer}");
+    release.send(()).unwrap();
+    wait_for(&server, "the late response to be dropped", |m| {
+        m.gave_up.late_responses_dropped == 1
+    });
+    // Routes of other routers have no deadline.
+    let mut client = Client::new(server.local_addr());
+    assert_eq!(client.get("/free").status, 200);
+}
+
+#[test]
+fn a_handler_whose_client_leaves_is_told() {
+    let (tx, reasons) = mpsc::channel();
+    let (started_tx, started) = mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    let reasons_tx = Mutex::new(tx);
+    let app = Router::new().get("/work", move |req: &Request| {
+        let _ = started_tx.lock().unwrap().send(());
+        let start = Instant::now();
+        while !req.cancelled() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = reasons_tx.lock().unwrap().send(req.cancellation().reason());
+        "done"
+    });
+    let server = spawn(Server::builder().threads(1).app(app));
+    let mut stream = connect(server.local_addr());
+    stream
+        .write_all(b"GET /work HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    started.recv_timeout(IO_TIMEOUT).unwrap();
+    drop(stream);
+    assert_eq!(
+        reasons.recv_timeout(IO_TIMEOUT).unwrap(),
+        Some(CancelReason::ClientGone)
+    );
+    wait_for(&server, "the cancellation to be counted", |m| {
+        m.gave_up.client_gone_in_flight == 1
+    });
+}
+
+#[test]
+fn a_request_whose_client_left_while_it_was_queued_never_runs() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (app, release, started) = gate(Arc::clone(&runs));
+    let server = spawn(Server::builder().threads(1).app(app));
+    let mut holder = connect(server.local_addr());
+    holder
+        .write_all(b"GET /gate HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    started.recv_timeout(IO_TIMEOUT).unwrap();
+    let mut leaver = connect(server.local_addr());
+    leaver
+        .write_all(b"GET /counted HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    wait_for(&server, "the request to be queued", |m| {
+        m.pools[0].queued == 1
+    });
+    drop(leaver);
+    // A third client, queued behind it, is served once the worker is free.
+    let mut stayer = connect(server.local_addr());
+    stayer
+        .write_all(b"GET /counted HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    wait_for(&server, "both to be queued", |m| m.pools[0].queued == 2);
+    release.send(()).unwrap();
+    let mut reader = BufReader::new(stayer);
+    assert_eq!(read_reply(&mut reader, false).text(), "ran");
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the leaver's request ran");
+    assert_eq!(server.metrics().gave_up.client_gone_before_start, 1);
+    assert!(read_to_close(&mut holder).starts_with("HTTP/1.1 200 "));
+}
+
+#[test]
+fn a_request_that_waited_too_long_for_a_worker_is_shed_and_the_connection_stays() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (app, release, started) = gate(Arc::clone(&runs));
+    let limits = Limits::default().max_queue_wait(Duration::from_millis(50));
+    let server = spawn(Server::builder().threads(1).limits(limits).app(app));
+    let mut holder = connect(server.local_addr());
+    holder
+        .write_all(b"GET /gate HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    started.recv_timeout(IO_TIMEOUT).unwrap();
+    let mut waiter = Client::new(server.local_addr());
+    waiter.send(b"GET /counted HTTP/1.1\r\nHost: h\r\n\r\n");
+    wait_for(&server, "the request to be queued", |m| {
+        m.pools[0].queued == 1
+    });
+    // The queue wait must pass the limit: that is what is tested, not a race.
+    std::thread::sleep(Duration::from_millis(80));
+    release.send(()).unwrap();
+    let shed = waiter.reply();
+    assert_eq!(shed.status, 503);
+    assert_eq!(shed.header("retry-after"), Some("1"));
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "a shed request ran");
+    // Keep-alive: the next request on the same connection is served at once.
+    assert_eq!(waiter.get("/counted").text(), "ran");
+    let metrics = server.metrics();
+    assert_eq!(metrics.gave_up.shed_for_queue_wait, 1);
+    let main = &metrics.pools[0];
+    assert!(main.queue_wait.count >= 3, "{:?}", main.queue_wait);
+    assert!(
+        main.queue_wait.buckets[5] < main.queue_wait.count,
+        "no wait over 25 ms counted: {:?}",
+        main.queue_wait
+    );
+}
+
+#[test]
+fn the_metrics_page_counts_what_the_server_gave_up_on() {
+    let (tx, _reasons) = mpsc::channel();
+    let app = until_cancelled(tx)
+        .handler_timeout(Duration::from_millis(20))
+        .plugin(switchyard::Metrics::new());
+    let server = spawn(Server::builder().threads(2).app(app));
+    let answer = support::raw(
+        server.local_addr(),
+        b"GET /work HTTP/1.1\r\nHost: h\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    let page = support::get(server.local_addr(), "/metrics").text();
+    assert!(
+        page.contains("switchyard_requests_cancelled_total{reason=\"deadline\"} 1\n"),
+        "{page}"
+    );
+    for family in [
+        "switchyard_requests_dropped_total{reason=\"queue_wait\"} 0\n",
+        "switchyard_requests_dropped_total{reason=\"client_gone\"} 0\n",
+        "switchyard_pool_queue_wait_seconds_bucket{pool=\"main\",le=\"0.001\"}",
+        "switchyard_late_responses_dropped_total",
+    ] {
+        assert!(page.contains(family), "{family} missing: {page}");
+    }
+}
