@@ -29,6 +29,17 @@ pub type Job = Box<dyn FnOnce() + Send + 'static>;
 /// otherwise; worker `i` is named `"switchyard-worker-{i}"`.
 pub const DEFAULT_THREAD_NAME_PREFIX: &str = "switchyard-worker";
 
+/// The name of the server's own lane: the worker pool the [`Health`](crate::Health) and
+/// [`Metrics`](crate::Metrics) routes run on, so that they answer even while every worker
+/// of the main pool is busy in a handler (a balancer must not take a busy instance for a
+/// dead one). While the main pool's workers are all stuck in handlers, new requests are
+/// read and routed on this lane: its routes are served there, the others wait for the main
+/// pool as before. The server declares it with one thread when a route is placed on it;
+/// declare it yourself ([`ServerBuilder::worker_pool`](crate::ServerBuilder::worker_pool))
+/// for more, and place your own quick routes on it with
+/// [`Router::on_pool`](crate::Router::on_pool) (never slow ones: they would hold the lane).
+pub const SYSTEM_POOL: &str = "system";
+
 type PanicHook = Arc<dyn Fn(&PanicReport) + Send + Sync + 'static>;
 
 /// What the pool's panic hook is told about a job that panicked.

@@ -245,3 +245,62 @@ fn the_metrics_page_counts_what_the_server_gave_up_on() {
         assert!(page.contains(family), "{family} missing: {page}");
     }
 }
+
+#[test]
+fn health_and_metrics_answer_while_every_main_worker_is_stuck() {
+    let (release, released) = mpsc::channel::<()>();
+    let (started_tx, started) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let started_tx = Mutex::new(started_tx);
+    let app = Router::new()
+        .get("/report", move |_: &Request| {
+            let _ = started_tx.lock().unwrap().send(());
+            let _ = released.lock().unwrap().recv_timeout(IO_TIMEOUT);
+            "report"
+        })
+        .get("/plain", |_: &Request| "plain")
+        .plugin(switchyard::Health::new())
+        .plugin(switchyard::Metrics::new());
+    let server = spawn(Server::builder().threads(4).app(app));
+    let addr = server.local_addr();
+    // 20 slow reports: 4 hold the main pool's workers, 16 wait for them.
+    let reports: Vec<_> = (0..20)
+        .map(|_| {
+            let mut stream = connect(addr);
+            stream
+                .write_all(b"GET /report HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            stream
+        })
+        .collect();
+    for _ in 0..4 {
+        started.recv_timeout(IO_TIMEOUT).unwrap();
+    }
+    // A user route waits for the main pool; health and metrics do not.
+    let mut plain = connect(addr);
+    plain
+        .write_all(b"GET /plain HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let health = support::get(addr, "/healthz");
+    assert_eq!(health.text(), "ok\n");
+    let metrics = support::get(addr, "/metrics").text();
+    assert!(
+        metrics.contains("switchyard_pool_busy{pool=\"main\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchyard_pool_threads{pool=\"system\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        started.try_recv().is_err(),
+        "a fifth report started: the main workers were not all held"
+    );
+    for _ in 0..20 {
+        release.send(()).unwrap();
+    }
+    for mut report in reports {
+        assert!(read_to_close(&mut report).ends_with("report"));
+    }
+    assert!(read_to_close(&mut plain).ends_with("plain"));
+}

@@ -95,6 +95,11 @@ impl<P, U> ConnState<P, U> {
         self.output.is_some()
     }
 
+    /// Whether a request was parsed and waits (for its body, or for its pool).
+    pub(crate) fn has_request(&self) -> bool {
+        self.request.is_some()
+    }
+
     /// Whether a response was cut short (see `cut_short`).
     pub(crate) fn response_cut_short(&self) -> bool {
         self.cut_short

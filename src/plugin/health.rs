@@ -3,6 +3,8 @@
 use http::StatusCode;
 
 use super::Plugin;
+use crate::handler::Handler;
+use crate::pool::SYSTEM_POOL;
 use crate::request::Request;
 use crate::response::Response;
 use crate::router::Router;
@@ -52,12 +54,14 @@ impl Plugin for Health {
     }
 
     fn install(self, router: Router) -> Router {
-        router.get(&self.path, |req: &Request| {
+        let health = |req: &Request| {
             if req.is_server_draining() {
                 Response::text("draining\n").with_status(StatusCode::SERVICE_UNAVAILABLE)
             } else {
                 Response::text("ok\n")
             }
-        })
+        };
+        // On the server's own lane: answered even while every main worker is busy.
+        router.get(&self.path, health.on_pool(SYSTEM_POOL))
     }
 }

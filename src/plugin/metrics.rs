@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use super::Plugin;
 use crate::body::Body;
+use crate::handler::Handler;
 use crate::metrics::{MetricsPage, MetricsSlot, page::CONTENT_TYPE};
+use crate::pool::SYSTEM_POOL;
 use crate::request::Request;
 use crate::response::Response;
 use crate::router::Router;
@@ -107,7 +109,7 @@ impl Plugin for Metrics {
         let slot = MetricsSlot::default();
         router.add_metrics_slot(Arc::clone(&slot));
         let families = self.families;
-        router.get(&self.path, move |_: &Request| {
+        let page = move |_: &Request| {
             let mut page = MetricsPage::default();
             if let Some(server) = slot.get() {
                 page.server(&server.snapshot());
@@ -116,6 +118,8 @@ impl Plugin for Metrics {
                 write(&mut page);
             }
             Response::with_content_type(Body::from(page.into_string()), CONTENT_TYPE)
-        })
+        };
+        // On the server's own lane: scraped even while every main worker is busy.
+        router.get(&self.path, page.on_pool(SYSTEM_POOL))
     }
 }

@@ -19,7 +19,7 @@ use crate::limits::{
 use crate::metrics::Counters;
 use crate::middleware::Middleware;
 use crate::plugin::Plugin;
-use crate::pool::ThreadPool;
+use crate::pool::{SYSTEM_POOL, ThreadPool};
 use crate::router::Router;
 
 /// The thread name prefix of a server's workers.
@@ -325,6 +325,7 @@ impl ServerBuilder {
     /// address cannot be bound, [`Error::Config`] for a setting out of range,
     /// [`Error::Pool`] when worker threads cannot be started.
     pub fn bind<A: ToSocketAddrs + fmt::Debug>(mut self, addr: A) -> Result<Server> {
+        self = self.with_system_pool();
         self.validate()?;
         self.router = self.router.check()?;
         let bind_error = |source| Error::Bind {
@@ -365,7 +366,8 @@ impl ServerBuilder {
     ///
     /// As [`bind`](Self::bind), and [`Error::Io`] when the listener cannot be made
     /// non-blocking.
-    pub fn listener(self, listener: TcpListener) -> Result<Server> {
+    pub fn listener(mut self, listener: TcpListener) -> Result<Server> {
+        self = self.with_system_pool();
         self.validate()?;
         listener.set_nonblocking(true)?;
         let threads = self.threads;
@@ -443,6 +445,21 @@ impl ServerBuilder {
             #[cfg(feature = "tls")]
             tls: self.tls,
         }
+    }
+
+    /// Declares the server's own lane ([`SYSTEM_POOL`]) with one thread when a route is
+    /// placed on it and it is not declared yet.
+    fn with_system_pool(mut self) -> Self {
+        let placed = self
+            .router
+            .pool_names()
+            .iter()
+            .any(|name| &**name == SYSTEM_POOL);
+        let declared = self.pools.iter().any(|(name, _)| name == SYSTEM_POOL);
+        if placed && !declared {
+            self.pools.push((SYSTEM_POOL.to_owned(), 1));
+        }
+        self
     }
 
     fn validate(&self) -> Result<()> {

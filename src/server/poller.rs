@@ -34,7 +34,7 @@ use super::{Shared, ShutdownReport};
 use crate::http1::RouteTag;
 use crate::limits::{MAX_TIMEOUT, deadline_after};
 use crate::metrics::{GaveUpOn, LiveGauges, MetricsHandle, TimeoutKind};
-use crate::pool::ThreadPool;
+use crate::pool::{SYSTEM_POOL, ThreadPool};
 
 pub(super) const LISTENER: Token = Token(usize::MAX - 1);
 pub(super) const WAKER: Token = Token(usize::MAX);
@@ -69,6 +69,9 @@ pub(super) struct Poller {
     /// Every runner of the main pool is out in a handler (none to add): the poller looks
     /// in on them every `scheduler::GRACE_ALL_OUT` rather than every `GRACE`.
     all_runners_out: bool,
+    /// The server's own lane (`pool::SYSTEM_POOL`), when a route runs on it: while every
+    /// main worker is stuck, it reads and routes the requests waiting for them.
+    system_lane: Option<RouteTag>,
 }
 
 impl Poller {
@@ -82,6 +85,7 @@ impl Poller {
         let (notices_sender, notices) = crossbeam_channel::unbounded();
         let scheduler = Scheduler::new(poll.registry(), pools[0].size())?;
         let deadlines = CallDeadlines::new(Arc::clone(&waker));
+        let system_lane = shared.pool_tags.get(SYSTEM_POOL).copied();
         Ok(Self {
             poll,
             listener: Some(listener),
@@ -103,6 +107,7 @@ impl Poller {
             idle_close_at: None,
             connections_cut: 0,
             all_runners_out: false,
+            system_lane,
         })
     }
 
@@ -298,6 +303,25 @@ impl Poller {
             self.start_runner();
         }
         self.scheduler().poller_watches(stuck);
+        if self.all_runners_out {
+            self.triage_on_system_lane();
+        }
+    }
+
+    /// Every main worker is stuck in a handler: requests that wait for one are read and
+    /// routed on the server's own lane instead, which serves its own routes (health,
+    /// metrics) and hands the others back to the main pool's queue, parsed.
+    fn triage_on_system_lane(&mut self) {
+        let Some(lane) = self.system_lane else {
+            return;
+        };
+        let Some(pool) = self.pools.get(lane.0) else {
+            return;
+        };
+        let room = self.shared().queue_capacity.saturating_sub(pool.queued());
+        for ready in self.scheduler().take_unread(room) {
+            self.submit(ready.slot, ready.connection, lane);
+        }
     }
 
     fn start_runner(&mut self) {

@@ -294,6 +294,25 @@ impl Scheduler {
         ready
     }
 
+    /// Takes up to `at_most` queued HTTP connections whose next request is still unread (no
+    /// request parsed and waiting, nothing owed), oldest first, for the server's own lane
+    /// to read and route.
+    pub(super) fn take_unread(&self, at_most: usize) -> Vec<Ready> {
+        let mut queue = lock(&self.ready);
+        let mut taken = Vec::new();
+        let mut kept = VecDeque::with_capacity(queue.requests.len());
+        for ready in queue.requests.drain(..) {
+            if taken.len() < at_most && ready.connection.is_unread() {
+                taken.push(ready);
+            } else {
+                kept.push_back(ready);
+            }
+        }
+        queue.requests = kept;
+        self.queued_now.store(queue.len(), Ordering::Relaxed);
+        taken
+    }
+
     /// Takes every queued connection (shutdown with no runner left to serve them).
     pub(super) fn take_all(&self) -> Vec<Ready> {
         let mut queue = lock(&self.ready);

@@ -94,6 +94,12 @@ impl<S: Socket> Connection<S> {
         self.transport.owes_output() || self.protocol.owes_output()
     }
 
+    /// Whether its next request is yet to be read: an HTTP/1.1 connection with no request
+    /// parsed and waiting (for its body, or for its pool), and nothing owed.
+    pub(super) fn is_unread(&self) -> bool {
+        !self.owes_output() && self.protocol.is_unread()
+    }
+
     /// Whether it speaks a live protocol (WebSocket, event stream).
     pub(super) fn is_live(&self) -> bool {
         self.protocol.is_live()

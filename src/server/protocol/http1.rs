@@ -87,6 +87,11 @@ impl Http1 {
         Http1Turn::Done(outcome)
     }
 
+    /// Whether a request was parsed and waits (for its body, or for its pool).
+    pub(super) fn has_request(&self) -> bool {
+        self.state.has_request()
+    }
+
     /// Whether part of a response is written or owed.
     pub(super) fn owes_output(&self) -> bool {
         self.state.owes_output()

@@ -138,6 +138,14 @@ impl Protocol {
         !matches!(self, Self::Http1(_))
     }
 
+    /// Whether it is HTTP/1.1 with no request parsed and waiting.
+    pub(super) fn is_unread(&self) -> bool {
+        match self {
+            Self::Http1(http) => !http.has_request(),
+            Self::WebSocket(_) | Self::Events(_) => false,
+        }
+    }
+
     /// Whether part of a response is written or owed (a live connection always has its
     /// response under way): nothing else, such as a 503, may be sent on it.
     pub(super) fn owes_output(&self) -> bool {
