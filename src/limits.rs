@@ -115,7 +115,9 @@ pub struct Limits {
     /// longer is answered `503` with `Retry-After: 1` without running (load shedding: under
     /// overload the requests that are served stay fast, instead of everyone being served
     /// late). `None` (the default): requests wait until the queue is full
-    /// ([`ServerBuilder::queue_capacity`](crate::ServerBuilder::queue_capacity)).
+    /// ([`ServerBuilder::queue_capacity`](crate::ServerBuilder::queue_capacity)). For every
+    /// pool; one pool can have its own
+    /// ([`ServerBuilder::pool_max_queue_wait`](crate::ServerBuilder::pool_max_queue_wait)).
     pub max_queue_wait: Option<Duration>,
 }
 

@@ -304,3 +304,77 @@ fn health_and_metrics_answer_while_every_main_worker_is_stuck() {
     }
     assert!(read_to_close(&mut plain).ends_with("plain"));
 }
+
+#[test]
+fn a_client_over_its_rate_gets_429_and_others_keep_theirs() {
+    let app = Router::new()
+        .get("/search", |_: &Request| "results")
+        .middleware(switchyard::plugin::RateLimit::per(
+            2,
+            Duration::from_secs(60),
+        ));
+    let server = spawn(Server::builder().threads(2).app(app));
+    let mut client = Client::new(server.local_addr());
+    assert_eq!(client.get("/search").status, 200);
+    assert_eq!(client.get("/search").status, 200);
+    let limited = client.get("/search");
+    assert_eq!(limited.status, 429);
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry), "{retry}");
+}
+
+#[test]
+fn a_late_answer_never_overtakes_an_earlier_pipelined_response() {
+    let (tx, reasons) = mpsc::channel();
+    let app = until_cancelled(tx)
+        .get("/fast", |_: &Request| "fast")
+        .handler_timeout(Duration::from_millis(50));
+    let server = spawn(Server::builder().threads(1).app(app));
+    let mut stream = connect(server.local_addr());
+    stream
+        .write_all(b"GET /fast HTTP/1.1\r\nHost: h\r\n\r\nGET /work HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    assert_eq!(read_reply(&mut reader, false).text(), "fast");
+    let late = read_reply(&mut reader, false);
+    assert_eq!(late.status, 503);
+    assert_eq!(
+        reasons.recv_timeout(IO_TIMEOUT).unwrap(),
+        Some(CancelReason::Deadline)
+    );
+}
+
+#[test]
+fn a_pool_sheds_by_its_own_queue_wait() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (app, release, started) = gate(Arc::clone(&runs));
+    let server = spawn(
+        Server::builder()
+            .threads(2)
+            .worker_pool("slow", 1)
+            .pool_max_queue_wait("slow", Duration::from_millis(30))
+            .app(Router::new().merge(app.on_pool("slow"))),
+    );
+    let mut holder = connect(server.local_addr());
+    holder
+        .write_all(b"GET /gate HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    started.recv_timeout(IO_TIMEOUT).unwrap();
+    let mut waiter = Client::new(server.local_addr());
+    waiter.send(b"GET /counted HTTP/1.1\r\nHost: h\r\n\r\n");
+    wait_for(&server, "the request to be queued on its pool", |m| {
+        m.pools[1].queued == 1
+    });
+    std::thread::sleep(Duration::from_millis(60));
+    release.send(()).unwrap();
+    assert_eq!(waiter.reply().status, 503);
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    assert!(read_to_close(&mut holder).ends_with("released"));
+    let unknown = Server::builder()
+        .pool_max_queue_wait("nope", Duration::from_millis(1))
+        .bind("127.0.0.1:0");
+    assert!(matches!(
+        unknown,
+        Err(switchyard::Error::UnknownPool { .. })
+    ));
+}

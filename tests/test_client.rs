@@ -282,3 +282,17 @@ fn a_closure_session_hears_open_and_close() {
     assert!(matches!(ws.receive(), Some(Message::Close(_)) | None));
     assert_eq!(*log.lock().unwrap(), ["open", "close 1000"]);
 }
+
+#[test]
+fn a_handler_past_its_deadline_gets_the_server_s_503_in_process_too() {
+    let app = Router::new()
+        .get("/slow", |_: &Request| {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            "too late"
+        })
+        .handler_timeout(std::time::Duration::from_millis(10));
+    let client = TestClient::new(app);
+    let res = client.get("/slow").unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "1");
+}

@@ -898,3 +898,35 @@ fn a_streamed_body_trickled_inside_one_record_times_out_at_the_body_read_timeout
     drop(client);
     let _ = trickle.join();
 }
+
+#[test]
+fn a_handler_past_its_deadline_over_tls_is_answered_503_by_its_worker() {
+    // Over TLS only the session on the worker can write: the deadline cancels the request,
+    // and the worker answers 503 once the handler returns.
+    let pki = Pki::new();
+    let app = Router::new().get("/slow", |req: &Request| {
+        let start = std::time::Instant::now();
+        while !req.cancelled() && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        format!("{:?}", req.cancellation().reason())
+    });
+    let limits = switchyard::Limits::default().handler_timeout(Duration::from_millis(50));
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .limits(limits)
+            .tls(pki.config())
+            .app(app),
+    );
+    let mut client = TlsClient::connect(server.local_addr(), &pki.client(), "localhost");
+    let reply = client.get("/slow");
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    assert_eq!(reply.header("connection"), Some("close"));
+    let gave_up = server.metrics().gave_up;
+    assert_eq!(
+        (gave_up.handler_timeouts, gave_up.late_responses_dropped),
+        (1, 1)
+    );
+}

@@ -1,11 +1,13 @@
 //! [`Plugin`]: a named bundle of routes, middleware and state, and the ones that ship:
 //! [`Health`], [`AccessLog`], [`Metrics`], [`Cors`], [`HttpsRedirect`] and (feature
-//! `compression`) `Compression`; and [`StaticFiles`], a router of files to nest. The
+//! `compression`) `Compression`; the limiters [`ConcurrencyLimit`] and [`RateLimit`]; and
+//! [`StaticFiles`], a router of files to nest. The
 //! plugins are also at the crate root; their builders, errors and defaults are here.
 
 mod access_log;
 #[cfg(feature = "compression")]
 mod compression;
+mod concurrency_limit;
 mod cors;
 /// Entry points for benches and fuzz targets (feature `__internals`).
 #[cfg(feature = "__internals")]
@@ -16,16 +18,19 @@ mod health;
 mod https_redirect;
 mod metrics;
 mod negotiate;
+mod rate_limit;
 mod static_files;
 
 pub use crate::error::CorsError;
 pub use access_log::AccessLog;
 #[cfg(feature = "compression")]
 pub use compression::{Compression, DEFAULT_COMPRESSION_LEVEL, DEFAULT_MIN_COMPRESS_BYTES};
+pub use concurrency_limit::ConcurrencyLimit;
 pub use cors::{Cors, CorsBuilder};
 pub use health::{DEFAULT_HEALTH_PATH, Health};
 pub use https_redirect::HttpsRedirect;
 pub use metrics::{DEFAULT_METRICS_PATH, Metrics};
+pub use rate_limit::RateLimit;
 pub use static_files::{StaticFile, StaticFiles};
 
 use http::HeaderMap;

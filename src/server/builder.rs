@@ -55,6 +55,8 @@ pub struct ServerBuilder {
     drain_timeout: Duration,
     /// Named pools (bulkheads): name and thread count.
     pools: Vec<(String, usize)>,
+    /// Queue waits of pools of their own (`"main"` or a named pool), over `limits`'.
+    pool_queue_waits: Vec<(String, Duration)>,
     limits: Limits,
     /// The app: what [`ServerBuilder::app`] gave, plus the builder's own routes.
     router: Router,
@@ -94,6 +96,7 @@ impl Default for ServerBuilder {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             pools: Vec::new(),
+            pool_queue_waits: Vec::new(),
             limits: Limits::default(),
             router: Router::new(),
             app_after_routes: false,
@@ -205,6 +208,32 @@ impl ServerBuilder {
     /// same capacity as the main pool's.
     pub fn worker_pool(mut self, name: &str, threads: usize) -> Self {
         self.pools.push((name.to_owned(), threads));
+        self
+    }
+
+    /// Sheds the requests of pool `name` (`"main"`, or a pool declared with
+    /// [`worker_pool`](Self::worker_pool)) that waited longer than `wait` for one of its
+    /// workers: answered 503 with `Retry-After` without running. Overrides
+    /// [`Limits::max_queue_wait`] for that pool: a pool of slow reports may let requests
+    /// wait seconds, the main pool only milliseconds.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use switchyard::{Request, Router, Server};
+    ///
+    /// let reports = Router::new().get("/report", |_: &Request| "report").on_pool("reports");
+    /// let server = Server::builder()
+    ///     .worker_pool("reports", 2)
+    ///     .pool_max_queue_wait("main", Duration::from_millis(50))
+    ///     .pool_max_queue_wait("reports", Duration::from_secs(2))
+    ///     .app(Router::new().merge(reports))
+    ///     .bind("127.0.0.1:0")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pool_max_queue_wait(mut self, name: &str, wait: Duration) -> Self {
+        self.pool_queue_waits.push((name.to_owned(), wait));
         self
     }
 
@@ -419,6 +448,17 @@ impl ServerBuilder {
             .collect();
         let mut pool_names = vec!["main".to_owned()];
         pool_names.extend(self.pools.iter().map(|(name, _)| name.clone()));
+        let max_queue_waits = pool_names
+            .iter()
+            .map(|pool| {
+                self.pool_queue_waits
+                    .iter()
+                    .rev()
+                    .find(|(name, _)| name == pool)
+                    .map(|(_, wait)| *wait)
+                    .or(self.limits.max_queue_wait)
+            })
+            .collect();
         let counters = Arc::new(Counters::new(
             self.metrics,
             pool_names.len(),
@@ -439,6 +479,7 @@ impl ServerBuilder {
             pool_tags,
             streams_bodies,
             handler_timeouts,
+            max_queue_waits,
             shutdown: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             shutdown_delay: self.shutdown_delay,
@@ -483,6 +524,11 @@ impl ServerBuilder {
             }
             if self.pools.iter().filter(|(other, _)| other == name).count() > 1 {
                 return Err(Error::Config("a pool name is declared twice"));
+            }
+        }
+        for (name, _) in &self.pool_queue_waits {
+            if name != "main" && !self.pools.iter().any(|(declared, _)| declared == name) {
+                return Err(Error::UnknownPool { name: name.clone() });
             }
         }
         for name in self.router.pool_names() {

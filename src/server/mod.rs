@@ -90,6 +90,8 @@ pub(crate) struct Shared {
     streams_bodies: bool,
     /// Some handler has a deadline (`Limits::handler_timeout`, `Router::handler_timeout`).
     handler_timeouts: bool,
+    /// Each pool's `max_queue_wait`, in `RouteTag` order.
+    max_queue_waits: Vec<Option<std::time::Duration>>,
     /// What parked connections' request bodies may hold together.
     body_budget: Arc<crate::http1::BodyBudget>,
     /// Shutdown was requested.

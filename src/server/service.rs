@@ -98,7 +98,8 @@ impl Service for HandlerService<'_> {
             if counters.enabled() {
                 counters.queued_for(self.tag.0, waited);
             }
-            if shared.limits.max_queue_wait.is_some_and(|max| waited > max) {
+            let max_wait = shared.max_queue_waits.get(self.tag.0).copied().flatten();
+            if max_wait.is_some_and(|max| waited > max) {
                 counters.gave_up(GaveUpOn::QueueWait, 1);
                 return self.shed(head, headers, plan);
             }
@@ -120,10 +121,11 @@ impl Service for HandlerService<'_> {
             .router
             .planned_handler_timeout(&plan)
             .or(shared.limits.handler_timeout);
+        let handler_started = self.clock.latest();
         let watched = self.watch.map(|watch| {
             let call = watch.begin();
             let deadline = timeout.zip(self.deadlines).map(|(timeout, deadlines)| {
-                let at = deadline_after(self.clock.latest(), timeout);
+                let at = deadline_after(handler_started, timeout);
                 deadlines.register(watch, call, at, settled);
                 deadlines
             });
@@ -145,9 +147,16 @@ impl Service for HandlerService<'_> {
             if let Some(deadlines) = deadline {
                 deadlines.unregister(watch, call);
             }
-            let end = watch.finish(call);
+            let mut end = watch.finish(call);
             if watch.client_gone() {
                 counters.gave_up(GaveUpOn::ClientInFlight, 1);
+            }
+            let overran = || timeout.is_some_and(|t| handler_started.elapsed() > t);
+            if self.deadlines.is_none() && end == CallEnd::InTime && overran() {
+                // No poller keeps deadlines (in process): the deadline is found as the
+                // handler returns, and answered as the poller would have.
+                counters.gave_up(GaveUpOn::Deadline, 1);
+                end = CallEnd::TimedOut;
             }
             match end {
                 CallEnd::InTime => {}
