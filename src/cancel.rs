@@ -139,13 +139,11 @@ pub(crate) enum CallEnd {
 }
 
 /// A connection's watch over the request it is serving; see the module docs.
+#[derive(Default)]
 pub(crate) struct CallWatch {
     state: AtomicU64,
     /// The client hung up: every call from now on is cancelled.
     gone: AtomicBool,
-    /// Where a late 503 can be written from outside the turn: the socket of a plain
-    /// connection (`None` over TLS: only the session on the worker may write).
-    socket: Option<Arc<dyn Socket>>,
 }
 
 impl fmt::Debug for CallWatch {
@@ -160,13 +158,10 @@ impl fmt::Debug for CallWatch {
 }
 
 impl CallWatch {
-    /// `socket`: where the poller may write a late answer (plain connections only).
-    pub(crate) fn new(socket: Option<Arc<dyn Socket>>) -> Self {
-        Self {
-            state: AtomicU64::new(0),
-            gone: AtomicBool::new(false),
-            socket,
-        }
+    /// A new connection takes the watch over: its client is there. (Call numbers go on
+    /// counting, so a token of an earlier connection's call stays over.)
+    pub(crate) fn new_connection(&self) {
+        self.gone.store(false, Ordering::Release);
     }
 
     /// Starts the connection's next call; returns its number.
@@ -175,6 +170,11 @@ impl CallWatch {
         self.state
             .store((call << CALL_SHIFT) | RUNNING, Ordering::Release);
         call
+    }
+
+    /// How many calls the connection's watch has begun, the current one included.
+    pub(crate) fn calls(&self) -> u64 {
+        self.state.load(Ordering::Acquire) >> CALL_SHIFT
     }
 
     /// Whether the client hung up.
@@ -206,11 +206,10 @@ impl CallWatch {
     }
 
     /// The deadline of `call` passed (the poller): marks it timed out unless it finished.
-    /// Returns whether it did; then, if the socket is `answerable` (nothing of an earlier
-    /// response is still owed on it), writes `answer` on it. Whoever marks first decides:
-    /// the handler's answer or this one, never both.
-    pub(crate) fn time_out(&self, call: u64, answerable: bool, answer: &[u8]) -> bool {
-        let socket = self.socket.as_ref().filter(|_| answerable);
+    /// Returns whether it did; then, given the connection's `socket` (a plain connection
+    /// with nothing of an earlier response still owed on it), writes `answer` on it.
+    /// Whoever marks first decides: the handler's answer or this one, never both.
+    pub(crate) fn time_out(&self, call: u64, socket: Option<&dyn Socket>, answer: &[u8]) -> bool {
         let mark = if socket.is_some() {
             DEADLINE | ANSWERING
         } else {
@@ -261,15 +260,9 @@ mod tests {
     use super::*;
     use crate::io::MemorySocket;
 
-    fn watch() -> (Arc<CallWatch>, Arc<MemorySocket>) {
-        let socket = Arc::new(MemorySocket::new(b""));
-        let shared: Arc<dyn Socket> = socket.clone();
-        (Arc::new(CallWatch::new(Some(shared))), socket)
-    }
-
     #[test]
     fn a_call_in_time_is_cancelled_only_once_over() {
-        let (watch, _client) = watch();
+        let watch = Arc::new(CallWatch::default());
         let call = watch.begin();
         let token = Cancellation::of(Arc::clone(&watch), call);
         assert_eq!(token.reason(), None);
@@ -281,45 +274,48 @@ mod tests {
 
     #[test]
     fn a_deadline_answers_once_and_the_handler_s_answer_is_dropped() {
-        let (watch, client) = watch();
+        let watch = Arc::new(CallWatch::default());
+        let socket = MemorySocket::new(b"");
         let call = watch.begin();
         let token = Cancellation::of(Arc::clone(&watch), call);
-        assert!(watch.time_out(call, true, b"late"));
-        assert!(!watch.time_out(call, true, b"twice"));
+        assert!(watch.time_out(call, Some(&socket), b"late"));
+        assert!(!watch.time_out(call, Some(&socket), b"twice"));
         assert_eq!(token.reason(), Some(CancelReason::Deadline));
         assert_eq!(watch.finish(call), CallEnd::AnsweredLate);
-        assert_eq!(client.output(), b"late");
+        assert_eq!(socket.output(), b"late");
     }
 
     #[test]
     fn a_deadline_that_cannot_write_leaves_the_answer_to_the_worker() {
-        let (watch, client) = watch();
+        let watch = CallWatch::default();
         let call = watch.begin();
-        assert!(watch.time_out(call, false, b"late"));
+        assert!(watch.time_out(call, None, b"late"));
         assert_eq!(watch.finish(call), CallEnd::TimedOut);
-        assert!(client.output().is_empty(), "nothing written");
     }
 
     #[test]
     fn a_finished_call_is_not_timed_out_and_old_deadlines_are_stale() {
-        let (watch, _client) = watch();
+        let watch = CallWatch::default();
         let first = watch.begin();
         assert_eq!(watch.finish(first), CallEnd::InTime);
-        assert!(!watch.time_out(first, true, b"late"));
+        assert!(!watch.time_out(first, None, b"late"));
         let second = watch.begin();
-        assert!(!watch.time_out(first, true, b"late"));
+        assert!(!watch.time_out(first, None, b"late"));
         assert_eq!(watch.finish(second), CallEnd::InTime);
     }
 
     #[test]
-    fn a_client_that_hung_up_cancels_this_call_and_the_next() {
-        let (watch, _client) = watch();
+    fn a_client_that_hung_up_cancels_this_call_and_the_next_until_a_new_connection() {
+        let watch = Arc::new(CallWatch::default());
         let call = watch.begin();
         let token = Cancellation::of(Arc::clone(&watch), call);
         watch.hang_up();
         assert_eq!(token.reason(), Some(CancelReason::ClientGone));
         watch.finish(call);
         assert!(watch.client_gone());
+        watch.new_connection();
+        assert!(!watch.client_gone());
+        assert_eq!(token.reason(), Some(CancelReason::Finished));
         assert_eq!(Cancellation::never().reason(), None);
     }
 }

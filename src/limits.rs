@@ -103,7 +103,7 @@ pub struct Limits {
     /// turns true) and the poller answers the client itself, on plain connections, without
     /// waiting for the handler (over TLS, and when earlier pipelined responses are still
     /// being written, the worker answers once the handler returns). What the handler returns
-    /// afterwards is dropped and counted (`MetricsSnapshot::late_responses_dropped`). The
+    /// afterwards is dropped and counted ([`GaveUp::late_responses_dropped`](crate::metrics::GaveUp::late_responses_dropped), in [`MetricsSnapshot::gave_up`](crate::metrics::MetricsSnapshot::gave_up)). The
     /// 503 says `Connection: close`: the handler's worker still holds the connection, so
     /// the client's next request goes on a new one. A 503 rather than a 504 (no gateway
     /// timed out: this server did) or a 408 (the client was not slow), as Go's
@@ -209,8 +209,6 @@ impl Limits {
         self
     }
 
-    /// These limits with every timeout saturated at [`MAX_TIMEOUT`] (fields set directly
-    /// may exceed it).
     /// Sets [`handler_timeout`](Self::handler_timeout).
     #[must_use]
     pub fn handler_timeout(mut self, timeout: Duration) -> Self {
@@ -225,12 +223,16 @@ impl Limits {
         self
     }
 
+    /// These limits with every timeout saturated at [`MAX_TIMEOUT`] (fields set directly
+    /// may exceed it).
     pub(crate) fn saturated(self) -> Self {
         Self {
             header_read_timeout: self.header_read_timeout.min(MAX_TIMEOUT),
             body_read_timeout: self.body_read_timeout.min(MAX_TIMEOUT),
             keep_alive_timeout: self.keep_alive_timeout.min(MAX_TIMEOUT),
             write_timeout: self.write_timeout.min(MAX_TIMEOUT),
+            handler_timeout: self.handler_timeout.map(|t| t.min(MAX_TIMEOUT)),
+            max_queue_wait: self.max_queue_wait.map(|t| t.min(MAX_TIMEOUT)),
             ..self
         }
     }

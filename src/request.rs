@@ -275,17 +275,27 @@ impl Request {
         raw_headers: RawHeaders,
         body: RequestBody,
         remote_addr: Option<SocketAddr>,
+        cancellation: Cancellation,
     ) -> Self {
-        let mut request = match body {
-            RequestBody::Full(bytes) => Self::from_parts(head, bytes, remote_addr),
-            RequestBody::Stream(stream) => {
-                let mut request = Self::from_parts(head, Vec::new(), remote_addr);
-                request.body_stream = Some(stream);
-                request
-            }
+        let (body, body_stream) = match body {
+            RequestBody::Full(bytes) => (bytes, None),
+            RequestBody::Stream(stream) => (Vec::new(), Some(stream)),
         };
-        request.raw_headers = Some(raw_headers);
-        request
+        // Built in place, in one piece: a request is large, and moves cost copies.
+        Self {
+            head,
+            raw_headers: Some(raw_headers),
+            parsed_headers: OnceLock::new(),
+            whole_head: OnceLock::new(),
+            body,
+            body_stream,
+            remote_addr,
+            params: PathParams::default(),
+            route: None,
+            states: [None, None],
+            server_draining: false,
+            cancellation,
+        }
     }
 
     /// The client's address, when the request came over a socket.
@@ -421,10 +431,6 @@ impl Request {
 
     pub(crate) fn set_server_draining(&mut self, draining: bool) {
         self.server_draining = draining;
-    }
-
-    pub(crate) fn set_cancellation(&mut self, cancellation: Cancellation) {
-        self.cancellation = cancellation;
     }
 
     /// Whether nobody waits for this request's answer any more: its handler ran past its
@@ -602,6 +608,7 @@ mod tests {
             RawHeaders::new(head, 3),
             RequestBody::Full(Vec::new()),
             None,
+            Cancellation::never(),
         )
     }
 

@@ -95,6 +95,33 @@ fn a_handler_past_its_deadline_is_answered_503_at_the_deadline_and_told() {
 }
 
 #[test]
+fn the_deadline_answer_to_a_head_request_has_no_body() {
+    let (tx, reasons) = mpsc::channel();
+    let limits = Limits::default().handler_timeout(Duration::from_millis(50));
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .limits(limits)
+            .app(until_cancelled(tx)),
+    );
+    let mut stream = connect(server.local_addr());
+    stream
+        .write_all(b"HEAD /work HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let answer = read_to_close(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("content-length: 45\r\n"), "{answer}");
+    assert!(
+        answer.ends_with("\r\n\r\n"),
+        "a body after the head: {answer:?}"
+    );
+    assert_eq!(
+        reasons.recv_timeout(IO_TIMEOUT).unwrap(),
+        Some(CancelReason::Deadline)
+    );
+}
+
+#[test]
 fn a_handler_that_never_looks_does_not_keep_its_client_waiting() {
     let runs = Arc::new(AtomicUsize::new(0));
     let (app, release, started) = gate(Arc::clone(&runs));
@@ -377,4 +404,46 @@ fn a_pool_sheds_by_its_own_queue_wait() {
         unknown,
         Err(switchyard::Error::UnknownPool { .. })
     ));
+}
+
+#[test]
+fn the_wait_before_a_request_is_read_counts_toward_its_pools_queue_wait() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (release, released) = mpsc::channel::<()>();
+    let (started_tx, started) = mpsc::channel::<()>();
+    let (released, started_tx) = (Mutex::new(released), Mutex::new(started_tx));
+    let main = Router::new().get("/gate", move |_: &Request| {
+        let _ = started_tx.lock().unwrap().send(());
+        let _ = released.lock().unwrap().recv_timeout(IO_TIMEOUT);
+        "released"
+    });
+    let counted = Arc::clone(&runs);
+    let slow = Router::new().get("/counted", move |_: &Request| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        "ran"
+    });
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .worker_pool("slow", 1)
+            .pool_max_queue_wait("slow", Duration::from_millis(30))
+            .app(main.merge(slow.on_pool("slow"))),
+    );
+    // The one main worker is held: the next request waits there to be read and routed.
+    let mut holder = connect(server.local_addr());
+    holder
+        .write_all(b"GET /gate HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    started.recv_timeout(IO_TIMEOUT).unwrap();
+    let mut waiter = Client::new(server.local_addr());
+    waiter.send(b"GET /counted HTTP/1.1\r\nHost: h\r\n\r\n");
+    wait_for(&server, "the request to wait for the main pool", |m| {
+        m.pools[0].queued == 1
+    });
+    std::thread::sleep(Duration::from_millis(60));
+    release.send(()).unwrap();
+    // Its own pool is idle, but the request has waited 60 ms already.
+    assert_eq!(waiter.reply().status, 503);
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    assert!(read_to_close(&mut holder).ends_with("released"));
 }

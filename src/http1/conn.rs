@@ -508,7 +508,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         let (is_head, version) = (parts.method == Method::HEAD, parts.version);
         let (reply, body_complete) = match body {
             PendingBody::Buffered(body) => {
-                let settled = self.settle_before_call();
+                let settled = self.settle_before_call(&plan);
                 let body = RequestBody::Full(body.into_data());
                 let reply = self.service.call(parts, raw_headers, body, plan, settled);
                 (reply, true)
@@ -534,7 +534,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         plan: F::Plan,
     ) {
         let (is_head, version) = (parts.method == Method::HEAD, parts.version);
-        let settled = self.settle_before_call();
+        let settled = self.settle_before_call(&plan);
         let body = RequestBody::Full(Vec::new());
         let reply = self.service.call(parts, raw_headers, body, plan, settled);
         self.respond(reply, is_head, version, keep_alive);
@@ -543,8 +543,8 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
     /// Whether nothing of an earlier response is still owed; when the service may answer
     /// from outside the turn, what is owed is written first (as far as the socket takes
     /// it), so that such an answer cannot overtake it.
-    fn settle_before_call(&mut self) -> bool {
-        if self.output.is_pending() && self.service.answers_late() {
+    fn settle_before_call(&mut self, plan: &F::Plan) -> bool {
+        if self.output.is_pending() && self.service.answers_late(plan) {
             let written = self
                 .output
                 .write(self.io, self.config.clock, &mut self.state.cut_short);
@@ -564,8 +564,10 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         version: http::Version,
         keep_alive: bool,
     ) {
-        if reply.answered_elsewhere {
-            self.output.after = AfterOutput::Close;
+        if reply.is_answered_elsewhere() {
+            // Read what the client sent on before closing: unread input would turn the
+            // close into a reset, which may destroy the answer before the client reads it.
+            self.output.after = AfterOutput::DiscardAndClose;
             return;
         }
         // A scan of the few fields a response has is cheaper than hashing a name.
@@ -602,7 +604,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
                 return Err(Abort::Reject(ParseError::Timeout));
             }
             let body = RequestBody::Full(body.into_data());
-            let settled = self.settle_before_call();
+            let settled = self.settle_before_call(&plan);
             return Ok((
                 self.service.call(parts, raw_headers, body, plan, settled),
                 true,

@@ -39,9 +39,28 @@ pub(crate) enum Switch {
 pub(crate) struct Reply<U> {
     pub(crate) response: http::Response<Body>,
     pub(crate) switch: Option<(Switch, U)>,
-    /// The request was answered from outside the turn (a handler deadline's 503), or its
-    /// client is gone: `response` is not written, and the connection closes.
-    pub(crate) answered_elsewhere: bool,
+}
+
+/// In a reply's response extensions: the request was answered from outside the turn (a
+/// handler deadline's 503), or its client is gone. Nothing is written, and the connection
+/// closes. (A marker rather than a field: the common reply stays as small as it was.)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AnsweredElsewhere;
+
+impl<U> Reply<U> {
+    /// A reply that writes nothing and closes the connection (see [`AnsweredElsewhere`]).
+    pub(crate) fn answered_elsewhere() -> Self {
+        let mut response = http::Response::new(Body::empty());
+        response.extensions_mut().insert(AnsweredElsewhere);
+        response.into()
+    }
+
+    pub(crate) fn is_answered_elsewhere(&self) -> bool {
+        self.response
+            .extensions()
+            .get::<AnsweredElsewhere>()
+            .is_some()
+    }
 }
 
 impl<U> From<http::Response<Body>> for Reply<U> {
@@ -49,7 +68,6 @@ impl<U> From<http::Response<Body>> for Reply<U> {
         Self {
             response,
             switch: None,
-            answered_elsewhere: false,
         }
     }
 }
@@ -79,11 +97,11 @@ pub(crate) trait Service {
         settled: bool,
     ) -> Reply<Self::Upgrade>;
 
-    /// Whether the service may answer a request from outside the turn (a handler
-    /// deadline's 503, written by the poller): then the engine writes what earlier
-    /// pipelined responses left before each call, so that such an answer never overtakes
+    /// Whether the service may answer the request `plan` routes from outside the turn (a
+    /// handler deadline's 503, written by the poller): then the engine writes what earlier
+    /// pipelined responses left before the call, so that such an answer never overtakes
     /// them.
-    fn answers_late(&self) -> bool {
+    fn answers_late(&self, _plan: &Self::Plan) -> bool {
         false
     }
 

@@ -42,6 +42,18 @@ pub(crate) trait Socket: Send + Sync + 'static {
     fn shutdown(&self, how: Shutdown) -> io::Result<()>;
 }
 
+/// A socket behind an `Arc`, shared as a `dyn Socket` (for what is written from outside a
+/// connection's turn: a handler deadline's late answer).
+pub(crate) trait ShareSocket {
+    fn share(&self) -> Arc<dyn Socket>;
+}
+
+impl<S: Socket> ShareSocket for Arc<S> {
+    fn share(&self) -> Arc<dyn Socket> {
+        self.clone()
+    }
+}
+
 impl Socket for TcpStream {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         Read::read(&mut &*self, buf)

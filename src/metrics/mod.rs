@@ -34,6 +34,21 @@ pub const QUEUE_WAIT_BUCKETS: [f64; 11] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
+/// [`QUEUE_WAIT_BUCKETS`] in nanoseconds: no float on the request path.
+const QUEUE_WAIT_NANOS: [u64; QUEUE_WAIT_BUCKETS.len()] = [
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+];
+
 /// What the server gave up on, by kind (`Counters::cancellations`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum GaveUpOn {
@@ -179,7 +194,10 @@ impl Counters {
     /// A turn of pool `pool` waited `wait` in its queue.
     pub(crate) fn queued_for(&self, pool: usize, wait: Duration) {
         if let Some(histogram) = self.queue_waits.get(pool) {
-            histogram.observe(wait, &QUEUE_WAIT_BUCKETS);
+            let nanos = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+            let bucket = QUEUE_WAIT_NANOS.partition_point(|bound| *bound < nanos);
+            bump(&histogram.buckets[bucket]);
+            histogram.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
         }
     }
 
@@ -352,17 +370,6 @@ impl<const N: usize> Default for Histogram<N> {
 }
 
 impl<const N: usize> Histogram<N> {
-    fn observe(&self, took: Duration, bounds: &[f64]) {
-        let seconds = took.as_secs_f64();
-        let bucket = bounds
-            .iter()
-            .position(|bound| seconds <= *bound)
-            .unwrap_or(bounds.len());
-        bump(&self.buckets[bucket]);
-        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
-    }
-
     /// Cumulative counts per bound, the count, the sum.
     fn read(&self, bounds: &[f64]) -> (Vec<(f64, u64)>, u64, Duration) {
         let mut cumulative = 0;
@@ -684,5 +691,28 @@ pub(crate) mod bench {
         fn default() -> Self {
             Self::new()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_waits_fall_in_the_bucket_their_bound_covers() {
+        for (nanos, seconds) in QUEUE_WAIT_NANOS.iter().zip(QUEUE_WAIT_BUCKETS) {
+            assert_eq!(
+                Duration::from_nanos(*nanos),
+                Duration::from_secs_f64(seconds)
+            );
+        }
+        let counters = Counters::new(true, 1, RouteLayout::default());
+        counters.queued_for(0, Duration::from_micros(500)); // le 0.0005
+        counters.queued_for(0, Duration::from_micros(501)); // le 0.001
+        counters.queued_for(0, Duration::from_secs(2)); // +Inf
+        let wait = counters.pool_queue_wait(0);
+        assert_eq!(wait.count, 3);
+        assert_eq!(&wait.buckets[..2], &[1, 2]);
+        assert_eq!(wait.buckets[QUEUE_WAIT_BUCKETS.len() - 1], 2);
     }
 }

@@ -122,8 +122,7 @@ impl Router {
         arrival: Arrival,
         plan: RoutePlan,
     ) -> http::Response<Body> {
-        let mut request = Request::from_body(head, headers, body, arrival.peer);
-        request.set_cancellation(arrival.cancellation);
+        let request = Request::from_body(head, headers, body, arrival.peer, arrival.cancellation);
         self.serve_request(request, arrival.draining, plan, None)
     }
 
@@ -141,7 +140,7 @@ impl Router {
         refusal: Rejection,
     ) -> http::Response<Body> {
         let body = RequestBody::Full(Vec::new());
-        let request = Request::from_body(head, headers, body, arrival.peer);
+        let request = Request::from_body(head, headers, body, arrival.peer, arrival.cancellation);
         self.serve_request(request, arrival.draining, plan, Some(refusal))
     }
 

@@ -3,17 +3,20 @@
 //! A worker registers a call as its handler starts and takes it back as it returns; the
 //! poller looks at the registry on every loop and times out the calls whose deadline
 //! passed (`CallWatch::time_out`: the request is cancelled, and on a plain connection the
-//! 503 is written there and then). Only servers with a handler timeout use it: one lock
-//! and one push per request then, no allocation once warm.
+//! 503 is written there and then). Only servers with a handler timeout use it: a short
+//! lock as the handler starts (a push) and one as it returns (a swap-remove), no
+//! allocation once warm.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use super::waker::PollerWaker;
 use crate::cancel::CallWatch;
+use crate::io::Socket;
 
-/// What the poller writes to a client whose handler overran, on plain connections.
-pub(super) const LATE_ANSWER: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+/// What the poller writes to a client whose handler overran, on plain connections. (No
+/// `Date`: RFC 9110 makes it optional on 5xx responses, and the bytes stay static.)
+const LATE_ANSWER: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 content-type: text/plain; charset=utf-8\r\n\
 retry-after: 1\r\n\
 connection: close\r\n\
@@ -21,13 +24,34 @@ content-length: 45\r\n\
 \r\n\
 The request took too long and was abandoned.\n";
 
+/// [`LATE_ANSWER`]'s head alone, for a HEAD request.
+const LATE_ANSWER_HEAD: &[u8] = LATE_ANSWER.split_at(LATE_ANSWER.len() - 45).0;
+
+/// Where and what the poller may answer for a call that overran: a plain connection's
+/// socket, with nothing of an earlier response owed on it.
+pub(crate) struct PollerAnswer {
+    socket: Arc<dyn Socket>,
+    bytes: &'static [u8],
+}
+
+impl PollerAnswer {
+    /// The 503 for a request, on `socket`; bodiless for a HEAD request.
+    pub(crate) fn new(socket: Arc<dyn Socket>, is_head: bool) -> Self {
+        let bytes = if is_head {
+            LATE_ANSWER_HEAD
+        } else {
+            LATE_ANSWER
+        };
+        Self { socket, bytes }
+    }
+}
+
 /// A call in flight with a deadline.
 struct DueCall {
     at: Instant,
     watch: Arc<CallWatch>,
     call: u64,
-    /// Nothing of an earlier response is owed on the connection: the poller may answer.
-    answerable: bool,
+    answer: Option<PollerAnswer>,
 }
 
 /// See the module docs.
@@ -65,14 +89,14 @@ impl CallDeadlines {
         watch: &Arc<CallWatch>,
         call: u64,
         at: Instant,
-        answerable: bool,
+        answer: Option<PollerAnswer>,
     ) -> bool {
         let mut inner = self.inner();
         inner.calls.push(DueCall {
             at,
             watch: Arc::clone(watch),
             call,
-            answerable,
+            answer,
         });
         let wake = inner.poller_knows.is_none_or(|known| at < known);
         if wake {
@@ -104,7 +128,12 @@ impl CallDeadlines {
             if due.at > now {
                 return true;
             }
-            timed_out += usize::from(due.watch.time_out(due.call, due.answerable, LATE_ANSWER));
+            timed_out += usize::from(match &due.answer {
+                Some(answer) => due
+                    .watch
+                    .time_out(due.call, Some(&*answer.socket), answer.bytes),
+                None => due.watch.time_out(due.call, None, b""),
+            });
             false
         });
         timed_out
@@ -126,25 +155,25 @@ mod tests {
 
     use super::*;
     use crate::cancel::{CancelReason, Cancellation};
-    use crate::io::{MemorySocket, Socket};
+    use crate::io::MemorySocket;
 
     #[test]
     fn a_due_call_is_cancelled_and_answered_and_an_unregistered_one_is_not() {
         let deadlines = CallDeadlines::default();
         let socket = Arc::new(MemorySocket::new(b""));
-        let shared: Arc<dyn Socket> = socket.clone();
-        let watch = Arc::new(CallWatch::new(Some(shared)));
+        let shared = || Some(PollerAnswer::new(socket.clone(), false));
+        let watch = Arc::new(CallWatch::default());
         let now = Instant::now();
         assert_eq!(deadlines.next(), None);
         let call = watch.begin();
-        assert!(deadlines.register(&watch, call, now + Duration::from_secs(1), true));
+        assert!(deadlines.register(&watch, call, now + Duration::from_secs(1), shared()));
         assert_eq!(deadlines.next(), Some(now + Duration::from_secs(1)));
         // A later deadline needs no wake-up; an earlier one does.
-        let other = Arc::new(CallWatch::new(None));
+        let other = Arc::new(CallWatch::default());
         let later = other.begin();
-        assert!(!deadlines.register(&other, later, now + Duration::from_secs(2), true));
+        assert!(!deadlines.register(&other, later, now + Duration::from_secs(2), None));
         deadlines.unregister(&other, later);
-        assert!(deadlines.register(&other, later, now + Duration::from_millis(500), true));
+        assert!(deadlines.register(&other, later, now + Duration::from_millis(500), None));
         deadlines.unregister(&other, later);
         assert_eq!(deadlines.expire(now), 0);
         assert_eq!(deadlines.expire(now + Duration::from_secs(1)), 1);
@@ -156,15 +185,16 @@ mod tests {
         assert_eq!(deadlines.next(), None);
 
         let call = watch.begin();
-        deadlines.register(&watch, call, now, true);
+        deadlines.register(&watch, call, now, shared());
         deadlines.unregister(&watch, call);
         assert_eq!(deadlines.expire(now + Duration::from_secs(1)), 0);
     }
 
     #[test]
-    fn the_late_answer_says_its_length() {
+    fn the_late_answer_says_its_length_and_its_head_alone_is_for_head_requests() {
         let text = std::str::from_utf8(LATE_ANSWER).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.contains(&format!("content-length: {}", body.len())));
+        assert_eq!(LATE_ANSWER_HEAD, format!("{head}\r\n\r\n").as_bytes());
     }
 }

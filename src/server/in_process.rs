@@ -11,6 +11,7 @@ use super::connection::Connection;
 use super::outcome::Outcome;
 use super::protocol::TurnCx;
 use super::{ServerBuilder, Shared};
+use crate::cancel::CallWatch;
 use crate::http1::{BodyBudget, RouteTag};
 use crate::io::MemorySocket;
 use crate::limits::Limits;
@@ -82,6 +83,7 @@ impl InProcessServer {
             connection,
             tag: RouteTag::default(),
             closed: false,
+            watch: Arc::default(),
         })
     }
 }
@@ -94,6 +96,8 @@ pub(crate) struct InProcessConnection<'a> {
     /// The pool its next turn runs on.
     tag: RouteTag,
     closed: bool,
+    /// The watch over its requests (`Request::cancelled`).
+    watch: Arc<CallWatch>,
 }
 
 impl InProcessConnection<'_> {
@@ -120,7 +124,8 @@ impl InProcessConnection<'_> {
                 peer: self.connection.peer,
                 waker: &waker,
                 queued_since: std::time::Instant::now(),
-                watch: None,
+                watch: Some(&self.watch),
+                late_answers: None,
                 deadlines: None,
             };
             match self.connection.serve(&cx) {

@@ -40,6 +40,9 @@ pub(super) const LISTENER: Token = Token(usize::MAX - 1);
 pub(super) const WAKER: Token = Token(usize::MAX);
 /// Readiness events taken per `poll` call.
 const EVENTS_CAPACITY: usize = 1024;
+/// Waiting connections handed to the server's own lane at a time, while every main worker
+/// is stuck (see `triage_on_system_lane`).
+const SYSTEM_LANE_BATCH: usize = 16;
 /// After `accept` fails for lack of resources (EMFILE...), wait this long before retrying.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
 /// Even with no drain time left, workers get this long to finish before being detached.
@@ -318,9 +321,14 @@ impl Poller {
         let Some(pool) = self.pools.get(lane.0) else {
             return;
         };
-        let room = self.shared().queue_capacity.saturating_sub(pool.queued());
-        for ready in self.scheduler().take_unread(room) {
-            self.submit(ready.slot, ready.connection, lane);
+        // One small batch at a time, and only once the lane has read the last one: reading
+        // is quick, but the lane must stay free for its own routes.
+        if pool.queued() > 0 {
+            return;
+        }
+        let batch = SYSTEM_LANE_BATCH.min(self.shared().queue_capacity);
+        for ready in self.scheduler().take_unread(batch) {
+            self.submit(ready.slot, ready.connection, lane, ready.since);
         }
     }
 
@@ -393,11 +401,17 @@ impl Poller {
         }
     }
 
-    /// Queues a busy connection's turn on the pool of `tag`, or answers 503 when that
-    /// queue is full.
-    fn submit(&mut self, slot: SlotHandle, mut connection: Connection, tag: RouteTag) {
+    /// Queues a busy connection's turn on the pool of `tag` (its request has waited
+    /// `since`), or answers 503 when that queue is full.
+    fn submit(
+        &mut self,
+        slot: SlotHandle,
+        mut connection: Connection,
+        tag: RouteTag,
+        since: Instant,
+    ) {
         if tag == RouteTag::default() {
-            self.context.enqueue(slot, connection);
+            self.context.enqueue(slot, connection, since);
             return;
         }
         let Some(pool) = self.pools.get(tag.0) else {
@@ -415,13 +429,7 @@ impl Poller {
             self.context.close(&slot);
             return;
         }
-        let turn = Turn::new(
-            Arc::clone(&self.context),
-            slot,
-            connection,
-            tag,
-            Instant::now(),
-        );
+        let turn = Turn::new(Arc::clone(&self.context), slot, connection, tag, since);
         // The poller is the only producer and checked the queue's room above, so this does
         // not block; it fails only once the pool is closed, and then the turn, dropped
         // unrun, frees its slot.
@@ -437,7 +445,8 @@ impl Poller {
                 slot,
                 connection,
                 tag,
-            } => self.submit(slot, connection, tag),
+                since,
+            } => self.submit(slot, connection, tag, since),
         }
     }
 
@@ -509,7 +518,7 @@ impl Poller {
             // One pass: a connection parked idle by a turn that raced with this is closed
             // when the server stops (nothing waits for it).
             for (slot, connection) in self.table().take_live() {
-                self.context.enqueue(slot, connection);
+                self.context.enqueue(slot, connection, Instant::now());
             }
             if delay.is_zero() {
                 self.table().close_idle();

@@ -6,18 +6,20 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use http::Method;
 use http::request::Parts;
 
 use super::Shared;
-use super::deadlines::CallDeadlines;
+use super::deadlines::{CallDeadlines, PollerAnswer};
 use super::protocol::TransportFacts;
 use crate::body::{Body, RequestBody};
 use crate::cancel::{CallEnd, CallWatch, Cancellation};
 use crate::error::{ParseError, Rejection, RejectionKind};
 use crate::head::RawHeaders;
 use crate::http1::{Decision, Reply, RouteTag, Service, Switch, TurnClock};
+use crate::io::ShareSocket;
 use crate::limits::deadline_after;
 use crate::live::{LiveTicket, LiveUpgrade, Upgrade};
 use crate::metrics::GaveUpOn;
@@ -39,6 +41,8 @@ pub(super) struct HandlerService<'a> {
     /// The connection's watch over its requests (`crate::cancel`); `None` in unit tests of
     /// the engine's service alone.
     pub(super) watch: Option<&'a Arc<CallWatch>>,
+    /// Where the poller may write a late answer (plain connections).
+    pub(super) late_answers: Option<&'a dyn ShareSocket>,
     /// Where deadlines are kept, when a poller keeps them.
     pub(super) deadlines: Option<&'a CallDeadlines>,
     /// Requests called in this turn so far.
@@ -79,30 +83,11 @@ impl Service for HandlerService<'_> {
         let shared = self.shared;
         let counters = &shared.counters;
         let first_of_turn = self.calls.replace(self.calls.get() + 1) == 0;
-        if let Some(watch) = self.watch {
-            if watch.client_gone() {
-                // Nobody will read the answer: the handler never runs.
-                counters.gave_up(GaveUpOn::ClientBeforeStart, 1);
-                self.clock.read();
-                return Reply {
-                    answered_elsewhere: true,
-                    ..Reply::from(http::Response::new(Body::empty()))
-                };
-            }
+        if self.watch.is_some_and(|watch| watch.client_gone()) {
+            return self.client_gone_before_start();
         }
-        if first_of_turn {
-            let waited = self
-                .clock
-                .latest()
-                .saturating_duration_since(self.queued_since);
-            if counters.enabled() {
-                counters.queued_for(self.tag.0, waited);
-            }
-            let max_wait = shared.max_queue_waits.get(self.tag.0).copied().flatten();
-            if max_wait.is_some_and(|max| waited > max) {
-                counters.gave_up(GaveUpOn::QueueWait, 1);
-                return self.shed(head, headers, plan);
-            }
+        if first_of_turn && self.waited_too_long() {
+            return self.shed(head, headers, plan);
         }
         if let Some(facts) = self.facts {
             facts.annotate(&mut head.extensions);
@@ -117,22 +102,12 @@ impl Service for HandlerService<'_> {
             _ => None,
         };
         let started = metered.then(|| self.clock.latest());
-        let timeout = shared
-            .router
-            .planned_handler_timeout(&plan)
-            .or(shared.limits.handler_timeout);
-        let handler_started = self.clock.latest();
-        let watched = self.watch.map(|watch| {
-            let call = watch.begin();
-            let deadline = timeout.zip(self.deadlines).map(|(timeout, deadlines)| {
-                let at = deadline_after(handler_started, timeout);
-                deadlines.register(watch, call, at, settled);
-                deadlines
-            });
-            (watch, call, deadline)
-        });
-        let cancellation = match watched {
-            Some((watch, call, _)) => Cancellation::of(Arc::clone(watch), call),
+        let timeout = self.handler_timeout(&plan);
+        let call = self
+            .watch
+            .map(|watch| self.begin_call(watch, timeout, settled, head.method == Method::HEAD));
+        let cancellation = match &call {
+            Some(call) => Cancellation::of(Arc::clone(call.watch), call.number),
             None => Cancellation::never(),
         };
         let arrival = Arrival {
@@ -143,35 +118,11 @@ impl Service for HandlerService<'_> {
         let mut response = shared
             .router
             .serve_parts(head, headers, body, arrival, plan);
-        if let Some((watch, call, deadline)) = watched {
-            if let Some(deadlines) = deadline {
-                deadlines.unregister(watch, call);
-            }
-            let mut end = watch.finish(call);
-            if watch.client_gone() {
-                counters.gave_up(GaveUpOn::ClientInFlight, 1);
-            }
-            let overran = || timeout.is_some_and(|t| handler_started.elapsed() > t);
-            if self.deadlines.is_none() && end == CallEnd::InTime && overran() {
-                // No poller keeps deadlines (in process): the deadline is found as the
-                // handler returns, and answered as the poller would have.
-                counters.gave_up(GaveUpOn::Deadline, 1);
-                end = CallEnd::TimedOut;
-            }
-            match end {
+        if let Some(call) = call {
+            match self.end_call(call, timeout) {
                 CallEnd::InTime => {}
-                CallEnd::TimedOut => {
-                    counters.gave_up(GaveUpOn::LateResponse, 1);
-                    response = late_answer();
-                }
-                CallEnd::AnsweredLate => {
-                    counters.gave_up(GaveUpOn::LateResponse, 1);
-                    self.clock.read();
-                    return Reply {
-                        answered_elsewhere: true,
-                        ..Reply::from(response)
-                    };
-                }
+                CallEnd::TimedOut => response = late_answer(),
+                CallEnd::AnsweredLate => return Reply::answered_elsewhere(),
             }
         }
         let switch = self.admit_live(&mut response);
@@ -181,15 +132,11 @@ impl Service for HandlerService<'_> {
             let latency = ended.saturating_duration_since(started);
             counters.responded(response.status(), self.tag.0, series, latency);
         }
-        Reply {
-            response,
-            switch,
-            answered_elsewhere: false,
-        }
+        Reply { response, switch }
     }
 
-    fn answers_late(&self) -> bool {
-        self.deadlines.is_some() && self.shared.handler_timeouts
+    fn answers_late(&self, plan: &RoutePlan) -> bool {
+        self.deadlines.is_some() && self.handler_timeout(plan).is_some()
     }
 
     /// A refused request is answered through the router, as a [`Rejection`] in the route's
@@ -222,7 +169,112 @@ fn late_answer() -> http::Response<Body> {
         .into_http()
 }
 
-impl HandlerService<'_> {
+/// A request in flight on the connection's watch.
+struct Call<'a> {
+    watch: &'a Arc<CallWatch>,
+    number: u64,
+    /// When its handler started.
+    started: Instant,
+    /// Where its deadline is registered, if it has one kept by the poller.
+    deadlines: Option<&'a CallDeadlines>,
+}
+
+impl<'a> HandlerService<'a> {
+    /// The deadline of the handler `plan` calls, if it has one (its router's, or the
+    /// server's).
+    fn handler_timeout(&self, plan: &RoutePlan) -> Option<Duration> {
+        let shared = self.shared;
+        if !shared.handler_timeouts {
+            return None;
+        }
+        shared
+            .router
+            .planned_handler_timeout(plan)
+            .or(shared.limits.handler_timeout)
+    }
+
+    /// Starts a call on the connection's watch, with its deadline registered with the
+    /// poller if it has one.
+    fn begin_call(
+        &self,
+        watch: &'a Arc<CallWatch>,
+        timeout: Option<Duration>,
+        settled: bool,
+        is_head: bool,
+    ) -> Call<'a> {
+        let number = watch.begin();
+        let started = self.clock.latest();
+        let deadlines = timeout.zip(self.deadlines).map(|(timeout, deadlines)| {
+            let answer = self
+                .late_answers
+                .filter(|_| settled)
+                .map(|socket| PollerAnswer::new(socket.share(), is_head));
+            deadlines.register(watch, number, deadline_after(started, timeout), answer);
+            deadlines
+        });
+        Call {
+            watch,
+            number,
+            started,
+            deadlines,
+        }
+    }
+
+    /// Ends a call as its handler returns: how it ends, counted.
+    fn end_call(&self, call: Call<'_>, timeout: Option<Duration>) -> CallEnd {
+        if let Some(deadlines) = call.deadlines {
+            deadlines.unregister(call.watch, call.number);
+        }
+        let mut end = call.watch.finish(call.number);
+        let counters = &self.shared.counters;
+        if call.watch.client_gone() {
+            counters.gave_up(GaveUpOn::ClientInFlight, 1);
+        }
+        let overran = || timeout.is_some_and(|t| call.started.elapsed() > t);
+        if self.deadlines.is_none() && end == CallEnd::InTime && overran() {
+            // No poller keeps deadlines (in process): the deadline is found as the handler
+            // returns, and answered as the poller would have.
+            counters.gave_up(GaveUpOn::Deadline, 1);
+            end = CallEnd::TimedOut;
+        }
+        if end != CallEnd::InTime {
+            counters.gave_up(GaveUpOn::LateResponse, 1);
+            self.clock.read();
+        }
+        end
+    }
+
+    /// A request whose client hung up while it was queued: the handler never runs.
+    #[cold]
+    fn client_gone_before_start(&self) -> Reply<Upgrade> {
+        self.shared.counters.gave_up(GaveUpOn::ClientBeforeStart, 1);
+        self.clock.read();
+        Reply::answered_elsewhere()
+    }
+
+    /// Whether the turn's first request waited in its pool's queue past the pool's
+    /// `max_queue_wait` (and the wait, counted when metrics are on).
+    fn waited_too_long(&self) -> bool {
+        let shared = self.shared;
+        let max_wait = shared.max_queue_waits.get(self.tag.0).copied().flatten();
+        let metered = shared.counters.enabled();
+        if max_wait.is_none() && !metered {
+            return false;
+        }
+        let waited = self
+            .clock
+            .latest()
+            .saturating_duration_since(self.queued_since);
+        if metered {
+            shared.counters.queued_for(self.tag.0, waited);
+        }
+        let too_long = max_wait.is_some_and(|max| waited > max);
+        if too_long {
+            shared.counters.gave_up(GaveUpOn::QueueWait, 1);
+        }
+        too_long
+    }
+
     /// Answers a request that waited too long for a worker without running its handler:
     /// 503 with `Retry-After`, through the route's middleware as the server's other
     /// refusals; the connection stays open.

@@ -42,13 +42,18 @@ pub(super) struct SlotId(pub(super) usize);
 #[derive(Debug, Clone)]
 pub(super) struct SlotHandle {
     pub(super) id: SlotId,
-    slot: Arc<Mutex<Slot>>,
+    slot: Arc<SlotCell>,
 }
 
 impl SlotHandle {
+    /// The watch over the requests of the slot's connection.
+    pub(super) fn watch(&self) -> &Arc<CallWatch> {
+        &self.slot.watch
+    }
+
     /// The slot's generation: it changes when its connection is closed.
     pub(super) fn generation(&self) -> u64 {
-        lock(&self.slot).generation
+        lock(&self.slot.slot).generation
     }
 
     /// A handle that does not keep the slot (and its connection) alive: for what the
@@ -65,11 +70,7 @@ impl SlotHandle {
     pub(super) fn detached(id: SlotId) -> Self {
         Self {
             id,
-            slot: Arc::new(Mutex::new(Slot {
-                state: SlotState::Free,
-                generation: 0,
-                timer_at: None,
-            })),
+            slot: Arc::new(SlotCell::default()),
         }
     }
 }
@@ -78,7 +79,7 @@ impl SlotHandle {
 #[derive(Debug, Clone)]
 pub(super) struct WeakSlotHandle {
     id: SlotId,
-    slot: std::sync::Weak<Mutex<Slot>>,
+    slot: std::sync::Weak<SlotCell>,
 }
 
 impl WeakSlotHandle {
@@ -101,6 +102,15 @@ pub(super) struct Timer {
     pub(super) generation: u64,
 }
 
+/// A slot and what its connections' requests share with others without its lock.
+#[derive(Debug, Default)]
+pub(super) struct SlotCell {
+    slot: Mutex<Slot>,
+    /// The watch over its connection's requests (`crate::cancel`), one per slot and reused
+    /// by each connection it holds: no allocation per connection or request.
+    watch: Arc<CallWatch>,
+}
+
 #[derive(Debug)]
 struct Slot {
     state: SlotState,
@@ -109,6 +119,16 @@ struct Slot {
     /// When this connection's live timer fires; timer entries for other times are stale,
     /// so each connection has one live timer at most.
     timer_at: Option<Instant>,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Self {
+            state: SlotState::Free,
+            generation: 0,
+            timer_at: None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -125,8 +145,6 @@ enum SlotState {
     Busy {
         readable: bool,
         stream: Arc<TcpStream>,
-        /// What its client's hang-up cancels (`crate::cancel`).
-        watch: Arc<CallWatch>,
     },
 }
 
@@ -158,7 +176,7 @@ pub(super) enum Expired {
 /// See the module docs.
 #[derive(Debug, Default)]
 pub(super) struct ConnectionTable {
-    slots: RwLock<Vec<Arc<Mutex<Slot>>>>,
+    slots: RwLock<Vec<Arc<SlotCell>>>,
     free: Mutex<Vec<SlotId>>,
     /// Connections in the table (parked or busy).
     open: AtomicUsize,
@@ -190,15 +208,12 @@ impl ConnectionTable {
     pub(super) fn insert(&self, connection: Connection, until: Instant) -> (SlotId, Timer) {
         let id = self.take_free().unwrap_or_else(|| {
             let mut slots = self.slots.write().unwrap_or_else(PoisonError::into_inner);
-            slots.push(Arc::new(Mutex::new(Slot {
-                state: SlotState::Free,
-                generation: 0,
-                timer_at: None,
-            })));
+            slots.push(Arc::new(SlotCell::default()));
             SlotId(slots.len() - 1)
         });
-        let slot = self.slot(id).expect("a slot just taken or added");
-        let mut slot = lock(&slot);
+        let cell = self.slot(id).expect("a slot just taken or added");
+        cell.watch.new_connection();
+        let mut slot = lock(&cell.slot);
         debug_assert!(matches!(slot.state, SlotState::Free));
         slot.state = SlotState::Parked {
             connection,
@@ -223,20 +238,21 @@ impl ConnectionTable {
     /// Seen while the connection is busy (its request queued or in flight), it cancels the
     /// request: nobody will read the answer. Seen as a parked connection becomes ready, it
     /// does not: the request may have come with the close (a client that half-closes
-    /// after sending), and is served.
+    /// after sending), and is served. (Tokens carry no generation: a hang-up of a closed
+    /// connection still unread in another thread's batch when a new one took its slot and
+    /// became busy would cancel the new one's request. The window is microseconds wide,
+    /// and the cost one request's connection closed unanswered.)
     pub(super) fn take_ready(&self, id: SlotId, hung_up: bool) -> Option<(SlotHandle, Connection)> {
         let handle = SlotHandle {
             id,
             slot: self.slot(id)?,
         };
-        let mut slot = lock(&handle.slot);
+        let mut slot = lock(&handle.slot.slot);
         match &mut slot.state {
-            SlotState::Busy {
-                readable, watch, ..
-            } => {
+            SlotState::Busy { readable, .. } => {
                 *readable = true;
                 if hung_up {
-                    watch.hang_up();
+                    handle.slot.watch.hang_up();
                 }
                 None
             }
@@ -255,7 +271,6 @@ impl ConnectionTable {
             unreachable!("make_busy on a connection that is not parked");
         };
         let stream = Arc::clone(&connection.socket);
-        let watch = Arc::clone(&connection.watch);
         let SlotState::Parked {
             connection,
             wait_for,
@@ -265,7 +280,6 @@ impl ConnectionTable {
             SlotState::Busy {
                 readable: false,
                 stream,
-                watch,
             },
         )
         else {
@@ -282,7 +296,7 @@ impl ConnectionTable {
     /// is returned, to be queued; a busy one is marked, so its worker serves it again.
     /// Nothing when the connection (`generation`) is gone.
     pub(super) fn wake_live(&self, handle: &SlotHandle, generation: u64) -> Option<Connection> {
-        let mut slot = lock(&handle.slot);
+        let mut slot = lock(&handle.slot.slot);
         if slot.generation != generation {
             return None;
         }
@@ -311,7 +325,7 @@ impl ConnectionTable {
         draining: &AtomicBool,
         told: bool,
     ) -> Parked {
-        let mut slot = lock(&handle.slot);
+        let mut slot = lock(&handle.slot.slot);
         if !told && draining.load(Ordering::Acquire) {
             return Parked::ReadyAgain(connection);
         }
@@ -322,7 +336,7 @@ impl ConnectionTable {
     pub(super) fn take_live(&self) -> Vec<(SlotHandle, Connection)> {
         let mut taken = Vec::new();
         for (index, slot_arc) in self.snapshot().into_iter().enumerate() {
-            let mut slot = lock(&slot_arc);
+            let mut slot = lock(&slot_arc.slot);
             if matches!(&slot.state, SlotState::Parked { wait_for, .. } if wait_for.is_live()) {
                 let connection = self.make_busy(&mut slot);
                 drop(slot);
@@ -346,7 +360,7 @@ impl ConnectionTable {
         until: Instant,
         shutting_down: bool,
     ) -> Parked {
-        let mut slot = lock(&handle.slot);
+        let mut slot = lock(&handle.slot.slot);
         self.park_locked(
             &mut slot,
             handle.id,
@@ -405,7 +419,7 @@ impl ConnectionTable {
     /// Frees the slot of a busy connection that is gone (its socket already dropped).
     pub(super) fn close_busy(&self, handle: &SlotHandle) {
         let id = handle.id;
-        let mut slot = lock(&handle.slot);
+        let mut slot = lock(&handle.slot.slot);
         // Only a busy connection is closed here (a turn dropped after it parked its
         // connection, while unwinding from a bug, must not free it twice).
         if matches!(slot.state, SlotState::Busy { .. }) {
@@ -415,8 +429,8 @@ impl ConnectionTable {
 
     /// Removes a parked connection whose socket could not be registered.
     pub(super) fn remove_parked(&self, id: SlotId) -> Option<Connection> {
-        let slot = self.slot(id)?;
-        let mut slot = lock(&slot);
+        let cell = self.slot(id)?;
+        let mut slot = lock(&cell.slot);
         self.free_parked(&mut slot, id)
             .map(|(connection, _)| connection)
     }
@@ -426,7 +440,7 @@ impl ConnectionTable {
         let Some(slot_arc) = self.slot(timer.id) else {
             return Expired::Stale;
         };
-        let mut slot = lock(&slot_arc);
+        let mut slot = lock(&slot_arc.slot);
         if slot.generation != timer.generation || slot.timer_at != Some(timer.at) {
             return Expired::Stale;
         }
@@ -464,7 +478,7 @@ impl ConnectionTable {
     pub(super) fn close_idle(&self) -> usize {
         let mut closed = 0;
         for (index, slot) in self.snapshot().iter().enumerate() {
-            let mut slot = lock(slot);
+            let mut slot = lock(&slot.slot);
             let idle = matches!(&slot.state, SlotState::Parked { wait_for, .. }
                 if !wait_for.is_in_flight() && !wait_for.is_live());
             if idle {
@@ -481,7 +495,7 @@ impl ConnectionTable {
     pub(super) fn cut_in_flight(&self) -> usize {
         let mut cut = 0;
         for (index, slot) in self.snapshot().iter().enumerate() {
-            let mut slot = lock(slot);
+            let mut slot = lock(&slot.slot);
             match &slot.state {
                 SlotState::Busy { stream, .. } => {
                     let _ = stream.shutdown(Shutdown::Both);
@@ -531,16 +545,16 @@ impl ConnectionTable {
         lock(&self.free).pop()
     }
 
-    fn slot(&self, id: SlotId) -> Option<Arc<Mutex<Slot>>> {
+    fn slot(&self, id: SlotId) -> Option<Arc<SlotCell>> {
         self.read().get(id.0).cloned()
     }
 
     /// Every slot (slots added meanwhile are not visited).
-    fn snapshot(&self) -> Vec<Arc<Mutex<Slot>>> {
+    fn snapshot(&self) -> Vec<Arc<SlotCell>> {
         self.read().clone()
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, Vec<Arc<Mutex<Slot>>>> {
+    fn read(&self) -> RwLockReadGuard<'_, Vec<Arc<SlotCell>>> {
         self.slots.read().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -40,6 +40,8 @@ pub(super) enum Notice {
         slot: SlotHandle,
         connection: Connection,
         tag: RouteTag,
+        /// Since when its request has waited (for its queue wait, which goes on).
+        since: Instant,
     },
 }
 
@@ -97,34 +99,35 @@ impl TurnContext {
     /// closed its side (or the socket failed).
     pub(super) fn on_ready(&self, id: SlotId, hung_up: bool) {
         if let Some((slot, connection)) = self.table.take_ready(id, hung_up) {
-            self.enqueue(slot, connection);
+            self.enqueue(slot, connection, Instant::now());
         }
     }
 
     /// Queues a busy connection for the main pool's runners, or answers 503 when the queue
     /// is full. A connection in the middle of a response is always queued: a 503 would land
     /// inside the response, and it holds no more than it did.
-    pub(super) fn enqueue(&self, slot: SlotHandle, connection: Connection) {
+    /// `since`: when its request began to wait (now, unless it waited elsewhere first).
+    pub(super) fn enqueue(&self, slot: SlotHandle, connection: Connection, since: Instant) {
         let capacity = if connection.owes_output() {
             usize::MAX
         } else {
             self.shared.queue_capacity
         };
-        self.push(slot, connection, capacity);
+        self.push(slot, connection, capacity, since);
     }
 
     /// Queues a connection whose deadline gives it a turn (a live connection's timer, a
     /// body too slow, whose 408 the turn answers): never refused for a full queue, which
     /// would answer it with a bare 503 instead.
     pub(super) fn enqueue_due(&self, slot: SlotHandle, connection: Connection) {
-        self.push(slot, connection, usize::MAX);
+        self.push(slot, connection, usize::MAX, Instant::now());
     }
 
-    fn push(&self, slot: SlotHandle, connection: Connection, capacity: usize) {
+    fn push(&self, slot: SlotHandle, connection: Connection, capacity: usize, since: Instant) {
         let ready = Ready {
             slot,
             connection,
-            since: Instant::now(),
+            since,
         };
         if let Err(mut refused) = self.scheduler.push(ready, capacity) {
             refused.connection.reject(StatusCode::SERVICE_UNAVAILABLE);
@@ -214,17 +217,28 @@ impl Turn {
             peer: connection.peer,
             waker: &waker,
             queued_since: self.since,
-            watch: None,
+            watch: Some(self.slot.watch()),
+            late_answers: None,
             deadlines: Some(&context.deadlines),
         };
+        let calls_before = self.slot.watch().calls();
         match connection.serve(&cx) {
             Outcome::Close => {
                 drop(connection);
                 context.close(&self.slot);
                 false
             }
-            Outcome::Yield => self.requeue(connection, self.tag),
-            Outcome::Move(tag) => self.requeue(connection, tag),
+            Outcome::Yield => self.requeue(connection, self.tag, Instant::now()),
+            Outcome::Move(tag) => {
+                // A request read here but served elsewhere goes on waiting: its queue wait
+                // counts from when it first waited, unless this turn served an earlier one.
+                let since = if self.slot.watch().calls() == calls_before {
+                    self.since
+                } else {
+                    Instant::now()
+                };
+                self.requeue(connection, tag, since)
+            }
             Outcome::Park { wait, until } => self.park(connection, wait, until),
         }
     }
@@ -273,7 +287,7 @@ impl Turn {
             }
             // Ready during the turn. Serving it now would jump the queue of connections
             // already waiting (unfair under load): go to its back.
-            Parked::ReadyAgain(connection) => self.requeue(connection, self.tag),
+            Parked::ReadyAgain(connection) => self.requeue(connection, self.tag, Instant::now()),
             Parked::Closed => {
                 context.finished_turn();
                 false
@@ -283,19 +297,20 @@ impl Turn {
 
     /// Queues the connection again at the back: the main pool's own queue when this turn
     /// runs there (returns `true`), or the poller moves it to its pool.
-    fn requeue(&self, connection: Connection, tag: RouteTag) -> bool {
+    fn requeue(&self, connection: Connection, tag: RouteTag, since: Instant) -> bool {
         let context = &*self.context;
         let main = RouteTag::default();
         // Live connections are served by the main pool, whichever pool switched them.
         let tag = if connection.is_live() { main } else { tag };
         if tag == main && self.tag == main && !context.shared.draining.load(Ordering::Acquire) {
-            context.enqueue(self.slot.clone(), connection);
+            context.enqueue(self.slot.clone(), connection, since);
             true
         } else {
             context.notify(Notice::Move {
                 slot: self.slot.clone(),
                 connection,
                 tag,
+                since,
             });
             false
         }
@@ -329,7 +344,7 @@ impl Wake for SlotWaker {
             return;
         };
         if let Some(connection) = context.table.wake_live(&slot, self.generation) {
-            context.enqueue(slot, connection);
+            context.enqueue(slot, connection, Instant::now());
             // No runner may be about: the poller starts one.
             context.waker.wake_if_sleeping();
         }

@@ -27,8 +27,7 @@ pub(super) use self::transport::answer_and_close;
 use super::Shared;
 use super::outcome::Outcome;
 use super::protocol::{Protocol, TurnCx};
-use crate::cancel::CallWatch;
-use crate::io::Socket;
+use crate::io::{ShareSocket, Socket};
 use crate::limits::Limits;
 
 /// An open client connection. Parked, it holds only what its transport and protocol carry
@@ -43,9 +42,6 @@ pub(super) struct Connection<S: Socket = TcpStream> {
     protocol: Protocol,
     /// The socket is watched for writability (it owes output) rather than readability.
     pub(super) watching_writable: bool,
-    /// Its requests' cancellation (deadlines, a client that hung up); shared with the
-    /// connection table while the connection is busy.
-    pub(super) watch: Arc<CallWatch>,
 }
 
 impl<S: Socket> Connection<S> {
@@ -56,21 +52,12 @@ impl<S: Socket> Connection<S> {
     }
 
     fn over(transport: Transport, socket: S, peer: SocketAddr) -> Self {
-        let socket = Arc::new(socket);
-        // Only a plain connection can be answered from outside its turn: over TLS, only
-        // the session on the worker can write.
-        let late_answers: Option<Arc<dyn Socket>> = match transport {
-            Transport::Plain => Some(socket.clone()),
-            #[cfg(feature = "tls")]
-            Transport::Tls(_) => None,
-        };
         Self {
-            socket,
+            socket: Arc::new(socket),
             peer,
             transport,
             protocol: Protocol::http1(),
             watching_writable: false,
-            watch: Arc::new(CallWatch::new(late_answers)),
         }
     }
 
@@ -119,8 +106,15 @@ impl<S: Socket> Connection<S> {
 
     /// Serves what the connection has ready, on the current worker thread.
     pub(super) fn serve(&mut self, cx: &TurnCx<'_>) -> Outcome {
+        // Only a plain connection can be answered from outside its turn: over TLS, only the
+        // session on the worker can write.
+        let late_answers: Option<&dyn ShareSocket> = match self.transport {
+            Transport::Plain => Some(&self.socket),
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) => None,
+        };
         let cx = TurnCx {
-            watch: Some(&self.watch),
+            late_answers,
             ..*cx
         };
         self.transport.turn(&self.socket, &mut self.protocol, &cx)

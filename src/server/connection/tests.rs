@@ -77,6 +77,7 @@ impl Harness {
             waker: &waker,
             queued_since: std::time::Instant::now(),
             watch: None,
+            late_answers: None,
             deadlines: None,
         };
         self.connection.serve(&cx)

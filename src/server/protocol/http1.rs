@@ -62,6 +62,7 @@ impl Http1 {
                 clock: &clock,
                 queued_since: cx.queued_since,
                 watch: cx.watch,
+                late_answers: cx.late_answers,
                 deadlines: cx.deadlines,
                 calls: std::cell::Cell::new(0),
             };

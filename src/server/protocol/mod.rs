@@ -29,6 +29,7 @@ use super::deadlines::CallDeadlines;
 use super::outcome::Outcome;
 use crate::cancel::CallWatch;
 use crate::http1::{RouteTag, Upgraded};
+use crate::io::ShareSocket;
 use crate::io::Stream;
 use crate::limits::{MAX_TIMEOUT, deadline_after};
 use crate::live::Upgrade;
@@ -49,8 +50,11 @@ pub(super) struct TurnCx<'a> {
     pub(super) waker: &'a dyn Fn() -> Arc<dyn Wake>,
     /// When the connection was queued for this turn (load shedding by queue wait).
     pub(super) queued_since: Instant,
-    /// The connection's watch over its requests (set by the connection itself).
+    /// The watch over the connection's requests (its slot's).
     pub(super) watch: Option<&'a Arc<CallWatch>>,
+    /// Where a late answer may be written from outside the turn (set by the connection:
+    /// plain ones only).
+    pub(super) late_answers: Option<&'a dyn ShareSocket>,
     /// Where handler deadlines are kept; `None` where no poller keeps them (in process).
     pub(super) deadlines: Option<&'a CallDeadlines>,
 }
