@@ -8,7 +8,9 @@
 //! client's socket hung up), the worker serving the request reads it.
 //!
 //! ```text
-//!   begin ──► running ──finish──────────────────────────────► over (the response goes out)
+//!   begin ──► running ──finish──────────────────────────────► returned (its response goes
+//!                │                                              out; over once the connection
+//!                │                                              begins its next call or closes)
 //!                │
 //!                ├─ deadline (poller) ─► timed out ─finish──► the handler's answer is dropped:
 //!                │                          │                 a 503 replaces it
@@ -34,8 +36,10 @@ pub enum CancelReason {
     /// The client closed its connection (or at least its sending side, as Go's `net/http`
     /// and nginx take it too): nobody will read the answer.
     ClientGone,
-    /// The request is over: its handler returned. A token kept past that (by work the
-    /// handler started) reads as cancelled.
+    /// The request is over: its connection went on to the next request, or closed. A
+    /// token kept past that (by work the handler started) reads as cancelled. (While its
+    /// response is still being sent, a `Body::writer` holding the token sees the client
+    /// leave as [`ClientGone`](Self::ClientGone).)
     Finished,
 }
 
@@ -164,6 +168,14 @@ impl CallWatch {
         self.gone.store(false, Ordering::Release);
     }
 
+    /// The connection closed: every call of it is over. Its handlers have all returned (a
+    /// connection closes between turns), so no call is running.
+    pub(crate) fn connection_closed(&self) {
+        let call = self.state.load(Ordering::Acquire) >> CALL_SHIFT;
+        self.state
+            .store((call + 1) << CALL_SHIFT, Ordering::Release);
+    }
+
     /// Starts the connection's next call; returns its number.
     pub(crate) fn begin(&self) -> u64 {
         let call = (self.state.load(Ordering::Acquire) >> CALL_SHIFT) + 1;
@@ -198,9 +210,9 @@ impl CallWatch {
             Some(CancelReason::Deadline)
         } else if self.gone.load(Ordering::Acquire) {
             Some(CancelReason::ClientGone)
-        } else if state & FINISHED != 0 {
-            Some(CancelReason::Finished)
         } else {
+            // Returned, its response still going out (a `Body::writer` may hold the
+            // token): wanted until the connection moves on or closes.
             None
         }
     }
@@ -261,14 +273,19 @@ mod tests {
     use crate::io::MemorySocket;
 
     #[test]
-    fn a_call_in_time_is_cancelled_only_once_over() {
+    fn a_call_in_time_is_cancelled_only_once_its_connection_moves_on() {
         let watch = Arc::new(CallWatch::default());
         let call = watch.begin();
         let token = Cancellation::of(Arc::clone(&watch), call);
         assert_eq!(token.reason(), None);
         assert_eq!(watch.finish(call), CallEnd::InTime);
+        // Its response may still be going out (a body writer holding the token).
+        assert_eq!(token.reason(), None);
+        let next = watch.begin();
         assert_eq!(token.reason(), Some(CancelReason::Finished));
-        watch.begin();
+        watch.finish(next);
+        let token = Cancellation::of(Arc::clone(&watch), next);
+        watch.connection_closed();
         assert_eq!(token.reason(), Some(CancelReason::Finished));
     }
 
@@ -313,6 +330,7 @@ mod tests {
         assert_eq!(token.reason(), Some(CancelReason::ClientGone));
         watch.finish(call);
         assert!(watch.client_gone());
+        watch.connection_closed();
         watch.new_connection();
         assert!(!watch.client_gone());
         assert_eq!(token.reason(), Some(CancelReason::Finished));

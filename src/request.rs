@@ -462,9 +462,11 @@ impl Request {
     }
 
     /// The request's [`Cancellation`]: the same answer as [`cancelled`](Self::cancelled),
-    /// with the reason, for work the handler hands to another thread or library. It turns
-    /// cancelled with [`CancelReason::Finished`](crate::CancelReason::Finished) once the
-    /// request is over.
+    /// with the reason, for work the handler hands to another thread or library, or to the
+    /// closure of a [`Body::writer`](crate::Body::writer), which then sees the client leave
+    /// while the response is sent. It turns cancelled with
+    /// [`CancelReason::Finished`](crate::CancelReason::Finished) once the request is over
+    /// (its connection went on to the next request, or closed).
     pub fn cancellation(&self) -> Cancellation {
         self.cancellation.clone()
     }

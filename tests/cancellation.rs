@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use support::{Client, IO_TIMEOUT, connect, read_reply, read_to_close, spawn};
 use switchyard::metrics::MetricsSnapshot;
-use switchyard::{CancelReason, Limits, Request, Router, RunningServer, Server};
+use switchyard::{Body, CancelReason, Limits, Request, Response, Router, RunningServer, Server};
 
 /// Polls `what` until it holds, for at most `IO_TIMEOUT`.
 fn wait_for(server: &RunningServer, what: &str, holds: impl Fn(&MetricsSnapshot) -> bool) {
@@ -176,6 +176,48 @@ fn a_handler_whose_client_leaves_is_told() {
     wait_for(&server, "the cancellation to be counted", |m| {
         m.gave_up.client_gone_in_flight == 1
     });
+}
+
+#[test]
+fn a_body_writer_holding_the_token_sees_its_client_leave() {
+    let (tx, reasons) = mpsc::channel();
+    let reasons_tx = Mutex::new(tx);
+    let app = Router::new().get("/feed", move |req: &Request| {
+        let cancellation = req.cancellation();
+        let reasons = reasons_tx.lock().unwrap().clone();
+        Response::bytes(Body::writer(move |out| {
+            out.write_all(b"first")?;
+            out.flush()?;
+            let start = Instant::now();
+            while !cancellation.is_cancelled() && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = reasons.send(cancellation.reason());
+            Ok(())
+        }))
+    });
+    let server = spawn(Server::builder().threads(1).app(app));
+    let mut stream = connect(server.local_addr());
+    stream
+        .write_all(b"GET /feed HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    // The handler has returned and its response is on its way.
+    let mut received = Vec::new();
+    let mut buf = [0; 256];
+    while !received.windows(5).any(|w| w == b"first") {
+        let n = std::io::Read::read(&mut stream, &mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed early: {:?}",
+            String::from_utf8_lossy(&received)
+        );
+        received.extend_from_slice(&buf[..n]);
+    }
+    drop(stream);
+    assert_eq!(
+        reasons.recv_timeout(IO_TIMEOUT).unwrap(),
+        Some(CancelReason::ClientGone)
+    );
 }
 
 #[test]

@@ -329,7 +329,7 @@ impl ConnectionTable {
         if !told && draining.load(Ordering::Acquire) {
             return Parked::ReadyAgain(connection);
         }
-        self.park_locked(&mut slot, handle.id, connection, wait_for, until, false)
+        self.park_locked(&mut slot, handle, connection, wait_for, until, false)
     }
 
     /// Takes every parked live connection (shutdown: each needs a turn to say goodbye).
@@ -363,7 +363,7 @@ impl ConnectionTable {
         let mut slot = lock(&handle.slot.slot);
         self.park_locked(
             &mut slot,
-            handle.id,
+            handle,
             connection,
             wait_for,
             until,
@@ -374,7 +374,7 @@ impl ConnectionTable {
     fn park_locked(
         &self,
         slot: &mut Slot,
-        id: SlotId,
+        handle: &SlotHandle,
         connection: Connection,
         wait_for: Wait,
         until: Instant,
@@ -386,7 +386,7 @@ impl ConnectionTable {
         };
         if shutting_down && !wait_for.is_in_flight() {
             drop(connection);
-            self.free_busy(slot, id);
+            self.free_busy(slot, handle);
             return Parked::Closed;
         }
         if std::mem::take(readable) {
@@ -407,7 +407,7 @@ impl ConnectionTable {
             slot.timer_at = Some(until);
             Some(Timer {
                 at: until,
-                id,
+                id: handle.id,
                 generation: slot.generation,
             })
         } else {
@@ -418,12 +418,11 @@ impl ConnectionTable {
 
     /// Frees the slot of a busy connection that is gone (its socket already dropped).
     pub(super) fn close_busy(&self, handle: &SlotHandle) {
-        let id = handle.id;
         let mut slot = lock(&handle.slot.slot);
         // Only a busy connection is closed here (a turn dropped after it parked its
         // connection, while unwinding from a bug, must not free it twice).
         if matches!(slot.state, SlotState::Busy { .. }) {
-            self.free_busy(&mut slot, id);
+            self.free_busy(&mut slot, handle);
         }
     }
 
@@ -431,7 +430,7 @@ impl ConnectionTable {
     pub(super) fn remove_parked(&self, id: SlotId) -> Option<Connection> {
         let cell = self.slot(id)?;
         let mut slot = lock(&cell.slot);
-        self.free_parked(&mut slot, id)
+        self.free_parked(&mut slot, &cell.watch, id)
             .map(|(connection, _)| connection)
     }
 
@@ -467,7 +466,7 @@ impl ConnectionTable {
             };
             return Expired::Wake(handle, connection);
         }
-        match self.free_parked(&mut slot, timer.id) {
+        match self.free_parked(&mut slot, &slot_arc.watch, timer.id) {
             Some((connection, wait_for)) => Expired::Due(connection, wait_for),
             None => Expired::Stale,
         }
@@ -477,12 +476,12 @@ impl ConnectionTable {
     /// excepted (they say goodbye first: `take_live`); returns how many.
     pub(super) fn close_idle(&self) -> usize {
         let mut closed = 0;
-        for (index, slot) in self.snapshot().iter().enumerate() {
-            let mut slot = lock(&slot.slot);
+        for (index, cell) in self.snapshot().iter().enumerate() {
+            let mut slot = lock(&cell.slot);
             let idle = matches!(&slot.state, SlotState::Parked { wait_for, .. }
                 if !wait_for.is_in_flight() && !wait_for.is_live());
             if idle {
-                drop(self.free_parked(&mut slot, SlotId(index)));
+                drop(self.free_parked(&mut slot, &cell.watch, SlotId(index)));
                 closed += 1;
             }
         }
@@ -494,15 +493,15 @@ impl ConnectionTable {
     /// Returns how many requests were cut.
     pub(super) fn cut_in_flight(&self) -> usize {
         let mut cut = 0;
-        for (index, slot) in self.snapshot().iter().enumerate() {
-            let mut slot = lock(&slot.slot);
+        for (index, cell) in self.snapshot().iter().enumerate() {
+            let mut slot = lock(&cell.slot);
             match &slot.state {
                 SlotState::Busy { stream, .. } => {
                     let _ = stream.shutdown(Shutdown::Both);
                     cut += 1;
                 }
                 SlotState::Parked { wait_for, .. } if wait_for.is_in_flight() => {
-                    drop(self.free_parked(&mut slot, SlotId(index)));
+                    drop(self.free_parked(&mut slot, &cell.watch, SlotId(index)));
                     cut += 1;
                 }
                 SlotState::Parked { .. } | SlotState::Free => {}
@@ -511,13 +510,18 @@ impl ConnectionTable {
         cut
     }
 
-    fn free_busy(&self, slot: &mut Slot, id: SlotId) {
+    fn free_busy(&self, slot: &mut Slot, handle: &SlotHandle) {
         slot.state = SlotState::Free;
-        self.freed(slot, id);
+        self.freed(slot, &handle.slot.watch, handle.id);
         decrement(&self.in_flight);
     }
 
-    fn free_parked(&self, slot: &mut Slot, id: SlotId) -> Option<(Connection, Wait)> {
+    fn free_parked(
+        &self,
+        slot: &mut Slot,
+        watch: &CallWatch,
+        id: SlotId,
+    ) -> Option<(Connection, Wait)> {
         let SlotState::Parked {
             connection,
             wait_for,
@@ -526,7 +530,7 @@ impl ConnectionTable {
         else {
             return None;
         };
-        self.freed(slot, id);
+        self.freed(slot, watch, id);
         if wait_for.is_in_flight() {
             decrement(&self.in_flight);
         }
@@ -534,8 +538,9 @@ impl ConnectionTable {
         Some((connection, wait_for))
     }
 
-    fn freed(&self, slot: &mut Slot, id: SlotId) {
+    fn freed(&self, slot: &mut Slot, watch: &CallWatch, id: SlotId) {
         slot.generation += 1;
+        watch.connection_closed();
         slot.timer_at = None;
         decrement(&self.open);
         lock(&self.free).push(id);
