@@ -881,3 +881,21 @@ fn events_sent_before_the_stream_ends_are_all_delivered() {
     }
     assert_eq!(events.chunk(), None);
 }
+
+#[test]
+fn a_16_mib_message_is_echoed_by_default_and_one_byte_more_closes_with_1009() {
+    let server = spawn(echo_server());
+    let mut client = ws_client(server.local_addr(), "/ws");
+    let limit = switchyard::live::DEFAULT_MAX_MESSAGE_SIZE;
+    assert_eq!(limit, 16 << 20);
+    let big: Vec<u8> = (0..limit).map(|i| (i % 251) as u8).collect();
+    client.send(Message::binary(big.clone())).unwrap();
+    assert_eq!(next(&mut client), Message::binary(big));
+    // A frame that announces one byte more is refused from its header alone.
+    let mut header = vec![0x82, 0x80 | 127];
+    header.extend_from_slice(&(limit as u64 + 1).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    let mut stream = raw_ws(server.local_addr(), &header);
+    let (_, opcode, payload) = read_frame(&mut stream);
+    assert_eq!((opcode, close_frame_code(&payload)), (0x8, 1009));
+}

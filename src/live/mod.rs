@@ -54,8 +54,8 @@ pub use tungstenite::protocol::CloseFrame;
 pub use tungstenite::protocol::frame::coding::CloseCode;
 pub use tungstenite::{Bytes, Message, Utf8Bytes};
 pub use websocket::{
-    NoClose, NoOpen, Session, WebSocket, WebSocketConfig, WebSocketSession, WebSocketUpgrade,
-    session,
+    DEFAULT_MAX_MESSAGE_SIZE, NoClose, NoOpen, Session, WebSocket, WebSocketConfig,
+    WebSocketSession, WebSocketUpgrade, session,
 };
 
 pub(crate) use events::Accepted as EventsAccepted;

@@ -13,6 +13,10 @@ use super::{LiveUpgrade, SendError, Upgrade};
 use crate::request::Request;
 use crate::response::Response;
 
+/// The default largest message and frame a client may send: 16 MiB (tungstenite's own
+/// defaults, which axum and tokio-tungstenite users get, are 64 MiB and 16 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
+
 /// Limits and timers of WebSocket connections: all on by default.
 ///
 /// ```
@@ -38,8 +42,8 @@ pub struct WebSocketConfig {
 impl Default for WebSocketConfig {
     fn default() -> Self {
         Self {
-            max_message_size: 64 * 1024,
-            max_frame_size: 64 * 1024,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_frame_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_queued_bytes: 1 << 20,
             ping_interval: Some(Duration::from_secs(30)),
             pong_timeout: Duration::from_secs(30),
@@ -51,19 +55,28 @@ impl Default for WebSocketConfig {
 }
 
 impl WebSocketConfig {
-    /// The largest message a client may send, fragments together (default 64 KiB, as
-    /// Jetty's). A larger one closes the connection with 1009 (message too big). Memory is
-    /// reserved for a frame as soon as its header announces its length, so
-    /// `max_frame_size` times [`max_live_connections`](crate::ServerBuilder::max_live_connections)
-    /// bounds what slow clients can make the server hold.
+    /// The largest message a client may send, fragments together (default
+    /// [`DEFAULT_MAX_MESSAGE_SIZE`], 16 MiB). A larger one closes the connection with 1009
+    /// (message too big).
+    ///
+    /// Memory per connection follows what the client actually sent: a frame's length is
+    /// reserved as its header arrives, but only as address space; pages become resident as
+    /// its bytes are read (1 KiB at a time, [`read_buffer_size`](Self::read_buffer_size)).
+    /// So a connection holds at most the message being received (up to this limit), plus
+    /// its send queue ([`max_queued_bytes`](Self::max_queued_bytes), or one larger
+    /// message), plus about 2 KiB; a client that announces a large frame and sends nothing
+    /// costs its 2 KiB. Lower it where many clients may each send large messages at once:
+    /// [`max_live_connections`](crate::ServerBuilder::max_live_connections) times this
+    /// bounds the worst case.
     #[must_use]
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
         self
     }
 
-    /// The largest frame a client may send (default 64 KiB); larger: 1009. Browsers send a
-    /// message as one frame: keep it at least `max_message_size`.
+    /// The largest frame a client may send (default [`DEFAULT_MAX_MESSAGE_SIZE`], 16 MiB);
+    /// larger: 1009. Browsers send a message as one frame: keep it at least
+    /// `max_message_size`.
     #[must_use]
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes;
