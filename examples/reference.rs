@@ -2,7 +2,7 @@
 //! the load harness and its peer servers share (`reference-app.md`, kept beside the harness,
 //! outside this repository): the core routes (`/plaintext`, `/json`, `/users/{id}`,
 //! `/files/{*path}`, `POST /echo`, `/sleep/{ms}`, `/stream/{n}`, `/panic`) and the
-//! capability routes and flags built so far (`/ws`, `/broadcast`, `/events`, `--static`,
+//! capability routes and flags built so far (`/ws`, `/broadcast`, `/events`, `/upload`, `--static`,
 //! `--metrics`, `--compress`, `--cors`, `--tls-cert`/`--tls-key`, `--shutdown-delay-ms`,
 //! `--request-timeout-ms`, `--max-queue-wait-ms`).
 //!
@@ -21,8 +21,9 @@ use switchyard::http::{StatusCode, header};
 use switchyard::live::{
     CloseFrame, Event, EventStream, Message, Topic, WebSocket, WebSocketSession,
 };
+use switchyard::multipart::MultipartError;
 use switchyard::{
-    Body, Cors, Health, Limits, Metrics, Rejection, Request, Response, Router, Server,
+    Body, Cors, Handler, Health, Limits, Metrics, Rejection, Request, Response, Router, Server,
     ServerBuilder, StaticFiles,
 };
 
@@ -202,6 +203,7 @@ fn app() -> Router {
             )
         })
         .post("/echo", echo)
+        .post("/upload", upload.stream_bodies(MAX_UPLOAD_BYTES))
         .get("/sleep/{ms}", sleep)
         .get("/stream/{n}", stream)
         .get("/panic", |_: &Request| -> Response {
@@ -315,6 +317,63 @@ fn echo(req: &Request) -> Response {
     Response::new(StatusCode::OK)
         .with_header(header::CONTENT_TYPE, content_type)
         .with_body(req.body().to_vec())
+}
+
+/// The contract has `POST /upload` take bodies "up to at least 1 GiB": 4 GiB.
+const MAX_UPLOAD_BYTES: u64 = 4 << 30;
+
+/// `POST /upload`: a multipart/form-data body, read as it arrives (the route streams its
+/// body: nothing is gathered in memory); a JSON array with each part's name, file name,
+/// size and SHA-256.
+fn upload(req: &Request) -> Result<Response, Rejection> {
+    let mut form = req.multipart()?.max_field_bytes(MAX_UPLOAD_BYTES);
+    let mut entries = Vec::new();
+    while let Some(mut part) = form.next_part()? {
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut size = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = part.read(&mut buf).map_err(MultipartError::from)?;
+            if n == 0 {
+                break;
+            }
+            digest.update(&buf[..n]);
+            size += n as u64;
+        }
+        let sha256: String = digest
+            .finish()
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let filename = part
+            .filename()
+            .map_or_else(|| "null".to_owned(), json_string);
+        entries.push(format!(
+            r#"{{"name":{},"filename":{filename},"size":{size},"sha256":"{sha256}"}}"#,
+            json_string(part.name())
+        ));
+    }
+    Ok(Response::with_content_type(
+        Body::from(format!("[{}]", entries.join(","))),
+        "application/json",
+    ))
+}
+
+/// `text` as a JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn sleep(req: &Request) -> Result<Response, Rejection> {

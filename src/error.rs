@@ -285,6 +285,9 @@ pub enum RejectionKind {
     InvalidForm,
     /// The body's `Content-Type` is not the one the handler reads (415).
     UnsupportedMediaType,
+    /// The body is not valid `multipart/form-data` (400): a boundary missing or broken, a
+    /// part without its headers, the body cut short (feature `multipart`).
+    InvalidMultipart,
     /// The body is larger than accepted (413): over the route's limit
     /// ([`Limits::max_body_bytes`](crate::Limits::max_body_bytes), or its
     /// [`stream_bodies`](crate::Router::stream_bodies) limit), refused by the server before
@@ -319,6 +322,7 @@ impl RejectionKind {
             | Self::InvalidQuery
             | Self::JsonSyntax
             | Self::InvalidForm
+            | Self::InvalidMultipart
             | Self::InvalidBody
             | Self::Custom => StatusCode::BAD_REQUEST,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,

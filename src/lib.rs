@@ -147,6 +147,8 @@ mod logging;
 mod method_router;
 pub mod metrics;
 mod middleware;
+#[cfg(feature = "multipart")]
+pub mod multipart;
 mod params;
 pub mod plugin;
 pub mod pool;

@@ -1,5 +1,7 @@
 //! The reference app (`examples/reference.rs`, the contract in `shared/reference-app.md`),
-//! built exactly as the example builds it, over TCP.
+//! built exactly as the example builds it, over TCP. (It needs the `multipart` feature, on
+//! by default, as the example does.)
+#![cfg(feature = "multipart")]
 
 mod support;
 
