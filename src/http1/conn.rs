@@ -466,6 +466,18 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
             if body.is_complete() {
                 return Ok(None);
             }
+            if !self.drained && self.buf.filled().is_empty() {
+                match body.read_direct(self.io) {
+                    None => {}
+                    Some(Ok(true)) => return Ok(None),
+                    Some(Ok(false)) => return Err(Abort::Ended),
+                    Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        self.drained = true;
+                    }
+                    Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Some(Err(_)) => return Err(Abort::Close),
+                }
+            }
             if !self.drained {
                 match self.buf.read_from(self.io) {
                     // The client left in the middle of its body: nobody to answer for this

@@ -15,6 +15,12 @@ use crate::io::{Stream, is_timeout};
 /// A `Content-Length` body reserves at most this much before its bytes arrive, so that a
 /// head alone cannot make the server allocate a large announced body.
 const INITIAL_BODY_RESERVE_BYTES: usize = 16 * 1024;
+/// A `Content-Length` body at least this long still to come is read straight from the
+/// socket into the body (smaller ones go through the connection's read buffer).
+const DIRECT_READ_MIN_BYTES: u64 = 16 * 1024;
+/// Reading straight into a body, it reserves at most this much ahead of what arrived: a
+/// large body is read in large pieces, and an announced length alone reserves no more.
+const DIRECT_READ_RESERVE_BYTES: usize = 1 << 20;
 /// A streamed request body reads from the socket in pieces of at most this size.
 const SOCKET_READ_BYTES: usize = 16 * 1024;
 /// The interim response sent to `Expect: 100-continue` (RFC 9110 §15.2.1).
@@ -170,6 +176,33 @@ impl BufferedBody {
 
     pub(crate) fn is_complete(&self) -> bool {
         self.decoder.is_done()
+    }
+
+    /// Reads what has arrived of a long `Content-Length` body straight from `reader` into
+    /// the body, in large reads and without a copy through the connection's read buffer
+    /// (which must be empty). `None`: not such a body. `Ok(true)`: the body is complete;
+    /// `Ok(false)`: the client closed its side first. An error (`WouldBlock`: nothing more
+    /// now) keeps what was read.
+    pub(crate) fn read_direct<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+    ) -> Option<io::Result<bool>> {
+        let BodyDecoder::Length { remaining } = &mut self.decoder else {
+            return None;
+        };
+        if *remaining < DIRECT_READ_MIN_BYTES {
+            return None;
+        }
+        let ahead = usize::try_from(*remaining).map_or(DIRECT_READ_RESERVE_BYTES, |due| {
+            due.min(DIRECT_READ_RESERVE_BYTES)
+        });
+        self.data.reserve(ahead);
+        let before = self.data.len();
+        // `read_to_end` reads into the spare capacity without zeroing it first, until the
+        // body's end, the client's, or `WouldBlock`.
+        let result = reader.take(*remaining).read_to_end(&mut self.data);
+        *remaining -= (self.data.len() - before) as u64;
+        Some(result.map(|_| *remaining == 0))
     }
 
     /// Whether `100 Continue` must be sent now (once, before the first wait).
@@ -399,6 +432,72 @@ mod tests {
         );
         let mut body = BufferedBody::new(BodyFraming::Chunked, 100, false);
         assert_eq!(body.absorb(b"64\r\n").unwrap(), 4, "100 bytes fit");
+    }
+
+    /// Hands out `pieces` one per read, then would block (or ends, if `then_eof`).
+    struct Pieces {
+        pieces: std::collections::VecDeque<Vec<u8>>,
+        then_eof: bool,
+    }
+
+    impl Read for Pieces {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let Some(mut piece) = self.pieces.pop_front() else {
+                return if self.then_eof {
+                    Ok(0)
+                } else {
+                    Err(io::ErrorKind::WouldBlock.into())
+                };
+            };
+            let n = piece.len().min(out.len());
+            out[..n].copy_from_slice(&piece[..n]);
+            if n < piece.len() {
+                self.pieces.push_front(piece.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_long_body_is_read_straight_in_and_never_past_its_end() {
+        let len = 100_000;
+        let mut body = BufferedBody::new(BodyFraming::Length(len), u64::MAX, false);
+        let bytes: Vec<u8> = (0..len + 10).map(|i| (i % 251) as u8).collect();
+        let mut socket = Pieces {
+            pieces: [&bytes[..30_000], &bytes[30_000..]]
+                .map(<[u8]>::to_vec)
+                .into(),
+            then_eof: false,
+        };
+        // All of it arrives in one go, with the next request's first bytes behind it.
+        assert!(body.read_direct(&mut socket).unwrap().unwrap());
+        assert!(body.is_complete());
+        assert_eq!(body.into_data(), &bytes[..100_000]);
+        let rest: Vec<u8> = socket.pieces.into_iter().flatten().collect();
+        assert_eq!(
+            rest,
+            &bytes[100_000..],
+            "the next request is left in the socket"
+        );
+
+        // Part of it, then nothing for now: what came is kept; then the client leaves.
+        let mut body = BufferedBody::new(BodyFraming::Length(len), u64::MAX, false);
+        let mut socket = Pieces {
+            pieces: [bytes[..20_000].to_vec()].into(),
+            then_eof: false,
+        };
+        let would_block = body.read_direct(&mut socket).unwrap().unwrap_err();
+        assert_eq!(would_block.kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(body.decoder.bytes_due(), 80_000);
+        socket.then_eof = true;
+        assert!(!body.read_direct(&mut socket).unwrap().unwrap());
+        assert_eq!(body.into_data(), &bytes[..20_000]);
+
+        // Short or chunked bodies go through the read buffer.
+        let mut short = BufferedBody::new(BodyFraming::Length(100), u64::MAX, false);
+        assert!(short.read_direct(&mut socket).is_none());
+        let mut chunked = BufferedBody::new(BodyFraming::Chunked, u64::MAX, false);
+        assert!(chunked.read_direct(&mut socket).is_none());
     }
 
     #[test]
