@@ -81,7 +81,8 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
 
 /// A server configuration for `cert_chain` (end-entity certificate first) and its `key`:
 /// the `ring` provider, rustls's safe default protocol versions (TLS 1.2 and 1.3), no client
-/// authentication, ALPN `http/1.1`.
+/// authentication, ALPN `http/1.1`, and session resumption both ways: rustls's cache of
+/// session ids and stateless tickets (`ring`'s ticketer, keys rotated every 6 hours).
 ///
 /// # Errors
 ///
@@ -103,6 +104,12 @@ pub fn server_config(
             error => TlsError::Rustls(Box::new(error)),
         })?;
     config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    // Stateless resumption: tickets encrypted with keys that rotate every 6 hours (each
+    // lives 12), beside rustls's default cache of session ids. A returning client resumes
+    // without a certificate signature, whichever worker or process served it before.
+    #[allow(deprecated)] // the ring provider's deprecation; see `crypto_provider`
+    let ticketer = rustls::crypto::ring::Ticketer::new();
+    config.ticketer = ticketer.map_err(|error| TlsError::Rustls(Box::new(error)))?;
     Ok(Arc::new(config))
 }
 

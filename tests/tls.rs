@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::{ClientConfig, ClientConnection, HandshakeKind, RootCertStore, StreamOwned};
 use support::{IO_TIMEOUT, Reply, connect, read_reply, read_to_close, spawn};
 use switchyard::tls::{self, TlsConfig, TlsError};
 use switchyard::{
@@ -186,6 +186,37 @@ fn get_and_post_over_tls() {
     client.send(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhello world");
     assert_eq!(client.reply().text(), "11 bytes: hello world");
     assert!(server.shutdown().unwrap().is_clean());
+}
+
+#[test]
+fn a_returning_client_resumes_its_session_over_tls_1_2_and_1_3() {
+    let pki = Pki::new();
+    // Stateless tickets, beside the cache of session ids rustls keeps by default.
+    assert!(pki.config().current().ticketer.enabled());
+    let server = tls_server(&pki, Server::builder().threads(2));
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let mut roots = RootCertStore::empty();
+        roots.add(pki.ca.clone()).unwrap();
+        let config = Arc::new(
+            ClientConfig::builder_with_provider(tls::crypto_provider())
+                .with_protocol_versions(&[version])
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        );
+        let mut kinds = Vec::new();
+        for _ in 0..2 {
+            let mut client = TlsClient::connect(server.local_addr(), &config, "localhost");
+            // The response is read after TLS 1.3's tickets, which arrive after the handshake.
+            assert_eq!(client.get("/hello").status, 200);
+            kinds.push(client.reader.get_ref().conn.handshake_kind());
+        }
+        assert_eq!(
+            kinds,
+            [Some(HandshakeKind::Full), Some(HandshakeKind::Resumed)],
+            "{version:?}"
+        );
+    }
 }
 
 #[test]
