@@ -2,7 +2,7 @@
 //! turns true when the request's deadline passes or its client leaves, and a
 //! [`Cancellation`] carries the same answer to work the handler hands elsewhere.
 //!
-//! One [`CallWatch`] per connection, reused by each of its requests in turn (so that
+//! One [`CallWatch`] per connection-table slot, reused by each of its requests in turn (so that
 //! watching costs no allocation per request): a request's token is the watch and the
 //! number of its call. The poller and the runners write to it (a deadline passed, the
 //! client's socket hung up), the worker serving the request reads it.

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use support::{Client, IO_TIMEOUT, connect, read_reply, read_to_close, spawn};
 use switchyard::metrics::MetricsSnapshot;
-use switchyard::{Body, CancelReason, Limits, Request, Response, Router, RunningServer, Server};
+use switchyard::{
+    Body, CancelReason, Handler, Limits, Request, Response, Router, RunningServer, Server,
+};
 
 /// Polls `what` until it holds, for at most `IO_TIMEOUT`.
 fn wait_for(server: &RunningServer, what: &str, holds: impl Fn(&MetricsSnapshot) -> bool) {
@@ -39,22 +41,59 @@ fn until_cancelled(reasons: mpsc::Sender<Option<CancelReason>>) -> Router {
 
 /// A handler that blocks until the test releases it (`release`), counting its runs.
 fn gate(runs: Arc<AtomicUsize>) -> (Router, mpsc::Sender<()>, mpsc::Receiver<()>) {
+    gate_with_counted_on(runs, None)
+}
+
+/// [`gate`], with `/counted` on the worker pool `pool` if given.
+fn gate_with_counted_on(
+    runs: Arc<AtomicUsize>,
+    pool: Option<&str>,
+) -> (Router, mpsc::Sender<()>, mpsc::Receiver<()>) {
     let (release, released) = mpsc::channel::<()>();
     let (started_tx, started) = mpsc::channel::<()>();
     let released = Mutex::new(released);
     let started_tx = Mutex::new(started_tx);
     let counted = Arc::clone(&runs);
-    let router = Router::new()
-        .get("/gate", move |_: &Request| {
-            let _ = started_tx.lock().unwrap().send(());
-            let _ = released.lock().unwrap().recv_timeout(IO_TIMEOUT);
-            "released"
-        })
-        .get("/counted", move |_: &Request| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            "ran"
-        });
+    let router = Router::new().get("/gate", move |_: &Request| {
+        let _ = started_tx.lock().unwrap().send(());
+        let _ = released.lock().unwrap().recv_timeout(IO_TIMEOUT);
+        "released"
+    });
+    let count = move |_: &Request| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        "ran"
+    };
+    let router = match pool {
+        Some(pool) => router.get("/counted", count.on_pool(pool)),
+        None => router.get("/counted", count),
+    };
     (router, release, started)
+}
+
+/// Holds the one worker `/gate` runs on, queues a `/counted` behind it, lets it wait 60 ms
+/// (once `pools[pool].queued` shows it), then releases the gate: the waiter is shed with
+/// 503 and never runs.
+fn a_waiter_behind_the_gate_is_shed(
+    server: &RunningServer,
+    (release, started): (mpsc::Sender<()>, mpsc::Receiver<()>),
+    runs: &AtomicUsize,
+    pool: usize,
+) {
+    let mut holder = connect(server.local_addr());
+    holder
+        .write_all(b"GET /gate HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    started.recv_timeout(IO_TIMEOUT).unwrap();
+    let mut waiter = Client::new(server.local_addr());
+    waiter.send(b"GET /counted HTTP/1.1\r\nHost: h\r\n\r\n");
+    wait_for(server, "the request to be queued", |m| {
+        m.pools[pool].queued == 1
+    });
+    std::thread::sleep(Duration::from_millis(60));
+    release.send(()).unwrap();
+    assert_eq!(waiter.reply().status, 503);
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    assert!(read_to_close(&mut holder).ends_with("released"));
 }
 
 #[test]
@@ -424,21 +463,7 @@ fn a_pool_sheds_by_its_own_queue_wait() {
             .pool_max_queue_wait("slow", Duration::from_millis(30))
             .app(Router::new().merge(app.on_pool("slow"))),
     );
-    let mut holder = connect(server.local_addr());
-    holder
-        .write_all(b"GET /gate HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    started.recv_timeout(IO_TIMEOUT).unwrap();
-    let mut waiter = Client::new(server.local_addr());
-    waiter.send(b"GET /counted HTTP/1.1\r\nHost: h\r\n\r\n");
-    wait_for(&server, "the request to be queued on its pool", |m| {
-        m.pools[1].queued == 1
-    });
-    std::thread::sleep(Duration::from_millis(60));
-    release.send(()).unwrap();
-    assert_eq!(waiter.reply().status, 503);
-    assert_eq!(runs.load(Ordering::SeqCst), 0);
-    assert!(read_to_close(&mut holder).ends_with("released"));
+    a_waiter_behind_the_gate_is_shed(&server, (release, started), &runs, 1);
     let unknown = Server::builder()
         .pool_max_queue_wait("nope", Duration::from_millis(1))
         .bind("127.0.0.1:0");
@@ -451,41 +476,15 @@ fn a_pool_sheds_by_its_own_queue_wait() {
 #[test]
 fn the_wait_before_a_request_is_read_counts_toward_its_pools_queue_wait() {
     let runs = Arc::new(AtomicUsize::new(0));
-    let (release, released) = mpsc::channel::<()>();
-    let (started_tx, started) = mpsc::channel::<()>();
-    let (released, started_tx) = (Mutex::new(released), Mutex::new(started_tx));
-    let main = Router::new().get("/gate", move |_: &Request| {
-        let _ = started_tx.lock().unwrap().send(());
-        let _ = released.lock().unwrap().recv_timeout(IO_TIMEOUT);
-        "released"
-    });
-    let counted = Arc::clone(&runs);
-    let slow = Router::new().get("/counted", move |_: &Request| {
-        counted.fetch_add(1, Ordering::SeqCst);
-        "ran"
-    });
+    let (app, release, started) = gate_with_counted_on(Arc::clone(&runs), Some("slow"));
     let server = spawn(
         Server::builder()
             .threads(1)
             .worker_pool("slow", 1)
             .pool_max_queue_wait("slow", Duration::from_millis(30))
-            .app(main.merge(slow.on_pool("slow"))),
+            .app(app),
     );
-    // The one main worker is held: the next request waits there to be read and routed.
-    let mut holder = connect(server.local_addr());
-    holder
-        .write_all(b"GET /gate HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    started.recv_timeout(IO_TIMEOUT).unwrap();
-    let mut waiter = Client::new(server.local_addr());
-    waiter.send(b"GET /counted HTTP/1.1\r\nHost: h\r\n\r\n");
-    wait_for(&server, "the request to wait for the main pool", |m| {
-        m.pools[0].queued == 1
-    });
-    std::thread::sleep(Duration::from_millis(60));
-    release.send(()).unwrap();
-    // Its own pool is idle, but the request has waited 60 ms already.
-    assert_eq!(waiter.reply().status, 503);
-    assert_eq!(runs.load(Ordering::SeqCst), 0);
-    assert!(read_to_close(&mut holder).ends_with("released"));
+    // The one main worker is held: `/counted` waits there to be read and routed; its own
+    // pool is idle when it gets there, but it has waited 60 ms already.
+    a_waiter_behind_the_gate_is_shed(&server, (release, started), &runs, 0);
 }

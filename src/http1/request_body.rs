@@ -198,8 +198,8 @@ impl BufferedBody {
         });
         self.data.reserve(ahead);
         let before = self.data.len();
-        // `read_to_end` reads into the spare capacity without zeroing it first, until the
-        // body's end, the client's, or `WouldBlock`.
+        // `read_to_end` reads until the body's end, the client's, or `WouldBlock`, in reads
+        // that grow while they fill what they are offered.
         let result = reader.take(*remaining).read_to_end(&mut self.data);
         *remaining -= (self.data.len() - before) as u64;
         Some(result.map(|_| *remaining == 0))
