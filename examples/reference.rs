@@ -203,7 +203,7 @@ fn app() -> Router {
             )
         })
         .post("/echo", echo)
-        .post("/upload", upload.stream_bodies(MAX_UPLOAD_BYTES))
+        .post("/upload", upload.max_body_bytes(MAX_UPLOAD_BYTES))
         .get("/sleep/{ms}", sleep)
         .get("/stream/{n}", stream)
         .get("/panic", |_: &Request| -> Response {
@@ -322,9 +322,9 @@ fn echo(req: &Request) -> Response {
 /// The contract has `POST /upload` take bodies "up to at least 1 GiB": 4 GiB.
 const MAX_UPLOAD_BYTES: u64 = 4 << 30;
 
-/// `POST /upload`: a multipart/form-data body, read as it arrives (the route streams its
-/// body: nothing is gathered in memory); a JSON array with each part's name, file name,
-/// size and SHA-256.
+/// `POST /upload`: a multipart/form-data body, gathered with no worker waiting for it (past
+/// 1 MiB spooled to a temporary file as it arrives, so nothing large is held in memory)
+/// and read part by part; a JSON array with each part's name, file name, size and SHA-256.
 fn upload(req: &Request) -> Result<Response, Rejection> {
     let mut form = req.multipart()?.max_field_bytes(MAX_UPLOAD_BYTES);
     let mut entries = Vec::new();

@@ -229,10 +229,11 @@ impl Body {
     }
 }
 
-/// A request body as the connection engine hands it over: read in full, or to be read by
-/// the handler as it arrives.
+/// A request body as the connection engine hands it over: read in full (in memory, or
+/// spooled to a file), or to be read by the handler as it arrives.
 pub(crate) enum RequestBody {
     Full(Vec<u8>),
+    File(crate::spool::BodyFile),
     Stream(std::sync::Arc<std::sync::Mutex<dyn Read + Send>>),
 }
 

@@ -121,6 +121,10 @@ pub(crate) enum ParseError {
     /// The client was too slow to send the request head or body.
     #[error("request timed out")]
     Timeout,
+    /// The request body could not be spooled to a file (a missing spool directory, a full
+    /// disk): the server's fault, not the client's.
+    #[error("the request body could not be stored")]
+    Storage,
     /// The connection ended in the middle of a request.
     #[error("connection closed before the request was complete")]
     Incomplete,
@@ -149,6 +153,7 @@ impl ParseError {
             Self::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Storage => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

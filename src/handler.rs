@@ -63,11 +63,25 @@ pub trait Handler: Send + Sync + 'static {
         Placed::new(self).stream_bodies(max_bytes)
     }
 
-    /// Where it runs and how its body is read, if it says: the pool's name, and the limit
-    /// of a body it reads as it arrives. Set through [`Placed`].
+    /// This handler, taking request bodies of up to `max_bytes` (gathered in full before
+    /// it runs; spooled to a file past [`Limits::spool_threshold`](crate::Limits::spool_threshold)),
+    /// for the one route it is registered for, instead of the server's
+    /// [`Limits::max_body_bytes`](crate::Limits::max_body_bytes);
+    /// [`Router::max_body_bytes`](crate::Router::max_body_bytes) does it for every route of
+    /// a router.
+    fn max_body_bytes(self, max_bytes: u64) -> Placed<Self>
+    where
+        Self: Sized,
+    {
+        Placed::new(self).max_body_bytes(max_bytes)
+    }
+
+    /// Where it runs and how its body is read, if it says: the pool's name, the limit of
+    /// a body it reads as it arrives, and the limit of a body gathered for it. Set through
+    /// [`Placed`].
     #[doc(hidden)]
-    fn placement(&self) -> (Option<&str>, Option<u64>) {
-        (None, None)
+    fn placement(&self) -> (Option<&str>, Option<u64>, Option<u64>) {
+        (None, None, None)
     }
 
     /// Serves `request` as the router calls it, with the request its own for the time of
@@ -115,6 +129,7 @@ pub struct Placed<H> {
     handler: H,
     pool: Option<Arc<str>>,
     stream_limit: Option<u64>,
+    body_limit: Option<u64>,
 }
 
 impl<H: Handler> Placed<H> {
@@ -123,6 +138,7 @@ impl<H: Handler> Placed<H> {
             handler,
             pool: None,
             stream_limit: None,
+            body_limit: None,
         }
     }
 
@@ -140,6 +156,14 @@ impl<H: Handler> Placed<H> {
         self.stream_limit = Some(max_bytes);
         self
     }
+
+    /// Takes bodies of up to `max_bytes`, gathered in full first; see
+    /// [`Handler::max_body_bytes`].
+    #[must_use]
+    pub fn max_body_bytes(mut self, max_bytes: u64) -> Self {
+        self.body_limit = Some(max_bytes);
+        self
+    }
 }
 
 impl<H: Handler> Handler for Placed<H> {
@@ -147,8 +171,8 @@ impl<H: Handler> Handler for Placed<H> {
         self.handler.call(request)
     }
 
-    fn placement(&self) -> (Option<&str>, Option<u64>) {
-        (self.pool.as_deref(), self.stream_limit)
+    fn placement(&self) -> (Option<&str>, Option<u64>, Option<u64>) {
+        (self.pool.as_deref(), self.stream_limit, self.body_limit)
     }
 
     fn serve(&self, request: &mut Request) -> Response {

@@ -25,9 +25,11 @@
 //! # Handlers and responses
 //!
 //! A [`Handler`] is any `Fn(&Request) -> impl IntoResponse` that is `Send + Sync`. The
-//! request body is gathered in full (within [`Limits::max_body_bytes`]) before the handler
-//! runs, while the connection is parked: a slow client holds no worker. Routes marked
-//! [`Router::stream_bodies`] read their bodies as they arrive instead.
+//! request body is gathered in full (within [`Limits::max_body_bytes`], or a route's own
+//! [`Handler::max_body_bytes`]) before the handler runs, while the connection is parked: a
+//! slow client holds no worker. A body longer than [`Limits::spool_threshold`] goes to a
+//! temporary file as it arrives ([`BodyFile`]), so an upload of gigabytes costs no memory.
+//! Routes marked [`Router::stream_bodies`] read their bodies as they arrive instead.
 //! [`IntoResponse`] covers strings, bytes, status codes, `(StatusCode, T)`, headers with a
 //! body (`(StatusCode, [(name, value); N], T)`), [`Response`] and `Result`. A
 //! [`Body::stream`] is sent chunked, as are [`Body::from_chunks`] (an iterator) and
@@ -55,8 +57,9 @@
 //! | request target ([`Limits::max_uri_bytes`]) | 8 KiB | 414 |
 //! | request body ([`Limits::max_body_bytes`]) | 2 MiB | 413 (before the body is read) |
 //! | bodies of parked connections together ([`Limits::max_parked_body_bytes`]) | 256 MiB | 503 |
+//! | spooled bodies together ([`Limits::max_spooled_bytes`]) | 16 GiB | 503 |
 //! | head read ([`Limits::header_read_timeout`]) | 30 s from the first byte | 408 |
-//! | body read ([`Limits::body_read_timeout`]) | 30 s from the first wait | 408 |
+//! | body read ([`Limits::body_read_timeout`]) | 30 s from the first wait, +1 s per 500 bytes received ([`Limits::min_body_rate`]) | 408 |
 //! | idle keep-alive ([`Limits::keep_alive_timeout`]) | 75 s | closed |
 //! | slow reader ([`Limits::write_timeout`]) | 30 s without progress | closed |
 //! | queued connections ([`ServerBuilder::queue_capacity`]) | 1024 | 503 + `Retry-After` |
@@ -158,6 +161,7 @@ mod router;
 mod server;
 #[cfg(feature = "signal")]
 pub mod signal;
+mod spool;
 pub mod testing;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -184,6 +188,7 @@ pub use request::{BodyReader, Request};
 pub use response::{IntoResponse, Response};
 pub use router::Router;
 pub use server::{RunningServer, Server, ServerBuilder, ShutdownHandle, ShutdownReport};
+pub use spool::BodyFile;
 
 /// Internals for benches and fuzz targets, behind the `__internals` feature. Not covered by
 /// semver: do not use.

@@ -33,11 +33,23 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 2 * 1024 * 1024;
 /// What the request bodies being gathered by parked connections may hold together, in
 /// bytes; past it, a body that must wait for more gets 503.
 pub const DEFAULT_MAX_PARKED_BODY_BYTES: u64 = 256 * 1024 * 1024;
+/// A request body longer than this, in bytes, is spooled to a temporary file as it arrives
+/// instead of being kept in memory (see [`Limits::spool_threshold`]).
+pub const DEFAULT_SPOOL_THRESHOLD: u64 = 1024 * 1024;
+/// What the request bodies spooled to disk may hold together, in bytes; past it, a body
+/// that needs more gets 503.
+pub const DEFAULT_MAX_SPOOLED_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 /// Time allowed from a request's first byte to the end of its head; then 408 (hyper: 30 s).
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Time allowed for a request body to arrive, from the first time it has to be waited for;
-/// then 408. The connection is parked meanwhile: no worker waits.
+/// Time allowed for a request body to arrive, from the first time it has to be waited for
+/// (and one more second for every [`DEFAULT_MIN_BODY_RATE`] bytes that arrived); then 408.
+/// The connection is parked meanwhile: no worker waits.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes per second a request body must keep arriving at once its
+/// [`body_read_timeout`](Limits::body_read_timeout) has passed: each such many bytes
+/// received extend the body's deadline by a second (Apache's `RequestReadTimeout MinRate`),
+/// so a long upload over a slow link completes while a client that trickles is cut off.
+pub const DEFAULT_MIN_BODY_RATE: u64 = 500;
 /// How long an idle keep-alive connection is kept open without a new request.
 ///
 /// 75 s, longer than nginx's upstream `keepalive_timeout` (60 s): a reverse proxy in front
@@ -87,10 +99,16 @@ pub struct Limits {
     /// See [`DEFAULT_MAX_PARKED_BODY_BYTES`]. Keep it at least `max_body_bytes`, or the
     /// largest bodies can never wait for their rest.
     pub max_parked_body_bytes: u64,
+    /// See [`DEFAULT_SPOOL_THRESHOLD`].
+    pub spool_threshold: u64,
+    /// See [`DEFAULT_MAX_SPOOLED_BYTES`].
+    pub max_spooled_bytes: u64,
     /// See [`DEFAULT_HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
     /// See [`DEFAULT_BODY_READ_TIMEOUT`].
     pub body_read_timeout: Duration,
+    /// See [`DEFAULT_MIN_BODY_RATE`].
+    pub min_body_rate: u64,
     /// See [`DEFAULT_KEEP_ALIVE_TIMEOUT`].
     pub keep_alive_timeout: Duration,
     /// See [`DEFAULT_WRITE_TIMEOUT`].
@@ -129,8 +147,11 @@ impl Default for Limits {
             max_uri_bytes: DEFAULT_MAX_URI_BYTES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_parked_body_bytes: DEFAULT_MAX_PARKED_BODY_BYTES,
+            spool_threshold: DEFAULT_SPOOL_THRESHOLD,
+            max_spooled_bytes: DEFAULT_MAX_SPOOLED_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            min_body_rate: DEFAULT_MIN_BODY_RATE,
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             handler_timeout: None,
@@ -178,6 +199,25 @@ impl Limits {
         self
     }
 
+    /// Request bodies longer than this, in bytes, go to a temporary file in the spool
+    /// directory ([`ServerBuilder::spool_dir`](crate::ServerBuilder::spool_dir)) as they
+    /// arrive, instead of memory; the handler reads them with
+    /// [`Request::body_reader`](crate::Request::body_reader) or keeps them with
+    /// [`Request::body_file`](crate::Request::body_file). `u64::MAX`: never spool.
+    #[must_use]
+    pub fn spool_threshold(mut self, bytes: u64) -> Self {
+        self.spool_threshold = bytes;
+        self
+    }
+
+    /// What the spooled request bodies may hold on disk together; past it, a body that
+    /// needs more gets 503 and the connection closes.
+    #[must_use]
+    pub fn max_spooled_bytes(mut self, bytes: u64) -> Self {
+        self.max_spooled_bytes = bytes;
+        self
+    }
+
     /// Time from a request's first byte to the end of its head; then 408 and close. Over
     /// TLS, the handshake must also be done within it, counted from accept.
     #[must_use]
@@ -186,11 +226,21 @@ impl Limits {
         self
     }
 
-    /// Time to receive a request body, from the first time it has to be waited for; then
-    /// 408 and close.
+    /// Time to receive a request body, from the first time it has to be waited for, plus a
+    /// second for every [`min_body_rate`](Self::min_body_rate) bytes received; then 408
+    /// and close.
     #[must_use]
     pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
         self.body_read_timeout = timeout.min(MAX_TIMEOUT);
+        self
+    }
+
+    /// The body rate, in bytes per second, that earns a request body more time than its
+    /// [`body_read_timeout`](Self::body_read_timeout): each `bytes` received add a second
+    /// to its deadline. `0`: the timeout is the whole body's.
+    #[must_use]
+    pub fn min_body_rate(mut self, bytes: u64) -> Self {
+        self.min_body_rate = bytes;
         self
     }
 

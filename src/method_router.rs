@@ -30,6 +30,8 @@ pub(crate) struct RouteHandler {
     pub(crate) pool: Option<Arc<str>>,
     /// `Some(limit)`: the handler reads the body as it arrives; set like `pool`.
     pub(crate) stream_limit: Option<u64>,
+    /// The largest body gathered for the handler, if not the server's; set like `pool`.
+    pub(crate) body_limit: Option<u64>,
     /// How long the handler may run before its client gets 503; set like `pool`.
     pub(crate) handler_timeout: Option<std::time::Duration>,
 }

@@ -14,6 +14,7 @@ use crate::cancel::Cancellation;
 use crate::error::{Rejection, RejectionKind};
 use crate::head::RawHeaders;
 use crate::params::{PathParams, StateMap};
+use crate::spool::BodyFile;
 
 /// An HTTP request as handlers see it.
 ///
@@ -45,9 +46,9 @@ pub struct Request {
     parsed_headers: OnceLock<HeaderMap>,
     /// What [`head`](Self::head) returns for a request with `raw_headers`, built on demand.
     whole_head: OnceLock<Box<Parts>>,
+    /// The body, unless `body_source` has it.
     body: Vec<u8>,
-    /// A body the handler reads as it arrives (routes with `Router::stream_bodies`).
-    body_stream: Option<Arc<Mutex<dyn Read + Send>>>,
+    body_source: Option<BodySource>,
     remote_addr: Option<SocketAddr>,
     params: PathParams,
     route: Option<Arc<str>>,
@@ -66,7 +67,7 @@ impl Request {
             parsed_headers: OnceLock::new(),
             whole_head: OnceLock::new(),
             body,
-            body_stream: None,
+            body_source: None,
             remote_addr,
             params: PathParams::default(),
             route: None,
@@ -220,13 +221,21 @@ impl Request {
     /// The request body, read in full before the handler ran. Empty on routes that stream
     /// their bodies ([`Router::stream_bodies`](crate::Router::stream_bodies)): read those
     /// with [`body_reader`](Self::body_reader).
+    ///
+    /// A body the server spooled to a file ([`body_file`](Self::body_file)) is read into
+    /// memory by the first call (empty if the file cannot be read): for large uploads,
+    /// read with [`body_reader`](Self::body_reader) or keep the file instead.
     pub fn body(&self) -> &[u8] {
-        &self.body
+        match &self.body_source {
+            Some(BodySource::File(file)) => file.contents(),
+            _ => &self.body,
+        }
     }
 
-    /// The request body as a reader. On routes that stream their bodies it reads from the
-    /// connection as the body arrives (blocking, bounded by the body timeout and the
-    /// route's limit); elsewhere it reads [`body`](Self::body).
+    /// The request body as a reader, whichever way it came: from memory, from its spool
+    /// file ([`body_file`](Self::body_file)), or, on routes that stream their bodies, from
+    /// the connection as the body arrives (blocking, bounded by the body timeout and the
+    /// route's limit).
     ///
     /// # Examples
     ///
@@ -265,7 +274,20 @@ impl Request {
 
     /// Whether the body is streamed (see [`body_reader`](Self::body_reader)).
     pub fn is_body_streamed(&self) -> bool {
-        self.body_stream.is_some()
+        matches!(self.body_source, Some(BodySource::Stream(_)))
+    }
+
+    /// The body's file, when the server spooled it to disk as it arrived: a body longer
+    /// than [`Limits::spool_threshold`](crate::Limits::spool_threshold) (1 MiB by
+    /// default), on a route that takes such bodies
+    /// ([`Router::max_body_bytes`](crate::Router::max_body_bytes)). `None` for a body in
+    /// memory. Keep the upload without copying it with [`BodyFile::persist`]; the file is
+    /// removed when the request ends.
+    pub fn body_file(&self) -> Option<&BodyFile> {
+        match &self.body_source {
+            Some(BodySource::File(file)) => Some(file),
+            _ => None,
+        }
     }
 
     /// A request the engine read: `head` without its headers, which are in `raw_headers`.
@@ -277,9 +299,10 @@ impl Request {
         remote_addr: Option<SocketAddr>,
         cancellation: Cancellation,
     ) -> Self {
-        let (body, body_stream) = match body {
+        let (body, body_source) = match body {
             RequestBody::Full(bytes) => (bytes, None),
-            RequestBody::Stream(stream) => (Vec::new(), Some(stream)),
+            RequestBody::File(file) => (Vec::new(), Some(BodySource::File(Box::new(file)))),
+            RequestBody::Stream(stream) => (Vec::new(), Some(BodySource::Stream(stream))),
         };
         // Built in place, in one piece: a request is large, and moves cost copies.
         Self {
@@ -288,7 +311,7 @@ impl Request {
             parsed_headers: OnceLock::new(),
             whole_head: OnceLock::new(),
             body,
-            body_stream,
+            body_source,
             remote_addr,
             params: PathParams::default(),
             route: None,
@@ -515,8 +538,20 @@ impl Request {
     /// Converts into an `http::Request`.
     pub fn into_http(mut self) -> http::Request<Vec<u8>> {
         self.settle_headers();
-        http::Request::from_parts(self.head, self.body)
+        let body = match self.body_source {
+            Some(BodySource::File(file)) => file.contents().to_vec(),
+            _ => self.body,
+        };
+        http::Request::from_parts(self.head, body)
     }
+}
+
+/// Where a body that is not in `Request::body` comes from.
+enum BodySource {
+    /// Read as it arrives (routes with `Router::stream_bodies`).
+    Stream(Arc<Mutex<dyn Read + Send>>),
+    /// Spooled to a file while it arrived.
+    File(Box<BodyFile>),
 }
 
 /// Reads a request's body; see [`Request::body_reader`].
@@ -527,11 +562,16 @@ pub struct BodyReader<'a> {
 
 impl Read for BodyReader<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        match &self.request.body_stream {
-            Some(stream) => stream
+        match &self.request.body_source {
+            Some(BodySource::Stream(stream)) => stream
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .read(out),
+            Some(BodySource::File(file)) => {
+                let n = file.read_at(out, self.position as u64)?;
+                self.position += n;
+                Ok(n)
+            }
             None => {
                 let rest = &self.request.body[self.position.min(self.request.body.len())..];
                 let n = rest.len().min(out.len());
@@ -586,7 +626,12 @@ impl fmt::Debug for Request {
             .field("uri", &self.head.uri)
             .field("version", &self.head.version)
             .field("headers", self.headers())
-            .field("body_len", &self.body.len())
+            .field(
+                "body_len",
+                &self
+                    .body_file()
+                    .map_or(self.body.len() as u64, BodyFile::len),
+            )
             .field("remote_addr", &self.remote_addr)
             .field("route", &self.route)
             .field("params", &self.params)

@@ -72,6 +72,17 @@ fn post(path: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
     request
 }
 
+/// A multipart POST of `body` in chunks of `piece` bytes.
+fn chunked_post(path: &str, body: &[u8], piece: usize) -> Vec<u8> {
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: h\r\n\
+Content-Type: multipart/form-data; boundary=XX\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    request.extend_from_slice(&support::chunked(body, piece));
+    request
+}
+
 #[test]
 fn a_large_file_streams_through_part_by_part() {
     let server = server();
@@ -115,15 +126,7 @@ fn a_chunked_upload_and_the_request_after_it_on_the_same_connection() {
     let server = server();
     let file = vec![b'z'; 100_000];
     let body = body_with_file(&file);
-    let mut request = b"POST /streamed HTTP/1.1\r\nHost: h\r\n\
-Content-Type: multipart/form-data; boundary=XX\r\nTransfer-Encoding: chunked\r\n\r\n"
-        .to_vec();
-    for piece in body.chunks(7_777) {
-        request.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-        request.extend_from_slice(piece);
-        request.extend_from_slice(b"\r\n");
-    }
-    request.extend_from_slice(b"0\r\n\r\n");
+    let mut request = chunked_post("/streamed", &body, 7_777);
     let small = body_with_file(b"tiny");
     request.extend_from_slice(&post(
         "/streamed",
@@ -180,4 +183,19 @@ a note longer than sixteen bytes\r\n--XX--\r\n";
         "{}",
         reply.text()
     );
+}
+
+#[test]
+fn a_chunked_body_over_a_streaming_route_s_limit_is_413() {
+    let server = support::spawn(
+        Server::builder()
+            .threads(1)
+            .app(Router::new().post("/tight", summarize.stream_bodies(1000))),
+    );
+    let body = body_with_file(&[b'q'; 5000]);
+    let request = chunked_post("/tight", &body, 500);
+    let mut client = Client::new(server.local_addr());
+    client.send(&request);
+    let reply = client.reply();
+    assert_eq!(reply.status, 413, "{}", reply.text());
 }

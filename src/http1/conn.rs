@@ -36,7 +36,7 @@ use super::encode;
 use super::output::{Encoded, Output};
 use super::parse::{BodyFraming, RequestHead, parse_head};
 use super::read_buf::ReadBuf;
-use super::request_body::{BodyBudget, BodyStream, BufferedBody, CONTINUE};
+use super::request_body::{BodyStream, BufferedBody, CONTINUE};
 use super::service::{Decision, Reply, RouteTag, Service};
 use super::state::{
     AfterOutput, AfterTurn, ConnState, OwedOutput, PendingBody, PendingRequest, Upgraded, WaitFor,
@@ -47,10 +47,14 @@ use crate::error::ParseError;
 use crate::head::RawHeaders;
 use crate::io::{MAX_DISCARD_BYTES, Stream, discard_input};
 use crate::limits::deadline_after;
+use crate::spool::{ByteBudget, Spool};
 
 /// Requests served in one turn before the connection goes to the back of the queue, so a
 /// client that pipelines without pause cannot keep a worker (hyper uses the same budget).
 pub(crate) const TURN_BUDGET: usize = 16;
+/// Body bytes one turn takes in before the connection goes to the back of the queue, so that
+/// a fast upload of gigabytes shares its worker with the other connections.
+const TURN_BODY_BYTES: u64 = 4 * 1024 * 1024;
 /// Buffered responses are written once they reach this size, even mid-batch.
 const FLUSH_THRESHOLD_BYTES: usize = 64 * 1024;
 
@@ -62,8 +66,10 @@ pub(crate) struct ConnConfig<'a> {
     pub(crate) draining: &'a AtomicBool,
     /// The pool this turn runs on; a request for another ends the turn.
     pub(crate) tag: RouteTag,
-    /// What parked connections' bodies may hold together.
-    pub(crate) body_budget: &'a Arc<BodyBudget>,
+    /// What parked connections' bodies may hold together in memory.
+    pub(crate) body_budget: &'a Arc<ByteBudget>,
+    /// Where long bodies go as they arrive.
+    pub(crate) spool: &'a Spool,
     /// This turn's clock, shared with the service (which reads it as each request ends).
     pub(crate) clock: &'a TurnClock,
 }
@@ -78,6 +84,16 @@ enum Stop {
     Reroute(RouteTag),
     Upgrade,
     Close,
+}
+
+/// How far [`Conn::gather`] got with a body.
+enum Gathered {
+    Complete,
+    /// The rest must be waited for, until this deadline.
+    Wait(Instant),
+    /// More has arrived, but this turn took its share: the connection goes to the back of
+    /// the queue.
+    Yield,
 }
 
 /// Why a request ended the connection early.
@@ -382,7 +398,9 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
             BodyFraming::Length(0) => None,
             _ => decision.streamed_body_limit,
         };
-        let limit = streamed_limit.unwrap_or(self.config.limits.max_body_bytes);
+        let limit = streamed_limit
+            .or(decision.max_body_bytes)
+            .unwrap_or(self.config.limits.max_body_bytes);
         let refusal = match framing {
             // RFC 9110 §10.1.1: an expectation the server cannot meet is 417.
             _ if expectation_failed => Some(ParseError::ExpectationFailed),
@@ -416,10 +434,14 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
     fn advance(&mut self, mut request: PendingRequest<F::Plan>) -> Result<Option<Stop>, Abort> {
         if let (None, PendingBody::Buffered(body)) = (&request.refusal, &mut request.body) {
             match self.gather(body) {
-                Ok(None) => {}
-                Ok(Some(deadline)) => {
+                Ok(Gathered::Complete) => {}
+                Ok(Gathered::Wait(deadline)) => {
                     self.state.request = Some(Box::new(request));
                     return Ok(Some(self.finish(Stop::Body(deadline))));
+                }
+                Ok(Gathered::Yield) => {
+                    self.state.request = Some(Box::new(request));
+                    return Ok(Some(self.finish(Stop::Yield)));
                 }
                 Err(Abort::Reject(error)) => request.refusal = Some(error),
                 Err(abort) => return Err(abort),
@@ -457,19 +479,25 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         self.output.after = AfterOutput::DiscardAndClose;
     }
 
-    /// Takes what has arrived of a body. `Ok(Some(deadline))`: the rest must be waited for,
-    /// until `deadline`; `Ok(None)`: the body is complete.
-    fn gather(&mut self, body: &mut BufferedBody) -> Result<Option<Instant>, Abort> {
+    /// Takes what has arrived of a body, up to [`TURN_BODY_BYTES`].
+    fn gather(&mut self, body: &mut BufferedBody) -> Result<Gathered, Abort> {
+        let turn_limit = body.received().saturating_add(TURN_BODY_BYTES);
         loop {
-            let used = body.absorb(self.buf.filled()).map_err(Abort::Reject)?;
+            let used = body
+                .absorb(self.buf.filled(), self.config.spool)
+                .map_err(Abort::Reject)?;
             self.buf.consume(used);
             if body.is_complete() {
-                return Ok(None);
+                return Ok(Gathered::Complete);
+            }
+            if body.received() >= turn_limit {
+                return Ok(Gathered::Yield);
             }
             if !self.drained && self.buf.filled().is_empty() {
-                match body.read_direct(self.io) {
+                match body.read_direct(self.io, turn_limit.saturating_sub(body.received())) {
                     None => {}
-                    Some(Ok(true)) => return Ok(None),
+                    // `absorb` takes it from there (a spooled piece goes to its file).
+                    Some(Ok(true)) => continue,
                     Some(Ok(false)) => return Err(Abort::Ended),
                     Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         self.drained = true;
@@ -493,17 +521,17 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
                 }
             }
             let now = Instant::now();
-            let deadline = body.deadline(now, self.config.limits.body_read_timeout);
+            let limits = self.config.limits;
+            let deadline = body.deadline(now, limits.body_read_timeout, limits.min_body_rate);
             if deadline <= now {
                 return Err(Abort::Reject(ParseError::Timeout));
             }
-            body.hold_while_parked(self.config.body_budget)
-                .map_err(Abort::Reject)?;
+            body.park(self.config.body_budget).map_err(Abort::Reject)?;
             // Only once the body will be waited for: a refused one gets no `100 Continue`.
             if body.take_continue_owed() {
                 self.output.bytes.extend_from_slice(CONTINUE);
             }
-            return Ok(Some(deadline));
+            return Ok(Gathered::Wait(deadline));
         }
     }
 
@@ -521,8 +549,9 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         let (reply, body_complete) = match body {
             PendingBody::Buffered(body) => {
                 let settled = self.settle_before_call(&plan);
-                let body = RequestBody::Full(body.into_data());
-                let reply = self.service.call(parts, raw_headers, body, plan, settled);
+                let reply = self
+                    .service
+                    .call(parts, raw_headers, body.into_body(), plan, settled);
                 (reply, true)
             }
             PendingBody::Streamed {
@@ -612,13 +641,17 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         let Ok(io) = self.io.try_clone_boxed() else {
             // No second handle (an in-memory stream): gather the body first after all.
             let mut body = BufferedBody::new(framing, limit, false);
-            if self.gather(&mut body)?.is_some() {
-                return Err(Abort::Reject(ParseError::Timeout));
+            loop {
+                match self.gather(&mut body)? {
+                    Gathered::Complete => break,
+                    Gathered::Yield => {}
+                    Gathered::Wait(_) => return Err(Abort::Reject(ParseError::Timeout)),
+                }
             }
-            let body = RequestBody::Full(body.into_data());
             let settled = self.settle_before_call(&plan);
             return Ok((
-                self.service.call(parts, raw_headers, body, plan, settled),
+                self.service
+                    .call(parts, raw_headers, body.into_body(), plan, settled),
                 true,
             ));
         };
@@ -643,7 +676,10 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
             framing,
             prefix,
             limit,
-            self.config.limits.body_read_timeout,
+            (
+                self.config.limits.body_read_timeout,
+                self.config.limits.min_body_rate,
+            ),
             expect_continue,
         )));
         let shared: Arc<Mutex<dyn Read + Send>> = stream.clone();
@@ -679,12 +715,13 @@ pub(crate) fn turn_in_memory<F: Service>(
 ) -> AfterTurn {
     let draining = AtomicBool::new(draining);
     let mut out = Vec::new();
-    let body_budget = Arc::new(BodyBudget::new(limits.max_parked_body_bytes));
+    let body_budget = Arc::new(ByteBudget::new(limits.max_parked_body_bytes));
     let config = ConnConfig {
         limits,
         draining: &draining,
         tag: RouteTag::default(),
         body_budget: &body_budget,
+        spool: &Spool::in_memory(),
         clock: &TurnClock::default(),
     };
     Conn::new(stream, buf, &mut out, state, config, service).serve()
@@ -932,7 +969,10 @@ mod tests {
 
     #[test]
     fn a_slow_body_is_gathered_across_turns_and_served_once_complete() {
-        let mut client = Client::new(b"POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab");
+        let mut client = Client::with_limits(
+            b"POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab",
+            Limits::default().min_body_rate(0),
+        );
         let first = client.turn();
         assert_eq!(wait_for(first), Some(WaitFor::Body));
         assert!(
@@ -941,7 +981,8 @@ mod tests {
         );
         client.stream.input.extend_from_slice(b"c");
         let second = client.turn();
-        // The deadline counts from the first wait, not from each byte.
+        // The deadline counts from the first wait, not from each byte (with no minimum
+        // rate to earn more time).
         assert_eq!(second, first);
         client.stream.input.extend_from_slice(b"de");
         assert_eq!(wait_for(client.turn()), Some(WaitFor::NextRequest));
@@ -953,9 +994,29 @@ mod tests {
     }
 
     #[test]
+    fn a_long_body_is_gathered_a_share_per_turn() {
+        let len = 10 * 1024 * 1024;
+        let mut input =
+            format!("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: {len}\r\n\r\n").into_bytes();
+        input.extend(std::iter::repeat_n(b'x', len));
+        let limits = Limits::default().max_body_bytes(len as u64);
+        let mut client = Client::with_limits(&input, limits);
+        // 4 MiB a turn, then the connection goes to the back of the queue.
+        assert_eq!(client.turn(), AfterTurn::Yield);
+        assert_eq!(client.turn(), AfterTurn::Yield);
+        assert_eq!(wait_for(client.turn()), Some(WaitFor::NextRequest));
+        assert!(
+            client.output().starts_with("HTTP/1.1 200"),
+            "{}",
+            client.output()
+        );
+    }
+
+    #[test]
     fn a_body_whose_deadline_passed_gets_408() {
         let limits = Limits {
             body_read_timeout: Duration::ZERO,
+            min_body_rate: 0,
             ..Limits::default()
         };
         let mut client = Client::with_limits(
@@ -1167,7 +1228,8 @@ mod tests {
         let (mut buf, mut state) = (ReadBuf::default(), ConnState::default());
         let limits = Limits::default();
         let draining = AtomicBool::new(false);
-        let budget = Arc::new(BodyBudget::new(u64::MAX));
+        let budget = Arc::new(ByteBudget::new(u64::MAX));
+        let spool = Spool::in_memory();
         let mut turn = |tag| {
             let mut out = Vec::new();
             let config = ConnConfig {
@@ -1175,6 +1237,7 @@ mod tests {
                 draining: &draining,
                 tag: RouteTag(tag),
                 body_budget: &budget,
+                spool: &spool,
                 clock: &TurnClock::default(),
             };
             Conn::new(
@@ -1207,6 +1270,7 @@ mod tests {
             let decision = Decision {
                 tag: RouteTag(usize::from(head.uri.path().starts_with("/other"))),
                 streamed_body_limit: None,
+                max_body_bytes: None,
             };
             (decision, ())
         }
@@ -1238,12 +1302,14 @@ mod tests {
     ) -> AfterTurn {
         let limits = Limits::default();
         let draining = AtomicBool::new(false);
-        let budget = Arc::new(BodyBudget::new(u64::MAX));
+        let budget = Arc::new(ByteBudget::new(u64::MAX));
+        let spool = Spool::in_memory();
         let config = ConnConfig {
             limits: &limits,
             draining: &draining,
             tag: RouteTag(tag),
             body_budget: &budget,
+            spool: &spool,
             clock: &TurnClock::default(),
         };
         let mut buf = ReadBuf::default();

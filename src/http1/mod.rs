@@ -31,7 +31,6 @@ pub(crate) use conn::{Conn, ConnConfig};
 pub(crate) use decode::ChunkedDecoder;
 pub(crate) use encode::{encode_chunk, write_rejection};
 pub(crate) use read_buf::ReadBuf;
-pub(crate) use request_body::BodyBudget;
 pub(crate) use service::{Decision, Reply, RouteTag, Service, Switch};
 pub(crate) use state::{AfterTurn, ConnState, Upgraded, WaitFor};
 

@@ -4,13 +4,14 @@
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::decode::ChunkedDecoder;
 use super::parse::BodyFraming;
+use crate::body::RequestBody;
 use crate::error::ParseError;
 use crate::io::{Stream, is_timeout};
+use crate::spool::{ByteBudget, Spool, SpoolError, SpoolWriter};
 
 /// A `Content-Length` body reserves at most this much before its bytes arrive, so that a
 /// head alone cannot make the server allocate a large announced body.
@@ -18,9 +19,8 @@ const INITIAL_BODY_RESERVE_BYTES: usize = 16 * 1024;
 /// A `Content-Length` body at least this long still to come is read straight from the
 /// socket into the body (smaller ones go through the connection's read buffer).
 const DIRECT_READ_MIN_BYTES: u64 = 16 * 1024;
-/// Reading straight into a body, it reserves at most this much ahead of what arrived: a
-/// large body is read in large pieces, and an announced length alone reserves no more.
-const DIRECT_READ_RESERVE_BYTES: usize = 1 << 20;
+/// A spooled body goes to its file in writes of about this size (and before every wait).
+const SPOOL_WRITE_BYTES: usize = 64 * 1024;
 /// A streamed request body reads from the socket in pieces of at most this size.
 const SOCKET_READ_BYTES: usize = 16 * 1024;
 /// The interim response sent to `Expect: 100-continue` (RFC 9110 §15.2.1).
@@ -86,52 +86,13 @@ impl BodyDecoder {
     }
 }
 
-/// The memory that the bodies of all parked connections may hold together. A body on a
-/// worker is bounded by the worker count; parked ones would otherwise be bounded only by
-/// the connection count times `max_body_bytes`.
-#[derive(Debug)]
-pub(crate) struct BodyBudget {
-    limit: u64,
-    used: AtomicU64,
-}
-
-impl BodyBudget {
-    pub(crate) fn new(limit: u64) -> Self {
-        Self {
-            limit,
-            used: AtomicU64::new(0),
-        }
-    }
-
-    /// Takes `bytes` from the budget, unless that would exceed it.
-    fn try_take(&self, bytes: u64) -> bool {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(bytes).filter(|total| *total <= self.limit)
-            })
-            .is_ok()
-    }
-
-    fn give_back(&self, bytes: u64) {
-        let _ = self
-            .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                Some(used.saturating_sub(bytes))
-            });
-    }
-
-    /// Bytes held by parked bodies now.
-    #[cfg(test)]
-    pub(crate) fn used(&self) -> u64 {
-        self.used.load(Ordering::Acquire)
-    }
-}
-
 /// A body being gathered for a handler that wants it in full. The connection parks between
-/// reads (no worker waits for a slow client); the handler runs once it is complete.
+/// reads (no worker waits for a slow client); the handler runs once it is complete. A body
+/// longer than the spool's threshold goes to a file as it arrives (see `crate::spool`).
 #[derive(Debug)]
 pub(crate) struct BufferedBody {
     decoder: BodyDecoder,
+    /// The body, or (once spooled) what is still to be written to its file.
     data: Vec<u8>,
     limit: u64,
     /// `100 Continue` is owed before the client is waited for.
@@ -139,7 +100,9 @@ pub(crate) struct BufferedBody {
     /// Set when the body first has to be waited for: it must be complete by then.
     deadline: Option<Instant>,
     /// What this body holds of the parked bodies' budget (given back when it is dropped).
-    held: Option<(Arc<BodyBudget>, u64)>,
+    held: Option<(Arc<ByteBudget>, u64)>,
+    /// The body's file, once it is known to be longer than the spool's threshold.
+    file: Option<SpoolWriter>,
 }
 
 impl BufferedBody {
@@ -159,19 +122,48 @@ impl BufferedBody {
             limit,
             deadline: None,
             held: None,
+            file: None,
         }
     }
 
     /// Takes what belongs to the body from `input`; returns the bytes used. Fails on bad
-    /// chunked framing, or once the body exceeds the limit (413).
-    pub(crate) fn absorb(&mut self, input: &[u8]) -> Result<usize, ParseError> {
+    /// chunked framing, once the body exceeds the limit (413), or when it cannot be
+    /// spooled.
+    pub(crate) fn absorb(&mut self, input: &[u8], spool: &Spool) -> Result<usize, ParseError> {
         let used = self.decoder.decode(input, &mut self.data)?;
         // Refused as soon as the body is known to go over, before the rest arrives.
-        let announced = (self.data.len() as u64).saturating_add(self.decoder.bytes_due());
+        let announced = self.received().saturating_add(self.decoder.bytes_due());
         if announced > self.limit {
             return Err(ParseError::BodyTooLarge { limit: self.limit });
         }
+        if self.file.is_none() && announced > spool.threshold() {
+            self.file = Some(spool.create().map_err(spool_refusal)?);
+        }
+        if self.data.len() >= SPOOL_WRITE_BYTES || self.decoder.is_done() {
+            self.write_out()?;
+        }
         Ok(used)
+    }
+
+    /// Body bytes received so far.
+    pub(crate) fn received(&self) -> u64 {
+        let spooled = self.file.as_ref().map_or(0, SpoolWriter::len);
+        spooled + self.data.len() as u64
+    }
+
+    /// Writes what is in memory of a spooled body to its file.
+    fn write_out(&mut self) -> Result<(), ParseError> {
+        let Some(file) = &mut self.file else {
+            return Ok(());
+        };
+        if !self.data.is_empty() {
+            file.write(&self.data).map_err(spool_refusal)?;
+            self.data.clear();
+            if self.data.capacity() > 2 * SPOOL_WRITE_BYTES {
+                self.data = Vec::new();
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn is_complete(&self) -> bool {
@@ -180,12 +172,15 @@ impl BufferedBody {
 
     /// Reads what has arrived of a long `Content-Length` body straight from `reader` into
     /// the body, in large reads and without a copy through the connection's read buffer
-    /// (which must be empty). `None`: not such a body. `Ok(true)`: the body is complete;
-    /// `Ok(false)`: the client closed its side first. An error (`WouldBlock`: nothing more
-    /// now) keeps what was read.
+    /// (which must be empty); a spooled body in pieces of its file's write size, so that
+    /// [`absorb`](Self::absorb) (with no input) writes them out between reads. `None`: not
+    /// such a body. At most `max` bytes are read. `Ok(true)`: read a piece, perhaps the
+    /// last; `Ok(false)`: the client closed its side first. An error (`WouldBlock`: nothing
+    /// more now) keeps what was read.
     pub(crate) fn read_direct<R: Read + ?Sized>(
         &mut self,
         reader: &mut R,
+        max: u64,
     ) -> Option<io::Result<bool>> {
         let BodyDecoder::Length { remaining } = &mut self.decoder else {
             return None;
@@ -193,16 +188,24 @@ impl BufferedBody {
         if *remaining < DIRECT_READ_MIN_BYTES {
             return None;
         }
-        let ahead = usize::try_from(*remaining).map_or(DIRECT_READ_RESERVE_BYTES, |due| {
-            due.min(DIRECT_READ_RESERVE_BYTES)
-        });
-        self.data.reserve(ahead);
+        let piece = if self.file.is_some() {
+            SPOOL_WRITE_BYTES.saturating_sub(self.data.len()).max(1) as u64
+        } else {
+            // Room grows with what arrived: an announced length alone reserves little.
+            let ahead = usize::try_from(*remaining)
+                .map_or(usize::MAX, |due| due)
+                .min(self.data.len().max(DIRECT_READ_MIN_BYTES as usize));
+            self.data.reserve(ahead);
+            *remaining
+        };
+        let piece = piece.min(*remaining).min(max.max(1));
         let before = self.data.len();
-        // `read_to_end` reads until the body's end, the client's, or `WouldBlock`, in reads
-        // that grow while they fill what they are offered.
-        let result = reader.take(*remaining).read_to_end(&mut self.data);
-        *remaining -= (self.data.len() - before) as u64;
-        Some(result.map(|_| *remaining == 0))
+        // `read_to_end` reads until the piece's end, the client's, or `WouldBlock`, in
+        // reads that grow while they fill what they are offered.
+        let result = reader.take(piece).read_to_end(&mut self.data);
+        let got = (self.data.len() - before) as u64;
+        *remaining -= got;
+        Some(result.map(|_| got == piece))
     }
 
     /// Whether `100 Continue` must be sent now (once, before the first wait).
@@ -210,16 +213,20 @@ impl BufferedBody {
         std::mem::take(&mut self.continue_owed)
     }
 
-    /// The time by which the body must be complete: `timeout` from the first wait.
-    pub(crate) fn deadline(&mut self, now: Instant, timeout: Duration) -> Instant {
-        *self
+    /// The time by which the body must be complete: `timeout` from the first wait, and a
+    /// second more for every `min_rate` bytes received.
+    pub(crate) fn deadline(&mut self, now: Instant, timeout: Duration, min_rate: u64) -> Instant {
+        let first = *self
             .deadline
-            .get_or_insert_with(|| crate::limits::deadline_after(now, timeout))
+            .get_or_insert_with(|| crate::limits::deadline_after(now, timeout));
+        crate::limits::deadline_after(first, earned(self.received(), min_rate))
     }
 
-    /// Accounts for this body's memory in `budget` before its connection parks. Fails
-    /// (503) when the parked bodies would hold more than the budget.
-    pub(crate) fn hold_while_parked(&mut self, budget: &Arc<BodyBudget>) -> Result<(), ParseError> {
+    /// Readies the body for its connection to park: a spooled body's memory goes to its
+    /// file, and what stays in memory is accounted for in `budget`. Fails (503) when the
+    /// parked bodies would hold more than the budget.
+    pub(crate) fn park(&mut self, budget: &Arc<ByteBudget>) -> Result<(), ParseError> {
+        self.write_out()?;
         // Bytes received: what a user can reason about (the allocation may be up to twice).
         let wanted = self.data.len() as u64;
         let held = self.held.as_ref().map_or(0, |(_, held)| *held);
@@ -234,8 +241,39 @@ impl BufferedBody {
         Ok(())
     }
 
+    /// The complete body, for the handler: in memory, or in its file.
+    pub(crate) fn into_body(mut self) -> RequestBody {
+        match self.file.take() {
+            // `absorb` wrote the rest out as the body completed.
+            Some(file) => RequestBody::File(file.finish()),
+            None => RequestBody::Full(std::mem::take(&mut self.data)),
+        }
+    }
+
+    /// The complete body, in memory (a body that was never spooled).
+    #[cfg(test)]
     pub(crate) fn into_data(mut self) -> Vec<u8> {
         std::mem::take(&mut self.data)
+    }
+}
+
+/// The time `received` bytes earn a body at `min_rate` bytes a second (none at 0).
+fn earned(received: u64, min_rate: u64) -> Duration {
+    if min_rate == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs(received / min_rate)
+        + Duration::from_nanos((received % min_rate) * 1_000_000_000 / min_rate)
+}
+
+/// How a body that cannot be spooled is refused.
+fn spool_refusal(error: SpoolError) -> ParseError {
+    match error {
+        SpoolError::Full => ParseError::Overloaded,
+        SpoolError::Io(error) => {
+            crate::logging::log_warn!("cannot spool a request body: {error}");
+            ParseError::Storage
+        }
     }
 }
 
@@ -263,6 +301,8 @@ pub(crate) struct BodyStream {
     read_total: u64,
     limit: u64,
     deadline: Instant,
+    /// Bytes a second that earn the body a second beyond `deadline`.
+    min_rate: u64,
     /// `100 Continue` is owed before the first read from the socket.
     continue_owed: bool,
     failed: bool,
@@ -274,7 +314,7 @@ impl BodyStream {
         framing: BodyFraming,
         prefix: Vec<u8>,
         limit: u64,
-        timeout: Duration,
+        (timeout, min_rate): (Duration, u64),
         expect_continue: bool,
     ) -> Self {
         Self {
@@ -287,6 +327,7 @@ impl BodyStream {
             read_total: 0,
             limit,
             deadline: crate::limits::deadline_after(Instant::now(), timeout),
+            min_rate,
             continue_owed: expect_continue,
             failed: false,
         }
@@ -311,7 +352,9 @@ impl BodyStream {
 
     /// Reads more input from the socket into `raw`, at most `max` bytes.
     fn fill(&mut self, max: usize) -> io::Result<()> {
-        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        let deadline =
+            crate::limits::deadline_after(self.deadline, earned(self.read_total, self.min_rate));
+        let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(self.fail(io::ErrorKind::TimedOut, "request body read timed out"));
         }
@@ -381,9 +424,11 @@ impl Read for BodyStream {
                 self.raw_pos += used;
                 self.read_total += self.decoded.len() as u64;
                 if self.read_total > self.limit {
-                    return Err(
-                        self.fail(io::ErrorKind::InvalidData, "request body exceeds the limit")
-                    );
+                    // The kind a handler can tell from bad input: a limit, answered 413.
+                    return Err(self.fail(
+                        io::ErrorKind::FileTooLarge,
+                        "request body exceeds the limit",
+                    ));
                 }
                 continue;
             }
@@ -407,9 +452,9 @@ mod tests {
     #[test]
     fn a_buffered_body_grows_with_what_arrives_and_stops_at_its_end() {
         let mut body = BufferedBody::new(BodyFraming::Length(5), 10, false);
-        assert_eq!(body.absorb(b"ab").unwrap(), 2);
+        assert_eq!(body.absorb(b"ab", &Spool::in_memory()).unwrap(), 2);
         assert!(!body.is_complete());
-        assert_eq!(body.absorb(b"cdeGET").unwrap(), 3);
+        assert_eq!(body.absorb(b"cdeGET", &Spool::in_memory()).unwrap(), 3);
         assert!(body.is_complete());
         assert_eq!(body.into_data(), b"abcde");
     }
@@ -418,7 +463,7 @@ mod tests {
     fn a_chunked_body_over_the_limit_is_refused() {
         let mut body = BufferedBody::new(BodyFraming::Chunked, 3, false);
         assert_eq!(
-            body.absorb(b"5\r\nabcde\r\n"),
+            body.absorb(b"5\r\nabcde\r\n", &Spool::in_memory()),
             Err(ParseError::BodyTooLarge { limit: 3 })
         );
     }
@@ -427,11 +472,15 @@ mod tests {
     fn a_chunk_announced_over_the_limit_is_refused_before_its_data() {
         let mut body = BufferedBody::new(BodyFraming::Chunked, 100, false);
         assert_eq!(
-            body.absorb(b"ffffffffffffffff\r\n"),
+            body.absorb(b"ffffffffffffffff\r\n", &Spool::in_memory()),
             Err(ParseError::BodyTooLarge { limit: 100 })
         );
         let mut body = BufferedBody::new(BodyFraming::Chunked, 100, false);
-        assert_eq!(body.absorb(b"64\r\n").unwrap(), 4, "100 bytes fit");
+        assert_eq!(
+            body.absorb(b"64\r\n", &Spool::in_memory()).unwrap(),
+            4,
+            "100 bytes fit"
+        );
     }
 
     /// Hands out `pieces` one per read, then would block (or ends, if `then_eof`).
@@ -470,7 +519,7 @@ mod tests {
             then_eof: false,
         };
         // All of it arrives in one go, with the next request's first bytes behind it.
-        assert!(body.read_direct(&mut socket).unwrap().unwrap());
+        assert!(body.read_direct(&mut socket, u64::MAX).unwrap().unwrap());
         assert!(body.is_complete());
         assert_eq!(body.into_data(), &bytes[..100_000]);
         let rest: Vec<u8> = socket.pieces.into_iter().flatten().collect();
@@ -486,38 +535,141 @@ mod tests {
             pieces: [bytes[..20_000].to_vec()].into(),
             then_eof: false,
         };
-        let would_block = body.read_direct(&mut socket).unwrap().unwrap_err();
+        let would_block = body
+            .read_direct(&mut socket, u64::MAX)
+            .unwrap()
+            .unwrap_err();
         assert_eq!(would_block.kind(), io::ErrorKind::WouldBlock);
         assert_eq!(body.decoder.bytes_due(), 80_000);
         socket.then_eof = true;
-        assert!(!body.read_direct(&mut socket).unwrap().unwrap());
+        assert!(!body.read_direct(&mut socket, u64::MAX).unwrap().unwrap());
         assert_eq!(body.into_data(), &bytes[..20_000]);
 
         // Short or chunked bodies go through the read buffer.
         let mut short = BufferedBody::new(BodyFraming::Length(100), u64::MAX, false);
-        assert!(short.read_direct(&mut socket).is_none());
+        assert!(short.read_direct(&mut socket, u64::MAX).is_none());
         let mut chunked = BufferedBody::new(BodyFraming::Chunked, u64::MAX, false);
-        assert!(chunked.read_direct(&mut socket).is_none());
+        assert!(chunked.read_direct(&mut socket, u64::MAX).is_none());
+    }
+
+    /// Gathers `body` as the connection does: what `input` holds, then straight from
+    /// `socket`, until it is complete or the socket has nothing more.
+    fn gather(
+        body: &mut BufferedBody,
+        input: &[u8],
+        socket: &mut Pieces,
+        spool: &Spool,
+    ) -> Result<bool, ParseError> {
+        let mut input = input;
+        loop {
+            let used = body.absorb(input, spool)?;
+            input = &input[used..];
+            if body.is_complete() {
+                return Ok(true);
+            }
+            match body.read_direct(socket, u64::MAX) {
+                Some(Ok(true)) => {}
+                _ => return Ok(false),
+            }
+        }
+    }
+
+    fn file_body(body: BufferedBody) -> crate::spool::BodyFile {
+        match body.into_body() {
+            RequestBody::File(file) => file,
+            _ => panic!("not spooled"),
+        }
+    }
+
+    #[test]
+    fn a_long_body_goes_to_its_file_as_it_arrives_and_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = || std::fs::read_dir(dir.path()).unwrap().count();
+        let spool = Spool::new(dir.path().to_path_buf(), 100_000, u64::MAX);
+        let len = 1_000_000;
+        let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+
+        // A Content-Length body over the threshold: spooled from its first byte, and what
+        // waits in memory stays under one write's worth.
+        let mut body = BufferedBody::new(BodyFraming::Length(len), u64::MAX, false);
+        let mut socket = Pieces {
+            pieces: bytes[1000..].chunks(7000).map(<[u8]>::to_vec).collect(),
+            then_eof: false,
+        };
+        socket.pieces.truncate(50);
+        assert!(!gather(&mut body, &bytes[..1000], &mut socket, &spool).unwrap());
+        assert!(body.data.len() < SPOOL_WRITE_BYTES);
+        let budget = Arc::new(ByteBudget::new(u64::MAX));
+        body.park(&budget).unwrap();
+        assert_eq!(body.data.len(), 0, "parked with its bytes in its file");
+        assert_eq!(budget.used(), 0);
+        assert_eq!(files(), 1);
+        socket.pieces = bytes[351_000..]
+            .chunks(100_000)
+            .map(<[u8]>::to_vec)
+            .collect();
+        assert!(gather(&mut body, &[], &mut socket, &spool).unwrap());
+        let file = file_body(body);
+        assert_eq!(file.len(), len);
+        assert_eq!(file.contents(), &bytes[..]);
+        drop(file);
+        assert_eq!(files(), 0);
+
+        // A chunked body goes to its file once it is longer than the threshold.
+        let mut chunked = Vec::new();
+        for piece in bytes[..300_000].chunks(30_000) {
+            chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            chunked.extend_from_slice(piece);
+            chunked.extend_from_slice(b"\r\n");
+        }
+        chunked.extend_from_slice(b"0\r\n\r\n");
+        let mut body = BufferedBody::new(BodyFraming::Chunked, u64::MAX, false);
+        body.absorb(&chunked[..50_000], &spool).unwrap();
+        assert!(body.file.is_none(), "under the threshold: in memory");
+        body.absorb(&chunked[50_000..], &spool).unwrap();
+        assert!(body.is_complete());
+        assert_eq!(file_body(body).contents(), &bytes[..300_000]);
+
+        // A client that leaves mid-body: the dropped body takes its file with it.
+        let mut body = BufferedBody::new(BodyFraming::Length(len), u64::MAX, false);
+        body.absorb(&bytes[..200_000], &spool).unwrap();
+        assert_eq!(files(), 1);
+        drop(body);
+        assert_eq!(files(), 0);
+    }
+
+    #[test]
+    fn a_body_over_the_spool_budget_is_503_and_an_unwritable_spool_500() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::new(dir.path().to_path_buf(), 1000, 100_000);
+        let mut body = BufferedBody::new(BodyFraming::Length(200_000), u64::MAX, false);
+        assert_eq!(
+            body.absorb(&[7; 150_000], &spool),
+            Err(ParseError::Overloaded)
+        );
+        drop(body);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+        let nowhere = Spool::new(dir.path().join("missing"), 1000, u64::MAX);
+        let mut body = BufferedBody::new(BodyFraming::Length(2000), u64::MAX, false);
+        assert_eq!(body.absorb(&[7; 10], &nowhere), Err(ParseError::Storage));
     }
 
     #[test]
     fn parked_bodies_share_one_budget_and_give_it_back() {
-        let budget = Arc::new(BodyBudget::new(40 * 1024));
+        let budget = Arc::new(ByteBudget::new(40 * 1024));
         let mut first = BufferedBody::new(BodyFraming::Length(1 << 20), u64::MAX, false);
-        first.absorb(&[1; 10_000]).unwrap();
-        first.hold_while_parked(&budget).unwrap();
+        first.absorb(&[1; 10_000], &Spool::in_memory()).unwrap();
+        first.park(&budget).unwrap();
         let held = budget.used();
         assert_eq!(held, 10_000);
         let mut second = BufferedBody::new(BodyFraming::Length(1 << 20), u64::MAX, false);
-        second.absorb(&[2; 31_000]).unwrap();
-        assert_eq!(
-            second.hold_while_parked(&budget),
-            Err(ParseError::Overloaded)
-        );
+        second.absorb(&[2; 31_000], &Spool::in_memory()).unwrap();
+        assert_eq!(second.park(&budget), Err(ParseError::Overloaded));
         assert_eq!(budget.used(), held, "a refused body takes nothing");
         drop(first);
         assert_eq!(budget.used(), 0);
-        second.hold_while_parked(&budget).unwrap();
+        second.park(&budget).unwrap();
         let data = second.into_data();
         assert_eq!(data.len(), 31_000);
         assert_eq!(budget.used(), 0, "handed to the handler: no longer parked");
@@ -536,8 +688,20 @@ mod tests {
     fn the_deadline_counts_from_the_first_wait() {
         let mut body = BufferedBody::new(BodyFraming::Length(2), 10, false);
         let start = Instant::now();
-        let first = body.deadline(start, Duration::from_secs(1));
-        let later = body.deadline(start + Duration::from_millis(500), Duration::from_secs(1));
+        let first = body.deadline(start, Duration::from_secs(1), 0);
+        let later = body.deadline(
+            start + Duration::from_millis(500),
+            Duration::from_secs(1),
+            0,
+        );
         assert_eq!(first, later);
+        // What arrives earns time at the minimum rate.
+        body.absorb(b"x", &Spool::in_memory()).unwrap();
+        let earned = body.deadline(
+            start + Duration::from_millis(600),
+            Duration::from_secs(1),
+            4,
+        );
+        assert_eq!(earned, first + Duration::from_millis(250));
     }
 }

@@ -21,6 +21,8 @@ pub(crate) struct Decision {
     /// `Some(limit)`: the handler reads the body as it arrives, up to `limit` bytes;
     /// `None`: the body is gathered in full first.
     pub(crate) streamed_body_limit: Option<u64>,
+    /// The largest body gathered in full for this request, if not the server's.
+    pub(crate) max_body_bytes: Option<u64>,
 }
 
 /// How a response hands its connection to another protocol once its head is written.
@@ -157,6 +159,7 @@ where
         head.headers = headers.to_map();
         let response = match body {
             RequestBody::Full(bytes) => self(head, bytes),
+            RequestBody::File(file) => self(head, file.contents().to_vec()),
             RequestBody::Stream(stream) => {
                 let mut bytes = Vec::new();
                 let _ = stream.lock().map(|mut s| s.read_to_end(&mut bytes));

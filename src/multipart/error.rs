@@ -68,6 +68,10 @@ impl MultipartError {
             Self::Io(error) if error.kind() == io::ErrorKind::TimedOut => {
                 RejectionKind::BodyTimeout
             }
+            // A streamed body over its route's limit.
+            Self::Io(error) if error.kind() == io::ErrorKind::FileTooLarge => {
+                RejectionKind::BodyTooLarge
+            }
             _ => RejectionKind::InvalidMultipart,
         }
     }

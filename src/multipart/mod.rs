@@ -45,10 +45,15 @@ use head::{MAX_PART_HEADERS, PartHead, boundary_of};
 pub use save::{Form, SavedFile};
 
 impl Request {
-    /// Reads the body as `multipart/form-data`, part by part, as it arrives. On a route
-    /// that streams its bodies ([`Router::stream_bodies`](crate::Router::stream_bodies))
-    /// nothing is gathered in memory: an upload of any size (up to the route's limit)
-    /// holds one 16 KiB buffer. Requires the feature `multipart`.
+    /// Reads the body as `multipart/form-data`, part by part, with one 16 KiB buffer. For
+    /// uploads, raise the route's limit
+    /// ([`Router::max_body_bytes`](crate::Router::max_body_bytes)): a body past
+    /// [`Limits::spool_threshold`](crate::Limits::spool_threshold) was spooled to a file
+    /// as it arrived and is read from there, so an upload of any size costs no memory
+    /// and held no worker while it arrived. On a route that streams its bodies
+    /// ([`Router::stream_bodies`](crate::Router::stream_bodies)) the parts are read from
+    /// the connection as they arrive, holding the worker. Requires the feature
+    /// `multipart`.
     ///
     /// # Errors
     ///
@@ -682,5 +687,16 @@ epilogue, ignored";
         );
         assert_eq!(file.size, 21);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn save_to_leaves_no_file_when_the_body_breaks_off() {
+        let dir = tempfile::tempdir().unwrap();
+        // The file part's data complete, the closing delimiter cut short.
+        let close = BODY.windows(12).position(|w| w == b"--b0undary--").unwrap();
+        let cut = &BODY[..close + 5];
+        let saved = Multipart::new(cut, "b0undary").save_to(dir.path());
+        assert!(saved.is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

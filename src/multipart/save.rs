@@ -1,6 +1,5 @@
 //! [`Multipart::save_to`]: text fields gathered, files written to a directory.
 
-use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -8,9 +7,10 @@ use super::{Multipart, MultipartError};
 
 impl<R: Read> Multipart<R> {
     /// Reads every part: text fields into [`Form::fields`], file parts (those with a file
-    /// name) into new files in `dir`, named by this crate (`upload-<n>`, never by the
-    /// client's file name, which is kept in [`SavedFile::filename`]). Files already
-    /// written stay if an error follows; [`Form`] lists them when it succeeds.
+    /// name) into new files in `dir`, named by this crate (`upload-` and random
+    /// characters, created exclusively; never the client's file name, which is kept in
+    /// [`SavedFile::filename`]). All or nothing: if an error follows, the files already
+    /// written are removed.
     ///
     /// # Errors
     ///
@@ -20,6 +20,8 @@ impl<R: Read> Multipart<R> {
     pub fn save_to(mut self, dir: impl AsRef<Path>) -> Result<Form, MultipartError> {
         let dir = dir.as_ref();
         let mut form = Form::default();
+        // Removed when dropped: on an error, no file of the form stays.
+        let mut written = Vec::new();
         while let Some(mut part) = self.next_part()? {
             let Some(filename) = part.filename().map(str::to_owned) else {
                 let mut value = Vec::new();
@@ -29,33 +31,26 @@ impl<R: Read> Multipart<R> {
                 form.fields.push((part.name().to_owned(), value));
                 continue;
             };
-            let (path, mut file) = new_file(dir)?;
-            let size = io::copy(&mut part, &mut file).map_err(MultipartError::from)?;
-            file.flush()?;
+            let mut file = tempfile::Builder::new()
+                .prefix("upload-")
+                .tempfile_in(dir)?;
+            let size = io::copy(&mut part, file.as_file_mut()).map_err(MultipartError::from)?;
+            file.as_file_mut().flush()?;
+            let path = file.into_temp_path();
             form.files.push(SavedFile {
                 name: part.name().to_owned(),
                 filename,
                 content_type: part.content_type().map(str::to_owned),
-                path,
+                path: path.to_path_buf(),
                 size,
             });
+            written.push(path);
+        }
+        for path in written {
+            path.keep()
+                .map_err(|error| MultipartError::from(error.error))?;
         }
         Ok(form)
-    }
-}
-
-/// A file in `dir` that did not exist: `upload-<n>`.
-fn new_file(dir: &Path) -> io::Result<(PathBuf, File)> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!("upload-{}-{n}", std::process::id()));
-        match File::options().write(true).create_new(true).open(&path) {
-            Ok(file) => return Ok((path, file)),
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(error) => return Err(error),
-        }
     }
 }
 

@@ -88,6 +88,8 @@ pub struct Router {
     /// The body limit of this router's routes if they stream bodies; see
     /// [`Router::stream_bodies`].
     stream_limit: Option<u64>,
+    /// The largest body gathered for this router's routes; see [`Router::max_body_bytes`].
+    body_limit: Option<u64>,
     /// How long this router's handlers may run; see [`Router::handler_timeout`].
     handler_timeout: Option<std::time::Duration>,
     /// Nested under a non-empty prefix, this router's `/` route also answers `{prefix}/`:
@@ -115,6 +117,7 @@ impl Default for Router {
             owner: None,
             pool: None,
             stream_limit: None,
+            body_limit: None,
             handler_timeout: None,
             root_with_slash: false,
             empty_scope: Arc::new(Scope::default()),
@@ -464,6 +467,36 @@ impl Router {
     /// slow uploads can never take the main pool's workers.
     pub fn stream_bodies(mut self, max_bytes: u64) -> Self {
         self.stream_limit = Some(max_bytes);
+        self
+    }
+
+    /// Lets this router's routes take request bodies of up to `max_bytes` (instead of the
+    /// server's [`Limits::max_body_bytes`](crate::Limits::max_body_bytes)); larger ones get
+    /// 413 before they are read. The body is still gathered in full before the handler
+    /// runs, with no worker waiting for it: past
+    /// [`Limits::spool_threshold`](crate::Limits::spool_threshold) it goes to a temporary
+    /// file as it arrives ([`Request::body_file`]), so an upload of gigabytes costs a file
+    /// and a small buffer. Nest or merge the router into the application, as with
+    /// [`on_pool`](Self::on_pool); a route's own
+    /// [`Handler::max_body_bytes`](crate::Handler::max_body_bytes) wins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use switchyard::{Request, Router};
+    ///
+    /// let uploads = Router::new()
+    ///     .post("/uploads", |req: &Request| {
+    ///         let bytes = req.body_reader().bytes().count(); // memory or file alike
+    ///         format!("{bytes} bytes")
+    ///     })
+    ///     .max_body_bytes(1 << 30);
+    /// let app = Router::new().merge(uploads);
+    /// # let _ = app;
+    /// ```
+    pub fn max_body_bytes(mut self, max_bytes: u64) -> Self {
+        self.body_limit = Some(max_bytes);
         self
     }
 

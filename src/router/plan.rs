@@ -108,7 +108,7 @@ impl Router {
 
     /// Where a planned request runs and how its body is read: the pool name (`None`: the
     /// default pool) and the body limit if its handler streams the body.
-    pub(crate) fn placement(&self, plan: &RoutePlan) -> (Option<&str>, Option<u64>) {
+    pub(crate) fn placement(&self, plan: &RoutePlan) -> (Option<&str>, Option<u64>, Option<u64>) {
         let handler = self.planned_handler(plan);
         let pool = handler
             .and_then(|handler| handler.pool.as_deref())
@@ -116,7 +116,10 @@ impl Router {
         let stream_limit = handler
             .and_then(|handler| handler.stream_limit)
             .or(self.stream_limit);
-        (pool, stream_limit)
+        let body_limit = handler
+            .and_then(|handler| handler.body_limit)
+            .or(self.body_limit);
+        (pool, stream_limit, body_limit)
     }
 
     /// How long a planned request's handler may run: its router's
@@ -159,14 +162,15 @@ impl Router {
         layout
     }
 
-    /// Whether any route streams its request body.
-    pub(crate) fn streams_bodies(&self) -> bool {
+    /// Whether any route streams its request body or has a body limit of its own.
+    pub(crate) fn places_bodies(&self) -> bool {
         self.stream_limit.is_some()
+            || self.body_limit.is_some()
             || self.routes.iter().any(|route| {
                 route
                     .methods
                     .entries()
-                    .any(|(_, e)| e.stream_limit.is_some())
+                    .any(|(_, e)| e.stream_limit.is_some() || e.body_limit.is_some())
             })
     }
 

@@ -74,6 +74,7 @@ impl Router {
             errors,
             pool,
             stream_limit,
+            body_limit,
             handler_timeout,
             nested,
             metrics_slots,
@@ -91,6 +92,7 @@ impl Router {
             owner: endpoint.owner.clone().or_else(|| owner.clone()),
             pool: endpoint.pool.clone().or_else(|| pool.clone()),
             stream_limit: endpoint.stream_limit.or(stream_limit),
+            body_limit: endpoint.body_limit.or(body_limit),
             handler_timeout: endpoint.handler_timeout.or(handler_timeout),
         };
         // Decided by the caller, not by the prefix: `nest("/", r)` has an empty prefix too,
@@ -163,6 +165,7 @@ fn unplaced(endpoint: RouteHandler) -> RouteHandler {
     RouteHandler {
         pool: None,
         stream_limit: None,
+        body_limit: None,
         ..endpoint
     }
 }

@@ -39,7 +39,7 @@ impl Router {
     /// handler says ([`Placed`](crate::Placed)), else the router's, once it is nested or
     /// merged.
     pub(super) fn endpoint(&self, handler: Arc<dyn Handler>) -> RouteHandler {
-        let (pool, stream_limit) = handler.placement();
+        let (pool, stream_limit, body_limit) = handler.placement();
         let pool = pool.map(Arc::from);
         RouteHandler {
             handler,
@@ -47,6 +47,7 @@ impl Router {
             owner: self.owner.clone(),
             pool,
             stream_limit,
+            body_limit,
             handler_timeout: None,
         }
     }

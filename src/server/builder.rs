@@ -11,7 +11,7 @@ use http::Method;
 
 use crate::error::{Error, Result};
 use crate::handler::Handler;
-use crate::http1::{BodyBudget, RouteTag};
+use crate::http1::RouteTag;
 use crate::limits::{
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LIVE_CONNECTIONS,
     DEFAULT_QUEUE_CAPACITY, DEFAULT_THREADS, Limits, MAX_HEADERS_CAP, MAX_TIMEOUT,
@@ -21,6 +21,7 @@ use crate::middleware::Middleware;
 use crate::plugin::Plugin;
 use crate::pool::{SYSTEM_POOL, ThreadPool};
 use crate::router::Router;
+use crate::spool::{ByteBudget, Spool};
 
 /// The thread name prefix of a server's workers.
 const WORKER_THREAD_PREFIX: &str = "switchyard-worker";
@@ -58,6 +59,8 @@ pub struct ServerBuilder {
     /// Queue waits of pools of their own (`"main"` or a named pool), over `limits`'.
     pool_queue_waits: Vec<(String, Duration)>,
     limits: Limits,
+    /// Where long request bodies are spooled; `None`: the system's temporary directory.
+    spool_dir: Option<std::path::PathBuf>,
     /// The app: what [`ServerBuilder::app`] gave, plus the builder's own routes.
     router: Router,
     /// `app` came after routes were added to the builder, and discarded them.
@@ -98,6 +101,7 @@ impl Default for ServerBuilder {
             pools: Vec::new(),
             pool_queue_waits: Vec::new(),
             limits: Limits::default(),
+            spool_dir: None,
             router: Router::new(),
             app_after_routes: false,
             metrics: true,
@@ -264,6 +268,34 @@ impl ServerBuilder {
     /// ```
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits.saturated();
+        self
+    }
+
+    /// The directory that request bodies longer than
+    /// [`Limits::spool_threshold`](crate::Limits::spool_threshold) are spooled to while
+    /// they arrive (default: [`std::env::temp_dir`]). Each file is removed when its request
+    /// ends; see [`BodyFile`](crate::BodyFile). A directory the server cannot write to
+    /// costs such requests a 500.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use switchyard::{Handler, Limits, Request, Server};
+    ///
+    /// let server = Server::builder()
+    ///     .spool_dir("/var/spool/myapp")
+    ///     .limits(Limits::default().spool_threshold(256 << 10))
+    ///     .route(
+    ///         http::Method::POST,
+    ///         "/upload",
+    ///         (|req: &Request| format!("{} bytes on disk", req.body_file().map_or(0, |f| f.len())))
+    ///             .max_body_bytes(1 << 30),
+    ///     )
+    ///     .bind("127.0.0.1:0")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.spool_dir = Some(dir.into());
         self
     }
 
@@ -437,7 +469,7 @@ impl ServerBuilder {
     /// [`into_shared`](Self::into_shared) serving `router` as it is (registration errors
     /// not checked: the first registration of a conflict serves).
     pub(super) fn shared_with(self, router: Router) -> Shared {
-        let streams_bodies = router.streams_bodies();
+        let places_bodies = router.places_bodies();
         let handler_timeouts =
             self.limits.handler_timeout.is_some() || router.has_handler_timeouts();
         let pool_tags = self
@@ -472,12 +504,17 @@ impl ServerBuilder {
             live_closed_by_shutdown: std::sync::atomic::AtomicUsize::new(0),
             router,
             limits: self.limits,
-            body_budget: Arc::new(BodyBudget::new(self.limits.max_parked_body_bytes)),
+            body_budget: Arc::new(ByteBudget::new(self.limits.max_parked_body_bytes)),
+            spool: Spool::new(
+                self.spool_dir.unwrap_or_else(std::env::temp_dir),
+                self.limits.spool_threshold,
+                self.limits.max_spooled_bytes,
+            ),
             queue_capacity: self.queue_capacity,
             max_connections: self.max_connections,
             drain_timeout: self.drain_timeout,
             pool_tags,
-            streams_bodies,
+            places_bodies,
             handler_timeouts,
             max_queue_waits,
             shutdown: AtomicBool::new(false),

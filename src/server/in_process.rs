@@ -12,11 +12,12 @@ use super::outcome::Outcome;
 use super::protocol::TurnCx;
 use super::{ServerBuilder, Shared};
 use crate::cancel::CallWatch;
-use crate::http1::{BodyBudget, RouteTag};
+use crate::http1::RouteTag;
 use crate::io::MemorySocket;
 use crate::limits::Limits;
 use crate::live::outbox::Wake;
 use crate::router::Router;
+use crate::spool::{ByteBudget, Spool};
 
 /// The peer address requests served in-process carry.
 const PEER: ([u8; 4], u16) = ([127, 0, 0, 1], 1);
@@ -43,7 +44,12 @@ impl InProcessServer {
     /// Serves with `limits` from now on.
     pub(crate) fn with_limits(mut self, limits: Limits) -> Self {
         let limits = limits.saturated();
-        self.shared.body_budget = Arc::new(BodyBudget::new(limits.max_parked_body_bytes));
+        self.shared.body_budget = Arc::new(ByteBudget::new(limits.max_parked_body_bytes));
+        self.shared.spool = Spool::new(
+            std::env::temp_dir(),
+            limits.spool_threshold,
+            limits.max_spooled_bytes,
+        );
         self.shared.limits = limits;
         self
     }

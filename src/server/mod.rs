@@ -86,14 +86,17 @@ pub(crate) struct Shared {
     /// Named pools (bulkheads) by name, with the tag the engine uses for them (their index
     /// in the poller's pools; the main pool's tag is the default); empty when there are none.
     pool_tags: std::collections::HashMap<Box<str>, crate::http1::RouteTag>,
-    /// Some route streams its request body (spares a route lookup per request otherwise).
-    streams_bodies: bool,
+    /// Some route streams its request body or limits it itself (spares a route lookup
+    /// per request otherwise).
+    places_bodies: bool,
     /// Some handler has a deadline (`Limits::handler_timeout`, `Router::handler_timeout`).
     handler_timeouts: bool,
     /// Each pool's `max_queue_wait`, in `RouteTag` order.
     max_queue_waits: Vec<Option<std::time::Duration>>,
-    /// What parked connections' request bodies may hold together.
-    body_budget: Arc<crate::http1::BodyBudget>,
+    /// What parked connections' request bodies may hold together in memory.
+    body_budget: Arc<crate::spool::ByteBudget>,
+    /// Where long request bodies go as they arrive.
+    spool: crate::spool::Spool,
     /// Shutdown was requested.
     shutdown: AtomicBool,
     /// The listener is closed: responses close their connections.

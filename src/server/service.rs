@@ -57,17 +57,18 @@ impl Service for HandlerService<'_> {
     fn decide(&self, head: &Parts) -> (Decision, RoutePlan) {
         let shared = self.shared;
         let plan = shared.router.plan(&head.method, &head.uri);
-        if shared.pool_tags.is_empty() && !shared.streams_bodies {
+        if shared.pool_tags.is_empty() && !shared.places_bodies {
             // No bulkheads and no streamed bodies: every request is alike.
             return (Decision::default(), plan);
         }
-        let (pool, streamed_body_limit) = shared.router.placement(&plan);
+        let (pool, streamed_body_limit, max_body_bytes) = shared.router.placement(&plan);
         let tag = pool
             .and_then(|name| shared.pool_tags.get(name).copied())
             .unwrap_or_default();
         let decision = Decision {
             tag,
             streamed_body_limit,
+            max_body_bytes,
         };
         (decision, plan)
     }

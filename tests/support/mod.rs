@@ -166,6 +166,12 @@ impl Client {
         read_reply(&mut self.reader, false)
     }
 
+    /// Sends `bytes` (a whole request) and reads its reply.
+    pub fn send_and_reply(&mut self, bytes: &[u8]) -> Reply {
+        self.send(bytes);
+        self.reply()
+    }
+
     pub fn get(&mut self, path: &str) -> Reply {
         self.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
         self.reply()
@@ -174,6 +180,18 @@ impl Client {
     pub fn stream(&mut self) -> &mut TcpStream {
         self.reader.get_mut()
     }
+}
+
+/// `body` in chunked framing (RFC 9112 §7.1), `piece` bytes a chunk, with the last chunk.
+pub fn chunked(body: &[u8], piece: usize) -> Vec<u8> {
+    let mut encoded = Vec::with_capacity(body.len() + body.len() / piece.max(1) * 8 + 5);
+    for piece in body.chunks(piece) {
+        encoded.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        encoded.extend_from_slice(piece);
+        encoded.extend_from_slice(b"\r\n");
+    }
+    encoded.extend_from_slice(b"0\r\n\r\n");
+    encoded
 }
 
 /// One request on a fresh connection.

@@ -52,6 +52,7 @@ impl Http1 {
                 draining: &shared.draining,
                 tag: cx.tag,
                 body_budget: &shared.body_budget,
+                spool: &shared.spool,
                 clock: &clock,
             };
             let service = HandlerService {
