@@ -49,6 +49,8 @@ pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// [`body_read_timeout`](Limits::body_read_timeout) has passed: each such many bytes
 /// received extend the body's deadline by a second (Apache's `RequestReadTimeout MinRate`),
 /// so a long upload over a slow link completes while a client that trickles is cut off.
+/// The extension never reaches past `body_read_timeout` after the body last grew: a
+/// client that sent much and then stopped is not kept for the time it earned.
 pub const DEFAULT_MIN_BODY_RATE: u64 = 500;
 /// How long an idle keep-alive connection is kept open without a new request.
 ///
@@ -237,7 +239,8 @@ impl Limits {
 
     /// The body rate, in bytes per second, that earns a request body more time than its
     /// [`body_read_timeout`](Self::body_read_timeout): each `bytes` received add a second
-    /// to its deadline. `0`: the timeout is the whole body's.
+    /// to its deadline, as long as the body keeps growing (a body still gets 408 once it
+    /// has not grown for `body_read_timeout`). `0`: the timeout is the whole body's.
     #[must_use]
     pub fn min_body_rate(mut self, bytes: u64) -> Self {
         self.min_body_rate = bytes;

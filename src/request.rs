@@ -539,7 +539,7 @@ impl Request {
     pub fn into_http(mut self) -> http::Request<Vec<u8>> {
         self.settle_headers();
         let body = match self.body_source {
-            Some(BodySource::File(file)) => file.contents().to_vec(),
+            Some(BodySource::File(file)) => file.into_contents(),
             _ => self.body,
         };
         http::Request::from_parts(self.head, body)
@@ -557,7 +557,8 @@ enum BodySource {
 /// Reads a request's body; see [`Request::body_reader`].
 pub struct BodyReader<'a> {
     request: &'a Request,
-    position: usize,
+    /// A `u64`: a spooled body may be larger than memory.
+    position: u64,
 }
 
 impl Read for BodyReader<'_> {
@@ -568,15 +569,18 @@ impl Read for BodyReader<'_> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .read(out),
             Some(BodySource::File(file)) => {
-                let n = file.read_at(out, self.position as u64)?;
-                self.position += n;
+                let n = file.read_at(out, self.position)?;
+                self.position += n as u64;
                 Ok(n)
             }
             None => {
-                let rest = &self.request.body[self.position.min(self.request.body.len())..];
+                let body = &self.request.body;
+                let start =
+                    usize::try_from(self.position).map_or(body.len(), |p| p.min(body.len()));
+                let rest = &body[start..];
                 let n = rest.len().min(out.len());
                 out[..n].copy_from_slice(&rest[..n]);
-                self.position += n;
+                self.position += n as u64;
                 Ok(n)
             }
         }

@@ -116,6 +116,7 @@ impl Spool {
             .map_err(SpoolError::Io)?;
         Ok(SpoolWriter {
             file,
+            written: 0,
             held: Held {
                 budget: Arc::clone(&self.disk),
                 bytes: 0,
@@ -131,6 +132,19 @@ struct Held {
     bytes: u64,
 }
 
+impl Held {
+    /// Holds at least `bytes` in all, unless the budget cannot give the difference.
+    fn grow_to(&mut self, bytes: u64) -> Result<(), SpoolError> {
+        if bytes > self.bytes {
+            if !self.budget.try_take(bytes - self.bytes) {
+                return Err(SpoolError::Full);
+            }
+            self.bytes = bytes;
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Held {
     fn drop(&mut self) {
         self.budget.give_back(self.bytes);
@@ -141,35 +155,41 @@ impl Drop for Held {
 #[derive(Debug)]
 pub(crate) struct SpoolWriter {
     file: NamedTempFile,
-    /// The bytes written, in the disk budget.
+    written: u64,
+    /// What the file holds of the disk budget: what was written, or reserved ahead.
     held: Held,
 }
 
 impl SpoolWriter {
+    /// Takes `bytes` of the disk budget ahead (a body's announced length), so that a body
+    /// the spool has no room for is refused before its bytes arrive.
+    pub(crate) fn reserve(&mut self, bytes: u64) -> Result<(), SpoolError> {
+        self.held.grow_to(bytes)
+    }
+
     /// Appends `bytes`, within the disk budget.
     pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<(), SpoolError> {
-        let n = bytes.len() as u64;
-        if !self.held.budget.try_take(n) {
-            return Err(SpoolError::Full);
-        }
-        // Counted before the write: a failed write is given back with the rest.
-        self.held.bytes += n;
+        let written = self.written + bytes.len() as u64;
+        self.held.grow_to(written)?;
         self.file
             .as_file_mut()
             .write_all(bytes)
-            .map_err(SpoolError::Io)
+            .map_err(SpoolError::Io)?;
+        self.written = written;
+        Ok(())
     }
 
     /// Bytes written so far.
     pub(crate) fn len(&self) -> u64 {
-        self.held.bytes
+        self.written
     }
 
     /// The complete body, for the handler.
     pub(crate) fn finish(self) -> BodyFile {
         BodyFile {
             file: self.file,
-            held: self.held,
+            len: self.written,
+            _held: self.held,
             loaded: OnceLock::new(),
         }
     }
@@ -211,8 +231,9 @@ impl SpoolWriter {
 /// ```
 pub struct BodyFile {
     file: NamedTempFile,
-    /// The body's length, in the disk budget until the file goes.
-    held: Held,
+    len: u64,
+    /// Its part of the disk budget, given back when the file goes.
+    _held: Held,
     /// The body read into memory, for [`Request::body`](crate::Request::body).
     loaded: OnceLock<Vec<u8>>,
 }
@@ -225,12 +246,12 @@ impl BodyFile {
 
     /// The body's length in bytes.
     pub fn len(&self) -> u64 {
-        self.held.bytes
+        self.len
     }
 
     /// Whether the body is empty (never, for a body long enough to be spooled).
     pub fn is_empty(&self) -> bool {
-        self.held.bytes == 0
+        self.len == 0
     }
 
     /// Opens the file for reading, from its start.
@@ -243,8 +264,9 @@ impl BodyFile {
     }
 
     /// Keeps the body as `to`, without copying it where the filesystem allows: a hard link
-    /// in the spool directory's filesystem, else a copy. The spooled file itself is still
-    /// removed when the request ends.
+    /// in the spool directory's filesystem, else a copy (removed again if the copy fails).
+    /// The spooled file itself is still removed when the request ends. A link shares the
+    /// spooled file's permissions: readable and writable by the server's user only.
     ///
     /// # Errors
     ///
@@ -257,13 +279,17 @@ impl BodyFile {
             // Another filesystem, or one without links.
             Err(_) => {
                 let mut target = File::options().write(true).create_new(true).open(to)?;
-                io::copy(&mut self.open()?, &mut target)?;
-                Ok(())
+                let copied = io::copy(&mut self.open()?, &mut target).and_then(|_| target.flush());
+                if copied.is_err() {
+                    let _ = std::fs::remove_file(to);
+                }
+                copied
             }
         }
     }
 
-    /// Reads `buf.len()` bytes or fewer at `offset`, without moving any cursor.
+    /// Reads `buf.len()` bytes or fewer at `offset` (no cursor of the request's readers
+    /// is shared: on Unix a positioned read, elsewhere a seek and a read).
     pub(crate) fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         #[cfg(unix)]
         {
@@ -273,22 +299,40 @@ impl BodyFile {
         {
             std::os::windows::fs::FileExt::seek_read(self.file.as_file(), buf, offset)
         }
+        #[cfg(not(any(unix, windows)))]
+        {
+            use std::io::{Read, Seek};
+            let mut file = self.file.as_file();
+            file.seek(io::SeekFrom::Start(offset))?;
+            file.read(buf)
+        }
     }
 
     /// The whole body in memory, read once (see [`Request::body`](crate::Request::body)).
-    /// Empty if the file cannot be read.
+    /// Empty if the file cannot be read (and logged: it is the server's fault).
     pub(crate) fn contents(&self) -> &[u8] {
-        self.loaded.get_or_init(|| {
-            let mut bytes = Vec::new();
-            let read = self.open().and_then(|mut file| {
-                bytes.reserve_exact(usize::try_from(self.len()).unwrap_or(0));
-                io::Read::read_to_end(&mut file, &mut bytes)
-            });
-            if read.is_err() {
-                bytes.clear();
-            }
-            bytes
-        })
+        self.loaded.get_or_init(|| self.read_whole())
+    }
+
+    /// The whole body in memory, as [`contents`](Self::contents), without keeping a copy.
+    pub(crate) fn into_contents(mut self) -> Vec<u8> {
+        match self.loaded.take() {
+            Some(bytes) => bytes,
+            None => self.read_whole(),
+        }
+    }
+
+    fn read_whole(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let read = self.open().and_then(|mut file| {
+            bytes.reserve_exact(usize::try_from(self.len).unwrap_or(0));
+            io::Read::read_to_end(&mut file, &mut bytes)
+        });
+        if let Err(error) = read {
+            crate::logging::log_warn!("cannot read a spooled request body back: {error}");
+            bytes.clear();
+        }
+        bytes
     }
 }
 
@@ -343,6 +387,17 @@ mod tests {
         assert!(matches!(writer.write(b"x"), Err(SpoolError::Full)));
         assert_eq!(writer.len(), 10);
         drop(writer);
+        assert_eq!(spool.bytes_on_disk(), 0);
+        // A reservation takes the announced length at once, and writes within it no more.
+        let mut writer = spool.create().unwrap();
+        assert!(matches!(writer.reserve(11), Err(SpoolError::Full)));
+        writer.reserve(8).unwrap();
+        assert_eq!(spool.bytes_on_disk(), 8);
+        writer.write(b"12345").unwrap();
+        assert_eq!(spool.bytes_on_disk(), 8);
+        let body = writer.finish();
+        assert_eq!(body.len(), 5);
+        drop(body);
         assert_eq!(files_in(dir.path()), 0);
         assert_eq!(spool.bytes_on_disk(), 0);
     }

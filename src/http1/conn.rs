@@ -440,8 +440,14 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
                     return Ok(Some(self.finish(Stop::Body(deadline))));
                 }
                 Ok(Gathered::Yield) => {
-                    self.state.request = Some(Box::new(request));
-                    return Ok(Some(self.finish(Stop::Yield)));
+                    // It waits in the queue as it would parked: memory accounted, spooled
+                    // bytes written out.
+                    if let Err(error) = body.park(self.config.body_budget, self.config.spool) {
+                        request.refusal = Some(error);
+                    } else {
+                        self.state.request = Some(Box::new(request));
+                        return Ok(Some(self.finish(Stop::Yield)));
+                    }
                 }
                 Err(Abort::Reject(error)) => request.refusal = Some(error),
                 Err(abort) => return Err(abort),
@@ -526,7 +532,8 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
             if deadline <= now {
                 return Err(Abort::Reject(ParseError::Timeout));
             }
-            body.park(self.config.body_budget).map_err(Abort::Reject)?;
+            body.park(self.config.body_budget, self.config.spool)
+                .map_err(Abort::Reject)?;
             // Only once the body will be waited for: a refused one gets no `100 Continue`.
             if body.take_continue_owed() {
                 self.output.bytes.extend_from_slice(CONTINUE);

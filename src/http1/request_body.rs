@@ -97,11 +97,15 @@ pub(crate) struct BufferedBody {
     limit: u64,
     /// `100 Continue` is owed before the client is waited for.
     continue_owed: bool,
-    /// Set when the body first has to be waited for: it must be complete by then.
-    deadline: Option<Instant>,
+    /// When the body first had to be waited for: its timeout counts from then.
+    first_wait: Option<Instant>,
+    /// The bytes received when the body was last seen to grow, and when.
+    progress: Option<(u64, Instant)>,
     /// What this body holds of the parked bodies' budget (given back when it is dropped).
     held: Option<(Arc<ByteBudget>, u64)>,
-    /// The body's file, once it is known to be longer than the spool's threshold.
+    /// The body is known to be longer than the spool's threshold: it goes to a file.
+    spooling: bool,
+    /// Its file, from its first write (or wait) on.
     file: Option<SpoolWriter>,
 }
 
@@ -120,8 +124,10 @@ impl BufferedBody {
             decoder,
             data: Vec::with_capacity(reserve),
             limit,
-            deadline: None,
+            first_wait: None,
+            progress: None,
             held: None,
+            spooling: false,
             file: None,
         }
     }
@@ -136,11 +142,9 @@ impl BufferedBody {
         if announced > self.limit {
             return Err(ParseError::BodyTooLarge { limit: self.limit });
         }
-        if self.file.is_none() && announced > spool.threshold() {
-            self.file = Some(spool.create().map_err(spool_refusal)?);
-        }
-        if self.data.len() >= SPOOL_WRITE_BYTES || self.decoder.is_done() {
-            self.write_out()?;
+        self.spooling |= announced > spool.threshold();
+        if self.spooling && (self.data.len() >= SPOOL_WRITE_BYTES || self.decoder.is_done()) {
+            self.write_out(spool)?;
         }
         Ok(used)
     }
@@ -151,10 +155,22 @@ impl BufferedBody {
         spooled + self.data.len() as u64
     }
 
-    /// Writes what is in memory of a spooled body to its file.
-    fn write_out(&mut self) -> Result<(), ParseError> {
-        let Some(file) = &mut self.file else {
+    /// Writes what is in memory of a spooled body to its file, which it creates first if
+    /// need be (taking a `Content-Length` body's whole length of the disk budget at once).
+    fn write_out(&mut self, spool: &Spool) -> Result<(), ParseError> {
+        if !self.spooling {
             return Ok(());
+        }
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => {
+                let mut file = spool.create().map_err(spool_refusal)?;
+                if let BodyDecoder::Length { remaining } = self.decoder {
+                    let announced = (self.data.len() as u64).saturating_add(remaining);
+                    file.reserve(announced).map_err(spool_refusal)?;
+                }
+                self.file.insert(file)
+            }
         };
         if !self.data.is_empty() {
             file.write(&self.data).map_err(spool_refusal)?;
@@ -188,7 +204,7 @@ impl BufferedBody {
         if *remaining < DIRECT_READ_MIN_BYTES {
             return None;
         }
-        let piece = if self.file.is_some() {
+        let piece = if self.spooling {
             SPOOL_WRITE_BYTES.saturating_sub(self.data.len()).max(1) as u64
         } else {
             // Room grows with what arrived: an announced length alone reserves little.
@@ -214,19 +230,29 @@ impl BufferedBody {
     }
 
     /// The time by which the body must be complete: `timeout` from the first wait, and a
-    /// second more for every `min_rate` bytes received.
+    /// second more for every `min_rate` bytes received; but never later than `timeout`
+    /// after it last grew (a client that sent much, then stopped, is not kept for the time
+    /// it earned).
     pub(crate) fn deadline(&mut self, now: Instant, timeout: Duration, min_rate: u64) -> Instant {
-        let first = *self
-            .deadline
-            .get_or_insert_with(|| crate::limits::deadline_after(now, timeout));
-        crate::limits::deadline_after(first, earned(self.received(), min_rate))
+        let received = self.received();
+        let first = *self.first_wait.get_or_insert(now);
+        if self.progress.is_none_or(|(seen, _)| received > seen) {
+            self.progress = Some((received, now));
+        }
+        let last_growth = self.progress.map_or(now, |(_, at)| at);
+        body_deadline(first, last_growth, received, timeout, min_rate)
     }
 
-    /// Readies the body for its connection to park: a spooled body's memory goes to its
-    /// file, and what stays in memory is accounted for in `budget`. Fails (503) when the
-    /// parked bodies would hold more than the budget.
-    pub(crate) fn park(&mut self, budget: &Arc<ByteBudget>) -> Result<(), ParseError> {
-        self.write_out()?;
+    /// Readies the body for its connection to park (or to wait in the queue): a spooled
+    /// body's memory goes to its file, and what stays in memory is accounted for in
+    /// `budget`. Fails (503) when the parked bodies would hold more than the budget, or the
+    /// spooled ones more than theirs.
+    pub(crate) fn park(
+        &mut self,
+        budget: &Arc<ByteBudget>,
+        spool: &Spool,
+    ) -> Result<(), ParseError> {
+        self.write_out(spool)?;
         // Bytes received: what a user can reason about (the allocation may be up to twice).
         let wanted = self.data.len() as u64;
         let held = self.held.as_ref().map_or(0, |(_, held)| *held);
@@ -257,13 +283,27 @@ impl BufferedBody {
     }
 }
 
+/// When a body waited for since `first` (and last seen growing at `last_growth`, with
+/// `received` bytes) must be complete; see [`BufferedBody::deadline`].
+fn body_deadline(
+    first: Instant,
+    last_growth: Instant,
+    received: u64,
+    timeout: Duration,
+    min_rate: u64,
+) -> Instant {
+    use crate::limits::deadline_after;
+    let whole = deadline_after(deadline_after(first, timeout), earned(received, min_rate));
+    whole.min(deadline_after(last_growth, timeout))
+}
+
 /// The time `received` bytes earn a body at `min_rate` bytes a second (none at 0).
 fn earned(received: u64, min_rate: u64) -> Duration {
     if min_rate == 0 {
         return Duration::ZERO;
     }
-    Duration::from_secs(received / min_rate)
-        + Duration::from_nanos((received % min_rate) * 1_000_000_000 / min_rate)
+    let nanos = u128::from(received) * 1_000_000_000 / u128::from(min_rate);
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// How a body that cannot be spooled is refused.
@@ -300,8 +340,11 @@ pub(crate) struct BodyStream {
     decoded_pos: usize,
     read_total: u64,
     limit: u64,
-    deadline: Instant,
-    /// Bytes a second that earn the body a second beyond `deadline`.
+    /// When the handler started reading, and when the body last grew.
+    started: Instant,
+    last_growth: Instant,
+    timeout: Duration,
+    /// Bytes a second that earn the body a second beyond its timeout.
     min_rate: u64,
     /// `100 Continue` is owed before the first read from the socket.
     continue_owed: bool,
@@ -326,7 +369,9 @@ impl BodyStream {
             decoded_pos: 0,
             read_total: 0,
             limit,
-            deadline: crate::limits::deadline_after(Instant::now(), timeout),
+            started: Instant::now(),
+            last_growth: Instant::now(),
+            timeout,
             min_rate,
             continue_owed: expect_continue,
             failed: false,
@@ -352,8 +397,13 @@ impl BodyStream {
 
     /// Reads more input from the socket into `raw`, at most `max` bytes.
     fn fill(&mut self, max: usize) -> io::Result<()> {
-        let deadline =
-            crate::limits::deadline_after(self.deadline, earned(self.read_total, self.min_rate));
+        let deadline = body_deadline(
+            self.started,
+            self.last_growth,
+            self.read_total,
+            self.timeout,
+            self.min_rate,
+        );
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(self.fail(io::ErrorKind::TimedOut, "request body read timed out"));
@@ -377,7 +427,10 @@ impl BodyStream {
                 io::ErrorKind::UnexpectedEof,
                 "connection closed before the request body was complete",
             )),
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.last_growth = Instant::now();
+                Ok(())
+            }
             Err(e) if is_timeout(&e) => {
                 Err(self.fail(io::ErrorKind::TimedOut, "request body read timed out"))
             }
@@ -600,7 +653,7 @@ mod tests {
         assert!(!gather(&mut body, &bytes[..1000], &mut socket, &spool).unwrap());
         assert!(body.data.len() < SPOOL_WRITE_BYTES);
         let budget = Arc::new(ByteBudget::new(u64::MAX));
-        body.park(&budget).unwrap();
+        body.park(&budget, &Spool::in_memory()).unwrap();
         assert_eq!(body.data.len(), 0, "parked with its bytes in its file");
         assert_eq!(budget.used(), 0);
         assert_eq!(files(), 1);
@@ -652,7 +705,9 @@ mod tests {
 
         let nowhere = Spool::new(dir.path().join("missing"), 1000, u64::MAX);
         let mut body = BufferedBody::new(BodyFraming::Length(2000), u64::MAX, false);
-        assert_eq!(body.absorb(&[7; 10], &nowhere), Err(ParseError::Storage));
+        body.absorb(&[7; 10], &nowhere).unwrap();
+        let budget = Arc::new(ByteBudget::new(u64::MAX));
+        assert_eq!(body.park(&budget, &nowhere), Err(ParseError::Storage));
     }
 
     #[test]
@@ -660,16 +715,19 @@ mod tests {
         let budget = Arc::new(ByteBudget::new(40 * 1024));
         let mut first = BufferedBody::new(BodyFraming::Length(1 << 20), u64::MAX, false);
         first.absorb(&[1; 10_000], &Spool::in_memory()).unwrap();
-        first.park(&budget).unwrap();
+        first.park(&budget, &Spool::in_memory()).unwrap();
         let held = budget.used();
         assert_eq!(held, 10_000);
         let mut second = BufferedBody::new(BodyFraming::Length(1 << 20), u64::MAX, false);
         second.absorb(&[2; 31_000], &Spool::in_memory()).unwrap();
-        assert_eq!(second.park(&budget), Err(ParseError::Overloaded));
+        assert_eq!(
+            second.park(&budget, &Spool::in_memory()),
+            Err(ParseError::Overloaded)
+        );
         assert_eq!(budget.used(), held, "a refused body takes nothing");
         drop(first);
         assert_eq!(budget.used(), 0);
-        second.park(&budget).unwrap();
+        second.park(&budget, &Spool::in_memory()).unwrap();
         let data = second.into_data();
         assert_eq!(data.len(), 31_000);
         assert_eq!(budget.used(), 0, "handed to the handler: no longer parked");
@@ -686,7 +744,7 @@ mod tests {
 
     #[test]
     fn the_deadline_counts_from_the_first_wait() {
-        let mut body = BufferedBody::new(BodyFraming::Length(2), 10, false);
+        let mut body = BufferedBody::new(BodyFraming::Length(10_000), 10_000, false);
         let start = Instant::now();
         let first = body.deadline(start, Duration::from_secs(1), 0);
         let later = body.deadline(
@@ -703,5 +761,13 @@ mod tests {
             4,
         );
         assert_eq!(earned, first + Duration::from_millis(250));
+        // Much at once earns much, but not past the timeout after the body last grew.
+        body.absorb(&[b'y'; 999], &Spool::in_memory()).unwrap();
+        let burst = body.deadline(
+            start + Duration::from_millis(700),
+            Duration::from_secs(1),
+            4,
+        );
+        assert_eq!(burst, start + Duration::from_millis(1700));
     }
 }

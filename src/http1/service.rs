@@ -159,7 +159,7 @@ where
         head.headers = headers.to_map();
         let response = match body {
             RequestBody::Full(bytes) => self(head, bytes),
-            RequestBody::File(file) => self(head, file.contents().to_vec()),
+            RequestBody::File(file) => self(head, file.into_contents()),
             RequestBody::Stream(stream) => {
                 let mut bytes = Vec::new();
                 let _ = stream.lock().map(|mut s| s.read_to_end(&mut bytes));

@@ -9,8 +9,8 @@ impl<R: Read> Multipart<R> {
     /// Reads every part: text fields into [`Form::fields`], file parts (those with a file
     /// name) into new files in `dir`, named by this crate (`upload-` and random
     /// characters, created exclusively; never the client's file name, which is kept in
-    /// [`SavedFile::filename`]). All or nothing: if an error follows, the files already
-    /// written are removed.
+    /// [`SavedFile::filename`]), readable and writable by the server's user only. All or
+    /// nothing: if an error follows, the files already written are removed.
     ///
     /// # Errors
     ///

@@ -107,7 +107,9 @@ impl Router {
     }
 
     /// Where a planned request runs and how its body is read: the pool name (`None`: the
-    /// default pool) and the body limit if its handler streams the body.
+    /// default pool), the body limit if its handler streams the body, and the limit of a
+    /// body gathered for it if not the server's (only for a matched route: an unmatched
+    /// path's body is not worth a large limit).
     pub(crate) fn placement(&self, plan: &RoutePlan) -> (Option<&str>, Option<u64>, Option<u64>) {
         let handler = self.planned_handler(plan);
         let pool = handler
@@ -116,9 +118,7 @@ impl Router {
         let stream_limit = handler
             .and_then(|handler| handler.stream_limit)
             .or(self.stream_limit);
-        let body_limit = handler
-            .and_then(|handler| handler.body_limit)
-            .or(self.body_limit);
+        let body_limit = handler.and_then(|handler| handler.body_limit.or(self.body_limit));
         (pool, stream_limit, body_limit)
     }
 
