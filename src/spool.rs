@@ -117,22 +117,37 @@ impl Spool {
         Ok(SpoolWriter {
             file,
             written: 0,
-            held: Held {
-                budget: Arc::clone(&self.disk),
-                bytes: 0,
-            },
+            held: Held::new(&self.disk),
         })
     }
 }
 
 /// Bytes held in a budget, given back when this goes.
 #[derive(Debug)]
-struct Held {
+pub(crate) struct Held {
     budget: Arc<ByteBudget>,
     bytes: u64,
 }
 
 impl Held {
+    /// Holds nothing yet of `budget`.
+    pub(crate) fn new(budget: &Arc<ByteBudget>) -> Self {
+        Self {
+            budget: Arc::clone(budget),
+            bytes: 0,
+        }
+    }
+
+    /// Holds exactly `bytes`: takes the difference from the budget (failing, and holding
+    /// what it held, when the budget cannot give it) or gives the surplus back.
+    pub(crate) fn hold(&mut self, bytes: u64) -> Result<(), SpoolError> {
+        if bytes < self.bytes {
+            self.budget.give_back(self.bytes - bytes);
+            self.bytes = bytes;
+        }
+        self.grow_to(bytes)
+    }
+
     /// Holds at least `bytes` in all, unless the budget cannot give the difference.
     fn grow_to(&mut self, bytes: u64) -> Result<(), SpoolError> {
         if bytes > self.bytes {

@@ -11,7 +11,9 @@
 //!   │        ▼ complete
 //!   │    route (pool, body mode), 413 check
 //!   │        ▼
-//!   │    gather the body: read more; nothing more ───────────────────► Wait(Body)
+//!   │    gather the body (to a spool file when long): read more;
+//!   │      nothing more ─────────────────────────────────────────────► Wait(Body)
+//!   │      4 MiB taken this turn ────────────────────────────────────► Yield
 //!   │        ▼ (a request for another pool ──────────────────────────► Reroute)
 //!   │    call the service
 //!   │        ▼ (a response that switches protocols ──────────────────► Upgrade)

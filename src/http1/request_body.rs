@@ -11,7 +11,7 @@ use super::parse::BodyFraming;
 use crate::body::RequestBody;
 use crate::error::ParseError;
 use crate::io::{Stream, is_timeout};
-use crate::spool::{ByteBudget, Spool, SpoolError, SpoolWriter};
+use crate::spool::{ByteBudget, Held, Spool, SpoolError, SpoolWriter};
 
 /// A `Content-Length` body reserves at most this much before its bytes arrive, so that a
 /// head alone cannot make the server allocate a large announced body.
@@ -102,7 +102,7 @@ pub(crate) struct BufferedBody {
     /// The bytes received when the body was last seen to grow, and when.
     progress: Option<(u64, Instant)>,
     /// What this body holds of the parked bodies' budget (given back when it is dropped).
-    held: Option<(Arc<ByteBudget>, u64)>,
+    held: Option<Held>,
     /// The body is known to be longer than the spool's threshold: it goes to a file.
     spooling: bool,
     /// Its file, from its first write (or wait) on.
@@ -254,17 +254,10 @@ impl BufferedBody {
     ) -> Result<(), ParseError> {
         self.write_out(spool)?;
         // Bytes received: what a user can reason about (the allocation may be up to twice).
-        let wanted = self.data.len() as u64;
-        let held = self.held.as_ref().map_or(0, |(_, held)| *held);
-        if wanted > held {
-            if !budget.try_take(wanted - held) {
-                return Err(ParseError::Overloaded);
-            }
-        } else {
-            budget.give_back(held - wanted);
-        }
-        self.held = Some((Arc::clone(budget), wanted));
-        Ok(())
+        self.held
+            .get_or_insert_with(|| Held::new(budget))
+            .hold(self.data.len() as u64)
+            .map_err(|_| ParseError::Overloaded)
     }
 
     /// The complete body, for the handler: in memory, or in its file.
@@ -313,14 +306,6 @@ fn spool_refusal(error: SpoolError) -> ParseError {
         SpoolError::Io(error) => {
             crate::logging::log_warn!("cannot spool a request body: {error}");
             ParseError::Storage
-        }
-    }
-}
-
-impl Drop for BufferedBody {
-    fn drop(&mut self) {
-        if let Some((budget, held)) = self.held.take() {
-            budget.give_back(held);
         }
     }
 }
