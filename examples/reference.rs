@@ -4,11 +4,13 @@
 //! `/files/{*path}`, `POST /echo`, `/sleep/{ms}`, `/stream/{n}`, `/panic`) and the
 //! capability routes and flags built so far (`/ws`, `/broadcast`, `/events`, `/upload`, `--static`,
 //! `--metrics`, `--compress`, `--cors`, `--tls-cert`/`--tls-key`, `--shutdown-delay-ms`,
-//! `--request-timeout-ms`, `--max-queue-wait-ms`).
+//! `--request-timeout-ms`, `--max-queue-wait-ms`, `--h2c`).
 //!
 //! `reference --addr 127.0.0.1:PORT --threads N`; SIGTERM or SIGINT shut it down gracefully
 //! (stop accepting, finish in-flight requests, exit 0). With `--tls-cert FILE --tls-key FILE`
-//! (a build with `--features tls`) it serves HTTPS instead of plain HTTP.
+//! (a build with `--features tls`) it serves HTTPS instead of plain HTTP, and offers `h2`
+//! with ALPN when built with `--features http2`; `--h2c` (`--features http2`) also serves
+//! HTTP/2 with prior knowledge on `--addr`.
 
 #[path = "support/signals.rs"]
 mod signals;
@@ -80,6 +82,8 @@ pub(crate) struct Options {
     /// `--tls-cert FILE --tls-key FILE`: serve HTTPS with this PEM chain and key (feature
     /// `tls`; not in the contract: for benches/tls-load.sh).
     pub(crate) tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// `--h2c`: also serve HTTP/2 with prior knowledge on `--addr` (feature `http2`).
+    pub(crate) h2c: bool,
     /// `--noop-middleware N`: N middlewares that only call the next one (not in the
     /// contract: measures what a middleware chain costs).
     pub(crate) noop_middleware: usize,
@@ -104,6 +108,7 @@ impl Default for Options {
             max_queue_wait_ms: None,
             listen_from_env: false,
             tls: None,
+            h2c: false,
             noop_middleware: 0,
             extra_routes: 0,
         }
@@ -162,6 +167,14 @@ pub(crate) fn builder_with(options: &Options) -> ServerBuilder {
         }
         #[cfg(not(feature = "tls"))]
         panic!("--tls-cert {cert:?} --tls-key {key:?} need the tls feature");
+    }
+    if options.h2c {
+        #[cfg(feature = "http2")]
+        {
+            builder = builder.h2c(true);
+        }
+        #[cfg(not(feature = "http2"))]
+        panic!("--h2c needs the http2 feature");
     }
     let mut limits = Limits::default().max_body_bytes(MAX_BODY_BYTES);
     if let Some(ms) = options.request_timeout_ms {
@@ -466,6 +479,12 @@ fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
                 options.cors = Some(origin);
             }
             "--reuse-port" => options.reuse_port = true,
+            "--h2c" => {
+                if !cfg!(feature = "http2") {
+                    return Err("--h2c needs: cargo build --features http2".into());
+                }
+                options.h2c = true;
+            }
             "--listen-from-env" => options.listen_from_env = true,
             "--shutdown-delay-ms" => {
                 let ms = args.next().ok_or("--shutdown-delay-ms needs MS")?;
@@ -496,7 +515,7 @@ fn parse_args() -> Result<Options, Box<dyn std::error::Error>> {
                      [--metrics] [--no-metrics] [--static DIR] \
                      [--compress] [--cors ORIGIN] \
                      [--reuse-port] [--shutdown-delay-ms MS] [--listen-from-env] \
-                     [--tls-cert FILE --tls-key FILE] \
+                     [--tls-cert FILE --tls-key FILE] [--h2c] \
                      [--noop-middleware N] [--extra-routes N]"
                 )
                 .into());

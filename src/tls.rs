@@ -3,7 +3,7 @@
 //!
 //! - [`ServerBuilder::tls`](crate::ServerBuilder::tls) takes an `Arc<rustls::ServerConfig>`
 //!   or a [`TlsConfig`] handle; [`TlsConfig::from_pem_files`] builds one from a PEM
-//!   certificate chain and key (ALPN `http/1.1`).
+//!   certificate chain and key (ALPN `h2` with the `http2` feature, then `http/1.1`).
 //! - [`TlsConfig::reload_pem_files`] swaps the certificate without a restart: new connections
 //!   use the new one, open ones keep theirs; a certificate and key that do not match are
 //!   refused with a [`TlsError`] and the old configuration stays.
@@ -67,6 +67,10 @@ pub use crate::error::TlsError;
 /// The ALPN protocol id of HTTP/1.1, which [`server_config`] advertises.
 pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 
+/// The ALPN protocol id of HTTP/2 over TLS, which [`server_config`] advertises first when
+/// the `http2` feature is on.
+pub const ALPN_H2: &[u8] = b"h2";
+
 /// The crypto provider this crate uses: rustls's `ring` provider, passed explicitly (no
 /// process-wide default provider is installed).
 pub fn crypto_provider() -> Arc<CryptoProvider> {
@@ -81,7 +85,7 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
 
 /// A server configuration for `cert_chain` (end-entity certificate first) and its `key`:
 /// the `ring` provider, rustls's safe default protocol versions (TLS 1.2 and 1.3), no client
-/// authentication, ALPN `http/1.1`, and session resumption both ways: rustls's cache of
+/// authentication, ALPN `h2` (feature `http2`) and `http/1.1`, and session resumption both ways: rustls's cache of
 /// session ids and stateless tickets (`ring`'s ticketer, keys rotated every 6 hours).
 ///
 /// # Errors
@@ -103,7 +107,7 @@ pub fn server_config(
             }
             error => TlsError::Rustls(Box::new(error)),
         })?;
-    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    config.alpn_protocols = offered_protocols();
     // Stateless resumption: tickets encrypted with keys that rotate every 6 hours (each
     // lives 12), beside rustls's default cache of session ids. A returning client resumes
     // without a certificate signature, whichever worker or process served it before.
@@ -199,12 +203,12 @@ impl From<ServerConfig> for TlsConfig {
 }
 
 impl TlsConfig {
-    /// A handle on `config`, used as given, but for ALPN: protocols other than
-    /// `http/1.1` and `http/1.0` (`h2`) are removed, as this server speaks HTTP/1.1 only (a
-    /// browser that agreed `h2` would send HTTP/2 to it).
+    /// A handle on `config`, used as given, but for ALPN: protocols the server does not
+    /// speak are removed: all but `http/1.1` and `http/1.0`, and `h2` with the `http2`
+    /// feature (a browser that agreed a protocol would speak it).
     pub fn new(config: Arc<ServerConfig>) -> Self {
         Self {
-            current: Arc::new(RwLock::new(http1_only(config))),
+            current: Arc::new(RwLock::new(spoken_only(config))),
         }
     }
 
@@ -228,7 +232,7 @@ impl TlsConfig {
     /// Gives new connections `config` (ALPN as in [`new`](Self::new)); open ones keep
     /// theirs.
     pub fn replace(&self, config: Arc<ServerConfig>) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = http1_only(config);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = spoken_only(config);
     }
 
     /// Loads a certificate chain and key as [`server_config_from_pem_files`] does, checks
@@ -252,15 +256,31 @@ impl TlsConfig {
     }
 }
 
-/// `config` without ALPN protocols other than HTTP/1.x.
-fn http1_only(config: Arc<ServerConfig>) -> Arc<ServerConfig> {
-    let is_http1 = |protocol: &Vec<u8>| protocol == b"http/1.1" || protocol == b"http/1.0";
-    if config.alpn_protocols.iter().all(is_http1) {
+/// The ALPN protocols the server speaks, preferred first: `h2` (with the `http2` feature),
+/// then `http/1.1`.
+fn offered_protocols() -> Vec<Vec<u8>> {
+    let mut protocols = Vec::new();
+    if cfg!(feature = "http2") {
+        protocols.push(ALPN_H2.to_vec());
+    }
+    protocols.push(ALPN_HTTP11.to_vec());
+    protocols
+}
+
+/// `config` without ALPN protocols the server does not speak (HTTP/1.x, and `h2` with the
+/// `http2` feature).
+fn spoken_only(config: Arc<ServerConfig>) -> Arc<ServerConfig> {
+    let spoken = |protocol: &Vec<u8>| {
+        protocol == b"http/1.1"
+            || protocol == b"http/1.0"
+            || (cfg!(feature = "http2") && protocol == ALPN_H2)
+    };
+    if config.alpn_protocols.iter().all(spoken) {
         return config;
     }
-    crate::logging::log_warn!("TLS: ALPN protocols other than http/1.1 and http/1.0 removed");
+    crate::logging::log_warn!("TLS: ALPN protocols this server does not speak removed");
     let mut config = ServerConfig::clone(&config);
-    config.alpn_protocols.retain(is_http1);
+    config.alpn_protocols.retain(spoken);
     Arc::new(config)
 }
 

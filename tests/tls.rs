@@ -96,6 +96,15 @@ impl Drop for Pki {
     }
 }
 
+/// Of `protocols`, those this build's server speaks: `h2` only with the `http2` feature.
+fn spoken(protocols: &[&[u8]]) -> Vec<Vec<u8>> {
+    protocols
+        .iter()
+        .filter(|protocol| cfg!(feature = "http2") || **protocol != b"h2")
+        .map(|protocol| protocol.to_vec())
+        .collect()
+}
+
 type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
 /// A TLS client on one connection (socket timeouts bound every read and write).
@@ -472,7 +481,7 @@ fn pem_loading_errors_are_typed() {
     assert_eq!(error.to_string(), "tls configuration failed");
     // A configuration of one's own is used as given.
     let config = tls::server_config_from_pem_files(pki.cert(), pki.key()).unwrap();
-    assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+    assert_eq!(config.alpn_protocols, spoken(&[b"h2", b"http/1.1"]));
     let key = PrivateKeyDer::from_pem_file(pki.key()).unwrap();
     let chain = vec![pki.ca.clone()];
     assert!(matches!(
@@ -628,7 +637,14 @@ fn real_clients_curl_openssl_and_python_requests() {
 
     match run_tool(
         Command::new("curl")
-            .args(["--silent", "--show-error", "--max-time", "5", "--cacert"])
+            .args([
+                "--silent",
+                "--show-error",
+                "--max-time",
+                "5",
+                "--http1.1",
+                "--cacert",
+            ])
             .arg(&ca)
             .args(["--resolve", &format!("localhost:{port}:127.0.0.1"), &url]),
         b"",
@@ -770,7 +786,7 @@ fn an_event_stream_over_tls_ends_with_close_notify() {
 }
 
 #[test]
-fn alpn_is_http1_only_and_a_reload_keeps_the_rest_of_the_configuration() {
+fn alpn_keeps_what_the_server_speaks_and_a_reload_keeps_the_rest_of_the_configuration() {
     let first = Pki::new();
     let second = Pki::new();
     let mut own =
@@ -778,11 +794,13 @@ fn alpn_is_http1_only_and_a_reload_keeps_the_rest_of_the_configuration() {
     own.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), b"http/1.0".to_vec()];
     own.max_early_data_size = 0;
     own.send_half_rtt_data = true;
+    own.alpn_protocols.insert(0, b"spdy/3".to_vec());
     let config = TlsConfig::from(own);
-    // A browser that agreed h2 would speak HTTP/2 to an HTTP/1.1 server.
+    // A client that agreed a protocol would speak it: only those the server speaks stay
+    // (h2 with the http2 feature).
     assert_eq!(
         config.current().alpn_protocols,
-        vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()]
+        spoken(&[b"h2", b"http/1.1", b"http/1.0"])
     );
     config
         .reload_pem_files(second.cert(), second.key())
@@ -790,7 +808,7 @@ fn alpn_is_http1_only_and_a_reload_keeps_the_rest_of_the_configuration() {
     let reloaded = config.current();
     assert_eq!(
         reloaded.alpn_protocols,
-        vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()]
+        spoken(&[b"h2", b"http/1.1", b"http/1.0"])
     );
     assert!(
         reloaded.send_half_rtt_data,

@@ -13,23 +13,43 @@ use http::header::{HeaderName, HeaderValue};
 
 use crate::limits::MAX_HEADERS_CAP;
 
-/// The bytes of a complete request head that `parse_head` accepted.
+/// The bytes of a complete request head that `parse_head` accepted (or, from a protocol
+/// whose library decodes the fields itself, HTTP/2's HPACK, the map it made).
 #[derive(Debug, Clone)]
 pub(crate) struct RawHeaders {
     head: Bytes,
     /// How many header fields the head has.
     count: usize,
+    /// The fields already decoded, when there is no head to parse.
+    decoded: Option<HeaderMap>,
 }
 
 impl RawHeaders {
     /// `head` must be a complete head with `count` fields that `parse_head` accepted.
     pub(crate) fn new(head: Bytes, count: usize) -> Self {
-        Self { head, count }
+        Self {
+            head,
+            count,
+            decoded: None,
+        }
+    }
+
+    /// Fields a protocol library decoded already.
+    #[cfg(feature = "http2")]
+    pub(crate) fn decoded(map: HeaderMap) -> Self {
+        Self {
+            head: Bytes::new(),
+            count: 0,
+            decoded: Some(map),
+        }
     }
 
     /// The header fields as a map whose values share the head's bytes (no copy). The map
     /// comes from this thread's recycled ones.
     pub(crate) fn to_map(&self) -> HeaderMap {
+        if let Some(map) = &self.decoded {
+            return map.clone();
+        }
         let mut map = super::recycle::header_map(self.count);
         let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
         let mut request = httparse::Request::new(&mut []);

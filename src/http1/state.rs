@@ -89,6 +89,15 @@ impl<P, U> Default for ConnState<P, U> {
 }
 
 impl<P, U> ConnState<P, U> {
+    /// A connection whose first bytes, `input`, were read already (to tell its protocol).
+    #[cfg(feature = "http2")]
+    pub(crate) fn with_input(input: Vec<u8>) -> Self {
+        Self {
+            leftover: input,
+            ..Self::default()
+        }
+    }
+
     /// Whether part of a response has been written or is owed: the connection may no longer
     /// be answered with anything else (such as a 503).
     pub(crate) fn owes_output(&self) -> bool {

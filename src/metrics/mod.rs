@@ -136,6 +136,8 @@ pub(crate) struct Counters {
     queue_waits: Box<[Histogram<{ QUEUE_WAIT_BUCKETS.len() + 1 }>]>,
     /// By [`GaveUpOn`], in declaration order.
     gave_up: [AtomicU64; 5],
+    /// HTTP/2: connections, streams, streams reset by clients, GOAWAYs sent.
+    http2: [AtomicU64; 4],
     offsets: Box<[Option<SeriesOffset>]>,
     routes: Box<[RouteSeries]>,
 }
@@ -164,6 +166,7 @@ impl Counters {
             pool_requests: (0..pools).map(|_| AtomicU64::new(0)).collect(),
             queue_waits: (0..pools).map(|_| Histogram::default()).collect(),
             gave_up: Default::default(),
+            http2: Default::default(),
             offsets: layout.offsets.into_boxed_slice(),
             routes,
         }
@@ -184,6 +187,30 @@ impl Counters {
 
     pub(crate) fn refused_queue_full(&self) {
         bump(&self.refused_queue_full);
+    }
+
+    /// A connection began to speak HTTP/2.
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    pub(crate) fn http2_connection(&self) {
+        bump(&self.http2[0]);
+    }
+
+    /// An HTTP/2 stream (a request) began.
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    pub(crate) fn http2_stream(&self) {
+        bump(&self.http2[1]);
+    }
+
+    /// A client reset an HTTP/2 stream before its response was complete.
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    pub(crate) fn http2_reset(&self) {
+        bump(&self.http2[2]);
+    }
+
+    /// The server said GOAWAY (shutting down, idle, or a connection error).
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    pub(crate) fn http2_goaway(&self) {
+        bump(&self.http2[3]);
     }
 
     /// `n` of what the server gave up on, of kind `on`.
@@ -298,6 +325,13 @@ impl Counters {
             redirection,
             client_error,
             server_error,
+        };
+        let [connections, streams, resets_received, goaways_sent] = self.http2.each_ref().map(load);
+        snapshot.http2 = Http2Metrics {
+            connections,
+            streams,
+            resets_received,
+            goaways_sent,
         };
         let [head, body, idle, write] = self.timeouts.each_ref().map(load);
         snapshot.timeouts = Timeouts {
@@ -464,6 +498,21 @@ impl fmt::Debug for MetricsHandle {
 /// when the server binds.
 pub(crate) type MetricsSlot = Arc<OnceLock<MetricsHandle>>;
 
+/// HTTP/2's own counters, since the server started; see [`MetricsSnapshot::http2`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Http2Metrics {
+    /// Connections that spoke HTTP/2 (h2c, or ALPN `h2`); the rest of
+    /// `connections_accepted` spoke HTTP/1.x.
+    pub connections: u64,
+    /// Streams opened by clients (each a request).
+    pub streams: u64,
+    /// Streams a client reset before their response was complete.
+    pub resets_received: u64,
+    /// GOAWAY frames sent: at shutdown, to idle connections, and on connection errors.
+    pub goaways_sent: u64,
+}
+
 /// A server's metrics at one moment; see [`MetricsHandle`]. Counters (`u64`) count since
 /// the server started; gauges (`usize`) are current values.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -504,6 +553,9 @@ pub struct MetricsSnapshot {
     pub gave_up: GaveUp,
     /// The worker pools, the main pool (`"main"`) first.
     pub pools: Vec<PoolMetrics>,
+    /// HTTP/2 connections and streams (feature `http2`; all zero without it). Requests
+    /// over HTTP/2 are also counted in `responses`, `pools` and `routes`, as all are.
+    pub http2: Http2Metrics,
     /// One entry per route template and method, in registration order.
     pub routes: Vec<RouteMetrics>,
 }

@@ -188,6 +188,31 @@ impl MetricsPage {
         ] {
             self.counter("switchyard_timeouts_total", timeouts, &[("kind", kind)], n);
         }
+        let h2 = s.http2;
+        for (name, help, value) in [
+            (
+                "switchyard_http2_connections_total",
+                "Connections that spoke HTTP/2.",
+                h2.connections,
+            ),
+            (
+                "switchyard_http2_streams_total",
+                "HTTP/2 streams (requests) opened by clients.",
+                h2.streams,
+            ),
+            (
+                "switchyard_http2_resets_received_total",
+                "HTTP/2 streams reset by clients before their response was complete.",
+                h2.resets_received,
+            ),
+            (
+                "switchyard_http2_goaways_sent_total",
+                "HTTP/2 GOAWAY frames sent (shutdown, idle, connection errors).",
+                h2.goaways_sent,
+            ),
+        ] {
+            self.counter(name, help, &[], value);
+        }
         self.counter(
             "switchyard_handler_panics_total",
             "Handler and middleware panics caught (each answered 500).",

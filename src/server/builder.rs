@@ -75,6 +75,9 @@ pub struct ServerBuilder {
     /// Serve HTTPS with this configuration.
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
+    /// Serve HTTP/2 with prior knowledge beside HTTP/1.1 on plain connections.
+    #[cfg(feature = "http2")]
+    h2c: bool,
 }
 
 impl fmt::Debug for ServerBuilder {
@@ -110,6 +113,8 @@ impl Default for ServerBuilder {
             max_live_connections: DEFAULT_MAX_LIVE_CONNECTIONS,
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "http2")]
+            h2c: false,
         }
     }
 }
@@ -203,6 +208,30 @@ impl ServerBuilder {
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: impl Into<crate::tls::TlsConfig>) -> Self {
         self.tls = Some(config.into());
+        self
+    }
+
+    /// Also serves HTTP/2 with prior knowledge ("h2c", RFC 9113 §3.3) on plain connections
+    /// (feature `http2`; off by default): a connection that opens with the HTTP/2
+    /// connection preface speaks HTTP/2, any other HTTP/1.1, on the same port. Over TLS,
+    /// HTTP/2 is agreed with ALPN whenever the feature is on, whatever this says. See the
+    /// README's HTTP/2 section for what it serves and its limits.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use switchyard::{Request, Server};
+    ///
+    /// let server = Server::builder()
+    ///     .h2c(true)
+    ///     .handler(|req: &Request| format!("{:?}", req.version()))
+    ///     .bind("127.0.0.1:8080")?;
+    /// // curl --http2-prior-knowledge http://127.0.0.1:8080/ says "HTTP/2.0"
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "http2")]
+    pub fn h2c(mut self, enabled: bool) -> Self {
+        self.h2c = enabled;
         self
     }
 
@@ -502,6 +531,8 @@ impl ServerBuilder {
             live_count: Arc::default(),
             max_live_connections: self.max_live_connections,
             live_closed_by_shutdown: std::sync::atomic::AtomicUsize::new(0),
+            #[cfg(feature = "http2")]
+            h2c: self.h2c,
             router,
             limits: self.limits,
             body_budget: Arc::new(ByteBudget::new(self.limits.max_parked_body_bytes)),

@@ -133,6 +133,7 @@ impl InProcessConnection<'_> {
                 watch: Some(&self.watch),
                 late_answers: None,
                 deadlines: None,
+                jobs: None,
             };
             match self.connection.serve(&cx) {
                 Outcome::Close => {

@@ -115,6 +115,9 @@ pub(crate) struct Shared {
     /// Connections are TLS, with the configuration this handle holds when they are accepted.
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
+    /// Plain connections that open with the HTTP/2 preface speak HTTP/2.
+    #[cfg(feature = "http2")]
+    h2c: bool,
 }
 
 impl Shared {

@@ -438,6 +438,19 @@ impl Poller {
         });
     }
 
+    /// Runs a request's handler on its named pool; a full queue drops it unrun (its
+    /// connection answers 503).
+    fn run_job(&mut self, tag: RouteTag, job: Box<dyn FnOnce() + Send>) {
+        let Some(pool) = self.pools.get(tag.0) else {
+            return;
+        };
+        if pool.queued() >= self.shared().queue_capacity {
+            self.shared().counters.refused_queue_full();
+            return;
+        }
+        let _ = pool.execute(job);
+    }
+
     fn on_notice(&mut self, notice: Notice) {
         match notice {
             Notice::Timer(timer) => self.arm(timer),
@@ -447,6 +460,7 @@ impl Poller {
                 tag,
                 since,
             } => self.submit(slot, connection, tag, since),
+            Notice::Run { tag, job } => self.run_job(tag, job.0),
         }
     }
 

@@ -51,12 +51,38 @@ pub(super) struct Ready {
     pub(super) since: Instant,
 }
 
+/// A request's handler to run on a main-pool worker, detached from its connection (an
+/// HTTP/2 stream: its connection's turn goes on serving the others).
+pub(super) struct QueuedJob {
+    pub(super) job: Box<dyn FnOnce() + Send>,
+    /// When it was queued.
+    pub(super) since: Instant,
+}
+
+impl std::fmt::Debug for QueuedJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedJob")
+            .field("since", &self.since)
+            .finish()
+    }
+}
+
+/// What a runner takes from the queue.
+#[derive(Debug)]
+pub(super) enum Work {
+    /// A connection's turn.
+    Turn(Ready),
+    /// A request's handler (see [`QueuedJob`]).
+    Job(QueuedJob),
+}
+
 /// Connections waiting for a runner, in two lanes: HTTP requests, and live connections'
-/// turns. Requests go first, so a storm of broadcasts delays a request by one live turn,
+/// turns; and, ahead of both, handlers of requests already read (HTTP/2 streams). Requests go first, so a storm of broadcasts delays a request by one live turn,
 /// not by thousands; live turns are not starved by a stream of requests either: one in
 /// every `LIVE_SHARE` pops serves the live lane when both wait.
 #[derive(Default)]
 struct ReadyQueue {
+    jobs: VecDeque<QueuedJob>,
     requests: VecDeque<Ready>,
     live: VecDeque<Ready>,
     /// Requests served in a row while live turns waited.
@@ -68,14 +94,21 @@ const LIVE_SHARE: usize = 4;
 
 impl ReadyQueue {
     fn len(&self) -> usize {
-        self.requests.len() + self.live.len()
+        self.jobs.len() + self.requests.len() + self.live.len()
     }
 
     fn is_empty(&self) -> bool {
-        self.requests.is_empty() && self.live.is_empty()
+        self.jobs.is_empty() && self.requests.is_empty() && self.live.is_empty()
     }
 
-    fn pop(&mut self) -> Option<Ready> {
+    fn pop(&mut self) -> Option<Work> {
+        if let Some(job) = self.jobs.pop_front() {
+            return Some(Work::Job(job));
+        }
+        self.pop_turn().map(Work::Turn)
+    }
+
+    fn pop_turn(&mut self) -> Option<Ready> {
         if self.live.is_empty() {
             return self.requests.pop_front();
         }
@@ -287,7 +320,19 @@ impl Scheduler {
         Ok(())
     }
 
-    pub(super) fn pop(&self) -> Option<Ready> {
+    /// Queues a request's handler, ahead of connections (its request is read already, and
+    /// a limit on the streams in flight per connection bounds them).
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    pub(super) fn push_job(&self, job: Box<dyn FnOnce() + Send>) {
+        let mut queue = lock(&self.ready);
+        queue.jobs.push_back(QueuedJob {
+            job,
+            since: Instant::now(),
+        });
+        self.queued_now.store(queue.len(), Ordering::Relaxed);
+    }
+
+    pub(super) fn pop(&self) -> Option<Work> {
         let mut queue = lock(&self.ready);
         let ready = queue.pop();
         self.queued_now.store(queue.len(), Ordering::Relaxed);
@@ -313,12 +358,19 @@ impl Scheduler {
         taken
     }
 
-    /// Takes every queued connection (shutdown with no runner left to serve them).
+    /// Takes every queued connection (shutdown with no runner left to serve them); queued
+    /// handlers are dropped unrun (their connections close).
     pub(super) fn take_all(&self) -> Vec<Ready> {
-        let mut queue = lock(&self.ready);
-        self.queued_now.store(0, Ordering::Relaxed);
-        let mut all: Vec<Ready> = queue.requests.drain(..).collect();
-        all.extend(queue.live.drain(..));
+        let (all, jobs) = {
+            let mut queue = lock(&self.ready);
+            self.queued_now.store(0, Ordering::Relaxed);
+            let jobs = std::mem::take(&mut queue.jobs);
+            let mut all: Vec<Ready> = queue.requests.drain(..).collect();
+            all.extend(queue.live.drain(..));
+            (all, jobs)
+        };
+        // Dropped outside the lock: a dropped job tells its connection, which may queue it.
+        drop(jobs);
         all
     }
 
@@ -335,7 +387,12 @@ impl Scheduler {
                 .take_while(|ready| ready.since <= before)
                 .count()
         };
-        waited(&queue.requests) + waited(&queue.live)
+        let jobs = queue
+            .jobs
+            .iter()
+            .take_while(|job| job.since <= before)
+            .count();
+        jobs + waited(&queue.requests) + waited(&queue.live)
     }
 
     pub(super) fn runners(&self) -> usize {
@@ -502,7 +559,7 @@ mod tests {
         );
         assert!(!scheduler.retire(), "retired with a connection queued");
         assert_eq!(scheduler.runners(), 1);
-        assert!(scheduler.pop().is_some());
+        assert!(matches!(scheduler.pop(), Some(Work::Turn(_))));
         assert!(scheduler.retire());
         assert_eq!(scheduler.runners(), 0);
     }

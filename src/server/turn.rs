@@ -14,8 +14,8 @@ use super::Shared;
 use super::connection::Connection;
 use super::deadlines::CallDeadlines;
 use super::outcome::{Outcome, Wait};
-use super::protocol::TurnCx;
-use super::scheduler::{Ready, Scheduler};
+use super::protocol::{Jobs, StreamJob, TurnCx};
+use super::scheduler::{Ready, Scheduler, Work};
 use super::table::{ConnectionTable, Parked, SlotHandle, SlotId, Timer, WeakSlotHandle};
 use super::waker::PollerWaker;
 use crate::http1::RouteTag;
@@ -43,6 +43,17 @@ pub(super) enum Notice {
         /// Since when its request has waited (for its queue wait, which goes on).
         since: Instant,
     },
+    /// A request's handler for the named pool of `tag` (an HTTP/2 stream's).
+    Run { tag: RouteTag, job: PoolJob },
+}
+
+/// A job for a pool, in a [`Notice`].
+pub(super) struct PoolJob(pub(super) Box<dyn FnOnce() + Send>);
+
+impl std::fmt::Debug for PoolJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PoolJob")
+    }
 }
 
 /// What every turn needs besides its connection: created once, shared by all turns.
@@ -158,6 +169,21 @@ impl TurnContext {
     }
 }
 
+impl Jobs for TurnContext {
+    fn run(&self, tag: RouteTag, job: StreamJob) {
+        let shared = Arc::clone(&self.shared);
+        let job: Box<dyn FnOnce() + Send> = Box::new(move || job(&shared));
+        if tag == RouteTag::default() {
+            self.scheduler.push_job(job);
+        } else {
+            self.notify(Notice::Run {
+                tag,
+                job: PoolJob(job),
+            });
+        }
+    }
+}
+
 /// One turn: a connection with something to do, on its way to a worker. If it is dropped
 /// without running (its pool closed) or its run panics (a bug), its slot is freed, so the
 /// poller never waits for a connection that is gone.
@@ -220,6 +246,7 @@ impl Turn {
             watch: Some(self.slot.watch()),
             late_answers: None,
             deadlines: Some(&context.deadlines),
+            jobs: Some(context),
         };
         let calls_before = self.slot.watch().calls();
         match connection.serve(&cx) {
@@ -365,7 +392,14 @@ pub(super) fn run_runner(context: Arc<TurnContext>) {
             requeued_since_poll = 0;
             scheduler.poll_readiness(|id, hung_up| context.on_ready(id, hung_up));
         }
-        if let Some(ready) = scheduler.pop() {
+        if let Some(work) = scheduler.pop() {
+            let ready = match work {
+                Work::Turn(ready) => ready,
+                Work::Job(queued) => {
+                    (queued.job)();
+                    continue;
+                }
+            };
             let requeued = Turn::new(
                 Arc::clone(&context),
                 ready.slot,

@@ -48,15 +48,15 @@ impl<S: Socket> Connection<S> {
     /// A plain HTTP/1.1 connection.
     #[cfg(test)]
     pub(super) fn new(socket: S, peer: SocketAddr) -> Self {
-        Self::over(Transport::Plain, socket, peer)
+        Self::speaking(Protocol::http1(), Transport::Plain, socket, peer)
     }
 
-    fn over(transport: Transport, socket: S, peer: SocketAddr) -> Self {
+    fn speaking(protocol: Protocol, transport: Transport, socket: S, peer: SocketAddr) -> Self {
         Self {
             socket: Arc::new(socket),
             peer,
             transport,
-            protocol: Protocol::http1(),
+            protocol,
             watching_writable: false,
         }
     }
@@ -66,7 +66,12 @@ impl<S: Socket> Connection<S> {
     /// session.
     pub(super) fn accepted(socket: S, peer: SocketAddr, shared: &Shared) -> Option<Self> {
         let transport = Transport::accepted(shared, Instant::now())?;
-        Some(Self::over(transport, socket, peer))
+        let protocol = match transport {
+            Transport::Plain => Protocol::for_plain(shared),
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) => Protocol::http1(),
+        };
+        Some(Self::speaking(protocol, transport, socket, peer))
     }
 
     /// When a connection just accepted is closed if it sends nothing: after the keep-alive

@@ -79,6 +79,7 @@ impl Harness {
             watch: None,
             late_answers: None,
             deadlines: None,
+            jobs: None,
         };
         self.connection.serve(&cx)
     }

@@ -156,6 +156,10 @@ impl TlsSession {
                     };
                 }
                 self.info = Some(TlsInfo::from_connection(&session));
+                #[cfg(feature = "http2")]
+                if session.alpn_protocol() == Some(crate::tls::ALPN_H2) {
+                    protocol.start_http2(cx);
+                }
             }
         }
         let Some(info) = self.info.as_ref() else {

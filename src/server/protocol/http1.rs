@@ -35,6 +35,14 @@ pub(super) enum Http1Turn {
 }
 
 impl Http1 {
+    /// A connection whose first bytes, `input`, were read already.
+    #[cfg(feature = "http2")]
+    pub(super) fn with_input(input: Vec<u8>) -> Self {
+        Self {
+            state: ConnState::with_input(input),
+        }
+    }
+
     /// One turn of the engine over `io`.
     pub(super) fn turn<S: Stream>(
         &mut self,

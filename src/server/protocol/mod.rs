@@ -5,6 +5,8 @@
 //! ```text
 //!   Http1 ── a 101 to a WebSocket handshake ──► WebSocket
 //!     └───── a 200 event stream ──────────────► Events
+//!   Sniffing ── the HTTP/2 preface (h2c) ──► Http2      (feature `http2`; ALPN `h2` over
+//!     └──────── anything else ────────────► Http1       TLS starts as Http2)
 //! ```
 //!
 //! Every protocol's turn reads and writes a [`Stream`] (whatever the transport: a socket,
@@ -14,6 +16,8 @@
 
 mod events;
 mod http1;
+#[cfg(feature = "http2")]
+mod http2;
 mod websocket;
 
 use std::net::SocketAddr;
@@ -23,6 +27,8 @@ use std::time::{Duration, Instant};
 
 use self::events::EventsConn;
 use self::http1::{Http1, Http1Turn};
+#[cfg(feature = "http2")]
+use self::http2::{Http2Conn, Preface, Sniffed};
 use self::websocket::WebSocketConn;
 use super::Shared;
 use super::deadlines::CallDeadlines;
@@ -57,6 +63,23 @@ pub(super) struct TurnCx<'a> {
     pub(super) late_answers: Option<&'a dyn ShareSocket>,
     /// Where handler deadlines are kept; `None` where no poller keeps them (in process).
     pub(super) deadlines: Option<&'a CallDeadlines>,
+    /// Where handlers that run apart from their connection go (HTTP/2 streams); `None`:
+    /// they run in the turn (in process).
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    pub(super) jobs: Option<&'a dyn Jobs>,
+}
+
+/// A request's handler that runs apart from its connection (an HTTP/2 stream's), given the
+/// server's shared state on the worker that runs it.
+#[cfg_attr(not(feature = "http2"), allow(dead_code))]
+pub(super) type StreamJob = Box<dyn FnOnce(&Shared) + Send>;
+
+/// Where a turn hands [`StreamJob`]s: the pools.
+#[cfg_attr(not(feature = "http2"), allow(dead_code))]
+pub(super) trait Jobs {
+    /// Runs `job` on the pool of `tag`. A pool that refuses it (its queue full, or closed)
+    /// drops it unrun.
+    fn run(&self, tag: RouteTag, job: StreamJob);
 }
 
 /// What a transport tells every request it carries (a TLS session's parameters).
@@ -80,12 +103,34 @@ pub(super) enum Protocol {
     Http1(Http1),
     WebSocket(Box<WebSocketConn>),
     Events(Box<EventsConn>),
+    #[cfg(feature = "http2")]
+    Http2(Box<Http2Conn>),
+    /// A plain connection whose first bytes tell HTTP/2 (its preface) from HTTP/1.1.
+    #[cfg(feature = "http2")]
+    Sniffing(Preface),
 }
 
 impl Protocol {
     /// A new connection speaks HTTP/1.1.
     pub(super) fn http1() -> Self {
         Self::Http1(Http1::default())
+    }
+
+    /// What a new plain connection speaks: HTTP/1.1, or HTTP/2 if it opens with the
+    /// preface and the server serves h2c.
+    pub(super) fn for_plain(shared: &Shared) -> Self {
+        #[cfg(feature = "http2")]
+        if shared.h2c {
+            return Self::Sniffing(Preface::default());
+        }
+        let _ = shared;
+        Self::http1()
+    }
+
+    /// Speaks HTTP/2 from now on (agreed with ALPN, before any request).
+    #[cfg(all(feature = "http2", feature = "tls"))]
+    pub(super) fn start_http2(&mut self, cx: &TurnCx<'_>) {
+        *self = Self::Http2(Box::new(Http2Conn::new(&[], cx.shared, (cx.waker)())));
     }
 
     /// One turn over `io`; a switch to a live protocol serves that protocol's first turn
@@ -111,6 +156,26 @@ impl Protocol {
             },
             Self::WebSocket(conn) => conn.turn(io, Instant::now(), &live()),
             Self::Events(conn) => conn.turn(io, Instant::now(), &live()),
+            #[cfg(feature = "http2")]
+            Self::Http2(conn) => conn.turn(io, cx, facts),
+            #[cfg(feature = "http2")]
+            Self::Sniffing(preface) => {
+                match preface.sniff(io, cx.shared.limits.keep_alive_timeout) {
+                    Sniffed::Http2(input) => {
+                        let conn = Http2Conn::new(&input, cx.shared, (cx.waker)());
+                        *self = Self::Http2(Box::new(conn));
+                    }
+                    Sniffed::Http1(input) => *self = Self::Http1(Http1::with_input(input)),
+                    Sniffed::Wait(until) => {
+                        return Outcome::Park {
+                            wait: super::outcome::Wait::NextRequest,
+                            until,
+                        };
+                    }
+                    Sniffed::Closed => return Outcome::Close,
+                }
+                self.turn(io, cx, facts)
+            }
         }
     }
 
@@ -139,14 +204,21 @@ impl Protocol {
 
     /// Whether it is a live protocol.
     pub(super) fn is_live(&self) -> bool {
-        !matches!(self, Self::Http1(_))
+        match self {
+            Self::Http1(_) => false,
+            #[cfg(feature = "http2")]
+            Self::Sniffing(_) => false,
+            _ => true,
+        }
     }
 
     /// Whether it is HTTP/1.1 with no request parsed and waiting.
     pub(super) fn is_unread(&self) -> bool {
         match self {
             Self::Http1(http) => !http.has_request(),
-            Self::WebSocket(_) | Self::Events(_) => false,
+            #[cfg(feature = "http2")]
+            Self::Sniffing(_) => true,
+            _ => false,
         }
     }
 
@@ -155,7 +227,9 @@ impl Protocol {
     pub(super) fn owes_output(&self) -> bool {
         match self {
             Self::Http1(http) => http.owes_output(),
-            Self::WebSocket(_) | Self::Events(_) => true,
+            #[cfg(feature = "http2")]
+            Self::Sniffing(_) => false,
+            _ => true,
         }
     }
 
@@ -164,7 +238,7 @@ impl Protocol {
     pub(super) fn is_cut_short(&self) -> bool {
         match self {
             Self::Http1(http) => http.is_cut_short(),
-            Self::WebSocket(_) | Self::Events(_) => false,
+            _ => false,
         }
     }
 
@@ -174,6 +248,10 @@ impl Protocol {
             Self::Http1(_) => false,
             Self::WebSocket(conn) => conn.told_to_go(),
             Self::Events(conn) => conn.told_to_go(),
+            #[cfg(feature = "http2")]
+            Self::Http2(conn) => conn.told_to_go(),
+            #[cfg(feature = "http2")]
+            Self::Sniffing(_) => false,
         }
     }
 }
@@ -184,6 +262,10 @@ impl std::fmt::Debug for Protocol {
             Self::Http1(_) => "Http1",
             Self::WebSocket(_) => "WebSocket",
             Self::Events(_) => "Events",
+            #[cfg(feature = "http2")]
+            Self::Http2(_) => "Http2",
+            #[cfg(feature = "http2")]
+            Self::Sniffing(_) => "Sniffing",
         })
     }
 }
