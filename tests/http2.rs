@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use h2_client::{H2Client, get, request};
 use support::spawn;
 use switchyard::http::{Method, StatusCode, Version, header};
+use switchyard::live::{Event, EventStream};
 use switchyard::{Body, Limits, Request, Response, Router, Server};
 
 fn h2c_server(router: Router) -> switchyard::RunningServer {
@@ -381,6 +382,65 @@ fn metrics_count_http2_connections_streams_resets_and_goaways() {
     assert_eq!(metrics.http2.goaways_sent, 1);
     assert_eq!(metrics.connections_accepted, 2, "one HTTP/2, one HTTP/1.1");
     assert_eq!(metrics.responses.success, 4);
+}
+
+#[test]
+fn an_event_stream_runs_on_a_stream_beside_requests_and_ends_with_its_sender() {
+    let (streams, opened) = mpsc::channel::<EventStream>();
+    let streams = Mutex::new(streams);
+    let router = Router::new()
+        .get("/events", move |_: &Request| {
+            let (response, events) = Response::events_with_keep_alive(None);
+            events.send(&Event::new().data("hello")).unwrap();
+            streams.lock().unwrap().send(events).unwrap();
+            response
+        })
+        .get("/ok", |_: &Request| "ok");
+    let server = spawn(
+        Server::builder()
+            .threads(2)
+            .h2c(true)
+            .max_live_connections(1)
+            .app(router),
+    );
+    let mut client = h2_client::connect(server.local_addr());
+    let response = client.start(get("/events"), b"");
+    let response = client.drive(response).unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    assert!(!response.headers().contains_key(header::CONTENT_LENGTH));
+    let mut body = response.into_body();
+    let sender = opened.recv_timeout(Duration::from_secs(5)).unwrap();
+    let mut received = Vec::new();
+    let mut read_until = |client: &mut H2Client<_>, received: &mut Vec<u8>, text: &str| {
+        while !String::from_utf8_lossy(received).contains(text) {
+            let chunk = client
+                .drive(std::future::poll_fn(|cx| body.poll_data(cx)))
+                .expect("the stream goes on")
+                .unwrap();
+            let _ = body.flow_control().release_capacity(chunk.len());
+            received.extend_from_slice(&chunk);
+        }
+    };
+    read_until(&mut client, &mut received, "data: hello\n\n");
+    // Requests go on beside the stream; events sent from another thread arrive.
+    assert_eq!(client.get("/ok").text(), "ok");
+    std::thread::spawn(move || {
+        sender.send(&Event::new().id("2").data("later")).unwrap();
+        // The sender dropped: the stream ends.
+    })
+    .join()
+    .unwrap();
+    read_until(&mut client, &mut received, "id: 2\ndata: later\n\n");
+    // The end: an empty last DATA frame, then nothing.
+    let rest = client.drive(h2_client::read_body(body)).unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
+    // The stream's place among live connections is given back: another opens.
+    let response = client.start(get("/events"), b"");
+    assert_eq!(client.drive(response).unwrap().status(), StatusCode::OK);
 }
 
 /// Runs `command`; `None` when it is not installed.

@@ -531,7 +531,8 @@ pub struct MetricsSnapshot {
     pub connections_reading: usize,
     /// Open connections waiting, parked, for a client to take more of its response.
     pub connections_writing: usize,
-    /// Live connections (WebSocket, event streams), parked between their turns.
+    /// Live connections (WebSocket, event streams over HTTP/1.1, and HTTP/2 connections,
+    /// which multiplex their streams), parked between their turns.
     pub connections_live: usize,
     /// Connections answered 503 at accept because `max_connections` were open.
     pub refused_max_connections: u64,

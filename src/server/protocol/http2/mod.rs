@@ -18,29 +18,36 @@
 //! `h2`, whose own limits cut off clients that reset streams in a loop (CVE-2023-44487),
 //! flood CONTINUATION frames, or send oversized header lists.
 
+mod events;
 mod pipe;
 mod preface;
+mod receive;
+mod reply;
+mod respond;
 
 use std::cell::Cell;
 use std::future::Future;
-use std::io::Read;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use h2::RecvStream;
 use h2::server::{Connection as H2Connection, Handshake, SendResponse};
-use h2::{Reason, RecvStream, SendStream};
+use http::Method;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
-use http::{Method, StatusCode};
 
+use self::events::{EventsOut, start_events};
 use self::pipe::Pipe;
 pub(super) use self::preface::{Preface, Sniffed};
+use self::receive::{Incoming, Received};
+use self::reply::{Replies, ReplyGuard};
+use self::respond::{Outgoing, send_body, start_response};
 use super::{TransportFacts, TurnCx, earliest};
-use crate::body::{Body, Kind, RequestBody};
+use crate::body::RequestBody;
 use crate::error::ParseError;
 use crate::head::RawHeaders;
 use crate::http1::{RouteTag, Service, TurnClock};
@@ -51,7 +58,6 @@ use crate::router::RoutePlan;
 use crate::server::Shared;
 use crate::server::outcome::{Outcome, Wait};
 use crate::server::service::HandlerService;
-use crate::spool::{Held, SpoolWriter};
 
 /// Streams a connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`), and
 /// streams whose body is gathered or whose handler runs at once.
@@ -63,8 +69,6 @@ const STREAM_WINDOW_BYTES: u32 = 256 * 1024;
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// Input read and not yet taken by `h2`, at most.
 const MAX_INPUT_BYTES: usize = 256 * 1024;
-/// A response body is read from its source this much at a time.
-const BODY_CHUNK_BYTES: usize = 16 * 1024;
 /// How many times a turn goes round (read, `h2`, streams, write) before yielding.
 const MAX_ROUNDS: usize = 8;
 /// How long a connection told to go away (idle, or the server shutting down) may take to
@@ -114,56 +118,9 @@ enum StreamState {
     },
     /// The response's body goes out as the window allows.
     Sending(Box<Outgoing>),
+    /// An event stream: what its senders queue goes out as the window allows.
+    Events(Box<EventsOut>),
     Done,
-}
-
-/// A request whose body is arriving.
-struct Incoming {
-    head: Parts,
-    headers: HeaderMap,
-    plan: RoutePlan,
-    tag: RouteTag,
-    recv: RecvStream,
-    respond: SendResponse<Bytes>,
-    /// The body in memory (while shorter than the spool threshold).
-    body: Vec<u8>,
-    /// What `body` holds of the parked bodies' memory budget.
-    held: Held,
-    /// The body's file, once it is longer than the spool threshold.
-    spooled: Option<SpoolWriter>,
-    received: u64,
-    limit: u64,
-}
-
-/// A response body on its way out.
-struct Outgoing {
-    send: SendStream<Bytes>,
-    /// Taken from the body, not yet sent.
-    pending: Bytes,
-    /// The rest of a streamed body.
-    source: Option<Box<dyn Read + Send>>,
-    /// When the last byte went out (a window that never opens is a write timeout).
-    progressed: Instant,
-    /// The request was still arriving when the response began: reset the stream once the
-    /// response is complete (RFC 9113 §8.1).
-    reset_after: bool,
-}
-
-/// Handlers' replies, by stream id, waiting for the connection's next turn.
-#[derive(Default)]
-struct Replies(Mutex<Vec<(u64, http::Response<Body>)>>);
-
-impl Replies {
-    fn push(&self, id: u64, response: http::Response<Body>) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((id, response));
-    }
-
-    fn take(&self) -> Vec<(u64, http::Response<Body>)> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
 }
 
 /// How `h2` and the handlers wake the connection: during its turn, the turn just goes round
@@ -199,6 +156,13 @@ impl TurnWaker {
     }
 }
 
+/// An event stream's senders wake the connection the same way.
+impl Wake for TurnWaker {
+    fn wake(&self) {
+        self.wake_connection();
+    }
+}
+
 impl std::task::Wake for TurnWaker {
     fn wake(self: Arc<Self>) {
         self.wake_connection();
@@ -206,37 +170,6 @@ impl std::task::Wake for TurnWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.wake_connection();
-    }
-}
-
-/// A stream's handler's reply, delivered however the job ends: with the response, or with a
-/// 503 if the job was dropped unrun (its pool refused it or closed) or failed outside the
-/// handler (a panic in a handler is a 500 already).
-struct ReplyGuard {
-    id: u64,
-    replies: Arc<Replies>,
-    waker: Arc<TurnWaker>,
-    delivered: bool,
-}
-
-impl ReplyGuard {
-    fn deliver(mut self, response: http::Response<Body>) {
-        self.delivered = true;
-        self.replies.push(self.id, response);
-        self.waker.wake_connection();
-    }
-}
-
-impl Drop for ReplyGuard {
-    fn drop(&mut self) {
-        if !self.delivered {
-            let response = crate::Response::text("Service Unavailable\n")
-                .with_status(StatusCode::SERVICE_UNAVAILABLE)
-                .with_header(header::RETRY_AFTER, "1")
-                .into_http();
-            self.replies.push(self.id, response);
-            self.waker.wake_connection();
-        }
     }
 }
 
@@ -352,19 +285,18 @@ impl Http2Conn {
         let idle_until = self
             .idle_since
             .map(|since| deadline_after(since, limits.keep_alive_timeout));
-        let stalled_until = self
+        let stream_timers = self
             .streams
             .iter()
             .filter_map(|slot| match &slot.state {
-                StreamState::Sending(out) => {
-                    Some(deadline_after(out.progressed, limits.write_timeout))
-                }
+                StreamState::Sending(out) => Some(out.write_deadline(limits.write_timeout)),
+                StreamState::Events(events) => events.next_timer(cx.shared),
                 _ => None,
             })
             .min();
         Outcome::Park {
             wait: Wait::Live,
-            until: earliest([idle_until, stalled_until, self.going_away], now),
+            until: earliest([idle_until, stream_timers, self.going_away], now),
         }
     }
 
@@ -441,7 +373,7 @@ impl Http2Conn {
                 Poll::Pending => return,
             }
         }
-        self.deliver_replies(cx, facts, now, &mut task, progress);
+        self.deliver_replies(progress);
         self.drive_streams(cx, facts, now, &mut task, progress);
         self.accept_streams(cx, facts, now, &mut task, progress);
         // What the streams queued is written by the connection: poll it once more.
@@ -594,19 +526,16 @@ impl Http2Conn {
             self.streams.push(StreamSlot { id, state });
             return;
         }
-        let incoming = Incoming {
+        let incoming = Incoming::new(
             head,
             headers,
             plan,
-            tag: decision.tag,
-            recv,
+            decision.tag,
             respond,
-            body: Vec::new(),
-            held: Held::new(&shared.body_budget),
-            spooled: None,
-            received: 0,
+            recv,
             limit,
-        };
+            shared,
+        );
         self.streams.push(StreamSlot {
             id,
             state: StreamState::Receiving(Box::new(incoming)),
@@ -631,12 +560,7 @@ impl Http2Conn {
     ) -> StreamState {
         let head_request = head.method == Method::HEAD;
         let cancelled = Arc::new(AtomicBool::new(false));
-        let guard = ReplyGuard {
-            id,
-            replies: Arc::clone(&self.replies),
-            waker: Arc::clone(&self.waker),
-            delivered: false,
-        };
+        let guard = ReplyGuard::new(id, &self.replies, &self.waker);
         let peer = cx.peer;
         let queued_since = Instant::now();
         let job_cancelled = Arc::clone(&cancelled);
@@ -660,14 +584,7 @@ impl Http2Conn {
                 calls: Cell::new(0),
             };
             let reply = service.call(head, RawHeaders::decoded(headers), body, plan, true);
-            let mut response = reply.response;
-            if let Some((_, upgrade)) = reply.switch {
-                // Live protocols over HTTP/2 (RFC 8441 WebSockets, event streams on a
-                // stream) are not served: the upgrade is dropped, which closes it.
-                drop(upgrade);
-                response = not_over_http2();
-            }
-            guard.deliver(response);
+            guard.deliver(reply.response, reply.switch.map(|(_, upgrade)| upgrade));
         });
         match cx.jobs {
             Some(jobs) => jobs.run(tag, job),
@@ -702,16 +619,9 @@ impl Http2Conn {
     }
 
     /// Sends the responses handlers left.
-    fn deliver_replies(
-        &mut self,
-        _cx: &TurnCx<'_>,
-        _facts: Option<&dyn TransportFacts>,
-        _now: Instant,
-        _task: &mut Context<'_>,
-        progress: &mut Progress,
-    ) {
-        for (id, response) in self.replies.take() {
-            let Some(slot) = self.streams.iter_mut().find(|slot| slot.id == id) else {
+    fn deliver_replies(&mut self, progress: &mut Progress) {
+        for reply in self.replies.take() {
+            let Some(slot) = self.streams.iter_mut().find(|slot| slot.id == reply.id) else {
                 continue;
             };
             let StreamState::Serving {
@@ -723,7 +633,13 @@ impl Http2Conn {
                 continue;
             };
             progress.made();
-            slot.state = start_response(respond, response, head_request, false);
+            slot.state = match reply.events {
+                Some(accepted) => {
+                    let waker: Arc<dyn Wake> = self.waker.clone();
+                    start_events(respond, reply.response, accepted, waker)
+                }
+                None => start_response(respond, reply.response, head_request, false),
+            };
         }
     }
 
@@ -773,6 +689,7 @@ impl Http2Conn {
                 },
             },
             StreamState::Sending(outgoing) => send_body(outgoing, now, cx.shared, task, progress),
+            StreamState::Events(events) => events.drive(now, cx.shared, task, progress),
             StreamState::Done => StreamState::Done,
         };
         self.streams[index].state = state;
@@ -789,82 +706,33 @@ impl Http2Conn {
         task: &mut Context<'_>,
         progress: &mut Progress,
     ) -> StreamState {
-        let shared = cx.shared;
-        loop {
-            match incoming.recv.poll_data(task) {
-                Poll::Ready(Some(Ok(data))) => {
-                    progress.made();
-                    let _ = incoming.recv.flow_control().release_capacity(data.len());
-                    incoming.received += data.len() as u64;
-                    let stored = if incoming.received > incoming.limit {
-                        Err(ParseError::BodyTooLarge {
-                            limit: incoming.limit,
-                        })
-                    } else {
-                        store(&mut incoming, &data, shared)
-                    };
-                    if let Err(error) = stored {
-                        let Incoming {
-                            head,
-                            headers,
-                            plan,
-                            respond,
-                            ..
-                        } = *incoming;
-                        return self.refuse(cx, facts, head, headers, plan, respond, &error, true);
-                    }
-                }
-                // Reset by the client, or the connection failed.
-                Poll::Ready(Some(Err(_))) => {
-                    shared.counters.http2_reset();
-                    return StreamState::Done;
-                }
-                Poll::Ready(None) => break,
-                Poll::Pending => {
-                    return StreamState::Receiving(incoming);
-                }
+        match incoming.receive(task, cx.shared, &mut progress.0) {
+            Received::Waiting => StreamState::Receiving(incoming),
+            Received::Reset => {
+                cx.shared.counters.http2_reset();
+                StreamState::Done
             }
-        }
-        let Incoming {
-            head,
-            headers,
-            plan,
-            tag,
-            respond,
-            body,
-            spooled,
-            ..
-        } = *incoming;
-        let body = match spooled {
-            Some(file) => RequestBody::File(file.finish()),
-            None => RequestBody::Full(body),
-        };
-        self.dispatch(id, head, headers, body, plan, tag, respond, cx)
-    }
-}
-
-/// Keeps `data`, a piece of a request body: in memory (within the parked bodies' budget)
-/// while the body is short, in its spool file once it is longer than the threshold.
-fn store(incoming: &mut Incoming, data: &[u8], shared: &Shared) -> Result<(), ParseError> {
-    let storage = |_| ParseError::Storage;
-    if incoming.spooled.is_none() && incoming.received > shared.spool.threshold() {
-        let mut file = shared.spool.create().map_err(storage)?;
-        file.write(&incoming.body)
-            .map_err(|_| ParseError::Overloaded)?;
-        incoming.body = Vec::new();
-        let _ = incoming.held.hold(0);
-        incoming.spooled = Some(file);
-    }
-    match &mut incoming.spooled {
-        Some(file) => file.write(data).map_err(|_| ParseError::Overloaded),
-        None => {
-            let length = (incoming.body.len() + data.len()) as u64;
-            incoming
-                .held
-                .hold(length)
-                .map_err(|_| ParseError::Overloaded)?;
-            incoming.body.extend_from_slice(data);
-            Ok(())
+            Received::Refused(error) => {
+                let Incoming {
+                    head,
+                    headers,
+                    plan,
+                    respond,
+                    ..
+                } = *incoming;
+                self.refuse(cx, facts, head, headers, plan, respond, &error, true)
+            }
+            Received::Complete(body) => {
+                let Incoming {
+                    head,
+                    headers,
+                    plan,
+                    tag,
+                    respond,
+                    ..
+                } = *incoming;
+                self.dispatch(id, head, headers, body, plan, tag, respond, cx)
+            }
         }
     }
 }
@@ -890,169 +758,4 @@ fn with_service<R>(
         calls: Cell::new(0),
     };
     f(&service)
-}
-
-/// The answer to a handler that switched to a live protocol over HTTP/2.
-fn not_over_http2() -> http::Response<Body> {
-    crate::Response::text("WebSockets and event streams need HTTP/1.1.\n")
-        .with_status(StatusCode::HTTP_VERSION_NOT_SUPPORTED)
-        .into_http()
-}
-
-/// Sends a response's head, and its body if it has one.
-fn start_response(
-    mut respond: SendResponse<Bytes>,
-    response: http::Response<Body>,
-    head_request: bool,
-    reset_after: bool,
-) -> StreamState {
-    let (mut parts, body) = response.into_parts();
-    prepare_headers(&mut parts.headers, parts.status, body.len());
-    let status = parts.status;
-    let bodiless = head_request
-        || body.len() == Some(0)
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
-    let head = http::Response::from_parts(parts, ());
-    let Ok(send) = respond.send_response(head, bodiless) else {
-        return StreamState::Done;
-    };
-    if bodiless {
-        if reset_after {
-            let mut send = send;
-            send.send_reset(Reason::NO_ERROR);
-        }
-        return StreamState::Done;
-    }
-    let (pending, source) = match body.into_kind() {
-        Kind::Bytes(bytes) => (bytes_of(bytes), None),
-        Kind::Stream(reader) | Kind::SizedStream(reader, _) => (Bytes::new(), Some(reader)),
-    };
-    StreamState::Sending(Box::new(Outgoing {
-        send,
-        pending,
-        source,
-        progressed: Instant::now(),
-        reset_after,
-    }))
-}
-
-fn bytes_of(bytes: std::borrow::Cow<'static, [u8]>) -> Bytes {
-    match bytes {
-        std::borrow::Cow::Borrowed(bytes) => Bytes::from_static(bytes),
-        std::borrow::Cow::Owned(bytes) => Bytes::from(bytes),
-    }
-}
-
-/// Makes a response's header fields valid HTTP/2: no connection-specific fields (RFC 9113
-/// §8.2.2), `Content-Length` when the length is known, and `Date`.
-fn prepare_headers(headers: &mut HeaderMap, status: StatusCode, length: Option<u64>) {
-    for name in [
-        header::CONNECTION,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::HeaderName::from_static("keep-alive"),
-        header::HeaderName::from_static("proxy-connection"),
-    ] {
-        headers.remove(name);
-    }
-    if let Some(length) = length {
-        let bodiless_status = status.is_informational() || status == StatusCode::NO_CONTENT;
-        if !bodiless_status && !headers.contains_key(header::CONTENT_LENGTH) {
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-        }
-    }
-    if !headers.contains_key(header::DATE) {
-        let date = httpdate::fmt_http_date(std::time::SystemTime::now());
-        if let Ok(value) = HeaderValue::from_str(&date) {
-            headers.insert(header::DATE, value);
-        }
-    }
-}
-
-/// Sends what the stream's window takes of its body; reads a streamed body a chunk at a time
-/// as the window opens.
-fn send_body(
-    mut out: Box<Outgoing>,
-    now: Instant,
-    shared: &Shared,
-    task: &mut Context<'_>,
-    progress: &mut Progress,
-) -> StreamState {
-    let write_timeout = shared.limits.write_timeout;
-    loop {
-        if out.pending.is_empty() {
-            let Some(source) = &mut out.source else {
-                return finish_body(&mut out);
-            };
-            let mut chunk = vec![0u8; BODY_CHUNK_BYTES];
-            match read_some(source.as_mut(), &mut chunk) {
-                Ok(0) => {
-                    out.source = None;
-                    return finish_body(&mut out);
-                }
-                Ok(n) => {
-                    chunk.truncate(n);
-                    out.pending = Bytes::from(chunk);
-                }
-                Err(_) => {
-                    // The body failed midway: the stream ends as incomplete.
-                    out.send.send_reset(Reason::INTERNAL_ERROR);
-                    return StreamState::Done;
-                }
-            }
-        }
-        out.send.reserve_capacity(out.pending.len());
-        match out.send.poll_capacity(task) {
-            Poll::Ready(Some(Ok(0))) | Poll::Pending => {
-                if now >= deadline_after(out.progressed, write_timeout) {
-                    // A window that does not open within the write timeout.
-                    out.send.send_reset(Reason::CANCEL);
-                    return StreamState::Done;
-                }
-                return StreamState::Sending(out);
-            }
-            Poll::Ready(Some(Ok(capacity))) => {
-                let take = capacity.min(out.pending.len());
-                let chunk = out.pending.split_to(take);
-                let last = out.pending.is_empty() && out.source.is_none();
-                if out.send.send_data(chunk, last).is_err() {
-                    return StreamState::Done;
-                }
-                out.progressed = now;
-                progress.made();
-                if last {
-                    if out.reset_after {
-                        out.send.send_reset(Reason::NO_ERROR);
-                    }
-                    return StreamState::Done;
-                }
-            }
-            // Reset by the client, or the connection ended.
-            Poll::Ready(Some(Err(_)) | None) => {
-                shared.counters.http2_reset();
-                return StreamState::Done;
-            }
-        }
-    }
-}
-
-/// Ends a body whose last bytes were sent without the end-of-stream flag (a streamed body
-/// learns its end only when its source says so).
-fn finish_body(out: &mut Outgoing) -> StreamState {
-    let _ = out.send.send_data(Bytes::new(), true);
-    if out.reset_after {
-        out.send.send_reset(Reason::NO_ERROR);
-    }
-    StreamState::Done
-}
-
-fn read_some(source: &mut (dyn Read + Send), buf: &mut [u8]) -> std::io::Result<usize> {
-    loop {
-        match source.read(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            result => return result,
-        }
-    }
 }

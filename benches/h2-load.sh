@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# h2-load.sh - HTTP/2 load: switchyard's reference app (--features http2, --h2c) against
+# hyper 1.x's HTTP/2 server (benches/peers/hyper-h2), both h2c with prior knowledge.
+#
+# Builds both (release), then for each round and each server (the order alternates every
+# round): starts the server pinned to CPU $SERVER_CPU (default 1) on a free 127.0.0.1 port,
+# waits until it answers over HTTP/2, and runs, pinned to CPU $LOAD_CPU (default 0):
+#   plaintext  h2load -t1 -c10 -m100 -DD http://127.0.0.1:PORT/plaintext
+#   json       h2load -t1 -c10 -m100 -DD http://127.0.0.1:PORT/json
+# (10 connections x 100 concurrent streams). Server CPU is utime+stime from /proc/PID/stat
+# before and after each load (as shared/bench/run.sh reads it), printed as CPU microseconds
+# per request; p50 and p99 come from h2load's per-request log.
+#
+# usage: benches/h2-load.sh [-r ROUNDS] [-d SECONDS] [-t THREADS] [-o LIST] [--no-build]
+#   -r N        rounds (default 3)
+#   -d SEC      duration of each load (default 10)
+#   -t N        --threads of both servers (default 1: one core for the server)
+#   -o LIST     loads, a comma list of plaintext,json (default: both)
+#   --no-build  use the binaries already built
+#
+# Needs cargo, h2load (Debian package nghttp2-client), curl, taskset, timeout, python3.
+# Loopback only; every process started here is bounded in time and stopped by its PID. Run
+# it on a quiet machine: the numbers mean nothing beside another build.
+set -u -o pipefail
+
+ROUNDS=3
+DURATION=10
+THREADS=1
+LOADS=plaintext,json
+BUILD=1
+SERVER_CPU=${SERVER_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+
+die() { echo "h2-load.sh: $*" >&2; exit 2; }
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -r) ROUNDS=$2; shift 2 ;;
+    -d) DURATION=${2%s}; shift 2 ;;
+    -t) THREADS=$2; shift 2 ;;
+    -o) LOADS=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $1 (see -h)" ;;
+  esac
+done
+
+for tool in cargo h2load curl taskset timeout python3; do
+  command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y nghttp2-client curl util-linux coreutils python3)"
+done
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+PEER_TARGET=$TARGET/peer-hyper-h2
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/h2-load.XXXXXX")
+CLK_TCK=$(getconf CLK_TCK)
+
+SERVER_PID=""; LOAD_PID=""
+cleanup() {
+  for p in $LOAD_PID $SERVER_PID; do [[ -n $p ]] && kill -TERM "$p" 2>/dev/null; done
+  sleep 0.3
+  for p in $LOAD_PID $SERVER_PID; do [[ -n $p ]] && kill -KILL "$p" 2>/dev/null; done
+  rm -rf "$WORK"
+}
+trap 'cleanup; exit 130' INT TERM
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- build
+if (( BUILD )); then
+  echo "== building (release)" >&2
+  (cd "$ROOT" && cargo build --release --quiet --example reference --features http2) \
+    || die "building the reference app failed"
+  (cd "$ROOT/benches/peers/hyper-h2" && cargo build --release --quiet --target-dir "$PEER_TARGET") \
+    || die "building the hyper-h2 peer failed"
+fi
+SWITCHYARD_BIN=${SWITCHYARD_BIN:-$TARGET/release/examples/reference}
+HYPER_BIN=${HYPER_BIN:-$PEER_TARGET/release/peer-hyper-h2}
+[[ -x $SWITCHYARD_BIN ]] || die "no $SWITCHYARD_BIN (build it, or drop --no-build)"
+[[ -x $HYPER_BIN ]] || die "no $HYPER_BIN (build it, or drop --no-build)"
+
+NAMES=(switchyard hyper-h2)
+CMDS=(
+  "$SWITCHYARD_BIN --addr {addr} --threads $THREADS --h2c"
+  "$HYPER_BIN --addr {addr} --threads $THREADS"
+)
+
+# ---------------------------------------------------------------- helpers
+freeport() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+cpu_ticks() {   # utime+stime of a process (all its threads)
+  sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12+$13}'
+}
+alive() {
+  local st
+  st=$(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null)
+  [[ -n $st && $st != Z ]]
+}
+
+start_server() {  # start_server INDEX LOG -> SERVER_PID, PORT
+  local cmd=${CMDS[$1]} log=$2 code
+  PORT=$(freeport)
+  cmd=${cmd//\{addr\}/127.0.0.1:$PORT}
+  echo "+ taskset -c $SERVER_CPU $cmd" > "$log"
+  taskset -c "$SERVER_CPU" bash -c "exec $cmd" >> "$log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 200); do
+    alive "$SERVER_PID" || return 1
+    code=$(curl -s --http2-prior-knowledge -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$PORT/plaintext" 2>/dev/null)
+    [[ $code == 200 ]] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+stop_server() {
+  [[ -z $SERVER_PID ]] && return
+  kill -TERM "$SERVER_PID" 2>/dev/null
+  for _ in $(seq 1 50); do alive "$SERVER_PID" || break; sleep 0.1; done
+  alive "$SERVER_PID" && kill -KILL "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID" 2>/dev/null
+  SERVER_PID=""
+}
+
+# per-request (or per-handshake) server CPU in microseconds
+cpu_us() {  # cpu_us TICKS0 TICKS1 COUNT
+  awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" -v n="$3" 'BEGIN{ if (n > 0) printf "%.1f", (b-a)/hz*1e6/n; else print "-" }'
+}
+
+run_h2load() {  # run_h2load NAME PATH ROUND
+  local name=$1 path=$2 round=$3 out=$WORK/h2load.out log=$WORK/h2load.log c0 c1 requests rps errors pcts
+  rm -f "$log"
+  c0=$(cpu_ticks "$SERVER_PID")
+  timeout -k 5 $((DURATION + 30)) taskset -c "$LOAD_CPU" \
+    h2load -t1 -c10 -m100 -D "$DURATION" --log-file="$log" "http://127.0.0.1:$PORT$path" > "$out" 2>&1 &
+  LOAD_PID=$!
+  wait "$LOAD_PID"; LOAD_PID=""
+  c1=$(cpu_ticks "$SERVER_PID")
+  requests=$(awk '/^requests:/{print $8}' "$out")
+  rps=$(awk '/^finished in/{sub(/,$/, "", $4); print $4}' "$out")
+  errors=$(awk '/^requests:/{printf "%s failed, %s errored, %s timeout", $10, $12, $14}' "$out")
+  # The log's third column is each request's time in microseconds.
+  pcts=$(sort -n -k3,3 "$log" 2>/dev/null | awk '{d[NR]=$3} END{ if (NR) printf "%.2f / %.2f", d[int(NR*0.5)+1]/1000, d[int(NR*0.99)+1]/1000; else print "-" }')
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$round" "$name" "$path" \
+    "${rps:--}" "$(cpu_us "$c0" "$c1" "${requests:-0}")" "$pcts" "${errors:-none}"
+}
+
+# ---------------------------------------------------------------- main loop
+IFS=, read -r -a LOADLIST <<< "$LOADS"
+echo "== ${#NAMES[@]} servers x ${#LOADLIST[@]} loads x $ROUNDS rounds, ${DURATION}s each; servers on CPU $SERVER_CPU, load on CPU $LOAD_CPU, $THREADS threads" >&2
+echo
+echo "| round | server | path | req/s | server CPU us/req | p50 / p99 ms | errors |"
+echo "|---|---|---|---|---|---|---|"
+for round in $(seq 1 "$ROUNDS"); do
+  for k in 0 1; do
+    i=$(( (k + round - 1) % 2 ))
+    name=${NAMES[$i]}
+    if ! start_server "$i" "$WORK/$name.log"; then
+      echo "| $round | $name | - | - | - | - | did not start: $(tail -2 "$WORK/$name.log" | tr '\n' ' ') |"
+      stop_server
+      continue
+    fi
+    for load in "${LOADLIST[@]}"; do
+      case "$load" in
+        plaintext) run_h2load "$name" /plaintext "$round" ;;
+        json) run_h2load "$name" /json "$round" ;;
+        *) die "unknown load $load" ;;
+      esac
+      alive "$SERVER_PID" || { echo "| $round | $name | $load | - | - | - | server died |"; break; }
+    done
+    stop_server
+  done
+done
