@@ -1,12 +1,12 @@
-//! switchyard: an embeddable HTTP/1.1 server that runs handlers on a thread pool, with no
-//! async runtime.
+//! switchyard: an embeddable HTTP/1.1 (and, with the `http2` feature, HTTP/2) server that
+//! runs handlers on a thread pool, with no async runtime.
 //!
 //! The workers of a [`ThreadPool`] poll connection readiness (mio) themselves: a worker takes
 //! a connection with a request ready, serves every request already received (pipelining
 //! included) and parks the connection again, costing no worker while it is idle. A poller
 //! thread accepts, keeps the timers, and steps in when the workers are stuck in blocking
 //! handlers, so a handler that blocks only blocks its own worker. It is not an async
-//! framework, an HTTP client, or an HTTP/2 server.
+//! framework or an HTTP client.
 //!
 //! # Examples
 //!
@@ -117,16 +117,18 @@
 //!
 //! # Cargo features
 //!
-//! None is on by default; each one only adds.
+//! Only `multipart` (no dependency) is on by default; each one only adds.
 //!
 //! | feature | adds |
 //! |---|---|
+//! | `multipart` | `Request::multipart`: `multipart/form-data` bodies part by part (on by default; no dependency) |
 //! | `json` | `Json<T>` responses and `Request::json` (serde, serde_json) |
 //! | `log` | server events through the `log` facade; `AccessLog::log` (log) |
 //! | `form` | `Request::query_as` and `Request::form`: urlencoded queries and bodies (serde, serde_urlencoded) |
 //! | `signal` | `signal::shutdown_on_signals`: graceful shutdown on SIGINT/SIGTERM, Unix only (signal-hook) |
 //! | `compression` | `Compression`: gzip responses negotiated with `Accept-Encoding`, streams included (flate2, pure-Rust backend) |
 //! | `tls` | HTTPS: `ServerBuilder::tls` and the `tls` module: rustls with the ring provider, certificate reload, SNI and ALPN in `Request::tls`, an HTTP to HTTPS redirect (rustls) |
+//! | `http2` | HTTP/2: ALPN `h2` over TLS, `ServerBuilder::h2c` on plain ports; each stream's handler on its route's pool (h2; tokio's I/O traits only, no runtime) |
 //!
 //! # Minimum supported Rust version
 //!

@@ -22,7 +22,7 @@ use h2_client::{H2Client, get, request};
 use support::spawn;
 use switchyard::http::{Method, StatusCode, Version, header};
 use switchyard::live::{Event, EventStream};
-use switchyard::{Body, Limits, Request, Response, Router, Server};
+use switchyard::{Body, CancelReason, Limits, Request, Response, Router, Server};
 
 fn h2c_server(router: Router) -> switchyard::RunningServer {
     spawn(Server::builder().threads(4).h2c(true).app(router))
@@ -441,6 +441,78 @@ fn an_event_stream_runs_on_a_stream_beside_requests_and_ends_with_its_sender() {
     // The stream's place among live connections is given back: another opens.
     let response = client.start(get("/events"), b"");
     assert_eq!(client.drive(response).unwrap().status(), StatusCode::OK);
+}
+
+/// A handler that waits (at most 5 s) for its request to be cancelled, and reports why.
+fn waits_for_cancellation(
+    entered: mpsc::Sender<()>,
+    reasons: mpsc::Sender<Option<CancelReason>>,
+) -> impl Fn(&Request) -> &'static str + Send + Sync {
+    let entered = Mutex::new(entered);
+    let reasons = Mutex::new(reasons);
+    move |req: &Request| {
+        entered.lock().unwrap().send(()).unwrap();
+        let cancellation = req.cancellation();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !cancellation.is_cancelled() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        reasons.lock().unwrap().send(cancellation.reason()).unwrap();
+        "done"
+    }
+}
+
+#[test]
+fn a_stream_its_client_resets_cancels_its_handler() {
+    let (entered_tx, entered) = mpsc::channel();
+    let (reasons_tx, reasons) = mpsc::channel();
+    let router = Router::new().get("/wait", waits_for_cancellation(entered_tx, reasons_tx));
+    let server = h2c_server(router);
+    let mut client = h2_client::connect(server.local_addr());
+    let (_response, mut stream) = client.send.send_request(get("/wait"), true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while entered.try_recv().is_err() {
+        assert!(Instant::now() < deadline, "the handler never started");
+        client.poll_connection();
+    }
+    stream.send_reset(h2::Reason::CANCEL);
+    client.poll_connection();
+    let reason = reasons.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(reason, Some(CancelReason::ClientGone));
+    assert_eq!(client.get("/nope").status, StatusCode::NOT_FOUND);
+    assert_eq!(server.metrics().http2.resets_received, 1);
+}
+
+#[test]
+fn a_handler_past_its_deadline_is_cancelled_and_answered_503() {
+    let (entered_tx, _entered) = mpsc::channel();
+    let (reasons_tx, reasons) = mpsc::channel();
+    let limits = Limits::default().handler_timeout(Duration::from_millis(200));
+    let router = Router::new().get("/wait", waits_for_cancellation(entered_tx, reasons_tx));
+    let server = spawn(
+        Server::builder()
+            .threads(2)
+            .h2c(true)
+            .limits(limits)
+            .app(router),
+    );
+    let mut client = h2_client::connect(server.local_addr());
+    let started = Instant::now();
+    let reply = client.get("/wait");
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.headers[header::RETRY_AFTER], "1");
+    assert!(!reply.headers.contains_key(header::CONNECTION));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        reasons.recv_timeout(Duration::from_secs(5)).unwrap(),
+        Some(CancelReason::Deadline)
+    );
+    // The connection goes on.
+    assert_eq!(client.get("/nope").status, StatusCode::NOT_FOUND);
 }
 
 /// Runs `command`; `None` when it is not installed.

@@ -87,7 +87,7 @@ impl Poller {
     ) -> io::Result<Self> {
         let (notices_sender, notices) = crossbeam_channel::unbounded();
         let scheduler = Scheduler::new(poll.registry(), pools[0].size())?;
-        let deadlines = CallDeadlines::new(Arc::clone(&waker));
+        let deadlines = Arc::new(CallDeadlines::new(Arc::clone(&waker)));
         let system_lane = shared.pool_tags.get(SYSTEM_POOL).copied();
         Ok(Self {
             poll,

@@ -14,7 +14,7 @@ use super::Shared;
 use super::connection::Connection;
 use super::deadlines::CallDeadlines;
 use super::outcome::{Outcome, Wait};
-use super::protocol::{Jobs, StreamJob, TurnCx};
+use super::protocol::{JobCx, Jobs, StreamJob, TurnCx};
 use super::scheduler::{Ready, Scheduler, Work};
 use super::table::{ConnectionTable, Parked, SlotHandle, SlotId, Timer, WeakSlotHandle};
 use super::waker::PollerWaker;
@@ -67,7 +67,7 @@ pub(super) struct TurnContext {
     /// the scheduler instead: its jobs are runner loops, not requests).
     pub(super) pool_probes: Vec<PoolProbe>,
     /// The handler deadlines in flight, which the poller keeps.
-    pub(super) deadlines: CallDeadlines,
+    pub(super) deadlines: Arc<CallDeadlines>,
 }
 
 impl LiveGauges for TurnContext {
@@ -172,7 +172,13 @@ impl TurnContext {
 impl Jobs for TurnContext {
     fn run(&self, tag: RouteTag, job: StreamJob) {
         let shared = Arc::clone(&self.shared);
-        let job: Box<dyn FnOnce() + Send> = Box::new(move || job(&shared));
+        let deadlines = Arc::clone(&self.deadlines);
+        let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+            job(&JobCx {
+                shared: &shared,
+                deadlines: Some(&deadlines),
+            });
+        });
         if tag == RouteTag::default() {
             self.scheduler.push_job(job);
         } else {

@@ -69,10 +69,18 @@ pub(super) struct TurnCx<'a> {
     pub(super) jobs: Option<&'a dyn Jobs>,
 }
 
-/// A request's handler that runs apart from its connection (an HTTP/2 stream's), given the
-/// server's shared state on the worker that runs it.
+/// A request's handler that runs apart from its connection (an HTTP/2 stream's), given what
+/// the worker that runs it has of the server.
 #[cfg_attr(not(feature = "http2"), allow(dead_code))]
-pub(super) type StreamJob = Box<dyn FnOnce(&Shared) + Send>;
+pub(super) type StreamJob = Box<dyn FnOnce(&JobCx<'_>) + Send>;
+
+/// What a [`StreamJob`] gets from the worker that runs it.
+#[cfg_attr(not(feature = "http2"), allow(dead_code))]
+pub(super) struct JobCx<'a> {
+    pub(super) shared: &'a Shared,
+    /// Where handler deadlines are kept; `None` where no poller keeps them.
+    pub(super) deadlines: Option<&'a CallDeadlines>,
+}
 
 /// Where a turn hands [`StreamJob`]s: the pools.
 #[cfg_attr(not(feature = "http2"), allow(dead_code))]

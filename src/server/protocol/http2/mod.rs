@@ -46,8 +46,9 @@ pub(super) use self::preface::{Preface, Sniffed};
 use self::receive::{Incoming, Received};
 use self::reply::{Replies, ReplyGuard};
 use self::respond::{Outgoing, send_body, start_response};
-use super::{TransportFacts, TurnCx, earliest};
+use super::{JobCx, TransportFacts, TurnCx, earliest};
 use crate::body::RequestBody;
+use crate::cancel::CallWatch;
 use crate::error::ParseError;
 use crate::head::RawHeaders;
 use crate::http1::{RouteTag, Service, TurnClock};
@@ -109,12 +110,11 @@ struct StreamSlot {
 enum StreamState {
     /// The request's body is arriving.
     Receiving(Box<Incoming>),
-    /// Its handler runs; `cancelled` tells the handler's job the client reset the stream
-    /// before it started.
+    /// Its handler runs; its `watch` hears of the client's reset.
     Serving {
         respond: SendResponse<Bytes>,
         head_request: bool,
-        cancelled: Arc<AtomicBool>,
+        watch: Arc<CallWatch>,
     },
     /// The response's body goes out as the window allows.
     Sending(Box<Outgoing>),
@@ -180,6 +180,17 @@ struct Progress(bool);
 impl Progress {
     fn made(&mut self) {
         self.0 = true;
+    }
+}
+
+impl Drop for Http2Conn {
+    /// The connection is gone: the handlers still running for it are cancelled.
+    fn drop(&mut self) {
+        for slot in &self.streams {
+            if let StreamState::Serving { watch, .. } = &slot.state {
+                watch.hang_up();
+            }
+        }
     }
 }
 
@@ -559,28 +570,26 @@ impl Http2Conn {
         cx: &TurnCx<'_>,
     ) -> StreamState {
         let head_request = head.method == Method::HEAD;
-        let cancelled = Arc::new(AtomicBool::new(false));
+        // The stream's own watch: its handler sees the client's reset (and the connection's
+        // end) as a cancellation, and its deadline as one kept by the poller. A stream reset
+        // before its handler starts costs no handler call.
+        let watch = Arc::new(CallWatch::default());
         let guard = ReplyGuard::new(id, &self.replies, &self.waker);
         let peer = cx.peer;
         let queued_since = Instant::now();
-        let job_cancelled = Arc::clone(&cancelled);
-        let job: super::StreamJob = Box::new(move |shared: &Shared| {
-            if job_cancelled.load(Ordering::Acquire) {
-                // The client reset the stream before its handler started: nothing to do,
-                // and nobody to answer.
-                return;
-            }
+        let job_watch = Arc::clone(&watch);
+        let job: super::StreamJob = Box::new(move |job: &JobCx<'_>| {
             let clock = TurnClock::default();
             let service = HandlerService {
-                shared,
+                shared: job.shared,
                 peer,
                 tag,
                 facts: None,
                 clock: &clock,
                 queued_since,
-                watch: None,
+                watch: Some(&job_watch),
                 late_answers: None,
-                deadlines: None,
+                deadlines: job.deadlines,
                 calls: Cell::new(0),
             };
             let reply = service.call(head, RawHeaders::decoded(headers), body, plan, true);
@@ -588,12 +597,15 @@ impl Http2Conn {
         });
         match cx.jobs {
             Some(jobs) => jobs.run(tag, job),
-            None => job(cx.shared),
+            None => job(&JobCx {
+                shared: cx.shared,
+                deadlines: cx.deadlines,
+            }),
         }
         StreamState::Serving {
             respond,
             head_request,
-            cancelled,
+            watch,
         }
     }
 
@@ -675,17 +687,17 @@ impl Http2Conn {
             StreamState::Serving {
                 mut respond,
                 head_request,
-                cancelled,
+                watch,
             } => match respond.poll_reset(task) {
                 Poll::Ready(_) => {
                     cx.shared.counters.http2_reset();
-                    cancelled.store(true, Ordering::Release);
+                    watch.hang_up();
                     StreamState::Done
                 }
                 Poll::Pending => StreamState::Serving {
                     respond,
                     head_request,
-                    cancelled,
+                    watch,
                 },
             },
             StreamState::Sending(outgoing) => send_body(outgoing, now, cx.shared, task, progress),
