@@ -293,6 +293,11 @@ impl Http2Conn {
         if self.waker.end_turn() {
             return Outcome::Yield;
         }
+        if self.streams.is_empty() {
+            // Idle until the client sends again: hold no buffer meanwhile.
+            self.pipe.release_if_empty();
+            self.streams = Vec::new();
+        }
         let idle_until = self
             .idle_since
             .map(|since| deadline_after(since, limits.keep_alive_timeout));

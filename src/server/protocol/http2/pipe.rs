@@ -33,6 +33,15 @@ impl Pipe {
     pub(super) fn buffers(&self) -> MutexGuard<'_, PipeBuffers> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Frees the buffers when both are empty: an idle connection holds none.
+    pub(super) fn release_if_empty(&self) {
+        let mut buffers = self.buffers();
+        if buffers.input.is_empty() && buffers.output.is_empty() {
+            buffers.input = BytesMut::new();
+            buffers.output = Vec::new();
+        }
+    }
 }
 
 impl tokio::io::AsyncRead for Pipe {
