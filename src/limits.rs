@@ -299,6 +299,30 @@ pub(crate) fn deadline_after(from: Instant, timeout: Duration) -> Instant {
         .unwrap_or(from)
 }
 
+/// When a body waited for since `first` (and last seen growing at `last_growth`, with
+/// `received` bytes) must be complete: `timeout` from the first wait, and a second more for
+/// every `min_rate` bytes received (Apache's `MinRate`), but never later than `timeout` after
+/// it last grew. HTTP/1.1 and HTTP/2 bodies alike.
+pub(crate) fn body_deadline(
+    first: Instant,
+    last_growth: Instant,
+    received: u64,
+    timeout: Duration,
+    min_rate: u64,
+) -> Instant {
+    let whole = deadline_after(deadline_after(first, timeout), earned(received, min_rate));
+    whole.min(deadline_after(last_growth, timeout))
+}
+
+/// The time `received` bytes earn a body at `min_rate` bytes a second (none at 0).
+fn earned(received: u64, min_rate: u64) -> Duration {
+    if min_rate == 0 {
+        return Duration::ZERO;
+    }
+    let nanos = u128::from(received) * 1_000_000_000 / u128::from(min_rate);
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

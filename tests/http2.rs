@@ -125,14 +125,15 @@ fn a_long_body_is_spooled_and_one_over_the_limit_is_refused_with_413() {
     announced
         .headers_mut()
         .insert(header::CONTENT_LENGTH, too_long.len().into());
-    // Refused from its head: the answer comes before a byte of the body is sent.
-    // (Then the server resets the stream with NO_ERROR, RFC 9113 §8.1, which tells the
-    // client to stop sending; this client drops the unread answer's body when it hears it.)
+    // Refused from its head: the whole answer comes before a byte of the body is sent, then
+    // a reset with NO_ERROR (RFC 9113 §8.1) tells the client to stop sending.
     let (response, _body_never_sent) = client.send.send_request(announced, false).unwrap();
-    let response = client.drive(response).unwrap();
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let reply = client.finish(response);
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.text(), "request body exceeds 2097152 bytes\n");
     let reply = client.request(request(Method::POST, "/upload"), &too_long);
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.text(), "request body exceeds 2097152 bytes\n");
     let reply = client.request(request(Method::POST, "/upload"), b"again");
     assert_eq!(reply.status, StatusCode::OK);
 }
@@ -515,6 +516,91 @@ fn a_handler_past_its_deadline_is_cancelled_and_answered_503() {
     assert_eq!(client.get("/nope").status, StatusCode::NOT_FOUND);
 }
 
+#[test]
+fn a_handler_s_reply_goes_out_while_other_handlers_still_run() {
+    let (release, released) = mpsc::channel::<()>();
+    let released = Arc::new(Mutex::new(released));
+    let router =
+        Router::new()
+            .get("/quick", |_: &Request| "quick")
+            .get("/blocked", move |_: &Request| {
+                let _ = released
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(5));
+                "released"
+            });
+    let server = spawn(Server::builder().threads(2).h2c(true).app(router));
+    let mut client = h2_client::connect(server.local_addr());
+    let quick = client.start(get("/quick"), b"");
+    let blocked: Vec<_> = (0..10)
+        .map(|_| client.start(get("/blocked"), b""))
+        .collect();
+    // Both workers go on to blocked handlers; the quick one's reply is still sent.
+    let started = Instant::now();
+    assert_eq!(client.finish(quick).text(), "quick");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    for _ in 0..10 {
+        release.send(()).unwrap();
+    }
+    for response in blocked {
+        assert_eq!(client.finish(response).text(), "released");
+    }
+}
+
+#[test]
+fn a_body_that_stops_arriving_is_answered_408_and_a_streaming_route_takes_its_body() {
+    let limits = Limits::default()
+        .body_read_timeout(Duration::from_millis(300))
+        .min_body_rate(0)
+        .max_body_bytes(1000);
+    let router = Router::new()
+        .post("/upload", |req: &Request| req.body().len().to_string())
+        .merge(
+            Router::new()
+                .post("/stream", |req: &Request| {
+                    let mut body = Vec::new();
+                    std::io::Read::read_to_end(&mut req.body_reader(), &mut body).unwrap();
+                    body.len().to_string()
+                })
+                .stream_bodies(1 << 20),
+        );
+    let server = spawn(
+        Server::builder()
+            .threads(2)
+            .h2c(true)
+            .limits(limits)
+            .app(router),
+    );
+    let mut client = h2_client::connect(server.local_addr());
+    let (response, mut body) = client
+        .send
+        .send_request(request(Method::POST, "/upload"), false)
+        .unwrap();
+    body.send_data(bytes::Bytes::from_static(b"half"), false)
+        .unwrap();
+    let started = Instant::now();
+    let reply = client.finish(response);
+    assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // A route that streams its bodies takes them up to its own limit, as over HTTP/1.1.
+    let reply = client.request(request(Method::POST, "/stream"), &[b'x'; 100_000]);
+    assert_eq!(reply.text(), "100000");
+    let reply = client.request(request(Method::POST, "/upload"), &[b'x'; 100_000]);
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let mut odd = request(Method::POST, "/upload");
+    odd.headers_mut()
+        .insert(header::EXPECT, header::HeaderValue::from_static("teapot"));
+    assert_eq!(
+        client.request(odd, b"x").status,
+        StatusCode::EXPECTATION_FAILED
+    );
+}
+
 /// Runs `command`; `None` when it is not installed.
 fn run(command: &mut Command) -> Option<(bool, String)> {
     let output = command.output().ok()?;
@@ -668,6 +754,35 @@ mod over_tls {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
+    }
+
+    #[test]
+    fn a_client_that_agrees_h2_and_says_nothing_is_closed_at_the_keep_alive_timeout() {
+        let pki = Pki::new();
+        let limits = Limits::default().keep_alive_timeout(Duration::from_millis(300));
+        let server = spawn(
+            Server::builder()
+                .threads(1)
+                .limits(limits)
+                .tls(pki.server_config())
+                .handler(|_: &Request| "hi"),
+        );
+        let (mut stream, agreed) = pki.connect(server.local_addr(), &[b"h2"]);
+        assert_eq!(agreed.as_deref(), Some(&b"h2"[..]));
+        let started = Instant::now();
+        let mut buf = [0u8; 64];
+        // The server's SETTINGS may come first; then the end.
+        loop {
+            match std::io::Read::read(&mut stream, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => assert!(started.elapsed() < Duration::from_secs(5)),
+            }
+        }
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(250) && waited < Duration::from_secs(4),
+            "{waited:?}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::parse::BodyFraming;
 use crate::body::RequestBody;
 use crate::error::ParseError;
 use crate::io::{Stream, is_timeout};
+use crate::limits::body_deadline;
 use crate::spool::{ByteBudget, Held, Spool, SpoolError, SpoolWriter};
 
 /// A `Content-Length` body reserves at most this much before its bytes arrive, so that a
@@ -274,29 +275,6 @@ impl BufferedBody {
     pub(crate) fn into_data(mut self) -> Vec<u8> {
         std::mem::take(&mut self.data)
     }
-}
-
-/// When a body waited for since `first` (and last seen growing at `last_growth`, with
-/// `received` bytes) must be complete; see [`BufferedBody::deadline`].
-fn body_deadline(
-    first: Instant,
-    last_growth: Instant,
-    received: u64,
-    timeout: Duration,
-    min_rate: u64,
-) -> Instant {
-    use crate::limits::deadline_after;
-    let whole = deadline_after(deadline_after(first, timeout), earned(received, min_rate));
-    whole.min(deadline_after(last_growth, timeout))
-}
-
-/// The time `received` bytes earn a body at `min_rate` bytes a second (none at 0).
-fn earned(received: u64, min_rate: u64) -> Duration {
-    if min_rate == 0 {
-        return Duration::ZERO;
-    }
-    let nanos = u128::from(received) * 1_000_000_000 / u128::from(min_rate);
-    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 /// How a body that cannot be spooled is refused.

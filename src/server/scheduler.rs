@@ -77,12 +77,14 @@ pub(super) enum Work {
 }
 
 /// Connections waiting for a runner, in two lanes: HTTP requests, and live connections'
-/// turns; and, ahead of both, handlers of requests already read (HTTP/2 streams). Requests go first, so a storm of broadcasts delays a request by one live turn,
+/// turns; and, taking turns with them, handlers of requests already read (HTTP/2 streams). Requests go first, so a storm of broadcasts delays a request by one live turn,
 /// not by thousands; live turns are not starved by a stream of requests either: one in
 /// every `LIVE_SHARE` pops serves the live lane when both wait.
 #[derive(Default)]
 struct ReadyQueue {
     jobs: VecDeque<QueuedJob>,
+    /// The last pop served a job: a connection's turn goes next if one waits.
+    job_served_last: bool,
     requests: VecDeque<Ready>,
     live: VecDeque<Ready>,
     /// Requests served in a row while live turns waited.
@@ -101,11 +103,20 @@ impl ReadyQueue {
         self.jobs.is_empty() && self.requests.is_empty() && self.live.is_empty()
     }
 
+    /// Handlers and connections' turns alternate while both wait: a burst of handlers
+    /// must not hold back the turns that send their replies, read resets and new requests.
     fn pop(&mut self) -> Option<Work> {
-        if let Some(job) = self.jobs.pop_front() {
-            return Some(Work::Job(job));
+        if !self.job_served_last || (self.requests.is_empty() && self.live.is_empty()) {
+            if let Some(job) = self.jobs.pop_front() {
+                self.job_served_last = true;
+                return Some(Work::Job(job));
+            }
         }
-        self.pop_turn().map(Work::Turn)
+        self.job_served_last = false;
+        match self.pop_turn() {
+            Some(ready) => Some(Work::Turn(ready)),
+            None => self.jobs.pop_front().map(Work::Job),
+        }
     }
 
     fn pop_turn(&mut self) -> Option<Ready> {
@@ -320,16 +331,25 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Queues a request's handler, ahead of connections (its request is read already, and
-    /// a limit on the streams in flight per connection bounds them).
+    /// Queues a request's handler, unless `capacity` handlers wait already; then hands it
+    /// back (to be dropped outside the lock: a dropped job answers its stream).
     #[cfg_attr(not(feature = "http2"), allow(dead_code))]
-    pub(super) fn push_job(&self, job: Box<dyn FnOnce() + Send>) {
+    #[allow(clippy::type_complexity)]
+    pub(super) fn push_job(
+        &self,
+        job: Box<dyn FnOnce() + Send>,
+        capacity: usize,
+    ) -> Result<(), Box<dyn FnOnce() + Send>> {
         let mut queue = lock(&self.ready);
+        if queue.jobs.len() >= capacity {
+            return Err(job);
+        }
         queue.jobs.push_back(QueuedJob {
             job,
             since: Instant::now(),
         });
         self.queued_now.store(queue.len(), Ordering::Relaxed);
+        Ok(())
     }
 
     pub(super) fn pop(&self) -> Option<Work> {

@@ -180,7 +180,12 @@ impl Jobs for TurnContext {
             });
         });
         if tag == RouteTag::default() {
-            self.scheduler.push_job(job);
+            let capacity = self.shared.queue_capacity;
+            if let Err(refused) = self.scheduler.push_job(job, capacity) {
+                // Dropped unrun: its stream is answered 503.
+                self.shared.counters.refused_queue_full();
+                drop(refused);
+            }
         } else {
             self.notify(Notice::Run {
                 tag,
@@ -403,6 +408,8 @@ pub(super) fn run_runner(context: Arc<TurnContext>) {
                 Work::Turn(ready) => ready,
                 Work::Job(queued) => {
                     (queued.job)();
+                    // Handlers keep the queue from emptying too: look for new work.
+                    requeued_since_poll += 1;
                     continue;
                 }
             };

@@ -66,6 +66,8 @@ pub(crate) const MAX_CONCURRENT_STREAMS: u32 = 100;
 /// The flow-control window of a stream's request body: what a client may send before the
 /// server has taken it. The connection's is 4 times larger.
 const STREAM_WINDOW_BYTES: u32 = 256 * 1024;
+/// What `h2` buffers of a response body per stream, at most.
+const MAX_SEND_BUFFER_BYTES: usize = 64 * 1024;
 /// Bytes read from the socket at a time.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// Input read and not yet taken by `h2`, at most.
@@ -120,6 +122,9 @@ enum StreamState {
     Sending(Box<Outgoing>),
     /// An event stream: what its senders queue goes out as the window allows.
     Events(Box<EventsOut>),
+    /// Reset by the client while its handler runs (cancelled): kept until the handler
+    /// returns, so that it still counts against the streams in flight.
+    Abandoned,
     Done,
 }
 
@@ -207,7 +212,11 @@ impl Http2Conn {
             .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
             .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX))
             .initial_window_size(STREAM_WINDOW_BYTES)
-            .initial_connection_window_size(4 * STREAM_WINDOW_BYTES);
+            .initial_connection_window_size(4 * STREAM_WINDOW_BYTES)
+            // What `h2` holds of a response body that the client's window has room for
+            // but the socket has not taken: a client that opens its windows wide and
+            // does not read costs this per stream, not h2's default 400 KiB.
+            .max_send_buffer_size(MAX_SEND_BUFFER_BYTES);
         let waker = Arc::new(TurnWaker {
             in_turn: AtomicBool::new(false),
             woken: AtomicBool::new(false),
@@ -222,7 +231,7 @@ impl Http2Conn {
             task_waker: Waker::from(Arc::clone(&waker)),
             waker,
             blocked_since: None,
-            idle_since: None,
+            idle_since: Some(Instant::now()),
             going_away: None,
         }
     }
@@ -286,7 +295,10 @@ impl Http2Conn {
             };
         }
         self.blocked_since = None;
-        if matches!(self.phase, Phase::Ended) || self.going_away.is_some_and(|at| now >= at) {
+        // Told to go: once its last stream is done (and the grace for its last frames has
+        // passed), it closes.
+        let gone = self.going_away.is_some_and(|at| now >= at) && self.streams.is_empty();
+        if matches!(self.phase, Phase::Ended) || gone {
             self.waker.end_turn();
             return Outcome::Close;
         }
@@ -305,14 +317,17 @@ impl Http2Conn {
             .streams
             .iter()
             .filter_map(|slot| match &slot.state {
+                StreamState::Receiving(incoming) => Some(incoming.deadline(limits)),
                 StreamState::Sending(out) => Some(out.write_deadline(limits.write_timeout)),
                 StreamState::Events(events) => events.next_timer(cx.shared),
-                _ => None,
+                StreamState::Serving { .. } | StreamState::Abandoned => None,
+                StreamState::Done => None,
             })
             .min();
+        let going_away = self.going_away.filter(|at| *at > now);
         Outcome::Park {
             wait: Wait::Live,
-            until: earliest([idle_until, stream_timers, self.going_away], now),
+            until: earliest([idle_until, stream_timers, going_away], now),
         }
     }
 
@@ -386,7 +401,17 @@ impl Http2Conn {
                     self.phase = Phase::Ended;
                     return;
                 }
-                Poll::Pending => return,
+                Poll::Pending => {
+                    // A client that never sends its preface (after ALPN) is idle: it ends
+                    // at the keep-alive timeout, or at once when the server shuts down.
+                    let idle = self.idle_since.is_some_and(|since| {
+                        now >= deadline_after(since, cx.shared.limits.keep_alive_timeout)
+                    });
+                    if idle || cx.shared.draining.load(Ordering::Acquire) {
+                        self.phase = Phase::Ended;
+                    }
+                    return;
+                }
             }
         }
         self.deliver_replies(progress);
@@ -425,19 +450,9 @@ impl Http2Conn {
             connection.graceful_shutdown();
             cx.shared.counters.http2_goaway();
         }
-        if draining {
-            cx.shared
-                .live_closed_by_shutdown
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        // Streams under way may take the drain timeout (the poller cuts them then); the
-        // grace is for the last frames of an idle connection.
-        let grace = if self.streams.is_empty() {
-            GOAWAY_GRACE
-        } else {
-            cx.shared.drain_timeout.max(GOAWAY_GRACE)
-        };
-        self.going_away = Some(deadline_after(now, grace));
+        // It closes once its last stream is done, and not before this grace for its last
+        // frames; streams under way at a shutdown are cut at the drain deadline.
+        self.going_away = Some(deadline_after(now, GOAWAY_GRACE));
         self.waker.wake_connection();
     }
 
@@ -490,7 +505,7 @@ impl Http2Conn {
     fn start_stream(
         &mut self,
         request: http::Request<RecvStream>,
-        respond: SendResponse<Bytes>,
+        mut respond: SendResponse<Bytes>,
         cx: &TurnCx<'_>,
         facts: Option<&dyn TransportFacts>,
         now: Instant,
@@ -515,18 +530,22 @@ impl Http2Conn {
         }
         let shared = cx.shared;
         let (decision, plan) = with_service(cx, facts, |service| service.decide(&head));
+        // A route that streams its bodies over HTTP/1.1 takes them spooled here, up to the
+        // same limit: its handler reads them with `body_reader` all the same.
         let limit = decision
-            .max_body_bytes
+            .streamed_body_limit
+            .or(decision.max_body_bytes)
             .unwrap_or(shared.limits.max_body_bytes);
-        let announced = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<u64>().ok());
-        if announced.is_some_and(|length| length > limit) {
-            let error = ParseError::BodyTooLarge { limit };
-            let state = self.refuse(cx, facts, head, headers, plan, respond, &error, true);
+        if let Some(error) = refusal_of_head(&head, &headers, &recv, limit, &shared.limits) {
+            let state = self.refuse(cx, facts, head, headers, plan, respond, &error);
             self.streams.push(StreamSlot { id, state });
             return;
+        }
+        if !recv.is_end_stream() && expects_continue(&headers) {
+            // The client waits for this before it sends the body (RFC 9110 §10.1.1).
+            let mut interim = http::Response::new(());
+            *interim.status_mut() = http::StatusCode::CONTINUE;
+            let _ = respond.send_informational(interim);
         }
         if recv.is_end_stream() {
             let state = self.dispatch(
@@ -626,13 +645,12 @@ impl Http2Conn {
         plan: RoutePlan,
         respond: SendResponse<Bytes>,
         error: &ParseError,
-        body_unread: bool,
     ) -> StreamState {
         let head_request = head.method == Method::HEAD;
         let reply = with_service(cx, facts, |service| {
             service.refuse(head, RawHeaders::decoded(headers), plan, error)
         });
-        start_response(respond, reply.response, head_request, body_unread)
+        start_response(respond, reply.response, head_request)
     }
 
     /// Sends the responses handlers left.
@@ -655,7 +673,7 @@ impl Http2Conn {
                     let waker: Arc<dyn Wake> = self.waker.clone();
                     start_events(respond, reply.response, accepted, waker)
                 }
-                None => start_response(respond, reply.response, head_request, false),
+                None => start_response(respond, reply.response, head_request),
             };
         }
     }
@@ -687,7 +705,7 @@ impl Http2Conn {
         let state = std::mem::replace(&mut self.streams[index].state, StreamState::Done);
         let state = match state {
             StreamState::Receiving(incoming) => {
-                self.receive(id, incoming, cx, facts, task, progress)
+                self.receive(id, incoming, cx, facts, now, task, progress)
             }
             StreamState::Serving {
                 mut respond,
@@ -697,7 +715,7 @@ impl Http2Conn {
                 Poll::Ready(_) => {
                     cx.shared.counters.http2_reset();
                     watch.hang_up();
-                    StreamState::Done
+                    StreamState::Abandoned
                 }
                 Poll::Pending => StreamState::Serving {
                     respond,
@@ -707,6 +725,7 @@ impl Http2Conn {
             },
             StreamState::Sending(outgoing) => send_body(outgoing, now, cx.shared, task, progress),
             StreamState::Events(events) => events.drive(now, cx.shared, task, progress),
+            StreamState::Abandoned => StreamState::Abandoned,
             StreamState::Done => StreamState::Done,
         };
         self.streams[index].state = state;
@@ -714,16 +733,18 @@ impl Http2Conn {
 
     /// Takes what arrived of a request body; once it is complete, hands the request to its
     /// handler.
+    #[allow(clippy::too_many_arguments)]
     fn receive(
         &self,
         id: u64,
         mut incoming: Box<Incoming>,
         cx: &TurnCx<'_>,
         facts: Option<&dyn TransportFacts>,
+        now: Instant,
         task: &mut Context<'_>,
         progress: &mut Progress,
     ) -> StreamState {
-        match incoming.receive(task, cx.shared, &mut progress.0) {
+        match incoming.receive(task, now, cx.shared, &mut progress.0) {
             Received::Waiting => StreamState::Receiving(incoming),
             Received::Reset => {
                 cx.shared.counters.http2_reset();
@@ -737,7 +758,7 @@ impl Http2Conn {
                     respond,
                     ..
                 } = *incoming;
-                self.refuse(cx, facts, head, headers, plan, respond, &error, true)
+                self.refuse(cx, facts, head, headers, plan, respond, &error)
             }
             Received::Complete(body) => {
                 let Incoming {
@@ -752,6 +773,51 @@ impl Http2Conn {
             }
         }
     }
+}
+
+/// Why a request is refused from its head alone, if it is: a body announced longer than its
+/// route takes (413), more header fields than `max_headers` (431), a target longer than
+/// `max_uri_bytes` (414), an expectation other than `100-continue` (417). (`h2` bounds the
+/// header list's size itself.)
+fn refusal_of_head(
+    head: &Parts,
+    headers: &HeaderMap,
+    recv: &RecvStream,
+    limit: u64,
+    limits: &crate::limits::Limits,
+) -> Option<ParseError> {
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let target = head
+        .uri
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if target > limits.max_uri_bytes {
+        Some(ParseError::UriTooLong {
+            limit: limits.max_uri_bytes,
+        })
+    } else if headers.len() > limits.max_headers {
+        Some(ParseError::TooManyHeaders {
+            limit: limits.max_headers,
+        })
+    } else if announced.is_some_and(|length| length > limit) && !recv.is_end_stream() {
+        Some(ParseError::BodyTooLarge { limit })
+    } else if headers.get(header::EXPECT).is_some() && !expects_continue(headers) {
+        Some(ParseError::ExpectationFailed)
+    } else {
+        None
+    }
+}
+
+/// Whether the request carries `Expect: 100-continue` (and nothing else).
+fn expects_continue(headers: &HeaderMap) -> bool {
+    let mut expectations = headers.get_all(header::EXPECT).iter();
+    matches!(
+        (expectations.next(), expectations.next()),
+        (Some(value), None) if value.as_bytes().eq_ignore_ascii_case(b"100-continue")
+    )
 }
 
 /// A [`HandlerService`] for this turn (routing, and refusals answered through the route's

@@ -1,9 +1,11 @@
 //! A stream's request body as it arrives: kept in memory within the parked bodies' budget
 //! while it is short, in its spool file once it is longer than the spool threshold, and
-//! refused past the route's limit. The window is given back as the body is taken, so a
+//! refused past the route's limit or its deadline (`body_read_timeout` and
+//! `min_body_rate`, as over HTTP/1.1). The window is given back as the body is taken, so a
 //! client sends at the speed the server stores.
 
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
 use h2::RecvStream;
@@ -14,6 +16,7 @@ use http::request::Parts;
 use crate::body::RequestBody;
 use crate::error::ParseError;
 use crate::http1::RouteTag;
+use crate::limits::{Limits, body_deadline};
 use crate::router::RoutePlan;
 use crate::server::Shared;
 use crate::spool::{Held, SpoolError, SpoolWriter};
@@ -35,6 +38,9 @@ pub(super) struct Incoming {
     received: u64,
     /// The route's limit.
     limit: u64,
+    /// When the body began to be waited for, and when it last grew.
+    started: Instant,
+    last_growth: Instant,
 }
 
 /// How far a body got in one look.
@@ -73,13 +79,27 @@ impl Incoming {
             spooled: None,
             received: 0,
             limit,
+            started: Instant::now(),
+            last_growth: Instant::now(),
         }
+    }
+
+    /// When the body must be complete (408 past it).
+    pub(super) fn deadline(&self, limits: &Limits) -> Instant {
+        body_deadline(
+            self.started,
+            self.last_growth,
+            self.received,
+            limits.body_read_timeout,
+            limits.min_body_rate,
+        )
     }
 
     /// Takes what arrived; `progressed` is set when anything did.
     pub(super) fn receive(
         &mut self,
         task: &mut Context<'_>,
+        now: Instant,
         shared: &Shared,
         progressed: &mut bool,
     ) -> Received {
@@ -87,6 +107,9 @@ impl Incoming {
             match self.recv.poll_data(task) {
                 Poll::Ready(Some(Ok(data))) => {
                     *progressed = true;
+                    if !data.is_empty() {
+                        self.last_growth = now;
+                    }
                     let _ = self.recv.flow_control().release_capacity(data.len());
                     self.received += data.len() as u64;
                     if self.received > self.limit {
@@ -104,6 +127,9 @@ impl Incoming {
                         None => RequestBody::Full(std::mem::take(&mut self.body)),
                     };
                     return Received::Complete(body);
+                }
+                Poll::Pending if now >= self.deadline(&shared.limits) => {
+                    return Received::Refused(ParseError::Timeout);
                 }
                 Poll::Pending => return Received::Waiting,
             }

@@ -1,6 +1,8 @@
 //! A stream's response on its way out: the head made valid HTTP/2, then the body as the
 //! stream's flow-control window opens (a streamed body read a chunk at a time as it does).
-//! A window that stays closed past the write timeout resets the stream.
+//! A window that stays closed past the write timeout resets the stream. A response that
+//! begins before its request's body is complete needs nothing more: once the stream's
+//! handles are dropped, `h2` resets it with NO_ERROR after the response (RFC 9113 §8.1).
 
 use std::io::Read;
 use std::task::{Context, Poll};
@@ -10,7 +12,7 @@ use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{Reason, SendStream};
 use http::StatusCode;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use super::{Progress, StreamState};
 use crate::body::{Body, Kind};
@@ -22,16 +24,15 @@ const BODY_CHUNK_BYTES: usize = 16 * 1024;
 
 /// A response body on its way out.
 pub(super) struct Outgoing {
-    pub(super) send: SendStream<Bytes>,
+    send: SendStream<Bytes>,
     /// Taken from the body, not yet sent.
     pending: Bytes,
     /// The rest of a streamed body.
     source: Option<Box<dyn Read + Send>>,
+    /// What the source still owes of a body of known length (its `content-length`).
+    owed: Option<u64>,
     /// When the last byte went out (a window that never opens is a write timeout).
     progressed: Instant,
-    /// The request was still arriving when the response began: reset the stream once the
-    /// response is complete (RFC 9113 §8.1).
-    reset_after: bool,
 }
 
 impl Outgoing {
@@ -46,37 +47,42 @@ pub(super) fn start_response(
     mut respond: SendResponse<Bytes>,
     response: http::Response<Body>,
     head_request: bool,
-    reset_after: bool,
 ) -> StreamState {
     let (mut parts, body) = response.into_parts();
-    prepare_headers(&mut parts.headers, parts.status, body.len());
     let status = parts.status;
+    prepare_headers(&mut parts.headers, status, body.len());
     let bodiless = head_request
         || body.len() == Some(0)
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
     let head = http::Response::from_parts(parts, ());
-    let Ok(send) = respond.send_response(head, bodiless) else {
-        return StreamState::Done;
+    let send = match respond.send_response(head, bodiless) {
+        Ok(send) => send,
+        Err(_) => {
+            // `h2` refused the head (a field HTTP/2 forbids that survived `prepare_headers`):
+            // the client gets a 500 rather than a bare reset.
+            crate::logging::log_error!("an HTTP/2 response head was refused; answered 500");
+            let mut head = http::Response::new(());
+            *head.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            let _ = respond.send_response(head, true);
+            return StreamState::Done;
+        }
     };
     if bodiless {
-        if reset_after {
-            let mut send = send;
-            send.send_reset(Reason::NO_ERROR);
-        }
         return StreamState::Done;
     }
-    let (pending, source) = match body.into_kind() {
-        Kind::Bytes(bytes) => (bytes_of(bytes), None),
-        Kind::Stream(reader) | Kind::SizedStream(reader, _) => (Bytes::new(), Some(reader)),
+    let (pending, source, owed) = match body.into_kind() {
+        Kind::Bytes(bytes) => (bytes_of(bytes), None, None),
+        Kind::Stream(reader) => (Bytes::new(), Some(reader), None),
+        Kind::SizedStream(reader, length) => (Bytes::new(), Some(reader), Some(length)),
     };
     StreamState::Sending(Box::new(Outgoing {
         send,
         pending,
         source,
+        owed,
         progressed: Instant::now(),
-        reset_after,
     }))
 }
 
@@ -88,19 +94,33 @@ fn bytes_of(bytes: std::borrow::Cow<'static, [u8]>) -> Bytes {
 }
 
 /// Makes a response's header fields valid HTTP/2: no connection-specific fields (RFC 9113
-/// §8.2.2), `Content-Length` when the length is known, and `Date`.
+/// §8.2.2: those `Connection` names, and itself), `Content-Length` when the length is known
+/// and the status has a body, and `Date`.
 pub(super) fn prepare_headers(headers: &mut HeaderMap, status: StatusCode, length: Option<u64>) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
     for name in [
         header::CONNECTION,
         header::TRANSFER_ENCODING,
         header::UPGRADE,
-        header::HeaderName::from_static("keep-alive"),
-        header::HeaderName::from_static("proxy-connection"),
+        header::TE,
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
     ] {
         headers.remove(name);
     }
     if let Some(length) = length {
-        let bodiless_status = status.is_informational() || status == StatusCode::NO_CONTENT;
+        let bodiless_status = status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
         if !bodiless_status && !headers.contains_key(header::CONTENT_LENGTH) {
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         }
@@ -132,10 +152,18 @@ pub(super) fn send_body(
             match read_some(source.as_mut(), &mut chunk) {
                 Ok(0) => {
                     out.source = None;
+                    if out.owed.is_some_and(|owed| owed > 0) {
+                        // Shorter than its length: the client must not take it as whole.
+                        out.send.send_reset(Reason::INTERNAL_ERROR);
+                        return StreamState::Done;
+                    }
                     return finish_body(&mut out);
                 }
                 Ok(n) => {
                     chunk.truncate(n);
+                    if let Some(owed) = &mut out.owed {
+                        *owed = owed.saturating_sub(n as u64);
+                    }
                     out.pending = Bytes::from(chunk);
                 }
                 Err(_) => {
@@ -165,9 +193,6 @@ pub(super) fn send_body(
                 out.progressed = now;
                 progress.made();
                 if last {
-                    if out.reset_after {
-                        out.send.send_reset(Reason::NO_ERROR);
-                    }
                     return StreamState::Done;
                 }
             }
@@ -184,9 +209,6 @@ pub(super) fn send_body(
 /// learns its end only when its source says so).
 fn finish_body(out: &mut Outgoing) -> StreamState {
     let _ = out.send.send_data(Bytes::new(), true);
-    if out.reset_after {
-        out.send.send_reset(Reason::NO_ERROR);
-    }
     StreamState::Done
 }
 
