@@ -837,3 +837,62 @@ fn an_oversized_header_list_is_refused() {
     assert_still_serves(&server);
     server.shutdown().unwrap();
 }
+
+#[test]
+fn malformed_requests_are_stream_errors_and_reach_no_handler() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let server = spawn(builder(Limits::default()).route(Method::GET, "/counted", counting(&calls)));
+    let with_field = |name: &str, value: &[u8]| {
+        let mut block = request_block("GET", "/counted");
+        literal_field(&mut block, name, value);
+        encode_frame(HEADERS, END_HEADERS | END_STREAM, 1, &block)
+    };
+    let connect_without_authority = {
+        let mut block = Vec::new();
+        literal_field(&mut block, ":method", b"CONNECT");
+        encode_frame(HEADERS, END_HEADERS | END_STREAM, 1, &block)
+    };
+    let cases = [
+        // RFC 9113 §8.3.1: a Host naming another authority than :authority.
+        ("host mismatch", with_field("host", b"elsewhere")),
+        // §8.2.1: a field value starting or ending with whitespace.
+        ("leading space", with_field("x-a", b" value")),
+        ("trailing tab", with_field("x-a", b"value\t")),
+        // §8.5: CONNECT without :authority.
+        ("CONNECT without authority", connect_without_authority),
+    ];
+    for (name, frame) in cases {
+        let mut stream = connect(server.local_addr());
+        handshake(&mut stream);
+        stream.write_all(&frame).unwrap();
+        let transcript = read_until(&mut stream, Duration::from_secs(5), |frame| {
+            frame.kind == GOAWAY || frame.is(RST_STREAM, 1) || frame.is(HEADERS, 1)
+        });
+        let reset = transcript
+            .on_stream(1)
+            .find(|frame| frame.kind == RST_STREAM)
+            .and_then(Frame::error_code);
+        assert_eq!(
+            reset,
+            Some(PROTOCOL_ERROR),
+            "{name}: {}",
+            transcript.describe()
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    // A well-formed one with a matching Host is served.
+    let mut stream = connect(server.local_addr());
+    handshake(&mut stream);
+    let mut block = request_block("GET", "/counted");
+    literal_field(&mut block, "host", b"localhost");
+    write_frame(&mut stream, HEADERS, END_HEADERS | END_STREAM, 1, &block).unwrap();
+    let transcript = read_until(&mut stream, Duration::from_secs(5), |frame| {
+        frame.stream_id == 1 && frame.has(END_STREAM)
+    });
+    let status = transcript
+        .on_stream(1)
+        .find(|frame| frame.kind == HEADERS)
+        .and_then(|frame| frame.payload.first().copied());
+    assert_eq!(status, Some(STATUS_200), "{}", transcript.describe());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

@@ -517,6 +517,11 @@ impl Http2Conn {
         cx.shared.counters.http2_stream();
         let (mut head, recv) = request.into_parts();
         let mut headers = std::mem::take(&mut head.headers);
+        if is_malformed(&head, &headers) {
+            // A stream error (RFC 9113 §8.1.1): no handler, no answer but the reset.
+            respond.send_reset(h2::Reason::PROTOCOL_ERROR);
+            return;
+        }
         if !headers.contains_key(header::HOST) {
             // RFC 9113 §8.3.1: `:authority` stands for `Host`.
             if let Some(authority) = head.uri.authority() {
@@ -808,6 +813,30 @@ fn refusal_of_head(
         Some(ParseError::ExpectationFailed)
     } else {
         None
+    }
+}
+
+/// Whether a request is malformed in ways `h2` leaves to the server (RFC 9113 §8.2.1,
+/// §8.3.1, §8.5): a field value with whitespace at either end, a `Host` naming another
+/// authority than `:authority`, a `CONNECT` without `:authority`.
+fn is_malformed(head: &Parts, headers: &HeaderMap) -> bool {
+    let padded = |value: &HeaderValue| {
+        let bytes = value.as_bytes();
+        let space = |byte: Option<&u8>| matches!(byte, Some(b' ' | b'\t'));
+        space(bytes.first()) || space(bytes.last())
+    };
+    if headers.values().any(padded) {
+        return true;
+    }
+    let authority = head.uri.authority();
+    if head.method == Method::CONNECT && authority.is_none() {
+        return true;
+    }
+    match (authority, headers.get(header::HOST)) {
+        (Some(authority), Some(host)) => !host
+            .as_bytes()
+            .eq_ignore_ascii_case(authority.as_str().as_bytes()),
+        _ => false,
     }
 }
 
