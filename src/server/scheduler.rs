@@ -83,8 +83,6 @@ pub(super) enum Work {
 #[derive(Default)]
 struct ReadyQueue {
     jobs: VecDeque<QueuedJob>,
-    /// The last pop served a job: a connection's turn goes next if one waits.
-    job_served_last: bool,
     requests: VecDeque<Ready>,
     live: VecDeque<Ready>,
     /// Requests served in a row while live turns waited.
@@ -93,6 +91,8 @@ struct ReadyQueue {
 
 /// See [`ReadyQueue`].
 const LIVE_SHARE: usize = 4;
+/// How long a connection's turn may wait behind queued handlers before it goes next.
+const TURN_WAIT_BEHIND_JOBS: Duration = Duration::from_millis(5);
 
 impl ReadyQueue {
     fn len(&self) -> usize {
@@ -103,20 +103,26 @@ impl ReadyQueue {
         self.jobs.is_empty() && self.requests.is_empty() && self.live.is_empty()
     }
 
-    /// Handlers and connections' turns alternate while both wait: a burst of handlers
-    /// must not hold back the turns that send their replies, read resets and new requests.
-    fn pop(&mut self) -> Option<Work> {
-        if !self.job_served_last || (self.requests.is_empty() && self.live.is_empty()) {
-            if let Some(job) = self.jobs.pop_front() {
-                self.job_served_last = true;
-                return Some(Work::Job(job));
-            }
+    /// Handlers go first while they are quick: a connection's turn waits behind them at
+    /// most [`TURN_WAIT_BEHIND_JOBS`] (then it goes next), so that quick handlers' replies
+    /// leave in one turn, and a burst of slow ones holds back the turns that send replies,
+    /// read resets and new requests by one handler at most.
+    fn pop(&mut self, now: Instant) -> Option<Work> {
+        if !self.jobs.is_empty() && !self.turn_overdue(now) {
+            return self.jobs.pop_front().map(Work::Job);
         }
-        self.job_served_last = false;
         match self.pop_turn() {
             Some(ready) => Some(Work::Turn(ready)),
             None => self.jobs.pop_front().map(Work::Job),
         }
+    }
+
+    /// Whether a connection has waited behind handlers for longer than it may.
+    fn turn_overdue(&self, now: Instant) -> bool {
+        [self.requests.front(), self.live.front()]
+            .into_iter()
+            .flatten()
+            .any(|ready| now.saturating_duration_since(ready.since) >= TURN_WAIT_BEHIND_JOBS)
     }
 
     fn pop_turn(&mut self) -> Option<Ready> {
@@ -354,7 +360,11 @@ impl Scheduler {
 
     pub(super) fn pop(&self) -> Option<Work> {
         let mut queue = lock(&self.ready);
-        let ready = queue.pop();
+        let ready = if queue.jobs.is_empty() {
+            queue.pop_turn().map(Work::Turn)
+        } else {
+            queue.pop(Instant::now())
+        };
         self.queued_now.store(queue.len(), Ordering::Relaxed);
         ready
     }

@@ -185,6 +185,32 @@ impl<S: Read + Write + Unpin> H2Client<S> {
         }
     }
 
+    /// Polls the connection and `future` until `future` is ready, or `timeout` passes
+    /// (`None`).
+    pub fn drive_for<F: Future + Unpin>(
+        &mut self,
+        future: &mut F,
+        timeout: Duration,
+    ) -> Option<F::Output> {
+        let deadline = Instant::now() + timeout;
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(output) = Pin::new(&mut *future).poll(&mut cx) {
+                return Some(output);
+            }
+            if !self.ended && Pin::new(&mut self.connection).poll(&mut cx).is_ready() {
+                self.ended = true;
+            }
+            if let Poll::Ready(output) = Pin::new(&mut *future).poll(&mut cx) {
+                return Some(output);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            self.wait();
+        }
+    }
+
     /// Polls the connection once (sends what is queued, reads what arrived), then waits for
     /// the socket at most `POLL_WAIT`.
     pub fn poll_connection(&mut self) {
