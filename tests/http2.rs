@@ -24,6 +24,27 @@ use switchyard::http::{Method, StatusCode, Version, header};
 use switchyard::live::{Event, EventStream};
 use switchyard::{Body, CancelReason, Limits, Request, Response, Router, Server};
 
+/// An access log's lines, shared with the test.
+#[derive(Clone, Default)]
+struct SharedLog(Arc<Mutex<Vec<u8>>>);
+
+impl SharedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for SharedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn h2c_server(router: Router) -> switchyard::RunningServer {
     spawn(Server::builder().threads(4).h2c(true).app(router))
 }
@@ -39,21 +60,38 @@ fn version_name(version: Version) -> &'static str {
 
 #[test]
 fn h2c_with_prior_knowledge_and_http1_share_a_port() {
-    let server =
-        h2c_server(Router::new().get("/version", |req: &Request| version_name(req.version())));
+    let log = SharedLog::default();
+    let server = spawn(
+        Server::builder()
+            .threads(4)
+            .h2c(true)
+            .plugin(switchyard::AccessLog::new(log.clone()))
+            .route(Method::GET, "/version", |req: &Request| {
+                format!("{} {}", version_name(req.version()), req.uri())
+            }),
+    );
     let mut client = h2_client::connect(server.local_addr());
-    let reply = client.get("/version");
+    let reply = client.get("/version?x=1");
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(reply.text(), "HTTP/2.0");
-    assert_eq!(reply.headers[header::CONTENT_LENGTH], "8");
+    // The target in origin form, as over HTTP/1.1; the access log says HTTP/2.0.
+    assert_eq!(reply.text(), "HTTP/2.0 /version?x=1");
+    assert_eq!(reply.headers[header::CONTENT_LENGTH], "21");
     assert!(reply.headers.contains_key(header::DATE));
+    assert!(
+        log.text().contains("\"GET /version?x=1 HTTP/2.0\" 200"),
+        "{}",
+        log.text()
+    );
     // Many requests on the one connection.
     for _ in 0..20 {
-        assert_eq!(client.get("/version").text(), "HTTP/2.0");
+        assert_eq!(client.get("/version").text(), "HTTP/2.0 /version");
     }
     assert_eq!(client.get("/nope").status, StatusCode::NOT_FOUND);
     let http1 = support::get(server.local_addr(), "/version");
-    assert_eq!((http1.status, http1.text().as_str()), (200, "HTTP/1.1"));
+    assert_eq!(
+        (http1.status, http1.text().as_str()),
+        (200, "HTTP/1.1 /version")
+    );
 }
 
 #[test]

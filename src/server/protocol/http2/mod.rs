@@ -530,6 +530,13 @@ impl Http2Conn {
                 }
             }
         }
+        // The target in origin form, as HTTP/1.1 requests have it (the authority is in
+        // `Host`): the same app answers the same way over either protocol.
+        if head.method != Method::CONNECT {
+            if let Some(target) = head.uri.path_and_query().cloned() {
+                head.uri = http::Uri::from(target);
+            }
+        }
         if let Some(facts) = facts {
             facts.annotate(&mut head.extensions);
         }
