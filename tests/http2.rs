@@ -298,7 +298,11 @@ fn streamed_and_file_bodies_and_head_requests() {
         .get("/file", move |_: &Request| {
             Response::bytes(Body::file(std::fs::File::open(&file_path).unwrap()).unwrap())
         })
-        .get("/plain", |_: &Request| "Hello, World!");
+        .get("/plain", |_: &Request| "Hello, World!")
+        .get("/longer", |_: &Request| {
+            // A source with more than its announced length: only the length is sent.
+            Response::bytes(Body::sized_stream(std::io::repeat(b'r'), 20_000))
+        });
     let server = h2c_server(router);
     let mut client = h2_client::connect(server.local_addr());
     let expected: String = (0..100).map(|i| format!("chunk {i}\n")).collect();
@@ -308,6 +312,9 @@ fn streamed_and_file_bodies_and_head_requests() {
     let file = client.get("/file");
     assert_eq!(file.body, contents);
     assert_eq!(file.headers[header::CONTENT_LENGTH], "300000");
+    let longer = client.get("/longer");
+    assert_eq!(longer.body, vec![b'r'; 20_000]);
+    assert_eq!(longer.headers[header::CONTENT_LENGTH], "20000");
     let head = client.request(request(Method::HEAD, "/plain"), b"");
     assert_eq!(head.status, StatusCode::OK);
     assert_eq!(head.headers[header::CONTENT_LENGTH], "13");
@@ -556,17 +563,25 @@ fn a_handler_past_its_deadline_is_cancelled_and_answered_503() {
 
 #[test]
 fn a_handler_s_reply_goes_out_while_other_handlers_still_run() {
-    // Ten handlers that each wait for a token, one quick one first, on two workers.
+    // Ten handlers that each wait for a token, one quick one first, on two workers. The
+    // quick one returns once the first blocked one runs on the other worker, so that its
+    // reply must wait for a turn while both workers are taken.
     let (tokens, released) = mpsc::channel::<()>();
     let released = Arc::new(Mutex::new(released));
-    let router =
-        Router::new()
-            .get("/quick", |_: &Request| "quick")
-            .get("/blocked", move |_: &Request| {
-                let token = released.lock().unwrap();
-                let _ = token.recv_timeout(Duration::from_secs(5));
-                "released"
-            });
+    let (started_tx, started) = mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    let started = Mutex::new(started);
+    let router = Router::new()
+        .get("/quick", move |_: &Request| {
+            let _ = started.lock().unwrap().recv_timeout(Duration::from_secs(5));
+            "quick"
+        })
+        .get("/blocked", move |_: &Request| {
+            let _ = started_tx.lock().unwrap().send(());
+            let token = released.lock().unwrap();
+            let _ = token.recv_timeout(Duration::from_secs(5));
+            "released"
+        });
     let server = spawn(Server::builder().threads(2).h2c(true).app(router));
     let mut client = h2_client::connect(server.local_addr());
     let mut quick = client.start(get("/quick"), b"");
@@ -577,7 +592,7 @@ fn a_handler_s_reply_goes_out_while_other_handlers_still_run() {
     // not the ten it would take if handlers always went first.
     let mut sent = 0;
     let response = loop {
-        if let Some(response) = client.drive_for(&mut quick, Duration::from_millis(300)) {
+        if let Some(response) = client.drive_for(&mut quick, Duration::from_millis(500)) {
             break response;
         }
         assert!(sent < 3, "the quick reply waited for {sent} handlers");
@@ -598,26 +613,15 @@ fn a_handler_s_reply_goes_out_while_other_handlers_still_run() {
 
 #[test]
 fn a_body_that_stops_arriving_is_answered_408_and_a_streaming_route_takes_its_body() {
-    let limits = Limits::default()
+    let stalling = Limits::default()
         .body_read_timeout(Duration::from_millis(300))
-        .min_body_rate(0)
-        .max_body_bytes(1000);
-    let router = Router::new()
-        .post("/upload", |req: &Request| req.body().len().to_string())
-        .merge(
-            Router::new()
-                .post("/stream", |req: &Request| {
-                    let mut body = Vec::new();
-                    std::io::Read::read_to_end(&mut req.body_reader(), &mut body).unwrap();
-                    body.len().to_string()
-                })
-                .stream_bodies(1 << 20),
-        );
+        .min_body_rate(0);
+    let router = Router::new().post("/upload", |req: &Request| req.body().len().to_string());
     let server = spawn(
         Server::builder()
             .threads(2)
             .h2c(true)
-            .limits(limits)
+            .limits(stalling)
             .app(router),
     );
     let mut client = h2_client::connect(server.local_addr());
@@ -631,7 +635,28 @@ fn a_body_that_stops_arriving_is_answered_408_and_a_streaming_route_takes_its_bo
     let reply = client.finish(response);
     assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT);
     assert!(started.elapsed() >= Duration::from_millis(250));
+
     // A route that streams its bodies takes them up to its own limit, as over HTTP/1.1.
+    let router = Router::new()
+        .post("/upload", |req: &Request| req.body().len().to_string())
+        .merge(
+            Router::new()
+                .post("/stream", |req: &Request| {
+                    let mut body = Vec::new();
+                    std::io::Read::read_to_end(&mut req.body_reader(), &mut body).unwrap();
+                    body.len().to_string()
+                })
+                .stream_bodies(1 << 20),
+        );
+    let limits = Limits::default().max_body_bytes(1000);
+    let server = spawn(
+        Server::builder()
+            .threads(2)
+            .h2c(true)
+            .limits(limits)
+            .app(router),
+    );
+    let mut client = h2_client::connect(server.local_addr());
     let reply = client.request(request(Method::POST, "/stream"), &[b'x'; 100_000]);
     assert_eq!(reply.text(), "100000");
     let reply = client.request(request(Method::POST, "/upload"), &[b'x'; 100_000]);
@@ -824,7 +849,7 @@ mod over_tls {
         }
         let waited = started.elapsed();
         assert!(
-            waited >= Duration::from_millis(250) && waited < Duration::from_secs(4),
+            waited >= Duration::from_millis(200) && waited < Duration::from_secs(4),
             "{waited:?}"
         );
     }

@@ -860,6 +860,15 @@ fn malformed_requests_are_stream_errors_and_reach_no_handler() {
         ("trailing tab", with_field("x-a", b"value\t")),
         // §8.5: CONNECT without :authority.
         ("CONNECT without authority", connect_without_authority),
+        // §8.3.1: a :path that is not origin-form (an open redirect's way in).
+        ("absolute :path", {
+            let mut block = Vec::new();
+            literal_field(&mut block, ":method", b"GET");
+            literal_field(&mut block, ":scheme", b"http");
+            literal_field(&mut block, ":path", b"http://elsewhere/x");
+            literal_field(&mut block, ":authority", b"localhost");
+            encode_frame(HEADERS, END_HEADERS | END_STREAM, 1, &block)
+        }),
     ];
     for (name, frame) in cases {
         let mut stream = connect(server.local_addr());
@@ -895,4 +904,79 @@ fn malformed_requests_are_stream_errors_and_reach_no_handler() {
         .and_then(|frame| frame.payload.first().copied());
     assert_eq!(status, Some(STATUS_200), "{}", transcript.describe());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// Whether a header block starts with `:status: code` as `h2` encodes a status outside
+/// HPACK's static table: indexed name 8, then the value as it is or Huffman-coded,
+/// whichever is shorter (RFC 7541 Appendix B: "100" is 0x0801, "501" 0x6c01).
+fn starts_with_status(block: &[u8], code: &[u8; 3]) -> bool {
+    let huffman: &[u8] = match code {
+        b"100" => &[0x08, 0x01],
+        b"501" => &[0x6c, 0x01],
+        _ => &[],
+    };
+    let literal = [&[0x48, 0x03][..], code].concat();
+    let coded = [&[0x48, 0x80 | huffman.len() as u8][..], huffman].concat();
+    block.starts_with(&literal) || (!huffman.is_empty() && block.starts_with(&coded))
+}
+
+#[test]
+fn connect_is_not_served_and_100_continue_comes_before_the_body() {
+    let server = spawn(builder(Limits::default()).route(
+        Method::POST,
+        "/upload",
+        |req: &Request| req.body().len().to_string(),
+    ));
+    // CONNECT (with :authority): 501, as over HTTP/1.1.
+    let mut stream = connect(server.local_addr());
+    handshake(&mut stream);
+    let mut block = Vec::new();
+    literal_field(&mut block, ":method", b"CONNECT");
+    literal_field(&mut block, ":authority", b"elsewhere:443");
+    write_frame(&mut stream, HEADERS, END_HEADERS, 1, &block).unwrap();
+    let transcript = read_until(&mut stream, Duration::from_secs(5), |frame| {
+        frame.kind == GOAWAY || frame.is(RST_STREAM, 1) || frame.is(HEADERS, 1)
+    });
+    let head = transcript
+        .on_stream(1)
+        .find(|frame| frame.kind == HEADERS)
+        .map(|frame| frame.payload.clone());
+    assert!(
+        head.as_deref()
+            .is_some_and(|block| starts_with_status(block, b"501")),
+        "{:x?} {}",
+        head.as_deref().map(|block| &block[..block.len().min(8)]),
+        transcript.describe()
+    );
+
+    // Expect: 100-continue: a 100 first, then (body sent) the answer.
+    let mut stream = connect(server.local_addr());
+    handshake(&mut stream);
+    let mut block = request_block("POST", "/upload");
+    literal_field(&mut block, "expect", b"100-continue");
+    write_frame(&mut stream, HEADERS, END_HEADERS, 1, &block).unwrap();
+    let transcript = read_until(&mut stream, Duration::from_secs(5), |frame| {
+        frame.kind == GOAWAY || frame.is(RST_STREAM, 1) || frame.is(HEADERS, 1)
+    });
+    let interim = transcript
+        .on_stream(1)
+        .find(|frame| frame.kind == HEADERS)
+        .map(|frame| frame.payload.clone());
+    assert!(
+        interim
+            .as_deref()
+            .is_some_and(|block| starts_with_status(block, b"100")),
+        "{}",
+        transcript.describe()
+    );
+    write_frame(&mut stream, DATA, END_STREAM, 1, b"hello").unwrap();
+    let transcript = read_until(&mut stream, Duration::from_secs(5), |frame| {
+        frame.stream_id == 1 && frame.has(END_STREAM)
+    });
+    let body: Vec<u8> = transcript
+        .on_stream(1)
+        .filter(|frame| frame.kind == DATA)
+        .flat_map(|frame| frame.payload.iter().copied())
+        .collect();
+    assert_eq!(body, b"5", "{}", transcript.describe());
 }

@@ -20,8 +20,9 @@ pub(crate) struct RawHeaders {
     head: Bytes,
     /// How many header fields the head has.
     count: usize,
-    /// The fields already decoded, when there is no head to parse.
-    decoded: Option<HeaderMap>,
+    /// The fields already decoded, when there is no head to parse (boxed: HTTP/1.1
+    /// requests, the common case, carry a pointer's worth of it).
+    decoded: Option<Box<HeaderMap>>,
 }
 
 impl RawHeaders {
@@ -40,7 +41,7 @@ impl RawHeaders {
         Self {
             head: Bytes::new(),
             count: 0,
-            decoded: Some(map),
+            decoded: Some(Box::new(map)),
         }
     }
 
@@ -48,7 +49,7 @@ impl RawHeaders {
     /// comes from this thread's recycled ones.
     pub(crate) fn to_map(&self) -> HeaderMap {
         if let Some(map) = &self.decoded {
-            return map.clone();
+            return HeaderMap::clone(map);
         }
         let mut map = super::recycle::header_map(self.count);
         let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];

@@ -83,6 +83,8 @@ pub(super) enum Work {
 #[derive(Default)]
 struct ReadyQueue {
     jobs: VecDeque<QueuedJob>,
+    /// The last pop served an overdue turn: a handler goes next if one waits.
+    turn_served_last: bool,
     requests: VecDeque<Ready>,
     live: VecDeque<Ready>,
     /// Requests served in a row while live turns waited.
@@ -104,15 +106,20 @@ impl ReadyQueue {
     }
 
     /// Handlers go first while they are quick: a connection's turn waits behind them at
-    /// most [`TURN_WAIT_BEHIND_JOBS`] (then it goes next), so that quick handlers' replies
-    /// leave in one turn, and a burst of slow ones holds back the turns that send replies,
-    /// read resets and new requests by one handler at most.
+    /// most [`TURN_WAIT_BEHIND_JOBS`], then turns and handlers alternate. Quick handlers'
+    /// replies leave in one turn; a burst of slow ones holds back the turns that send
+    /// replies, read resets and new requests by one handler at most; and a backlog of
+    /// turns (HTTP/1.1 under load beside HTTP/2) does not starve the handlers.
     fn pop(&mut self, now: Instant) -> Option<Work> {
-        if !self.jobs.is_empty() && !self.turn_overdue(now) {
+        if !self.jobs.is_empty() && (self.turn_served_last || !self.turn_overdue(now)) {
+            self.turn_served_last = false;
             return self.jobs.pop_front().map(Work::Job);
         }
         match self.pop_turn() {
-            Some(ready) => Some(Work::Turn(ready)),
+            Some(ready) => {
+                self.turn_served_last = true;
+                Some(Work::Turn(ready))
+            }
             None => self.jobs.pop_front().map(Work::Job),
         }
     }
@@ -592,6 +599,28 @@ mod tests {
         assert!(matches!(scheduler.pop(), Some(Work::Turn(_))));
         assert!(scheduler.retire());
         assert_eq!(scheduler.runners(), 0);
+    }
+
+    /// Quick handlers go first; a turn that waited past `TURN_WAIT_BEHIND_JOBS` goes next,
+    /// then handlers and overdue turns alternate (neither starves the other).
+    #[test]
+    fn handlers_go_first_until_a_turn_is_overdue_then_they_alternate() {
+        let now = Instant::now();
+        let job = || QueuedJob {
+            job: Box::new(|| {}),
+            since: now,
+        };
+        let mut queue = ReadyQueue::default();
+        queue.jobs.extend([job(), job(), job()]);
+        queue.requests.push_back(ready(0, now));
+        assert!(matches!(queue.pop(now), Some(Work::Job(_))));
+        let later = now + TURN_WAIT_BEHIND_JOBS;
+        queue.requests.push_back(ready(1, now));
+        assert!(matches!(queue.pop(later), Some(Work::Turn(_))));
+        assert!(matches!(queue.pop(later), Some(Work::Job(_))));
+        assert!(matches!(queue.pop(later), Some(Work::Turn(_))));
+        assert!(matches!(queue.pop(later), Some(Work::Job(_))));
+        assert!(queue.is_empty());
     }
 
     #[test]

@@ -500,7 +500,11 @@ impl ConnectionTable {
                     let _ = stream.shutdown(Shutdown::Both);
                     cut += 1;
                 }
-                SlotState::Parked { wait_for, .. } if wait_for.is_in_flight() => {
+                SlotState::Parked {
+                    wait_for,
+                    connection,
+                    ..
+                } if wait_for.is_in_flight() || connection.has_requests_in_flight() => {
                     drop(self.free_parked(&mut slot, &cell.watch, SlotId(index)));
                     cut += 1;
                 }

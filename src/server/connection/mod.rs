@@ -92,6 +92,12 @@ impl<S: Socket> Connection<S> {
         !self.owes_output() && self.protocol.is_unread()
     }
 
+    /// Whether a request multiplexed on it (an HTTP/2 stream) is under way while it is
+    /// parked (a shutdown's drain deadline counts it as cut).
+    pub(super) fn has_requests_in_flight(&self) -> bool {
+        self.protocol.has_requests_in_flight()
+    }
+
     /// Whether it speaks a live protocol (WebSocket, event stream).
     pub(super) fn is_live(&self) -> bool {
         self.protocol.is_live()

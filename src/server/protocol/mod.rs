@@ -250,6 +250,16 @@ impl Protocol {
         }
     }
 
+    /// Whether a request multiplexed on it (an HTTP/2 stream) is under way while the
+    /// connection itself is parked.
+    pub(super) fn has_requests_in_flight(&self) -> bool {
+        match self {
+            #[cfg(feature = "http2")]
+            Self::Http2(conn) => conn.has_requests_in_flight(),
+            _ => false,
+        }
+    }
+
     /// Whether it is live and already knows the server is shutting down.
     pub(super) fn told_to_go(&self) -> bool {
         match self {

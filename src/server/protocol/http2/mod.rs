@@ -93,7 +93,8 @@ pub(in crate::server) struct Http2Conn {
     blocked_since: Option<Instant>,
     /// The connection has had no stream since.
     idle_since: Option<Instant>,
-    /// GOAWAY was sent (idle, or shutting down); close at this time at the latest.
+    /// GOAWAY was sent (idle, or shutting down): it closes once its last stream is done,
+    /// and not before this time (its last frames' grace).
     going_away: Option<Instant>,
 }
 
@@ -236,6 +237,17 @@ impl Http2Conn {
         }
     }
 
+    /// Whether a request of it is under way (its body arriving, its handler running, its
+    /// response going out): a shutdown that cuts it cuts a request.
+    pub(super) fn has_requests_in_flight(&self) -> bool {
+        self.streams.iter().any(|slot| {
+            matches!(
+                slot.state,
+                StreamState::Receiving(_) | StreamState::Serving { .. } | StreamState::Sending(_)
+            )
+        })
+    }
+
     /// Whether it said GOAWAY (the server is shutting down, or it was idle).
     pub(super) fn told_to_go(&self) -> bool {
         self.going_away.is_some()
@@ -310,8 +322,10 @@ impl Http2Conn {
             self.pipe.release_if_empty();
             self.streams = Vec::new();
         }
+        // Once told to go, the idle timer has done its part.
         let idle_until = self
             .idle_since
+            .filter(|_| self.going_away.is_none())
             .map(|since| deadline_after(since, limits.keep_alive_timeout));
         let stream_timers = self
             .streams
@@ -414,7 +428,7 @@ impl Http2Conn {
                 }
             }
         }
-        self.deliver_replies(progress);
+        self.deliver_replies(cx.shared, &mut task, progress);
         self.drive_streams(cx, facts, now, &mut task, progress);
         self.accept_streams(cx, facts, now, &mut task, progress);
         // What the streams queued is written by the connection: poll it once more.
@@ -666,13 +680,18 @@ impl Http2Conn {
     }
 
     /// Sends the responses handlers left.
-    fn deliver_replies(&mut self, progress: &mut Progress) {
+    fn deliver_replies(
+        &mut self,
+        shared: &Shared,
+        task: &mut Context<'_>,
+        progress: &mut Progress,
+    ) {
         for reply in self.replies.take() {
             let Some(slot) = self.streams.iter_mut().find(|slot| slot.id == reply.id) else {
                 continue;
             };
             let StreamState::Serving {
-                respond,
+                mut respond,
                 head_request,
                 ..
             } = std::mem::replace(&mut slot.state, StreamState::Done)
@@ -680,6 +699,11 @@ impl Http2Conn {
                 continue;
             };
             progress.made();
+            if respond.poll_reset(task).is_ready() {
+                // The client reset it meanwhile: nothing to send.
+                shared.counters.http2_reset();
+                continue;
+            }
             slot.state = match reply.events {
                 Some(accepted) => {
                     let waker: Arc<dyn Wake> = self.waker.clone();
@@ -806,11 +830,18 @@ fn refusal_of_head(
         .uri
         .path_and_query()
         .map_or(0, |target| target.as_str().len());
-    if target > limits.max_uri_bytes {
+    // A cookie may come as one field per crumb (RFC 9113 §8.2.3): they count as one, as
+    // HTTP/1.1's one `Cookie` line does.
+    let crumbs = headers.get_all(header::COOKIE).iter().count();
+    let fields = headers.len() - crumbs.saturating_sub(1);
+    if head.method == Method::CONNECT {
+        // No tunnels, as over HTTP/1.1.
+        Some(ParseError::MethodNotImplemented)
+    } else if target > limits.max_uri_bytes {
         Some(ParseError::UriTooLong {
             limit: limits.max_uri_bytes,
         })
-    } else if headers.len() > limits.max_headers {
+    } else if fields > limits.max_headers {
         Some(ParseError::TooManyHeaders {
             limit: limits.max_headers,
         })
@@ -824,8 +855,9 @@ fn refusal_of_head(
 }
 
 /// Whether a request is malformed in ways `h2` leaves to the server (RFC 9113 §8.2.1,
-/// §8.3.1, §8.5): a field value with whitespace at either end, a `Host` naming another
-/// authority than `:authority`, a `CONNECT` without `:authority`.
+/// §8.3.1, §8.5): a field value with whitespace at either end, a `:path` that is not an
+/// origin-form target (nor `*` for OPTIONS), a `Host` naming another authority than
+/// `:authority`, a `CONNECT` without `:authority`.
 fn is_malformed(head: &Parts, headers: &HeaderMap) -> bool {
     let padded = |value: &HeaderValue| {
         let bytes = value.as_bytes();
@@ -836,8 +868,18 @@ fn is_malformed(head: &Parts, headers: &HeaderMap) -> bool {
         return true;
     }
     let authority = head.uri.authority();
-    if head.method == Method::CONNECT && authority.is_none() {
-        return true;
+    if head.method == Method::CONNECT {
+        if authority.is_none() {
+            return true;
+        }
+    } else {
+        // `:path` is an origin-form target, or `*` for OPTIONS (§8.3.1); HTTP/1.1's parser
+        // admits nothing else either.
+        let path = head.uri.path();
+        let asterisk = path == "*" && head.method == Method::OPTIONS;
+        if !path.starts_with('/') && !asterisk {
+            return true;
+        }
     }
     match (authority, headers.get(header::HOST)) {
         (Some(authority), Some(host)) => !host

@@ -60,9 +60,9 @@ pub(super) fn start_response(
     let send = match respond.send_response(head, bodiless) {
         Ok(send) => send,
         Err(_) => {
-            // `h2` refused the head (a field HTTP/2 forbids that survived `prepare_headers`):
-            // the client gets a 500 rather than a bare reset.
-            crate::logging::log_error!("an HTTP/2 response head was refused; answered 500");
+            // `h2` refused the head (the stream closed meanwhile, or a field HTTP/2 forbids
+            // that survived `prepare_headers`): the client gets a 500 if it still listens.
+            crate::logging::log_debug!("an HTTP/2 response head was refused; answering 500");
             let mut head = http::Response::new(());
             *head.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             let _ = respond.send_response(head, true);
@@ -148,7 +148,11 @@ pub(super) fn send_body(
             let Some(source) = &mut out.source else {
                 return finish_body(&mut out);
             };
-            let mut chunk = vec![0u8; BODY_CHUNK_BYTES];
+            // A body of known length is read no further than its length.
+            let want = out.owed.map_or(BODY_CHUNK_BYTES, |owed| {
+                usize::try_from(owed).map_or(BODY_CHUNK_BYTES, |owed| owed.min(BODY_CHUNK_BYTES))
+            });
+            let mut chunk = vec![0u8; want];
             match read_some(source.as_mut(), &mut chunk) {
                 Ok(0) => {
                     out.source = None;
@@ -163,6 +167,10 @@ pub(super) fn send_body(
                     chunk.truncate(n);
                     if let Some(owed) = &mut out.owed {
                         *owed = owed.saturating_sub(n as u64);
+                        if *owed == 0 {
+                            // All of its length: what the source may have beyond is not sent.
+                            out.source = None;
+                        }
                     }
                     out.pending = Bytes::from(chunk);
                 }
