@@ -19,14 +19,17 @@
 //!   Imported by nothing but this module.
 //! - `turn`: the worker side: one connection's turn, then park / requeue / move / close as
 //!   its outcome says; the runner loop of the main pool.
-//! - `scheduler`: the ready queue, the readiness poll and the runner count.
+//! - `scheduler`: the ready queue (connections' turns, and HTTP/2 streams' handlers), the
+//!   readiness poll and the runner count.
 //! - `table`: the connection table, sole owner of every connection's state and counters.
 //! - `in_process`: the same connection code over an in-memory socket, with no thread
 //!   (`testing::TestClient`, fuzz targets).
 //! - `connection`: a connection = socket × transport (`transport`: plain, or `tls`: a
 //!   rustls session) × protocol; the transport is driven once for every protocol.
-//! - `protocol`: what a connection speaks: `http1` (the engine in `crate::http1`), and the
-//!   live protocols a response switches to, `websocket` and `events`.
+//! - `protocol`: what a connection speaks: `http1` (the engine in `crate::http1`), the
+//!   live protocols a response switches to, `websocket` and `events`, and `http2`
+//!   (feature `http2`: h2c after the preface, or ALPN `h2`; its streams' handlers run as
+//!   jobs on their pools).
 //! - `service`: the router as the HTTP/1.1 engine's service (pools, metrics, admission of
 //!   live connections).
 //! - `outcome`: how a turn ends, what a parked connection waits for.
