@@ -28,6 +28,8 @@ mod write;
 
 pub(crate) use clock::TurnClock;
 pub(crate) use conn::{Conn, ConnConfig};
+#[cfg(feature = "http2")]
+pub(crate) use date::header_value_now as date_header_value;
 pub(crate) use decode::ChunkedDecoder;
 pub(crate) use encode::{encode_chunk, write_rejection};
 pub(crate) use read_buf::ReadBuf;

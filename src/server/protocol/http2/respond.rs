@@ -126,9 +126,8 @@ pub(super) fn prepare_headers(headers: &mut HeaderMap, status: StatusCode, lengt
         }
     }
     if !headers.contains_key(header::DATE) {
-        let date = httpdate::fmt_http_date(std::time::SystemTime::now());
-        if let Ok(value) = HeaderValue::from_str(&date) {
-            headers.insert(header::DATE, value);
+        if let Some(date) = crate::http1::date_header_value() {
+            headers.insert(header::DATE, date);
         }
     }
 }
