@@ -53,17 +53,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PEER_TARGET=$TARGET/peer-hyper-h2
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/h2-load.XXXXXX")
-CLK_TCK=$(getconf CLK_TCK)
 
-SERVER_PID=""; LOAD_PID=""
-cleanup() {
-  for p in $LOAD_PID $SERVER_PID; do [[ -n $p ]] && kill -TERM "$p" 2>/dev/null; done
-  sleep 0.3
-  for p in $LOAD_PID $SERVER_PID; do [[ -n $p ]] && kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap 'cleanup; exit 130' INT TERM
-trap cleanup EXIT
+PROBE="--http2-prior-knowledge /plaintext"
+SCHEME=http
+# shellcheck source=benches/load-lib.sh
+source "$ROOT/benches/load-lib.sh"
 
 # ---------------------------------------------------------------- build
 if (( BUILD )); then
@@ -85,48 +79,6 @@ CMDS=(
 )
 
 # ---------------------------------------------------------------- helpers
-freeport() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-cpu_ticks() {   # utime+stime of a process (all its threads)
-  sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12+$13}'
-}
-alive() {
-  local st
-  st=$(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null)
-  [[ -n $st && $st != Z ]]
-}
-
-start_server() {  # start_server INDEX LOG -> SERVER_PID, PORT
-  local cmd=${CMDS[$1]} log=$2 code
-  PORT=$(freeport)
-  cmd=${cmd//\{addr\}/127.0.0.1:$PORT}
-  echo "+ taskset -c $SERVER_CPU $cmd" > "$log"
-  taskset -c "$SERVER_CPU" bash -c "exec $cmd" >> "$log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 200); do
-    alive "$SERVER_PID" || return 1
-    code=$(curl -s --http2-prior-knowledge -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$PORT/plaintext" 2>/dev/null)
-    [[ $code == 200 ]] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
-stop_server() {
-  [[ -z $SERVER_PID ]] && return
-  kill -TERM "$SERVER_PID" 2>/dev/null
-  for _ in $(seq 1 50); do alive "$SERVER_PID" || break; sleep 0.1; done
-  alive "$SERVER_PID" && kill -KILL "$SERVER_PID" 2>/dev/null
-  wait "$SERVER_PID" 2>/dev/null
-  SERVER_PID=""
-}
-
-# per-request (or per-handshake) server CPU in microseconds
-cpu_us() {  # cpu_us TICKS0 TICKS1 COUNT
-  awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" -v n="$3" 'BEGIN{ if (n > 0) printf "%.1f", (b-a)/hz*1e6/n; else print "-" }'
-}
-
 run_h2load() {  # run_h2load NAME PATH ROUND
   local name=$1 path=$2 round=$3 out=$WORK/h2load.out log=$WORK/h2load.log c0 c1 requests rps errors pcts
   rm -f "$log"

@@ -55,17 +55,11 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PEER_TARGET=$TARGET/peer-hyper-tls
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tls-load.XXXXXX")
-CLK_TCK=$(getconf CLK_TCK)
 
-SERVER_PID=""; LOAD_PID=""
-cleanup() {
-  for p in $LOAD_PID $SERVER_PID; do [[ -n $p ]] && kill -TERM "$p" 2>/dev/null; done
-  sleep 0.3
-  for p in $LOAD_PID $SERVER_PID; do [[ -n $p ]] && kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap 'cleanup; exit 130' INT TERM
-trap cleanup EXIT
+PROBE="-k /plaintext"
+SCHEME=https
+# shellcheck source=benches/load-lib.sh
+source "$ROOT/benches/load-lib.sh"
 
 # ---------------------------------------------------------------- build
 if (( BUILD )); then
@@ -93,48 +87,7 @@ CMDS=(
 )
 
 # ---------------------------------------------------------------- helpers
-freeport() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-cpu_ticks() {   # utime+stime of a process (all its threads)
-  sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12+$13}'
-}
-alive() {
-  local st
-  st=$(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null)
-  [[ -n $st && $st != Z ]]
-}
 now() { date +%s.%N; }
-
-start_server() {  # start_server INDEX LOG -> SERVER_PID, PORT
-  local cmd=${CMDS[$1]} log=$2 code
-  PORT=$(freeport)
-  cmd=${cmd//\{addr\}/127.0.0.1:$PORT}
-  echo "+ taskset -c $SERVER_CPU $cmd" > "$log"
-  taskset -c "$SERVER_CPU" bash -c "exec $cmd" >> "$log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 200); do
-    alive "$SERVER_PID" || return 1
-    code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 "https://127.0.0.1:$PORT/plaintext" 2>/dev/null)
-    [[ $code == 200 ]] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
-stop_server() {
-  [[ -z $SERVER_PID ]] && return
-  kill -TERM "$SERVER_PID" 2>/dev/null
-  for _ in $(seq 1 50); do alive "$SERVER_PID" || break; sleep 0.1; done
-  alive "$SERVER_PID" && kill -KILL "$SERVER_PID" 2>/dev/null
-  wait "$SERVER_PID" 2>/dev/null
-  SERVER_PID=""
-}
-
-# per-request (or per-handshake) server CPU in microseconds
-cpu_us() {  # cpu_us TICKS0 TICKS1 COUNT
-  awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" -v n="$3" 'BEGIN{ if (n > 0) printf "%.1f", (b-a)/hz*1e6/n; else print "-" }'
-}
 
 run_wrk() {  # run_wrk NAME PATH CONNS ROUND
   local name=$1 path=$2 conns=$3 round=$4 out=$WORK/wrk.out c0 c1 requests rps errors

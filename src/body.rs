@@ -49,6 +49,23 @@ pub(crate) enum Kind {
     Bytes(Cow<'static, [u8]>),
     Stream(Box<dyn Read + Send + 'static>),
     SizedStream(Box<dyn Read + Send + 'static>, u64),
+    /// `len` bytes of a file: over a plain socket on Linux they go with `sendfile(2)`.
+    File(FileRange, u64),
+}
+
+/// An open file read from `offset` on, with positioned reads (the file's own position is
+/// neither used nor moved), so that the engine can hand the same place to `sendfile(2)`.
+pub(crate) struct FileRange {
+    pub(crate) file: File,
+    pub(crate) offset: u64,
+}
+
+impl Read for FileRange {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = crate::io::read_at(&self.file, buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
 }
 
 impl Body {
@@ -171,14 +188,25 @@ impl Body {
         }
     }
 
-    /// A file, sent with its current length as `Content-Length`.
+    /// A file from its current position to its current end, sent with that length as
+    /// `Content-Length`. Over a plain connection on Linux the bytes go from the kernel's page
+    /// cache to the socket (`sendfile(2)`), never through the server's memory.
     ///
     /// # Errors
     ///
-    /// When the file's metadata cannot be read.
-    pub fn file(file: File) -> io::Result<Self> {
+    /// When the file's metadata or position cannot be read.
+    pub fn file(mut file: File) -> io::Result<Self> {
         let len = file.metadata()?.len();
-        Ok(Self::sized_stream(file, len))
+        let offset = std::io::Seek::stream_position(&mut file)?.min(len);
+        Ok(Self::file_range(file, offset, len - offset))
+    }
+
+    /// `len` bytes of `file` from `offset` (a range request's part, say), sent like
+    /// [`Body::file`]. The file must hold them: if it ends sooner, the connection is closed.
+    pub(crate) fn file_range(file: File, offset: u64, len: u64) -> Self {
+        Self {
+            kind: Kind::File(FileRange { file, offset }, len),
+        }
     }
 
     /// The length in bytes, when known before sending.
@@ -186,7 +214,7 @@ impl Body {
         match &self.kind {
             Kind::Bytes(bytes) => Some(bytes.len() as u64),
             Kind::Stream(_) => None,
-            Kind::SizedStream(_, len) => Some(*len),
+            Kind::SizedStream(_, len) | Kind::File(_, len) => Some(*len),
         }
     }
 
@@ -199,7 +227,7 @@ impl Body {
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match &self.kind {
             Kind::Bytes(bytes) => Some(bytes),
-            Kind::Stream(_) | Kind::SizedStream(..) => None,
+            Kind::Stream(_) | Kind::SizedStream(..) | Kind::File(..) => None,
         }
     }
 
@@ -221,6 +249,7 @@ impl Body {
                 reader.take(len).read_to_end(&mut bytes)?;
                 Ok(bytes)
             }
+            Kind::File(range, len) => Self::sized_stream(range, len).into_bytes(),
         }
     }
 
@@ -249,6 +278,7 @@ impl fmt::Debug for Body {
             Kind::Bytes(bytes) => f.debug_tuple("Body::Bytes").field(&bytes.len()).finish(),
             Kind::Stream(_) => f.write_str("Body::Stream(..)"),
             Kind::SizedStream(_, len) => f.debug_tuple("Body::SizedStream").field(len).finish(),
+            Kind::File(_, len) => f.debug_tuple("Body::File").field(len).finish(),
         }
     }
 }
@@ -581,6 +611,21 @@ mod tests {
 
     /// Bounds every wait for the writer thread.
     const WAIT: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn a_file_body_is_the_file_from_its_position_to_its_end() {
+        use std::io::{Seek, SeekFrom};
+
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"0123456789").unwrap();
+        file.seek(SeekFrom::Start(3)).unwrap();
+        let body = Body::file(file.try_clone().unwrap()).unwrap();
+        assert_eq!(body.len(), Some(7));
+        assert_eq!(body.into_bytes().unwrap(), b"3456789");
+        let range = Body::file_range(file, 2, 4);
+        assert_eq!(range.len(), Some(4));
+        assert_eq!(range.into_bytes().unwrap(), b"2345");
+    }
 
     /// The sizes of successive reads of `reader` with a buffer of `buf_len`, and the bytes.
     fn reads(mut reader: impl Read, buf_len: usize) -> (Vec<usize>, Vec<u8>) {

@@ -304,23 +304,9 @@ impl BodyFile {
     }
 
     /// Reads `buf.len()` bytes or fewer at `offset` (no cursor of the request's readers
-    /// is shared: on Unix a positioned read, elsewhere a seek and a read).
+    /// is shared).
     pub(crate) fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        #[cfg(unix)]
-        {
-            std::os::unix::fs::FileExt::read_at(self.file.as_file(), buf, offset)
-        }
-        #[cfg(windows)]
-        {
-            std::os::windows::fs::FileExt::seek_read(self.file.as_file(), buf, offset)
-        }
-        #[cfg(not(any(unix, windows)))]
-        {
-            use std::io::{Read, Seek};
-            let mut file = self.file.as_file();
-            file.seek(io::SeekFrom::Start(offset))?;
-            file.read(buf)
-        }
+        crate::io::read_at(self.file.as_file(), buf, offset)
     }
 
     /// The whole body in memory, read once (see [`Request::body`](crate::Request::body)).

@@ -9,7 +9,7 @@
 mod support;
 
 use std::fs;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -940,6 +940,58 @@ fn a_slow_download_of_a_large_file_holds_no_worker() {
     let _ = slow_socket.shutdown(Shutdown::Both);
     reader.join().expect("the slow client's thread");
     server.shutdown().expect("shutdown");
+}
+
+/// A file cut short while it is sent (here truncated to nothing once the response is under
+/// way: over a plain socket the bytes go with `sendfile`, which then finds no more) ends the
+/// response with a close: the client sees fewer bytes than `Content-Length` said, never a
+/// hang or bytes that are not the file's; the server goes on serving.
+#[test]
+fn a_file_cut_short_while_sent_ends_the_connection() {
+    let site = Site::new("cut-short");
+    let path = site.root.join("shrinking.bin");
+    fs::write(&path, vec![b'z'; LARGE_FILE_BYTES as usize]).unwrap();
+    let server = serve(StaticFiles::new(&site.root));
+    let addr = server.local_addr();
+    let mut client = BufReader::new(support::connect(addr));
+    client
+        .get_mut()
+        .write_all(b"GET /assets/shrinking.bin HTTP/1.1\r\nHost: test\r\n\r\n")
+        .unwrap();
+    let mut line = String::new();
+    let mut content_length = None;
+    loop {
+        line.clear();
+        client.read_line(&mut line).expect("a head line");
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length: ") {
+            content_length = Some(value.trim().parse::<u64>().unwrap());
+        }
+    }
+    assert_eq!(content_length, Some(LARGE_FILE_BYTES));
+    // The head is here, so the body is on its way: 64 MiB cannot all fit in the sockets'
+    // buffers before the client reads, so the server still owes most of it now.
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let mut body = Vec::new();
+    client
+        .read_to_end(&mut body)
+        .expect("the connection ends (a read timeout fails this test)");
+    assert!(
+        (body.len() as u64) < LARGE_FILE_BYTES,
+        "the whole file arrived: it was sent before the cut, the test proves nothing"
+    );
+    assert!(
+        body.iter().all(|&b| b == b'z'),
+        "bytes that are not the file's"
+    );
+    assert_eq!(get(addr, "/assets/style.css").text(), STYLE_CSS);
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -102,6 +102,7 @@ impl Output<'_> {
                 Kind::SizedStream(reader, len) => {
                     self.body = Some(OutgoingBody::new(reader, false, Some(len)));
                 }
+                Kind::File(range, len) => self.body = Some(OutgoingBody::file(range, len)),
             }
         }
         Encoded::Response
@@ -123,11 +124,15 @@ impl Output<'_> {
             let Some(body) = &mut self.body else {
                 return Ok(true);
             };
-            // The handler's reader may block.
-            let copied = body.copy_piece(self.bytes);
+            // The handler's reader may block (and a file read from disk).
+            let copied = match body.send_file(io) {
+                Some(sent) => sent,
+                None => body.copy_piece(self.bytes),
+            };
             clock.forget();
             match copied {
                 Ok(Copied::Piece) => {}
+                Ok(Copied::Full) => return Ok(false),
                 Ok(Copied::End) => self.body = None,
                 Err(error) => {
                     // The response cannot be completed; closing tells the client so.

@@ -6,11 +6,16 @@ use std::io::{self, Read};
 use http::{StatusCode, Version};
 
 use super::encode::{self, ConnectionHeader, Framing};
-use crate::body::{Kind, STREAM_READ_BYTES};
+use crate::body::{FileRange, Kind, STREAM_READ_BYTES};
+use crate::io::{Stream, is_timeout};
 
 /// A sized stream (a file) is read in pieces of at most this size: no chunk framing to
 /// keep small, and fewer reads and writes per byte (a 1 MiB file: 8 of each, not 64).
 const SIZED_READ_BYTES: usize = 128 * 1024;
+
+/// At most this much of a file is handed to one `sendfile(2)` (Linux moves at most
+/// 0x7ffff000 bytes a call anyway); the socket's free room usually limits it first.
+const SEND_FILE_BYTES: usize = 1 << 30;
 
 /// How a response goes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +47,7 @@ pub(crate) fn plan_response(
     let framing = match body {
         _ if bodiless_status => Framing::Unframed,
         Kind::Bytes(bytes) => Framing::Length(bytes.len() as u64),
-        Kind::SizedStream(_, len) => Framing::Length(*len),
+        Kind::SizedStream(_, len) | Kind::File(_, len) => Framing::Length(*len),
         Kind::Stream(_) if version == Version::HTTP_11 => Framing::Chunked,
         Kind::Stream(_) => {
             // An HTTP/1.0 client cannot take chunks: the body ends when we close.
@@ -65,10 +70,17 @@ pub(crate) fn plan_response(
 
 /// The part of a streamed response body not yet copied to the output.
 pub(crate) struct OutgoingBody {
-    reader: Box<dyn Read + Send>,
+    source: Source,
     chunked: bool,
     /// For a sized stream: bytes still owed (its `Content-Length` promised them).
     owed: Option<u64>,
+}
+
+/// Where a streamed body's bytes come from.
+enum Source {
+    Reader(Box<dyn Read + Send>),
+    /// A file: sent with `sendfile(2)` where the stream can, read like any reader elsewhere.
+    File(FileRange),
 }
 
 /// What one step of copying a streamed body did.
@@ -76,6 +88,8 @@ pub(crate) struct OutgoingBody {
 pub(crate) enum Copied {
     /// A piece went to the output; there may be more.
     Piece,
+    /// Sent straight to the stream until it was full; the rest waits for room.
+    Full,
     /// The body ended (the last chunk is in the output when chunked).
     End,
 }
@@ -83,10 +97,42 @@ pub(crate) enum Copied {
 impl OutgoingBody {
     pub(crate) fn new(reader: Box<dyn Read + Send>, chunked: bool, owed: Option<u64>) -> Self {
         Self {
-            reader,
+            source: Source::Reader(reader),
             chunked,
             owed,
         }
+    }
+
+    /// `len` bytes of a file, sent with `Content-Length`.
+    pub(crate) fn file(range: FileRange, len: u64) -> Self {
+        Self {
+            source: Source::File(range),
+            chunked: false,
+            owed: Some(len),
+        }
+    }
+
+    /// Sends the rest of a file body straight to `io` (`sendfile(2)`: no copy through our
+    /// buffers) until all of it is out or `io` is full. Call it only with nothing else
+    /// buffered for `io`. `None`: not a file, or `io` cannot (copy it with `copy_piece`).
+    pub(crate) fn send_file<S: Stream + ?Sized>(
+        &mut self,
+        io: &mut S,
+    ) -> Option<io::Result<Copied>> {
+        let (Source::File(range), Some(owed)) = (&mut self.source, &mut self.owed) else {
+            return None;
+        };
+        while *owed > 0 {
+            let len = usize::try_from(*owed).map_or(SEND_FILE_BYTES, |o| o.min(SEND_FILE_BYTES));
+            match io.send_file(&range.file, &mut range.offset, len)? {
+                Ok(0) => return Some(Err(ended_early())),
+                Ok(sent) => *owed -= sent as u64,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => return Some(Ok(Copied::Full)),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(Copied::End))
     }
 
     /// Reads one piece of the body into `out` (as a chunk when chunked). An error, or a
@@ -109,7 +155,12 @@ impl OutgoingBody {
         let start = out.len();
         out.resize(start + prefix + want, 0);
         let result = loop {
-            match self.reader.read(&mut out[start + prefix..]) {
+            let into = &mut out[start + prefix..];
+            let read = match &mut self.source {
+                Source::Reader(reader) => reader.read(into),
+                Source::File(range) => range.read(into),
+            };
+            match read {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 other => break other,
             }
@@ -124,10 +175,7 @@ impl OutgoingBody {
         if n == 0 {
             out.truncate(start);
             if self.owed.is_some() {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "body ended before its Content-Length",
-                ));
+                return Err(ended_early());
             }
             if self.chunked {
                 encode::encode_last_chunk(out);
@@ -150,6 +198,13 @@ impl OutgoingBody {
         }
         Ok(Copied::Piece)
     }
+}
+
+fn ended_early() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "body ended before its Content-Length",
+    )
 }
 
 #[cfg(test)]

@@ -8,11 +8,14 @@
 //! - [`Stream`]: what a protocol's turn reads and writes: a socket, or the decrypted side of
 //!   a TLS session; non-blocking, and switched to blocking reads only for a body streamed to
 //!   its handler.
+//! - [`read_at`] and [`Socket::send_file`]: a file read at an offset, into memory or (on
+//!   Linux, plain sockets) straight into the socket with `sendfile(2)`.
 //! - `memory`: in-memory sockets and streams with scheduled short reads, short writes and
 //!   would-blocks, for tests and fuzzing.
 
 mod memory;
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
@@ -40,6 +43,14 @@ pub(crate) trait Socket: Send + Sync + 'static {
 
     /// Shuts one or both directions down (the peer sees the end of the stream).
     fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+
+    /// Writes up to `len` bytes of `file` from `*offset` straight from the kernel's page
+    /// cache (`sendfile(2)`), moving `*offset` past them; `WouldBlock` as [`Socket::write`].
+    /// `None`: this socket cannot, the caller copies the bytes itself.
+    fn send_file(&self, file: &File, offset: &mut u64, len: usize) -> Option<io::Result<usize>> {
+        let _ = (file, offset, len);
+        None
+    }
 }
 
 /// A socket behind an `Arc`, shared as a `dyn Socket` (for what is written from outside a
@@ -79,6 +90,22 @@ impl Socket for TcpStream {
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         TcpStream::shutdown(self, how)
     }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn send_file(&self, file: &File, offset: &mut u64, len: usize) -> Option<io::Result<usize>> {
+        match rustix::fs::sendfile(self, file, Some(offset), len) {
+            Ok(sent) => Some(Ok(sent)),
+            // Files sendfile cannot read (some special files): copy them instead.
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => None,
+            Err(errno) => Some(Err(errno.into())),
+        }
+    }
+}
+
+/// Reads `buf.len()` bytes or fewer of `file` at `offset`, without moving (or using) the
+/// file's own position.
+pub(crate) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
 }
 
 /// What a protocol's turn reads and writes; see the module docs.
@@ -89,6 +116,17 @@ pub(crate) trait Stream: Read + Write {
 
     /// A second handle on the same connection, owned, for a body streamed to a handler.
     fn try_clone_boxed(&self) -> io::Result<Box<dyn Stream + Send>>;
+
+    /// [`Socket::send_file`] when the bytes go to the socket as they are (not through TLS).
+    fn send_file(
+        &mut self,
+        file: &File,
+        offset: &mut u64,
+        len: usize,
+    ) -> Option<io::Result<usize>> {
+        let _ = (file, offset, len);
+        None
+    }
 }
 
 /// A [`Socket`] as a [`Stream`]: the plain transport. Clones share the socket.
@@ -118,6 +156,15 @@ impl<S: Socket> Stream for SocketStream<S> {
 
     fn try_clone_boxed(&self) -> io::Result<Box<dyn Stream + Send>> {
         Ok(Box::new(Self(Arc::clone(&self.0))))
+    }
+
+    fn send_file(
+        &mut self,
+        file: &File,
+        offset: &mut u64,
+        len: usize,
+    ) -> Option<io::Result<usize>> {
+        self.0.send_file(file, offset, len)
     }
 }
 
@@ -224,6 +271,55 @@ mod tests {
             Discarded::AtLimit
         );
         assert!(stream.has_input());
+    }
+
+    /// `sendfile` on a TCP socket: the range asked for arrives, the offset moves past it,
+    /// and a full socket says `WouldBlock` (then the rest follows once the peer reads).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn send_file_sends_a_range_and_would_block_when_full() {
+        use std::io::Seek;
+        use std::net::TcpListener;
+
+        let contents: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&contents).unwrap();
+        file.seek(io::SeekFrom::Start(0)).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let sender = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut receiver, _) = listener.accept().unwrap();
+        receiver
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        sender.set_nonblocking(true).unwrap();
+
+        let mut offset = 10;
+        let sent = Socket::send_file(&sender, &file, &mut offset, 5)
+            .unwrap()
+            .unwrap();
+        assert_eq!((sent, offset), (5, 15));
+        let mut got = [0; 5];
+        receiver.read_exact(&mut got).unwrap();
+        assert_eq!(got, contents[10..15]);
+
+        // Nobody reads: the socket fills, and says so.
+        let start = offset;
+        let full = loop {
+            let rest = contents.len() - offset as usize;
+            match Socket::send_file(&sender, &file, &mut offset, rest) {
+                Some(Ok(0)) | None => panic!("sendfile stopped before the socket was full"),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => break e,
+            }
+        };
+        assert!(is_timeout(&full), "{full}");
+        assert!(
+            offset < contents.len() as u64,
+            "8 MiB fit in the socket buffers"
+        );
+        let mut got = vec![0; (offset - start) as usize];
+        receiver.read_exact(&mut got).unwrap();
+        assert!(got == contents[start as usize..offset as usize]);
     }
 
     #[test]

@@ -258,13 +258,15 @@ impl Compression {
     fn compress(self, response: Response) -> Response {
         let (mut head, body) = response.into_parts();
         let level = self.flate_level();
+        let sized = |reader, left| {
+            let exact = Exactly { reader, left };
+            Body::stream(GzipReader::new(Box::new(exact), level))
+        };
         let body = match body.into_kind() {
             Kind::Bytes(bytes) => Body::from(gzip(&bytes, level)),
             Kind::Stream(reader) => Body::stream(GzipReader::new(reader, level)),
-            Kind::SizedStream(reader, len) => {
-                let exact = Exactly { reader, left: len };
-                Body::stream(GzipReader::new(Box::new(exact), level))
-            }
+            Kind::SizedStream(reader, len) => sized(reader, len),
+            Kind::File(range, len) => sized(Box::new(range), len),
         };
         let headers = &mut head.headers;
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));

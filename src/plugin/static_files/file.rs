@@ -3,7 +3,6 @@
 //! [`StaticFiles`](super::StaticFiles) and [`StaticFile`], one file served on its own.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -53,7 +52,7 @@ pub(super) fn open_file(
 /// The answer for an open file: 412, 304, 206, 416 or 200.
 pub(super) fn file_response(
     req: &Request,
-    mut file: File,
+    file: File,
     validators: &Validators,
     extra: &FileHeaders,
 ) -> Response {
@@ -79,17 +78,11 @@ pub(super) fn file_response(
         _ => ByteRange::Whole,
     };
     let (status, body) = match range {
-        ByteRange::Whole => (StatusCode::OK, Body::sized_stream(file, len)),
-        ByteRange::Part { first, last } => {
-            if let Err(error) = file.seek(SeekFrom::Start(first)) {
-                return open_failed(&error);
-            }
-            let n = last - first + 1;
-            (
-                StatusCode::PARTIAL_CONTENT,
-                Body::sized_stream(file.take(n), n),
-            )
-        }
+        ByteRange::Whole => (StatusCode::OK, Body::file_range(file, 0, len)),
+        ByteRange::Part { first, last } => (
+            StatusCode::PARTIAL_CONTENT,
+            Body::file_range(file, first, last - first + 1),
+        ),
         ByteRange::Unsatisfiable => {
             let mut response = Response::new(StatusCode::RANGE_NOT_SATISFIABLE);
             let headers = response.headers_mut();

@@ -103,8 +103,10 @@ const DEFAULT_INDEX_FILE: &str = "index.html";
 ///   says `Vary: Accept-Encoding`. A request with `Range` always gets the uncompressed file, so
 ///   that a range never mixes two encodings.
 /// - **Threads.** The handler opens and stats the file on the worker (fast); the body is a
-///   [`Body::sized_stream`](crate::Body::sized_stream), copied to the socket as it drains, so a slow download parks
-///   its connection and holds no worker.
+///   [`Body::file`](crate::Body::file), sent as the socket drains, so a slow download parks
+///   its connection and holds no worker. Over a plain connection on Linux the bytes go from
+///   the page cache to the socket with `sendfile(2)` (never through the server's memory);
+///   over TLS, or compressed, they are read and copied.
 ///
 /// # Examples
 ///

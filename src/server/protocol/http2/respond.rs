@@ -76,6 +76,7 @@ pub(super) fn start_response(
         Kind::Bytes(bytes) => (bytes_of(bytes), None, None),
         Kind::Stream(reader) => (Bytes::new(), Some(reader), None),
         Kind::SizedStream(reader, length) => (Bytes::new(), Some(reader), Some(length)),
+        Kind::File(range, length) => (Bytes::new(), Some(Box::new(range) as _), Some(length)),
     };
     StreamState::Sending(Box::new(Outgoing {
         send,
