@@ -11,7 +11,7 @@ impl StaticFiles {
     /// `path` if it may be served: canonicalized and under `root`, unless symlinks are
     /// followed.
     pub(super) fn confine(&self, root: &Path, path: PathBuf) -> Result<PathBuf, Target> {
-        if self.follow_external_symlinks {
+        if self.follow_external_symlinks || no_symlink_below(root, &path) {
             return Ok(path);
         }
         match path.canonicalize() {
@@ -135,6 +135,20 @@ fn is_windows_device_or_alias(name: &str) -> bool {
         port,
         Some("0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³")
     )
+}
+
+/// Whether `path`, `root` (canonical) and normal names below it, holds no symlink: then it
+/// is canonical as it is. One `lstat` per name below the root, where canonicalizing would
+/// read every component's link from `/` on (most requested paths hold no symlink).
+fn no_symlink_below(root: &Path, path: &Path) -> bool {
+    let Ok(below) = path.strip_prefix(root) else {
+        return false;
+    };
+    let mut at = root.to_path_buf();
+    below.components().all(|name| {
+        at.push(name);
+        fs::symlink_metadata(&at).is_ok_and(|metadata| !metadata.file_type().is_symlink())
+    })
 }
 
 #[cfg(test)]
