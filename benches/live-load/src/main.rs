@@ -154,19 +154,36 @@ impl Load {
         // Warm up until every client got a message: a server may subscribe a client only
         // after its 101 went out.
         let deadline = Instant::now() + Duration::from_secs(30);
+        // One message every 50 ms (a turn ends at the first event, so not one per turn: that
+        // flooded the server with thousands).
+        let mut next_send = Instant::now();
         while self.clients.iter().any(|c| c.received == 0) {
             assert!(
                 Instant::now() < deadline,
                 "some clients never got a message"
             );
-            queue_frame(&mut self.clients[0].output, &PAYLOAD);
-            self.flush(0)?;
+            if Instant::now() >= next_send {
+                queue_frame(&mut self.clients[0].output, &PAYLOAD);
+                self.flush(0)?;
+                next_send = Instant::now() + Duration::from_millis(50);
+            }
             self.turn(Duration::from_millis(50))?;
         }
-        // Let the warm-up messages arrive everywhere, then count from there.
-        let quiet_until = Instant::now() + Duration::from_millis(500);
-        while Instant::now() < quiet_until {
-            self.turn(Duration::from_millis(50))?;
+        // Let the warm-up messages arrive everywhere (the server may still owe many: one was
+        // sent every 50 ms until the last client had one), then count from there: the count
+        // must stand still for 500 ms, or a slow server's backlog would answer the rounds.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let before: u64 = self.clients.iter().map(|c| c.received).sum();
+            let quiet_until = Instant::now() + Duration::from_millis(500);
+            while Instant::now() < quiet_until {
+                self.turn(Duration::from_millis(50))?;
+            }
+            let after: u64 = self.clients.iter().map(|c| c.received).sum();
+            if after == before {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the warm-up messages never stopped coming");
         }
         let mut latencies = Vec::with_capacity(count as usize);
         let started = Instant::now();
