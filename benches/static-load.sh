@@ -46,7 +46,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-for tool in cargo nginx wrk curl taskset timeout python3; do
+for tool in cargo nginx wrk curl taskset timeout python3 pgrep; do
   command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y nginx wrk curl util-linux coreutils python3)"
 done
 
@@ -82,6 +82,11 @@ events { worker_connections 1024; }
 http {
   access_log off;
   sendfile on;
+  client_body_temp_path $WORK/nginx-tmp;
+  proxy_temp_path $WORK/nginx-tmp;
+  fastcgi_temp_path $WORK/nginx-tmp;
+  uwsgi_temp_path $WORK/nginx-tmp;
+  scgi_temp_path $WORK/nginx-tmp;
   server {
     listen 127.0.0.1:{port};
     location /static/ { alias $WORK/www/; }
@@ -92,7 +97,7 @@ NGINX
 cat > "$WORK/nginx.sh" <<WRAP
 #!/usr/bin/env bash
 sed "s/{port}/\$1/g" "$WORK/nginx.conf.in" > "$WORK/nginx-\$1.conf"
-exec nginx -c "$WORK/nginx-\$1.conf"
+exec nginx -e "$WORK/nginx-error.log" -c "$WORK/nginx-\$1.conf"
 WRAP
 chmod +x "$WORK/nginx.sh"
 
@@ -147,6 +152,7 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
+[[ -s $WORK/raw.csv ]] || die "no load ran to the end"
 echo
 echo "| file | req/s switchyard / nginx (rounds) | CPU per request switchyard / nginx (rounds) |"
 echo "|---|---|---|"

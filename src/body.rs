@@ -30,7 +30,10 @@ const WRITER_THREAD_NAME: &str = "switchyard-body-writer";
 /// - a [`Body::stream`] is sent with `Transfer-Encoding: chunked`, one chunk per `read`;
 ///   [`Body::from_chunks`] (an iterator) and [`Body::writer`] (a closure that writes) are
 ///   streams too;
-/// - a [`Body::sized_stream`] (a file, say) is sent with `Content-Length` and copied as read.
+/// - a [`Body::file`] is sent with `Content-Length`, on Linux over a plain connection
+///   straight from the page cache (`sendfile(2)`);
+/// - a [`Body::sized_stream`] (any reader of known length) is sent with `Content-Length`
+///   and copied as read.
 ///
 /// # Examples
 ///
@@ -190,14 +193,19 @@ impl Body {
 
     /// A file from its current position to its current end, sent with that length as
     /// `Content-Length`. Over a plain connection on Linux the bytes go from the kernel's page
-    /// cache to the socket (`sendfile(2)`), never through the server's memory.
+    /// cache to the socket (`sendfile(2)`), never through the server's memory, as long as
+    /// the process ignores `SIGPIPE` (every Rust program does from its start, unless it
+    /// restores the default: then files are copied, as over TLS).
     ///
     /// # Errors
     ///
-    /// When the file's metadata or position cannot be read.
+    /// When the file's metadata cannot be read.
     pub fn file(mut file: File) -> io::Result<Self> {
         let len = file.metadata()?.len();
-        let offset = std::io::Seek::stream_position(&mut file)?.min(len);
+        // Something without a position (a pipe, a device) is read from its start.
+        let offset = std::io::Seek::stream_position(&mut file)
+            .unwrap_or(0)
+            .min(len);
         Ok(Self::file_range(file, offset, len - offset))
     }
 

@@ -19,8 +19,10 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{self, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 use crate::io::Socket;
 
@@ -106,6 +108,83 @@ impl Cancellation {
         let watch = self.watch.as_ref()?;
         watch.reason(self.call)
     }
+
+    /// Blocks the calling thread for `duration`, or until the request's deadline passes or
+    /// its client leaves, whichever comes first: a handler that waits (a backoff, a poll of
+    /// something slow) wakes the moment nobody wants its answer any more, with no slices of
+    /// sleep to look in between. `Err` says why it was cancelled (at once, if it already
+    /// was). A token kept past its request notices
+    /// [`Finished`](CancelReason::Finished) when its sleep ends.
+    ///
+    /// # Errors
+    ///
+    /// The [`CancelReason`] when the request is (or turns) cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use switchyard::{Request, Response};
+    ///
+    /// fn retry_later(req: &Request) -> Response {
+    ///     match req.cancellation().sleep(Duration::from_millis(200)) {
+    ///         Ok(()) => Response::text("waited"),
+    ///         // Its deadline passed or its client left: nobody reads this.
+    ///         Err(reason) => Response::text(format!("cancelled: {reason}")),
+    ///     }
+    /// }
+    /// # let _ = retry_later;
+    /// ```
+    pub fn sleep(&self, duration: Duration) -> Result<(), CancelReason> {
+        let until = Instant::now() + duration;
+        let Some(watch) = &self.watch else {
+            std::thread::sleep(duration);
+            return Ok(());
+        };
+        let _asleep = Sleeper::enter(watch);
+        loop {
+            if let Some(reason) = watch.reason(self.call) {
+                return Err(reason);
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            // Woken early by a cancellation (or spuriously): the loop looks again.
+            std::thread::park_timeout(left);
+        }
+    }
+}
+
+/// A thread in [`Cancellation::sleep`], listed on its watch while it sleeps.
+struct Sleeper<'a> {
+    watch: &'a CallWatch,
+}
+
+impl<'a> Sleeper<'a> {
+    fn enter(watch: &'a CallWatch) -> Self {
+        lock(&watch.sleepers).push(std::thread::current());
+        watch.sleeping.fetch_add(1, Ordering::SeqCst);
+        // Pairs with `wake_sleepers`: either the canceller sees this thread listed, or this
+        // thread sees the cancellation before it parks.
+        atomic::fence(Ordering::SeqCst);
+        Self { watch }
+    }
+}
+
+impl Drop for Sleeper<'_> {
+    fn drop(&mut self) {
+        let me = std::thread::current().id();
+        let mut sleepers = lock(&self.watch.sleepers);
+        if let Some(at) = sleepers.iter().position(|thread| thread.id() == me) {
+            sleepers.swap_remove(at);
+        }
+        self.watch.sleeping.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl fmt::Debug for Cancellation {
@@ -148,6 +227,10 @@ pub(crate) struct CallWatch {
     state: AtomicU64,
     /// The client hung up: every call from now on is cancelled.
     gone: AtomicBool,
+    /// Threads in [`Cancellation::sleep`], woken when a call is cancelled; `sleeping`
+    /// counts them, so that a cancellation with nobody asleep takes no lock.
+    sleepers: Mutex<Vec<Thread>>,
+    sleeping: AtomicUsize,
 }
 
 impl fmt::Debug for CallWatch {
@@ -174,6 +257,7 @@ impl CallWatch {
         let call = self.state.load(Ordering::Acquire) >> CALL_SHIFT;
         self.state
             .store((call + 1) << CALL_SHIFT, Ordering::Release);
+        self.wake_sleepers();
     }
 
     /// Starts the connection's next call; returns its number.
@@ -198,6 +282,18 @@ impl CallWatch {
     /// later one is cancelled.
     pub(crate) fn hang_up(&self) {
         self.gone.store(true, Ordering::Release);
+        self.wake_sleepers();
+    }
+
+    /// Wakes the threads in [`Cancellation::sleep`] (after a cancellation: they look why).
+    fn wake_sleepers(&self) {
+        atomic::fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        for thread in lock(&self.sleepers).iter() {
+            thread.unpark();
+        }
     }
 
     fn reason(&self, call: u64) -> Option<CancelReason> {
@@ -235,6 +331,7 @@ impl CallWatch {
         {
             return false;
         }
+        self.wake_sleepers();
         if let Some(socket) = socket {
             // Small enough for an empty socket buffer; whatever does not fit is lost with
             // the connection, which closes after it anyway.
@@ -319,6 +416,62 @@ mod tests {
         let second = watch.begin();
         assert!(!watch.time_out(first, None, b"late"));
         assert_eq!(watch.finish(second), CallEnd::InTime);
+    }
+
+    /// Bounds every wait of the sleep tests: a sleeper nobody wakes sleeps a minute.
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// A thread sleeping a minute on a token of `watch`'s current call; reports its result.
+    fn sleeper(watch: &Arc<CallWatch>) -> std::sync::mpsc::Receiver<Result<(), CancelReason>> {
+        let token = Cancellation::of(Arc::clone(watch), watch.calls());
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(token.sleep(Duration::from_secs(60)));
+        });
+        let started = Instant::now();
+        while watch.sleeping.load(Ordering::SeqCst) == 0 {
+            assert!(started.elapsed() < WAIT, "the sleeper never went to sleep");
+            std::thread::yield_now();
+        }
+        result
+    }
+
+    #[test]
+    fn sleep_wakes_when_the_client_leaves_or_the_deadline_passes() {
+        let watch = Arc::new(CallWatch::default());
+        let call = watch.begin();
+        let result = sleeper(&watch);
+        watch.hang_up();
+        assert_eq!(result.recv_timeout(WAIT), Ok(Err(CancelReason::ClientGone)));
+        watch.finish(call);
+        watch.connection_closed();
+
+        watch.new_connection();
+        let call = watch.begin();
+        let result = sleeper(&watch);
+        assert!(watch.time_out(call, None, b""));
+        assert_eq!(result.recv_timeout(WAIT), Ok(Err(CancelReason::Deadline)));
+        assert_eq!(
+            watch.sleeping.load(Ordering::SeqCst),
+            0,
+            "a sleeper stayed listed"
+        );
+    }
+
+    #[test]
+    fn sleep_runs_its_time_when_wanted_and_not_at_all_when_cancelled() {
+        let watch = Arc::new(CallWatch::default());
+        let call = watch.begin();
+        let token = Cancellation::of(Arc::clone(&watch), call);
+        let started = Instant::now();
+        assert_eq!(token.sleep(Duration::from_millis(20)), Ok(()));
+        assert!(started.elapsed() >= Duration::from_millis(20));
+        watch.hang_up();
+        assert_eq!(
+            token.sleep(Duration::from_secs(60)),
+            Err(CancelReason::ClientGone)
+        );
+        assert_eq!(Cancellation::never().sleep(Duration::ZERO), Ok(()));
     }
 
     #[test]

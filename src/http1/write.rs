@@ -9,7 +9,7 @@ use super::encode::{self, ConnectionHeader, Framing};
 use crate::body::{FileRange, Kind, STREAM_READ_BYTES};
 use crate::io::{Stream, is_timeout};
 
-/// A sized stream (a file) is read in pieces of at most this size: no chunk framing to
+/// A sized stream (a file where `sendfile` cannot go) is read in pieces of at most this size: no chunk framing to
 /// keep small, and fewer reads and writes per byte (a 1 MiB file: 8 of each, not 64).
 const SIZED_READ_BYTES: usize = 128 * 1024;
 
@@ -114,7 +114,8 @@ impl OutgoingBody {
 
     /// Sends the rest of a file body straight to `io` (`sendfile(2)`: no copy through our
     /// buffers) until all of it is out or `io` is full. Call it only with nothing else
-    /// buffered for `io`. `None`: not a file, or `io` cannot (copy it with `copy_piece`).
+    /// buffered for `io`. `None`: not a file, or `io` cannot (copy it with `copy_piece`,
+    /// which is all this body does from then on).
     pub(crate) fn send_file<S: Stream + ?Sized>(
         &mut self,
         io: &mut S,
@@ -124,7 +125,15 @@ impl OutgoingBody {
         };
         while *owed > 0 {
             let len = usize::try_from(*owed).map_or(SEND_FILE_BYTES, |o| o.min(SEND_FILE_BYTES));
-            match io.send_file(&range.file, &mut range.offset, len)? {
+            let Some(sent) = io.send_file(&range.file, &mut range.offset, len) else {
+                // The stream cannot (TLS), or not this file: copy it from here on.
+                let empty = Source::Reader(Box::new(io::empty()));
+                if let Source::File(range) = std::mem::replace(&mut self.source, empty) {
+                    self.source = Source::Reader(Box::new(range));
+                }
+                return None;
+            };
+            match sent {
                 Ok(0) => return Some(Err(ended_early())),
                 Ok(sent) => *owed -= sent as u64,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

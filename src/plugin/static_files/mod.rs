@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! {*path} capture ─► relative_path: normal names only, else 404           (path.rs)
-//!   ─► resolve: canonicalize, stay under the root (404), directory ─► index file or 308
+//!   ─► resolve: stay under the root (404; canonicalized past a symlink), directory ─► index file or 308
 //!   ─► choose_variant: a .br / .gz sibling the client accepts (not with a Range)
 //!   ─► open + fstat ─► Validators: ETag, Last-Modified                    (conditional.rs)
 //!   ─► preconditions (RFC 9110 §13.2.2): 412 / 304
@@ -66,8 +66,8 @@ const DEFAULT_INDEX_FILE: &str = "index.html";
 ///   and names ending in `.` or a space are refused too. Every refusal is an empty 404,
 ///   like a missing file, so that nothing about the directory is revealed. `%2f` decodes
 ///   to `/` and separates names like `/` does.
-/// - **Symlinks.** The file's path is canonicalized and must stay under the canonicalized
-///   root, so a symlink that leads out of the root is a 404 (unless
+/// - **Symlinks.** A path with a symlink below the root is canonicalized and must stay
+///   under the canonicalized root, so a symlink that leads out of the root is a 404 (unless
 ///   [`follow_external_symlinks`](Self::follow_external_symlinks)). The root itself may
 ///   be a symlink. The check assumes that clients cannot write into the root.
 /// - **Directories.** `/dir/` serves `dir/index.html` ([`index_file`](Self::index_file));

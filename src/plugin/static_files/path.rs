@@ -1,5 +1,6 @@
 //! Where a request path leads under the root: the names of the path (normal names only),
-//! then the file system (canonicalized, confined to the root, directory or file).
+//! then the file system (confined to the root: canonicalized when a symlink is on the way;
+//! directory or file).
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -8,11 +9,16 @@ use super::StaticFiles;
 use super::content_type::content_type;
 
 impl StaticFiles {
-    /// `path` if it may be served: canonicalized and under `root`, unless symlinks are
-    /// followed.
+    /// `path` if it may be served: canonical and under `root` (canonical itself), unless
+    /// symlinks are followed.
     pub(super) fn confine(&self, root: &Path, path: PathBuf) -> Result<PathBuf, Target> {
-        if self.follow_external_symlinks || no_symlink_below(root, &path) {
+        if self.follow_external_symlinks {
             return Ok(path);
+        }
+        match names_below(root, &path) {
+            Below::Plain => return Ok(path),
+            Below::Missing => return Err(Target::Missing),
+            Below::Other => {}
         }
         match path.canonicalize() {
             Ok(canonical) if canonical.starts_with(root) => Ok(canonical),
@@ -137,23 +143,57 @@ fn is_windows_device_or_alias(name: &str) -> bool {
     )
 }
 
-/// Whether `path`, `root` (canonical) and normal names below it, holds no symlink: then it
-/// is canonical as it is. One `lstat` per name below the root, where canonicalizing would
-/// read every component's link from `/` on (most requested paths hold no symlink).
-fn no_symlink_below(root: &Path, path: &Path) -> bool {
+/// What lies between a canonical `root` and `path` (see [`names_below`]).
+#[derive(Debug, PartialEq, Eq)]
+enum Below {
+    /// Normal names, none a symlink: `path` is canonical as it is.
+    Plain,
+    /// A name is not there.
+    Missing,
+    /// A symlink, or a name that is not a normal one: canonicalize to know.
+    Other,
+}
+
+/// One `lstat` per name below the root, where canonicalizing reads every component's link
+/// from `/` on (most requested paths hold no symlink).
+fn names_below(root: &Path, path: &Path) -> Below {
     let Ok(below) = path.strip_prefix(root) else {
-        return false;
+        return Below::Other;
     };
     let mut at = root.to_path_buf();
-    below.components().all(|name| {
+    for name in below.components() {
+        if !matches!(name, Component::Normal(_)) {
+            return Below::Other;
+        }
         at.push(name);
-        fs::symlink_metadata(&at).is_ok_and(|metadata| !metadata.file_type().is_symlink())
-    })
+        match fs::symlink_metadata(&at) {
+            Ok(metadata) if !metadata.file_type().is_symlink() => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Below::Missing,
+            _ => return Below::Other,
+        }
+    }
+    Below::Plain
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_below_the_root_are_plain_missing_or_for_canonicalize() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        fs::create_dir(root.join("sub")).unwrap();
+        fs::write(root.join("sub/file.txt"), "x").unwrap();
+        std::os::unix::fs::symlink(root.join("sub"), root.join("link")).unwrap();
+        let below = |rel: &str| names_below(&root, &root.join(rel));
+        assert_eq!(below("sub/file.txt"), Below::Plain);
+        assert_eq!(below("sub/nope.txt"), Below::Missing);
+        assert_eq!(below("link/file.txt"), Below::Other);
+        // An index file configured as `../x` never counts as under the root unchecked.
+        assert_eq!(below("sub/../../x"), Below::Other);
+        assert_eq!(names_below(&root, Path::new("/elsewhere")), Below::Other);
+    }
 
     #[test]
     fn normal_names_are_accepted() {
