@@ -1,22 +1,49 @@
 # load-lib.sh - what the load scripts in benches/ share (sourced, not run): servers started
 # pinned on a free loopback port and stopped by PID, and server CPU read from /proc.
 #
-# The script that sources it sets, before calling these:
+# The script that sources it sets ROUNDS, DURATION, THREADS, LOADS and BUILD to its defaults,
+# then calls `parse_options "$@"` and `need_tools TOOL...`; before starting servers it sets:
 #   NAMES, CMDS   the servers: a name each, and a command with {addr} for 127.0.0.1:PORT
 #   PROBE         curl options and a path that answer 200 once a server serves, such as
 #                 "--http2-prior-knowledge /plaintext" (the URL is built here)
 #   SCHEME        http or https
-#   SERVER_CPU    the CPU the servers are pinned to
 #   WORK          a scratch directory, removed on exit
+# SERVER_CPU and LOAD_CPU (environment; default 1 and 0) are where servers and loads run.
 
-SERVER_PID=""; LOAD_PID=""
+SERVER_PID=""; LOAD_PID=""; WORK=""
+SERVER_CPU=${SERVER_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
 CLK_TCK=$(getconf CLK_TCK)
+
+die() { echo "$(basename "$0"): $*" >&2; exit 2; }
+
+# The options every load script takes (its header comment is its -h).
+parse_options() {
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      -r) ROUNDS=$2; shift 2 ;;
+      -d) DURATION=${2%s}; shift 2 ;;
+      -t) THREADS=$2; shift 2 ;;
+      -o) LOADS=$2; shift 2 ;;
+      --no-build) BUILD=0; shift ;;
+      -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+      *) die "unknown option $1 (see -h)" ;;
+    esac
+  done
+}
+
+need_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install -y the package that has it)"
+  done
+}
 
 cleanup() {
   for p in $LOAD_PID $SERVER_PID; do [[ -n $p ]] && kill -TERM "$p" 2>/dev/null; done
   sleep 0.3
   for p in $LOAD_PID $SERVER_PID; do [[ -n $p ]] && kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$WORK"
+  [[ -n $WORK ]] && rm -rf "$WORK"
 }
 trap 'cleanup; exit 130' INT TERM
 trap cleanup EXIT

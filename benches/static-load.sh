@@ -29,35 +29,17 @@ DURATION=10
 THREADS=8
 LOADS=1m,100m
 BUILD=1
-SERVER_CPU=${SERVER_CPU:-1}
-LOAD_CPU=${LOAD_CPU:-0}
-
-die() { echo "static-load.sh: $*" >&2; exit 2; }
-
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    -r) ROUNDS=$2; shift 2 ;;
-    -d) DURATION=${2%s}; shift 2 ;;
-    -t) THREADS=$2; shift 2 ;;
-    -o) LOADS=$2; shift 2 ;;
-    --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown option $1 (see -h)" ;;
-  esac
-done
-
-for tool in cargo nginx wrk curl taskset timeout python3 pgrep; do
-  command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y nginx wrk curl util-linux coreutils python3)"
-done
-
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benches/load-lib.sh
+source "$ROOT/benches/load-lib.sh"
+parse_options "$@"
+need_tools cargo nginx wrk curl taskset timeout python3 pgrep
+
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/static-load.XXXXXX")
 
 PROBE="/static/1m.bin"
 SCHEME=http
-# shellcheck source=benches/load-lib.sh
-source "$ROOT/benches/load-lib.sh"
 
 if (( BUILD )); then
   echo "== building (release)" >&2

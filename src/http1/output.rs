@@ -1,5 +1,6 @@
 //! The output side of a turn: responses encoded into the worker's buffer, the rest of a
-//! streamed body copied as the socket takes it, and what follows once all of it is out.
+//! streamed body copied as the socket takes it (a file sent with `sendfile` where the socket
+//! is plain), and what follows once all of it is out.
 
 use std::io;
 
@@ -17,7 +18,7 @@ use crate::io::{Stream, write_pending};
 pub(super) struct Output<'a> {
     /// The worker's output buffer, reused for every connection it serves (cleared first).
     pub(super) bytes: &'a mut Vec<u8>,
-    /// The rest of a streamed response body, copied as the socket takes it.
+    /// The rest of a streamed response body, sent as the socket takes it.
     pub(super) body: Option<OutgoingBody>,
     pub(super) after: AfterOutput,
 }
