@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use http::uri::PathAndQuery;
+use crate::head::SharedTarget;
 
 /// The parameters a route pattern captured, percent-decoded, in pattern order.
 ///
@@ -27,7 +27,7 @@ use http::uri::PathAndQuery;
 #[derive(Clone, Default)]
 pub struct PathParams {
     /// The request target that values without escapes are read from.
-    target: Option<PathAndQuery>,
+    target: Option<SharedTarget>,
     /// The route's parameter names, in pattern order: value `i` is parameter `names[i]`'s.
     names: Option<Arc<[Arc<str>]>>,
     /// The first values (all of them, on most routes).
@@ -58,13 +58,17 @@ struct Spill {
 
 impl PathParams {
     /// Parameters named, in pattern order, by `names`; values without escapes are read
-    /// from `target` (the request's) when they are slices of it, not copied.
-    pub(crate) fn new(names: &Arc<[Arc<str>]>, target: Option<&PathAndQuery>) -> Self {
+    /// from `target` (the request's) when they are slices of it, not copied (and `target`
+    /// is asked for only when there are names).
+    pub(crate) fn new(
+        names: &Arc<[Arc<str>]>,
+        target: impl FnOnce() -> Option<SharedTarget>,
+    ) -> Self {
         if names.is_empty() {
             return Self::default();
         }
         Self {
-            target: target.cloned(),
+            target: target(),
             names: Some(Arc::clone(names)),
             ..Self::default()
         }
@@ -231,9 +235,9 @@ mod tests {
     }
 
     fn params_of(target: &str, values: &[(&str, &str)]) -> PathParams {
-        let target: PathAndQuery = target.parse().unwrap();
+        let target = SharedTarget::Parsed(target.parse().unwrap());
         let names: Arc<[Arc<str>]> = values.iter().map(|(name, _)| Arc::from(*name)).collect();
-        let mut params = PathParams::new(&names, Some(&target));
+        let mut params = PathParams::new(&names, || Some(target.clone()));
         let text = target.as_str();
         for (_, value) in values {
             let at = text.find(value).expect("value in target");
@@ -262,7 +266,7 @@ mod tests {
     #[test]
     fn values_from_elsewhere_are_copied() {
         let names: Arc<[Arc<str>]> = [Arc::from("id"), Arc::from("bad")].into();
-        let mut params = PathParams::new(&names, None);
+        let mut params = PathParams::new(&names, || None);
         params.push_raw("7").unwrap();
         assert_eq!(params.get("id"), Some("7"));
         assert!(params.push_raw("%ff").is_none());

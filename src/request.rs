@@ -12,7 +12,7 @@ use http::{Extensions, HeaderMap, Method, Uri, Version, request::Parts};
 use crate::body::RequestBody;
 use crate::cancel::Cancellation;
 use crate::error::{Rejection, RejectionKind};
-use crate::head::RawHeaders;
+use crate::head::{RawHead, TargetRef};
 use crate::params::{PathParams, StateMap};
 use crate::spool::BodyFile;
 
@@ -38,13 +38,16 @@ use crate::spool::BodyFile;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Request {
-    /// Method, target, version, extensions; and the headers, unless `raw_headers` has them.
+    /// Method, target, version, extensions; and the headers, unless `raw_head` has them,
+    /// and the target, unless `raw_head` keeps it as bytes (`head.uri` is `/` then).
     head: Parts,
     /// The header fields of a request the server read, parsed into `parsed_headers` the
-    /// first time something asks for them (most handlers never do).
-    raw_headers: Option<RawHeaders>,
+    /// first time something asks for them (most handlers never do); its target too, when
+    /// it keeps that as bytes, parsed into `parsed_uri` the same way.
+    raw_head: Option<RawHead>,
     parsed_headers: OnceLock<HeaderMap>,
-    /// What [`head`](Self::head) returns for a request with `raw_headers`, built on demand.
+    parsed_uri: OnceLock<Uri>,
+    /// What [`head`](Self::head) returns for a request with `raw_head`, built on demand.
     whole_head: OnceLock<Box<Parts>>,
     /// The body, unless `body_source` has it.
     body: Vec<u8>,
@@ -63,8 +66,9 @@ impl Request {
     pub(crate) fn from_parts(head: Parts, body: Vec<u8>, remote_addr: Option<SocketAddr>) -> Self {
         Self {
             head,
-            raw_headers: None,
+            raw_head: None,
             parsed_headers: OnceLock::new(),
+            parsed_uri: OnceLock::new(),
             whole_head: OnceLock::new(),
             body,
             body_source: None,
@@ -85,12 +89,20 @@ impl Request {
         }
     }
 
-    /// Moves the headers into `head`, parsing them if nothing has yet.
+    /// Moves the headers and the target into `head`, parsing them if nothing has yet.
     fn settle_headers(&mut self) {
-        if let Some(raw) = self.raw_headers.take() {
+        if let Some(raw) = self.raw_head.take() {
             self.head.headers = self.parsed_headers.take().unwrap_or_else(|| raw.to_map());
+            if let Some(uri) = self.parsed_uri.take().or_else(|| raw.target_uri()) {
+                self.head.uri = uri;
+            }
             self.whole_head.take();
         }
+    }
+
+    /// The target, wherever it is kept.
+    pub(crate) fn target(&self) -> TargetRef<'_> {
+        TargetRef::new(&self.head.uri, self.raw_head.as_ref())
     }
 
     /// The request method.
@@ -100,17 +112,22 @@ impl Request {
 
     /// The request target, as sent (origin-form `/path?query`, or absolute-form).
     pub fn uri(&self) -> &Uri {
-        &self.head.uri
+        let kept = self.raw_head.as_ref().and_then(|raw| {
+            let parsed = || raw.target_uri().unwrap_or_default();
+            raw.keeps_target()
+                .then(|| self.parsed_uri.get_or_init(parsed))
+        });
+        kept.unwrap_or(&self.head.uri)
     }
 
     /// The path of the target, still percent-encoded.
     pub fn path(&self) -> &str {
-        self.head.uri.path()
+        self.target().path()
     }
 
     /// The query string after `?`, if any, still percent-encoded.
     pub fn query_string(&self) -> Option<&str> {
-        self.head.uri.query()
+        self.target().query()
     }
 
     /// The first value of query parameter `name`, decoded (`+` is a space, as in HTML forms).
@@ -139,7 +156,7 @@ impl Request {
 
     /// The request headers.
     pub fn headers(&self) -> &HeaderMap {
-        match &self.raw_headers {
+        match &self.raw_head {
             None => &self.head.headers,
             Some(raw) => self.parsed_headers.get_or_init(|| raw.to_map()),
         }
@@ -290,11 +307,11 @@ impl Request {
         }
     }
 
-    /// A request the engine read: `head` without its headers, which are in `raw_headers`.
+    /// A request the engine read: `head` without its headers, which are in `raw_head`.
     #[inline]
     pub(crate) fn from_body(
         head: Parts,
-        raw_headers: RawHeaders,
+        raw_head: RawHead,
         body: RequestBody,
         remote_addr: Option<SocketAddr>,
         cancellation: Cancellation,
@@ -307,8 +324,9 @@ impl Request {
         // Built in place, in one piece: a request is large, and moves cost copies.
         Self {
             head,
-            raw_headers: Some(raw_headers),
+            raw_head: Some(raw_head),
             parsed_headers: OnceLock::new(),
+            parsed_uri: OnceLock::new(),
             whole_head: OnceLock::new(),
             body,
             body_source,
@@ -525,12 +543,13 @@ impl Request {
     /// extensions. Prefer [`method`](Self::method), [`uri`](Self::uri),
     /// [`headers`](Self::headers) and [`extensions`](Self::extensions), which never copy.
     pub fn head(&self) -> &Parts {
-        if self.raw_headers.is_none() {
+        if self.raw_head.is_none() {
             return &self.head;
         }
         self.whole_head.get_or_init(|| {
             let mut head = self.head.clone();
             head.headers = self.headers().clone();
+            head.uri = self.uri().clone();
             Box::new(head)
         })
     }
@@ -627,7 +646,7 @@ impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
             .field("method", &self.head.method)
-            .field("uri", &self.head.uri)
+            .field("uri", self.uri())
             .field("version", &self.head.version)
             .field("headers", self.headers())
             .field(
@@ -647,16 +666,15 @@ impl fmt::Debug for Request {
 mod tests {
     use super::*;
 
-    /// A request as the server hands it over: headers still bytes.
+    /// A request as the server hands it over: headers and target still bytes.
     fn read_by_the_server() -> Request {
         let head = bytes::Bytes::from_static(
             b"GET /a?b=1 HTTP/1.1\r\nHost: h\r\nX-Id: 7\r\nx-id: 8\r\n\r\n",
         );
-        let (mut parts, ()) = http::Request::get("/a?b=1").body(()).unwrap().into_parts();
-        parts.headers.clear();
+        let (parts, ()) = http::Request::get("/").body(()).unwrap().into_parts();
         Request::from_body(
             parts,
-            RawHeaders::new(head, 3),
+            RawHead::new(head, 3, Some(4..10)),
             RequestBody::Full(Vec::new()),
             None,
             Cancellation::never(),
@@ -676,6 +694,18 @@ mod tests {
         let http = req.into_http();
         assert_eq!(http.headers()["x-id"], "7");
         assert_eq!(http.headers().len(), 3);
+    }
+
+    #[test]
+    fn a_target_kept_as_bytes_shows_everywhere_the_target_does() {
+        let req = read_by_the_server();
+        assert_eq!(req.path(), "/a");
+        assert_eq!(req.query_string(), Some("b=1"));
+        assert_eq!(req.query("b").as_deref(), Some("1"));
+        assert_eq!(req.uri(), "/a?b=1");
+        assert!(format!("{req:?}").contains("/a?b=1"), "{req:?}");
+        assert_eq!(read_by_the_server().head().uri, "/a?b=1");
+        assert_eq!(read_by_the_server().into_http().uri(), "/a?b=1");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Responses, and [`IntoResponse`]: what a handler may return.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
 use http::{HeaderMap, StatusCode, response::Parts};
@@ -25,7 +26,15 @@ use crate::error::InvalidHeader;
 /// assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
 /// ```
 pub struct Response {
+    /// Status, extensions, and the headers but for `content_type`.
     head: Parts,
+    /// The `Content-Type` a constructor set, kept out of `head.headers` (which is empty
+    /// meanwhile) until something changes the headers: most responses carry no other
+    /// header, and the server writes this one without a map.
+    content_type: Option<HeaderValue>,
+    /// What [`headers`](Self::headers) shows while `content_type` is kept out, built on
+    /// demand.
+    shown_headers: OnceLock<Box<HeaderMap>>,
     body: Body,
 }
 
@@ -34,9 +43,10 @@ impl Response {
     pub fn new(status: StatusCode) -> Self {
         let (mut head, ()) = http::Response::new(()).into_parts();
         head.status = status;
-        head.headers = crate::head::header_map(0);
         Self {
             head,
+            content_type: None,
+            shown_headers: OnceLock::new(),
             body: Body::empty(),
         }
     }
@@ -172,7 +182,7 @@ impl Response {
     fn with_location(mut self, location: &str) -> Self {
         match HeaderValue::try_from(location) {
             Ok(value) => {
-                self.head.headers.insert(LOCATION, value);
+                self.headers_mut().insert(LOCATION, value);
                 self
             }
             Err(_) => invalid_header_response(&InvalidHeader::Value {
@@ -195,10 +205,7 @@ impl Response {
     #[track_caller]
     pub fn with_content_type(body: Body, content_type: &'static str) -> Self {
         let mut response = Self::new(StatusCode::OK);
-        response
-            .head
-            .headers
-            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response.content_type = Some(HeaderValue::from_static(content_type));
         response.body = body;
         response
     }
@@ -277,7 +284,7 @@ impl Response {
         V::Error: fmt::Display,
     {
         let (name, value) = header_pair(name, value)?;
-        self.head.headers.insert(name, value);
+        self.headers_mut().insert(name, value);
         Ok(self)
     }
 
@@ -300,12 +307,33 @@ impl Response {
 
     /// The headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.head.headers
+        match &self.content_type {
+            None => &self.head.headers,
+            Some(content_type) => self.shown_headers.get_or_init(|| {
+                let mut shown = self.head.headers.clone();
+                shown.insert(CONTENT_TYPE, content_type.clone());
+                Box::new(shown)
+            }),
+        }
     }
 
     /// Mutable access to the headers.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.settle_headers();
         &mut self.head.headers
+    }
+
+    /// Puts a kept-out `Content-Type` into the header map, which comes from this thread's
+    /// recycled maps when it has no memory yet: before code that reads the headers and
+    /// changes them (`headers` would build a copy to show meanwhile).
+    pub(crate) fn settle_headers(&mut self) {
+        if self.head.headers.capacity() == 0 {
+            self.head.headers = crate::head::header_map(0);
+        }
+        if let Some(content_type) = self.content_type.take() {
+            self.head.headers.insert(CONTENT_TYPE, content_type);
+            self.shown_headers.take();
+        }
     }
 
     /// The response's extensions: typed values for middleware (a [`Rejection`] that made
@@ -336,13 +364,26 @@ impl Response {
     }
 
     /// Splits into the `http` head and the body.
-    pub fn into_parts(self) -> (Parts, Body) {
+    pub fn into_parts(mut self) -> (Parts, Body) {
+        if self.content_type.is_some() {
+            self.settle_headers();
+        }
         (self.head, self.body)
     }
 
     /// Converts into an `http::Response`.
     pub fn into_http(self) -> http::Response<Body> {
-        http::Response::from_parts(self.head, self.body)
+        let (head, body) = self.into_parts();
+        http::Response::from_parts(head, body)
+    }
+
+    /// Converts into an `http::Response` whose header map may lack the `Content-Type`,
+    /// and that `Content-Type`: for an engine that writes it without a map.
+    pub(crate) fn into_wire(self) -> (http::Response<Body>, Option<HeaderValue>) {
+        (
+            http::Response::from_parts(self.head, self.body),
+            self.content_type,
+        )
     }
 }
 
@@ -350,7 +391,7 @@ impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
             .field("status", &self.head.status)
-            .field("headers", &self.head.headers)
+            .field("headers", self.headers())
             .field("body", &self.body)
             .finish()
     }
@@ -361,6 +402,8 @@ impl<B: Into<Body>> From<http::Response<B>> for Response {
         let (head, body) = response.into_parts();
         Self {
             head,
+            content_type: None,
+            shown_headers: OnceLock::new(),
             body: body.into(),
         }
     }
@@ -555,10 +598,10 @@ where
     for (name, value) in headers {
         let (name, value) = header_pair(name, value)?;
         if seen.contains(&name) {
-            response.head.headers.append(name, value);
+            response.headers_mut().append(name, value);
         } else {
             seen.push(name.clone());
-            response.head.headers.insert(name, value);
+            response.headers_mut().insert(name, value);
         }
     }
     Ok(response)
@@ -671,6 +714,34 @@ mod tests {
         assert_eq!(response.into_body_bytes().unwrap(), b"<p>9</p>");
         let bad = Response::created("/todos/\n", "made");
         assert_eq!(bad.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_content_type_kept_out_of_the_map_shows_in_every_view_of_the_headers() {
+        let res = Response::text("hi");
+        assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(res.headers().len(), 1);
+        assert!(format!("{res:?}").contains("text/plain"));
+        let http = Response::text("hi").into_http();
+        assert_eq!(http.headers()["content-type"], "text/plain; charset=utf-8");
+        let (parts, _) = Response::html("hi").into_parts();
+        assert_eq!(parts.headers["content-type"], "text/html; charset=utf-8");
+
+        // Changed headers keep it; a replaced content type replaces it.
+        let mut res = Response::text("hi").with_header("x-a", "1");
+        assert_eq!(res.headers().len(), 2);
+        res.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+        assert_eq!(res.headers()["content-type"], "text/csv");
+        assert_eq!(res.headers().len(), 2);
+
+        // The engine's view: the map without it, and it apart; or all in the map.
+        let (wire, content_type) = Response::text("hi").into_wire();
+        assert!(wire.headers().is_empty());
+        assert_eq!(content_type.unwrap(), "text/plain; charset=utf-8");
+        let (wire, content_type) = Response::text("hi").with_header("x-a", "1").into_wire();
+        assert_eq!(wire.headers().len(), 2);
+        assert!(content_type.is_none());
     }
 
     #[test]

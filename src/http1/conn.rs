@@ -46,7 +46,7 @@ use super::state::{
 use super::{Limits, TurnClock};
 use crate::body::RequestBody;
 use crate::error::ParseError;
-use crate::head::RawHeaders;
+use crate::head::RawHead;
 use crate::io::{MAX_DISCARD_BYTES, Stream, discard_input};
 use crate::limits::deadline_after;
 use crate::spool::{ByteBudget, Spool};
@@ -274,10 +274,10 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
                 self.buf.consume(len);
                 // The header-read timeout of the next head counts from its own first byte.
                 self.state.head_started = None;
-                let (decision, plan) = self.service.decide(&head.parts);
+                let (decision, plan) = self.service.decide(&head.parts, head.target());
                 let bodiless = head.framing == BodyFraming::Length(0) && !head.expectation_failed;
                 if bodiless && decision.tag == self.config.tag {
-                    self.serve_bodiless(head.parts, head.raw_headers, head.keep_alive, plan);
+                    self.serve_bodiless(head.parts, head.raw_head, head.keep_alive, plan);
                     served += 1;
                     if let Some(stop) = self.after_response() {
                         return stop;
@@ -390,7 +390,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
     ) -> PendingRequest<F::Plan> {
         let RequestHead {
             parts,
-            raw_headers,
+            raw_head,
             framing,
             keep_alive,
             expect_continue,
@@ -421,7 +421,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         };
         PendingRequest {
             parts,
-            raw_headers,
+            raw_head,
             keep_alive,
             decision,
             plan,
@@ -473,12 +473,12 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
     fn refuse(&mut self, request: PendingRequest<F::Plan>, error: &ParseError) {
         let PendingRequest {
             parts,
-            raw_headers,
+            raw_head,
             plan,
             ..
         } = request;
         let (is_head, version) = (parts.method == Method::HEAD, parts.version);
-        let reply = self.service.refuse(parts, raw_headers, plan, error);
+        let reply = self.service.refuse(parts, raw_head, plan, error);
         let reply = Reply {
             switch: None,
             ..reply
@@ -548,7 +548,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
     fn serve_request(&mut self, request: PendingRequest<F::Plan>) -> Result<(), Abort> {
         let PendingRequest {
             parts,
-            raw_headers,
+            raw_head,
             keep_alive,
             plan,
             body,
@@ -560,14 +560,14 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
                 let settled = self.settle_before_call(&plan);
                 let reply = self
                     .service
-                    .call(parts, raw_headers, body.into_body(), plan, settled);
+                    .call(parts, raw_head, body.into_body(), plan, settled);
                 (reply, true)
             }
             PendingBody::Streamed {
                 framing,
                 expect_continue,
                 limit,
-            } => self.call_streaming(parts, raw_headers, plan, framing, expect_continue, limit)?,
+            } => self.call_streaming(parts, raw_head, plan, framing, expect_continue, limit)?,
         };
         // A body the handler did not read to its end leaves the connection unusable.
         self.respond(reply, is_head, version, keep_alive && body_complete);
@@ -576,17 +576,11 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
 
     /// Serves a request without a body on this turn's pool: the common case, with no
     /// request state to keep.
-    fn serve_bodiless(
-        &mut self,
-        parts: Parts,
-        raw_headers: RawHeaders,
-        keep_alive: bool,
-        plan: F::Plan,
-    ) {
+    fn serve_bodiless(&mut self, parts: Parts, raw_head: RawHead, keep_alive: bool, plan: F::Plan) {
         let (is_head, version) = (parts.method == Method::HEAD, parts.version);
         let settled = self.settle_before_call(&plan);
         let body = RequestBody::Full(Vec::new());
-        let reply = self.service.call(parts, raw_headers, body, plan, settled);
+        let reply = self.service.call(parts, raw_head, body, plan, settled);
         self.respond(reply, is_head, version, keep_alive);
     }
 
@@ -626,10 +620,8 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         });
         let keep_alive =
             keep_alive && !handler_closes && !self.config.draining.load(Ordering::Acquire);
-        let clock = self.config.clock;
-        if let Encoded::Switched { upgrade, chunked } = self
-            .output
-            .encode(reply, is_head, version, keep_alive, clock)
+        if let Encoded::Switched { upgrade, chunked } =
+            self.output.encode(reply, is_head, version, keep_alive)
         {
             self.upgrade = Some((upgrade, chunked));
         }
@@ -641,7 +633,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
     fn call_streaming(
         &mut self,
         parts: Parts,
-        raw_headers: RawHeaders,
+        raw_head: RawHead,
         plan: F::Plan,
         framing: BodyFraming,
         expect_continue: bool,
@@ -660,7 +652,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
             let settled = self.settle_before_call(&plan);
             return Ok((
                 self.service
-                    .call(parts, raw_headers, body.into_body(), plan, settled),
+                    .call(parts, raw_head, body.into_body(), plan, settled),
                 true,
             ));
         };
@@ -695,7 +687,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         // Not settled: the handler reads the socket in blocking mode, which a write from
         // outside the turn must not meet.
         let body = RequestBody::Stream(shared);
-        let reply = self.service.call(parts, raw_headers, body, plan, false);
+        let reply = self.service.call(parts, raw_head, body, plan, false);
         // The stream may have switched the socket to blocking reads; the engine owns the
         // mode again.
         self.io.set_blocking(None).map_err(|_| Abort::Close)?;
@@ -744,6 +736,7 @@ mod tests {
 
     use super::*;
     use crate::body::Body;
+    use crate::head::TargetRef;
     use crate::io::MemoryStream;
     use http::StatusCode;
 
@@ -1275,9 +1268,9 @@ mod tests {
     impl Service for TwoPools {
         type Plan = ();
         type Upgrade = ();
-        fn decide(&self, head: &Parts) -> (Decision, ()) {
+        fn decide(&self, _: &Parts, target: TargetRef<'_>) -> (Decision, ()) {
             let decision = Decision {
-                tag: RouteTag(usize::from(head.uri.path().starts_with("/other"))),
+                tag: RouteTag(usize::from(target.path().starts_with("/other"))),
                 streamed_body_limit: None,
                 max_body_bytes: None,
             };
@@ -1285,8 +1278,8 @@ mod tests {
         }
         fn call(
             &self,
-            head: Parts,
-            _: RawHeaders,
+            mut head: Parts,
+            raw: RawHead,
             body: RequestBody,
             (): (),
             _: bool,
@@ -1294,6 +1287,9 @@ mod tests {
             let RequestBody::Full(body) = body else {
                 panic!("streamed");
             };
+            if let Some(uri) = raw.target_uri() {
+                head.uri = uri;
+            }
             if head.uri.path() == "/other/stream" {
                 return echo(head.clone(), body)
                     .map(|_| Body::stream(&b"from pool 1"[..]))

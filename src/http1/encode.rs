@@ -1,10 +1,9 @@
 //! Response heads and body framing (RFC 9112 §4, §6, §7).
 
 use std::io::Write;
-use std::time::Instant;
 
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::date;
 
@@ -33,23 +32,30 @@ pub(crate) enum ConnectionHeader {
     Upgrade,
 }
 
+/// What a response head says besides its framing.
+pub(crate) struct Head<'a> {
+    pub(crate) status: StatusCode,
+    /// A `Content-Type` that is not in `headers`.
+    pub(crate) content_type: Option<&'a HeaderValue>,
+    pub(crate) headers: &'a HeaderMap,
+}
+
 /// Appends the status line and headers. The framing and `Connection` headers come from the
-/// arguments, never from `headers` (the server owns the framing); `Date` is added unless the
-/// handler set one.
+/// arguments, never from the head's map (the server owns the framing); `Date` is added
+/// unless the handler set one.
 pub(crate) fn encode_head(
     out: &mut Vec<u8>,
-    status: StatusCode,
-    headers: &HeaderMap,
+    head: &Head<'_>,
     framing: Framing,
     connection: ConnectionHeader,
-    now: Instant,
 ) {
-    // RFC 9110 §6.2: a server sends its own highest version, 1.1, to 1.0 clients too.
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
+    append_status_line(out, head.status);
+    if let Some(content_type) = head.content_type {
+        out.extend_from_slice(b"content-type: ");
+        out.extend_from_slice(content_type.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let headers = head.headers;
     let mut has_date = false;
     for (name, value) in headers {
         if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONNECTION {
@@ -63,7 +69,7 @@ pub(crate) fn encode_head(
     }
     if !has_date {
         out.extend_from_slice(b"date: ");
-        date::append_at(out, now);
+        date::append_now(out);
         out.extend_from_slice(b"\r\n");
     }
     match framing {
@@ -82,6 +88,37 @@ pub(crate) fn encode_head(
         ConnectionHeader::Upgrade => out.extend_from_slice(b"connection: upgrade\r\n"),
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the status line. RFC 9110 §6.2: a server sends its own highest version, 1.1,
+/// to 1.0 clients too.
+fn append_status_line(out: &mut Vec<u8>, status: StatusCode) {
+    // The usual statuses in one piece each (this runs once per response).
+    let line: &[u8] = match status.as_u16() {
+        200 => b"HTTP/1.1 200 OK\r\n",
+        201 => b"HTTP/1.1 201 Created\r\n",
+        204 => b"HTTP/1.1 204 No Content\r\n",
+        206 => b"HTTP/1.1 206 Partial Content\r\n",
+        301 => b"HTTP/1.1 301 Moved Permanently\r\n",
+        302 => b"HTTP/1.1 302 Found\r\n",
+        303 => b"HTTP/1.1 303 See Other\r\n",
+        304 => b"HTTP/1.1 304 Not Modified\r\n",
+        400 => b"HTTP/1.1 400 Bad Request\r\n",
+        401 => b"HTTP/1.1 401 Unauthorized\r\n",
+        403 => b"HTTP/1.1 403 Forbidden\r\n",
+        404 => b"HTTP/1.1 404 Not Found\r\n",
+        500 => b"HTTP/1.1 500 Internal Server Error\r\n",
+        503 => b"HTTP/1.1 503 Service Unavailable\r\n",
+        _ => {
+            out.extend_from_slice(b"HTTP/1.1 ");
+            out.extend_from_slice(status.as_str().as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+            out.extend_from_slice(b"\r\n");
+            return;
+        }
+    };
+    out.extend_from_slice(line);
 }
 
 /// Appends `n` in decimal (without the formatting machinery: this runs once per response).
@@ -175,8 +212,51 @@ mod tests {
         c: ConnectionHeader,
     ) -> String {
         let mut out = Vec::new();
-        encode_head(&mut out, status, headers, framing, c, Instant::now());
+        let head = Head {
+            status,
+            content_type: None,
+            headers,
+        };
+        encode_head(&mut out, &head, framing, c);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_content_type_kept_out_of_the_map_is_written_first() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-a", HeaderValue::from_static("1"));
+        let content_type = HeaderValue::from_static("text/plain");
+        let head = Head {
+            status: StatusCode::IM_A_TEAPOT,
+            content_type: Some(&content_type),
+            headers: &headers,
+        };
+        let mut out = Vec::new();
+        encode_head(&mut out, &head, Framing::Length(0), ConnectionHeader::Close);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with(
+                "HTTP/1.1 418 I'm a teapot\r\ncontent-type: text/plain\r\nx-a: 1\r\ndate: "
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn every_status_line_has_its_code_and_reason() {
+        for code in 200..600 {
+            let Ok(status) = StatusCode::from_u16(code) else {
+                continue;
+            };
+            let mut out = Vec::new();
+            append_status_line(&mut out, status);
+            let reason = status.canonical_reason().unwrap_or("");
+            assert_eq!(out, format!("HTTP/1.1 {code} {reason}\r\n").into_bytes());
+        }
     }
 
     #[test]

@@ -79,13 +79,16 @@ pub mod fuzzing {
 
     /// Encodes a `200` response with `body` into `out`, as the server would.
     pub fn encode_response(out: &mut Vec<u8>, headers: &http::HeaderMap, body: &[u8]) {
+        let head = encode::Head {
+            status: http::StatusCode::OK,
+            content_type: None,
+            headers,
+        };
         encode::encode_head(
             out,
-            http::StatusCode::OK,
-            headers,
+            &head,
             encode::Framing::Length(body.len() as u64),
             encode::ConnectionHeader::Omit,
-            std::time::Instant::now(),
         );
         out.extend_from_slice(body);
     }

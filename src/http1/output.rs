@@ -47,25 +47,22 @@ impl Output<'_> {
         is_head: bool,
         version: http::Version,
         keep_alive: bool,
-        clock: &TurnClock,
     ) -> Encoded<U> {
         let (parts, body) = reply.response.into_parts();
+        let content_type = reply.content_type.as_ref();
         if let Some((switch, upgrade)) = reply.switch {
             if let Some((framing, connection)) = switch_framing(switch, &parts, is_head, version) {
-                let now = clock.latest();
-                encode::encode_head(
-                    self.bytes,
-                    parts.status,
-                    &parts.headers,
-                    framing,
-                    connection,
-                    now,
-                );
+                let head = encode::Head {
+                    status: parts.status,
+                    content_type,
+                    headers: &parts.headers,
+                };
+                encode::encode_head(self.bytes, &head, framing, connection);
                 let chunked = framing == Framing::Chunked;
                 return Encoded::Switched { upgrade, chunked };
             }
         }
-        let (status, headers, kind) = if parts.status.is_informational() {
+        let (status, content_type, headers, kind) = if parts.status.is_informational() {
             // A 1xx is never a final response (RFC 9110 §15.2), and we send none but
             // `100 Continue` ourselves: the handler is wrong, so the client gets a 500.
             crate::logging::log_error!(
@@ -74,21 +71,20 @@ impl Output<'_> {
             );
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
+                None,
                 http::HeaderMap::new(),
                 Body::from("Internal Server Error\n").into_kind(),
             )
         } else {
-            (parts.status, parts.headers, body.into_kind())
+            (parts.status, content_type, parts.headers, body.into_kind())
         };
         let plan = plan_response(status, &kind, is_head, version, keep_alive);
-        encode::encode_head(
-            self.bytes,
+        let head = encode::Head {
             status,
-            &headers,
-            plan.framing,
-            plan.connection,
-            clock.latest(),
-        );
+            content_type,
+            headers: &headers,
+        };
+        encode::encode_head(self.bytes, &head, plan.framing, plan.connection);
         crate::head::give_back(headers);
         if !plan.keep_alive {
             self.after = AfterOutput::Close;

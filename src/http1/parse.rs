@@ -8,7 +8,7 @@ use http::{Method, Uri, Version, request::Parts};
 
 use super::Limits;
 use crate::error::ParseError;
-use crate::head::RawHeaders;
+use crate::head::{RawHead, TargetRef};
 use crate::limits::MAX_HEADERS_CAP;
 
 /// How many bytes of method, spaces and version a request line may add to its target before
@@ -20,9 +20,10 @@ const MAX_HEADER_NAME_BYTES: usize = (1 << 16) - 1;
 /// A parsed request head and what the connection must do about it.
 #[derive(Debug)]
 pub(crate) struct RequestHead {
-    /// Method, target and version; the headers are left empty, in `raw_headers`.
+    /// Method, target and version; the headers are left empty, in `raw_head`, and so is
+    /// the target when `raw_head` keeps it as bytes (see [`target`](Self::target)).
     pub(crate) parts: Parts,
-    pub(crate) raw_headers: RawHeaders,
+    pub(crate) raw_head: RawHead,
     pub(crate) framing: BodyFraming,
     /// Whether the connection may stay open after this request (RFC 9112 §9.3).
     pub(crate) keep_alive: bool,
@@ -31,6 +32,13 @@ pub(crate) struct RequestHead {
     /// An expectation other than `100-continue`: answered 417 (once routed, so that the
     /// route's middleware answers it).
     pub(crate) expectation_failed: bool,
+}
+
+impl RequestHead {
+    /// The request's target, wherever it is kept.
+    pub(crate) fn target(&self) -> TargetRef<'_> {
+        TargetRef::new(&self.parts.uri, Some(&self.raw_head))
+    }
 }
 
 /// How the request body is delimited (RFC 9112 §6.3).
@@ -107,15 +115,22 @@ pub(crate) fn parse_head(
     } else {
         crate::head::copy_head(&buf[..len])
     };
-    let slice = |part: &[u8]| {
-        let start = part.as_ptr() as usize - buf.as_ptr() as usize;
-        head.slice(start..start + part.len())
+    let target_start = target.as_ptr() as usize - buf.as_ptr() as usize;
+    let target_range = target_start..target_start + target.len();
+    // The usual target (`/path?query` of plain bytes) is kept as bytes; anything else is
+    // parsed now, with `http`'s rules.
+    let (uri, kept_target) = if crate::head::is_plain_origin_form(target.as_bytes()) {
+        (None, Some(target_range))
+    } else {
+        let uri = Uri::from_maybe_shared(head.slice(target_range))
+            .map_err(|_| ParseError::Malformed("invalid request target"))?;
+        (Some(uri), None)
     };
-    let uri = Uri::from_maybe_shared(slice(target.as_bytes()))
-        .map_err(|_| ParseError::Malformed("invalid request target"))?;
     // RFC 9112 §3.2.3: the authority form is CONNECT's, and only CONNECT's; a server that
     // opens no tunnels does not implement CONNECT (RFC 9110 §9.3.6, §15.6.2).
-    let authority_form = uri.scheme().is_none() && uri.authority().is_some();
+    let authority_form = uri
+        .as_ref()
+        .is_some_and(|uri| uri.scheme().is_none() && uri.authority().is_some());
     if method == Method::CONNECT {
         return Err(ParseError::MethodNotImplemented);
     }
@@ -128,7 +143,7 @@ pub(crate) fn parse_head(
         0 => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    // The fields stay bytes until a handler asks for them (`RawHeaders`): httparse admits
+    // The fields stay bytes until a handler asks for them (`RawHead`): httparse admits
     // exactly the names and values `http` does, but for a name's length.
     if request
         .headers
@@ -137,7 +152,7 @@ pub(crate) fn parse_head(
     {
         return Err(ParseError::Malformed("invalid header name"));
     }
-    let raw_headers = RawHeaders::new(head.clone(), request.headers.len());
+    let raw_head = RawHead::new(head, request.headers.len(), kept_target);
 
     // The framing rules read the raw fields: a few byte comparisons are cheaper than
     // hashing each name into the map again.
@@ -158,12 +173,14 @@ pub(crate) fn parse_head(
 
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.method = method;
-    parts.uri = uri;
+    if let Some(uri) = uri {
+        parts.uri = uri;
+    }
     parts.version = version;
     Ok(Some((
         RequestHead {
             parts,
-            raw_headers,
+            raw_head,
             framing,
             keep_alive,
             expect_continue,
@@ -559,13 +576,18 @@ mod tests {
         let (head, len) = parse(input).unwrap().unwrap();
         assert_eq!(len, input.len() - 4);
         assert_eq!(head.parts.method, Method::GET);
-        assert_eq!(head.parts.uri.path(), "/users/7");
-        assert_eq!(head.parts.uri.query(), Some("x=1"));
+        assert_eq!(head.target().path(), "/users/7");
+        assert_eq!(head.target().query(), Some("x=1"));
+        assert_eq!(
+            head.parts.uri, "/",
+            "the target is left as bytes until asked for"
+        );
+        assert_eq!(head.raw_head.target_uri().unwrap(), "/users/7?x=1");
         assert!(
             head.parts.headers.is_empty(),
             "left as bytes until asked for"
         );
-        let headers = head.raw_headers.to_map();
+        let headers = head.raw_head.to_map();
         assert_eq!(headers["accept"], "*/*");
         assert_eq!(headers["host"], "example");
         assert_eq!(head.framing, BodyFraming::Length(0));
@@ -620,6 +642,18 @@ mod tests {
         let head = head("GET http://example.com/a?b HTTP/1.1\r\nHost: example.com\r\n\r\n");
         assert_eq!(head.parts.uri.host(), Some("example.com"));
         assert_eq!(head.parts.uri.path(), "/a");
+        assert_eq!(head.target().path(), "/a");
+        assert!(head.raw_head.target_uri().is_none(), "parsed at once");
+    }
+
+    #[test]
+    fn a_target_http_takes_but_we_do_not_keep_is_parsed_at_once() {
+        for (target, path) in [("/a#frag", "/a"), ("/%7B%7D{}", "/%7B%7D{}"), ("*", "*")] {
+            let head = head(&format!("OPTIONS {target} HTTP/1.1\r\nHost: a\r\n\r\n"));
+            assert_eq!(head.parts.uri.path(), path, "{target}");
+            assert_eq!(head.target().path(), path, "{target}");
+            assert!(head.raw_head.target_uri().is_none(), "{target}");
+        }
     }
 
     /// RFC 9110 §7.2: `Host = uri-host [ ":" port ]`, `port = *DIGIT` (RFC 3986 §3.2.3, so

@@ -7,7 +7,7 @@ use http::request::Parts;
 
 use crate::body::{Body, RequestBody};
 use crate::error::ParseError;
-use crate::head::RawHeaders;
+use crate::head::{RawHead, TargetRef};
 
 /// Which worker pool serves a request. Opaque to the engine: the service picks it, and a
 /// request whose tag differs from the turn's is handed back to be moved.
@@ -40,6 +40,9 @@ pub(crate) enum Switch {
 #[derive(Debug)]
 pub(crate) struct Reply<U> {
     pub(crate) response: http::Response<Body>,
+    /// The response's `Content-Type`, when it is not in its header map (the common
+    /// response carries no other header: it is written without a map).
+    pub(crate) content_type: Option<http::HeaderValue>,
     pub(crate) switch: Option<(Switch, U)>,
 }
 
@@ -63,12 +66,26 @@ impl<U> Reply<U> {
             .get::<AnsweredElsewhere>()
             .is_some()
     }
+
+    /// The response with its `Content-Type` in its header map, and the switch: for a
+    /// protocol whose library writes the head (HTTP/2).
+    #[cfg(feature = "http2")]
+    pub(crate) fn into_http(self) -> (http::Response<Body>, Option<(Switch, U)>) {
+        let mut response = self.response;
+        if let Some(content_type) = self.content_type {
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_TYPE, content_type);
+        }
+        (response, self.switch)
+    }
 }
 
 impl<U> From<http::Response<Body>> for Reply<U> {
     fn from(response: http::Response<Body>) -> Self {
         Self {
             response,
+            content_type: None,
             switch: None,
         }
     }
@@ -83,17 +100,20 @@ pub(crate) trait Service {
     /// here: it comes back in the connection's state once the turn ends.
     type Upgrade: Send;
 
-    /// Decides, from the head alone, where and how the request is served.
-    fn decide(&self, head: &Parts) -> (Decision, Self::Plan);
+    /// Decides, from the head alone, where and how the request is served. `target` is the
+    /// request's: `head.uri` may not have it (see `call`).
+    fn decide(&self, head: &Parts, target: TargetRef<'_>) -> (Decision, Self::Plan);
 
     /// Serves a request whose body has been read, or is to be read: called once per
-    /// request. `head`'s headers are empty: they are in `headers`, parsed when asked for.
+    /// request. `head`'s headers are empty: they are in `headers`, parsed when asked for;
+    /// so is its target, unless `headers` keeps it as bytes (`RawHead::target`: then
+    /// `head.uri` is a placeholder, `/`).
     /// `settled`: nothing of an earlier response is still owed on the connection, so the
     /// request may be answered from outside the turn (see [`Self::answers_late`]).
     fn call(
         &self,
         head: Parts,
-        headers: RawHeaders,
+        headers: RawHead,
         body: RequestBody,
         plan: Self::Plan,
         settled: bool,
@@ -115,7 +135,7 @@ pub(crate) trait Service {
     fn refuse(
         &self,
         _head: Parts,
-        _headers: RawHeaders,
+        _headers: RawHead,
         _plan: Self::Plan,
         error: &ParseError,
     ) -> Reply<Self::Upgrade> {
@@ -144,19 +164,22 @@ where
     type Plan = ();
     type Upgrade = ();
 
-    fn decide(&self, _head: &Parts) -> (Decision, ()) {
+    fn decide(&self, _head: &Parts, _target: TargetRef<'_>) -> (Decision, ()) {
         (Decision::default(), ())
     }
 
     fn call(
         &self,
         mut head: Parts,
-        headers: RawHeaders,
+        headers: RawHead,
         body: RequestBody,
         (): (),
         _settled: bool,
     ) -> Reply<()> {
         head.headers = headers.to_map();
+        if let Some(uri) = headers.target_uri() {
+            head.uri = uri;
+        }
         let response = match body {
             RequestBody::Full(bytes) => self(head, bytes),
             RequestBody::File(file) => self(head, file.into_contents()),

@@ -11,7 +11,7 @@ use super::request_body::BufferedBody;
 use super::service::{Decision, RouteTag};
 use super::write::OutgoingBody;
 use crate::error::ParseError;
-use crate::head::RawHeaders;
+use crate::head::RawHead;
 
 /// What a parked connection waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,7 +134,7 @@ impl<P, U> std::fmt::Debug for ConnState<P, U> {
 /// A request whose head was read: its body still arriving, or on its way to its pool.
 pub(super) struct PendingRequest<P> {
     pub(super) parts: Parts,
-    pub(super) raw_headers: RawHeaders,
+    pub(super) raw_head: RawHead,
     pub(super) keep_alive: bool,
     pub(super) decision: Decision,
     pub(super) plan: P,

@@ -199,6 +199,8 @@ impl Compression {
 
     /// Applies the decision table of the module docs to `response`.
     fn respond(self, accepted: Negotiated, mut response: Response) -> Response {
+        // The headers are read and changed: into the map with them now (see `Response`).
+        response.settle_headers();
         let class = self.classify(&response);
         match (class, accepted) {
             (Class::NoContent, _) => {

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use http::{Method, StatusCode, Uri};
+use http::{Method, StatusCode};
+
+use crate::head::TargetRef;
 
 use super::Router;
 use crate::method_router::{HandlerIndex, MethodMatch, RouteHandler};
@@ -36,15 +38,16 @@ pub(crate) enum RoutePlan {
 impl Router {
     /// Routes `method path` once: what serves it, owned, so that it can travel with the
     /// request (to another pool, across turns) and be served without routing again.
-    pub(crate) fn plan(&self, method: &Method, uri: &Uri) -> RoutePlan {
-        let Ok(matched) = self.matcher.at(uri.path()) else {
+    pub(crate) fn plan(&self, method: &Method, target: TargetRef<'_>) -> RoutePlan {
+        let path = target.path();
+        let Ok(matched) = self.matcher.at(path) else {
             return RoutePlan::NotFound;
         };
         let index = *matched.value;
         let route = &self.routes[index];
         if route
             .catch_all_at
-            .is_some_and(|at| self.owned_by_a_deeper_nest(uri.path(), at))
+            .is_some_and(|at| self.owned_by_a_deeper_nest(path, at))
         {
             // A catch-all of an outer router never serves a nest's unmatched paths.
             return RoutePlan::NotFound;
@@ -72,7 +75,7 @@ impl Router {
                 .map(|(key, _)| key)
                 .eq(route.param_names.iter().map(|name| &**name))
         );
-        let mut params = PathParams::new(&route.param_names, uri.path_and_query());
+        let mut params = PathParams::new(&route.param_names, || target.shared());
         for (_, raw) in matched.params.iter() {
             if params.push_raw(raw).is_none() {
                 return RoutePlan::InvalidParam {
@@ -201,8 +204,8 @@ impl Router {
     /// Route lookup alone, for the router bench (feature `__internals`).
     #[cfg(feature = "__internals")]
     #[doc(hidden)]
-    pub fn resolve_for_bench(&self, method: &Method, uri: &Uri) -> Option<PathParams> {
-        match self.plan(method, uri) {
+    pub fn resolve_for_bench(&self, method: &Method, uri: &http::Uri) -> Option<PathParams> {
+        match self.plan(method, TargetRef::new(uri, None)) {
             RoutePlan::Route { params, .. } => Some(params),
             _ => None,
         }

@@ -11,11 +11,11 @@ use http::header::{ALLOW, HeaderValue};
 
 use super::scope::NestedFallback;
 use super::{RoutePlan, Router};
-use crate::body::{Body, RequestBody};
+use crate::body::RequestBody;
 use crate::cancel::Cancellation;
 use crate::error::Rejection;
 use crate::handler::Handler;
-use crate::head::RawHeaders;
+use crate::head::RawHead;
 use crate::method_router::{RouteHandler, Scope};
 use crate::middleware::{self, Middleware, Next};
 use crate::params::StateMap;
@@ -35,7 +35,7 @@ pub(crate) struct Arrival {
 impl Router {
     /// Routes and serves `request`.
     pub(crate) fn respond(&self, request: &mut Request) -> Response {
-        let plan = self.plan(request.method(), request.uri());
+        let plan = self.plan(request.method(), request.target());
         self.respond_planned(request, plan, None)
     }
 
@@ -49,7 +49,8 @@ impl Router {
         plan: RoutePlan,
         refusal: Option<Rejection>,
     ) -> Response {
-        let root_state = Some(Arc::clone(&self.state));
+        // A router without state lends the request none (no reference count to move).
+        let root_state = (!self.state.is_empty()).then(|| Arc::clone(&self.state));
         let mut scoped = match plan {
             RoutePlan::Route {
                 route,
@@ -117,11 +118,11 @@ impl Router {
     pub(crate) fn serve_parts(
         &self,
         head: http::request::Parts,
-        headers: RawHeaders,
+        headers: RawHead,
         body: RequestBody,
         arrival: Arrival,
         plan: RoutePlan,
-    ) -> http::Response<Body> {
+    ) -> Response {
         let request = Request::from_body(head, headers, body, arrival.peer, arrival.cancellation);
         self.serve_request(request, arrival.draining, plan, None)
     }
@@ -134,11 +135,11 @@ impl Router {
     pub(crate) fn serve_refusal(
         &self,
         head: http::request::Parts,
-        headers: RawHeaders,
+        headers: RawHead,
         arrival: Arrival,
         plan: RoutePlan,
         refusal: Rejection,
-    ) -> http::Response<Body> {
+    ) -> Response {
         let body = RequestBody::Full(Vec::new());
         let request = Request::from_body(head, headers, body, arrival.peer, arrival.cancellation);
         self.serve_request(request, arrival.draining, plan, Some(refusal))
@@ -151,18 +152,17 @@ impl Router {
         draining: bool,
         plan: RoutePlan,
         refusal: Option<Rejection>,
-    ) -> http::Response<Body> {
+    ) -> Response {
         request.set_server_draining(draining);
         let respond = AssertUnwindSafe(|| self.respond_planned(&mut request, plan, refusal));
         let responded = std::panic::catch_unwind(respond);
         crate::head::give_back(request.take_headers());
         match responded {
-            Ok(response) => response.into_http(),
+            Ok(response) => response,
             Err(_) => {
                 crate::metrics::note_panic();
                 Response::text("Internal Server Error\n")
                     .with_status(StatusCode::INTERNAL_SERVER_ERROR)
-                    .into_http()
             }
         }
     }
@@ -215,7 +215,8 @@ impl middleware::Endpoint for Serves<'_> {
         match self {
             Serves::Handler(handler) => HandlerCall(*handler).call(request),
             Serves::Fallback(Some(fallback), router_state) => {
-                request.set_states([fallback.scope.state.clone(), Some(Arc::clone(router_state))]);
+                let router_state = (!router_state.is_empty()).then(|| Arc::clone(router_state));
+                request.set_states([fallback.scope.state.clone(), router_state]);
                 let handler = HandlerCall(&*fallback.handler);
                 Next::new(&fallback.scope.middleware, &handler).run(request)
             }

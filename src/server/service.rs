@@ -14,10 +14,11 @@ use http::request::Parts;
 use super::Shared;
 use super::deadlines::{CallDeadlines, PollerAnswer};
 use super::protocol::TransportFacts;
-use crate::body::{Body, RequestBody};
+use crate::Response;
+use crate::body::RequestBody;
 use crate::cancel::{CallEnd, CallWatch, Cancellation};
 use crate::error::{ParseError, Rejection, RejectionKind};
-use crate::head::RawHeaders;
+use crate::head::{RawHead, TargetRef};
 use crate::http1::{Decision, Reply, RouteTag, Service, Switch, TurnClock};
 use crate::io::ShareSocket;
 use crate::limits::deadline_after;
@@ -54,9 +55,9 @@ impl Service for HandlerService<'_> {
     type Upgrade = Upgrade;
 
     /// Routes the request once: the plan says where it runs and is served as it says.
-    fn decide(&self, head: &Parts) -> (Decision, RoutePlan) {
+    fn decide(&self, head: &Parts, target: TargetRef<'_>) -> (Decision, RoutePlan) {
         let shared = self.shared;
-        let plan = shared.router.plan(&head.method, &head.uri);
+        let plan = shared.router.plan(&head.method, target);
         if shared.pool_tags.is_empty() && !shared.places_bodies {
             // No bulkheads and no streamed bodies: every request is alike.
             return (Decision::default(), plan);
@@ -76,7 +77,7 @@ impl Service for HandlerService<'_> {
     fn call(
         &self,
         mut head: Parts,
-        headers: RawHeaders,
+        headers: RawHead,
         body: RequestBody,
         plan: RoutePlan,
         settled: bool,
@@ -127,13 +128,22 @@ impl Service for HandlerService<'_> {
             }
         }
         let switch = self.admit_live(&mut response);
-        // Read as the request ends, also unmetered: the response's `Date` uses it.
-        let ended = self.clock.read();
+        let status = response.status();
+        let (response, content_type) = response.into_wire();
         if let Some(started) = started {
+            // Read as the request ends: its latency, and the next request's start.
+            let ended = self.clock.read();
             let latency = ended.saturating_duration_since(started);
-            counters.responded(response.status(), self.tag.0, series, latency);
+            counters.responded(status, self.tag.0, series, latency);
+        } else {
+            // Unmetered, nothing needs the time now: whatever does next reads the clock.
+            self.clock.forget();
         }
-        Reply { response, switch }
+        Reply {
+            response,
+            content_type,
+            switch,
+        }
     }
 
     fn answers_late(&self, plan: &RoutePlan) -> bool {
@@ -145,13 +155,13 @@ impl Service for HandlerService<'_> {
     fn refuse(
         &self,
         head: Parts,
-        headers: RawHeaders,
+        headers: RawHead,
         plan: RoutePlan,
         error: &ParseError,
     ) -> Reply<Upgrade> {
         self.rejected(error);
-        self.answer_refusal(head, headers, plan, Rejection::of_refusal(error))
-            .into()
+        let response = self.answer_refusal(head, headers, plan, Rejection::of_refusal(error));
+        reply(response)
     }
 
     fn rejected(&self, error: &ParseError) {
@@ -162,20 +172,29 @@ impl Service for HandlerService<'_> {
 
 /// The 503 a handler that overran its deadline gets in place of its response, when the
 /// poller could not write it (over TLS, or behind an earlier response still owed).
-fn late_answer() -> http::Response<Body> {
-    crate::Response::text("The request took too long and was abandoned.\n")
+fn late_answer() -> Response {
+    Response::text("The request took too long and was abandoned.\n")
         .with_status(http::StatusCode::SERVICE_UNAVAILABLE)
         .with_header(http::header::RETRY_AFTER, "1")
         .with_header(http::header::CONNECTION, "close")
-        .into_http()
+}
+
+/// A response that switches to nothing, as the engine takes it.
+fn reply(response: Response) -> Reply<Upgrade> {
+    let (response, content_type) = response.into_wire();
+    Reply {
+        response,
+        content_type,
+        switch: None,
+    }
 }
 
 /// A request in flight on the connection's watch.
 struct Call<'a> {
     watch: &'a Arc<CallWatch>,
     number: u64,
-    /// When its handler started.
-    started: Instant,
+    /// When its handler started, if it has a deadline.
+    started: Option<Instant>,
     /// Where its deadline is registered, if it has one kept by the poller.
     deadlines: Option<&'a CallDeadlines>,
 }
@@ -204,15 +223,20 @@ impl<'a> HandlerService<'a> {
         is_head: bool,
     ) -> Call<'a> {
         let number = watch.begin();
-        let started = self.clock.latest();
-        let deadlines = timeout.zip(self.deadlines).map(|(timeout, deadlines)| {
-            let answer = self
-                .late_answers
-                .filter(|_| settled)
-                .map(|socket| PollerAnswer::new(socket.share(), is_head));
-            deadlines.register(watch, number, deadline_after(started, timeout), answer);
-            deadlines
-        });
+        // Read only for a deadline: most calls have none.
+        let started = timeout.map(|_| self.clock.latest());
+        let deadlines =
+            timeout
+                .zip(started)
+                .zip(self.deadlines)
+                .map(|((timeout, started), deadlines)| {
+                    let answer = self
+                        .late_answers
+                        .filter(|_| settled)
+                        .map(|socket| PollerAnswer::new(socket.share(), is_head));
+                    deadlines.register(watch, number, deadline_after(started, timeout), answer);
+                    deadlines
+                });
         Call {
             watch,
             number,
@@ -231,7 +255,11 @@ impl<'a> HandlerService<'a> {
         if call.watch.client_gone() {
             counters.gave_up(GaveUpOn::ClientInFlight, 1);
         }
-        let overran = || timeout.is_some_and(|t| call.started.elapsed() > t);
+        let overran = || {
+            timeout
+                .zip(call.started)
+                .is_some_and(|(timeout, started)| started.elapsed() > timeout)
+        };
         if self.deadlines.is_none() && end == CallEnd::InTime && overran() {
             // No poller keeps deadlines (in process): the deadline is found as the handler
             // returns, and answered as the poller would have.
@@ -279,7 +307,7 @@ impl<'a> HandlerService<'a> {
     /// Answers a request that waited too long for a worker without running its handler:
     /// 503 with `Retry-After`, through the route's middleware as the server's other
     /// refusals; the connection stays open.
-    fn shed(&self, head: Parts, headers: RawHeaders, plan: RoutePlan) -> Reply<Upgrade> {
+    fn shed(&self, head: Parts, headers: RawHead, plan: RoutePlan) -> Reply<Upgrade> {
         let refusal = Rejection::of(
             RejectionKind::Overloaded,
             "The server is overloaded: the request waited too long for a worker.",
@@ -291,7 +319,7 @@ impl<'a> HandlerService<'a> {
                 http::HeaderValue::from_static("1"),
             );
         }
-        response.into()
+        reply(response)
     }
 
     /// Answers a routed request with `refusal` in place of its handler, through the
@@ -299,10 +327,10 @@ impl<'a> HandlerService<'a> {
     fn answer_refusal(
         &self,
         mut head: Parts,
-        headers: RawHeaders,
+        headers: RawHead,
         plan: RoutePlan,
         refusal: Rejection,
-    ) -> http::Response<Body> {
+    ) -> Response {
         if let Some(facts) = self.facts {
             facts.annotate(&mut head.extensions);
         }
@@ -323,7 +351,7 @@ impl<'a> HandlerService<'a> {
     /// A response that switches to a live connection gets a place among the server's live
     /// connections and hands its upgrade over, or becomes a 503 when they are all taken or
     /// the server shuts down.
-    fn admit_live(&self, response: &mut http::Response<Body>) -> Option<(Switch, Upgrade)> {
+    fn admit_live(&self, response: &mut Response) -> Option<(Switch, Upgrade)> {
         let live = response.extensions_mut().remove::<LiveUpgrade>()?;
         let shared = self.shared;
         let ticket = if shared.shutdown.load(Ordering::Acquire) {
@@ -338,11 +366,10 @@ impl<'a> HandlerService<'a> {
                 self.peer,
                 shared.live_count.load(Ordering::Relaxed)
             );
-            *response = crate::Response::text("Service Unavailable\n")
+            *response = Response::text("Service Unavailable\n")
                 .with_status(http::StatusCode::SERVICE_UNAVAILABLE)
                 .with_header(http::header::RETRY_AFTER, "1")
-                .with_header(http::header::CONNECTION, "close")
-                .into_http();
+                .with_header(http::header::CONNECTION, "close");
             return None;
         };
         let mut upgrade = live.take()?;

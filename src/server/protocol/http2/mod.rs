@@ -50,7 +50,7 @@ use super::{JobCx, TransportFacts, TurnCx, earliest};
 use crate::body::RequestBody;
 use crate::cancel::CallWatch;
 use crate::error::ParseError;
-use crate::head::RawHeaders;
+use crate::head::{RawHead, TargetRef};
 use crate::http1::{RouteTag, Service, TurnClock};
 use crate::io::{Stream, is_timeout, write_pending};
 use crate::limits::deadline_after;
@@ -555,7 +555,9 @@ impl Http2Conn {
             facts.annotate(&mut head.extensions);
         }
         let shared = cx.shared;
-        let (decision, plan) = with_service(cx, facts, |service| service.decide(&head));
+        let (decision, plan) = with_service(cx, facts, |service| {
+            service.decide(&head, TargetRef::new(&head.uri, None))
+        });
         // A route that streams its bodies over HTTP/1.1 takes them spooled here, up to the
         // same limit: its handler reads them with `body_reader` all the same.
         let limit = decision
@@ -642,8 +644,9 @@ impl Http2Conn {
                 deadlines: job.deadlines,
                 calls: Cell::new(0),
             };
-            let reply = service.call(head, RawHeaders::decoded(headers), body, plan, true);
-            guard.deliver(reply.response, reply.switch.map(|(_, upgrade)| upgrade));
+            let reply = service.call(head, RawHead::decoded(headers), body, plan, true);
+            let (response, switch) = reply.into_http();
+            guard.deliver(response, switch.map(|(_, upgrade)| upgrade));
         });
         match cx.jobs {
             Some(jobs) => jobs.run(tag, job),
@@ -674,9 +677,9 @@ impl Http2Conn {
     ) -> StreamState {
         let head_request = head.method == Method::HEAD;
         let reply = with_service(cx, facts, |service| {
-            service.refuse(head, RawHeaders::decoded(headers), plan, error)
+            service.refuse(head, RawHead::decoded(headers), plan, error)
         });
-        start_response(respond, reply.response, head_request)
+        start_response(respond, reply.into_http().0, head_request)
     }
 
     /// Sends the responses handlers left.
