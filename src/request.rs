@@ -46,7 +46,7 @@ pub struct Request {
     /// it keeps that as bytes, parsed into `parsed_uri` the same way.
     raw_head: Option<RawHead>,
     parsed_headers: OnceLock<HeaderMap>,
-    parsed_uri: OnceLock<Uri>,
+    parsed_uri: OnceLock<Box<Uri>>,
     /// What [`head`](Self::head) returns for a request with `raw_head`, built on demand.
     whole_head: OnceLock<Box<Parts>>,
     /// The body, unless `body_source` has it.
@@ -93,7 +93,12 @@ impl Request {
     fn settle_headers(&mut self) {
         if let Some(raw) = self.raw_head.take() {
             self.head.headers = self.parsed_headers.take().unwrap_or_else(|| raw.to_map());
-            if let Some(uri) = self.parsed_uri.take().or_else(|| raw.target_uri()) {
+            if let Some(uri) = self
+                .parsed_uri
+                .take()
+                .map(|uri| *uri)
+                .or_else(|| raw.target_uri())
+            {
                 self.head.uri = uri;
             }
             self.whole_head.take();
@@ -113,9 +118,9 @@ impl Request {
     /// The request target, as sent (origin-form `/path?query`, or absolute-form).
     pub fn uri(&self) -> &Uri {
         let kept = self.raw_head.as_ref().and_then(|raw| {
-            let parsed = || raw.target_uri().unwrap_or_default();
+            let parsed = || Box::new(raw.target_uri().unwrap_or_default());
             raw.keeps_target()
-                .then(|| self.parsed_uri.get_or_init(parsed))
+                .then(|| &**self.parsed_uri.get_or_init(parsed))
         });
         kept.unwrap_or(&self.head.uri)
     }

@@ -31,7 +31,7 @@ pub struct Response {
     /// The `Content-Type` a constructor set, kept out of `head.headers` (which is empty
     /// meanwhile) until something changes the headers: most responses carry no other
     /// header, and the server writes this one without a map.
-    content_type: Option<HeaderValue>,
+    content_type: Option<&'static str>,
     /// What [`headers`](Self::headers) shows while `content_type` is kept out, built on
     /// demand.
     shown_headers: OnceLock<Box<HeaderMap>>,
@@ -205,7 +205,9 @@ impl Response {
     #[track_caller]
     pub fn with_content_type(body: Body, content_type: &'static str) -> Self {
         let mut response = Self::new(StatusCode::OK);
-        response.content_type = Some(HeaderValue::from_static(content_type));
+        // Checked here, where a bad value is the caller's bug (`from_static` panics).
+        let _ = HeaderValue::from_static(content_type);
+        response.content_type = Some(content_type);
         response.body = body;
         response
     }
@@ -311,7 +313,7 @@ impl Response {
             None => &self.head.headers,
             Some(content_type) => self.shown_headers.get_or_init(|| {
                 let mut shown = self.head.headers.clone();
-                shown.insert(CONTENT_TYPE, content_type.clone());
+                shown.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
                 Box::new(shown)
             }),
         }
@@ -331,7 +333,8 @@ impl Response {
             self.head.headers = crate::head::header_map(0);
         }
         if let Some(content_type) = self.content_type.take() {
-            self.head.headers.insert(CONTENT_TYPE, content_type);
+            let value = HeaderValue::from_static(content_type);
+            self.head.headers.insert(CONTENT_TYPE, value);
             self.shown_headers.take();
         }
     }
@@ -379,7 +382,7 @@ impl Response {
 
     /// Converts into an `http::Response` whose header map may lack the `Content-Type`,
     /// and that `Content-Type`: for an engine that writes it without a map.
-    pub(crate) fn into_wire(self) -> (http::Response<Body>, Option<HeaderValue>) {
+    pub(crate) fn into_wire(self) -> (http::Response<Body>, Option<&'static str>) {
         (
             http::Response::from_parts(self.head, self.body),
             self.content_type,

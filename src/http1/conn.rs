@@ -336,6 +336,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
     /// Writes the owed output. `Some`: the turn ends (the socket is full, or the connection
     /// closes after it); `None`: all written, serve on.
     fn settle_output(&mut self) -> Option<Stop> {
+        self.service.before_write();
         match self
             .output
             .write(self.io, self.config.clock, &mut self.state.cut_short)
@@ -589,6 +590,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
     /// it), so that such an answer cannot overtake it.
     fn settle_before_call(&mut self, plan: &F::Plan) -> bool {
         if self.output.is_pending() && self.service.answers_late(plan) {
+            self.service.before_write();
             let written = self
                 .output
                 .write(self.io, self.config.clock, &mut self.state.cut_short);
@@ -620,8 +622,10 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         });
         let keep_alive =
             keep_alive && !handler_closes && !self.config.draining.load(Ordering::Acquire);
-        if let Encoded::Switched { upgrade, chunked } =
-            self.output.encode(reply, is_head, version, keep_alive)
+        let clock = self.config.clock;
+        if let Encoded::Switched { upgrade, chunked } = self
+            .output
+            .encode(reply, is_head, version, keep_alive, clock)
         {
             self.upgrade = Some((upgrade, chunked));
         }
@@ -658,6 +662,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         };
         // Responses to earlier pipelined requests go out before the handler takes over.
         self.blocking = true;
+        self.service.before_write();
         self.output
             .write_blocking(self.io, self.config.limits.write_timeout, self.config.clock)?;
         let prefix = match framing {

@@ -1,19 +1,18 @@
 //! The `Date` header value (RFC 9110 §6.6.1), formatted at most once a second per thread.
 //!
-//! The date is read from the coarse wall clock where there is one (Linux: the kernel's
-//! last tick, read from the vDSO without touching the hardware clock, a few nanoseconds):
-//! the header has a resolution of a second, and a reading a few milliseconds old is as
-//! good as a precise one. Elsewhere it is `SystemTime::now`.
+//! Callers pass the monotonic time they already read (one clock reading per request serves
+//! the metrics and the date); the wall clock is read only when that time passes the end of
+//! the cached second.
 
 use std::cell::RefCell;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// An IMF-fixdate is always 29 bytes: `Sun, 06 Nov 1994 08:49:37 GMT`.
 const IMF_FIXDATE_LEN: usize = 29;
 
 struct CachedDate {
-    /// The second since the epoch that `text` shows (`None`: nothing cached yet).
-    second: Option<u64>,
+    /// When the cached second ends (`None`: nothing cached yet).
+    valid_until: Option<Instant>,
     text: [u8; IMF_FIXDATE_LEN],
     /// `text` as a header value, made on first use in its second.
     value: Option<http::HeaderValue>,
@@ -21,15 +20,20 @@ struct CachedDate {
 
 thread_local! {
     static CACHED: RefCell<CachedDate> = const {
-        RefCell::new(CachedDate { second: None, text: [0; IMF_FIXDATE_LEN], value: None })
+        RefCell::new(CachedDate { valid_until: None, text: [0; IMF_FIXDATE_LEN], value: None })
     };
 }
 
 /// Appends the current date, as an IMF-fixdate, to `out`.
 pub(crate) fn append_now(out: &mut Vec<u8>) {
+    append_at(out, Instant::now());
+}
+
+/// Appends the date at `now` (a recent reading of the monotonic clock) to `out`.
+pub(crate) fn append_at(out: &mut Vec<u8>, now: Instant) {
     CACHED.with(|cached| {
         let mut cached = cached.borrow_mut();
-        refresh(&mut cached, wall_clock_second());
+        refresh(&mut cached, now);
         out.extend_from_slice(&cached.text);
     });
 }
@@ -40,7 +44,7 @@ pub(crate) fn append_now(out: &mut Vec<u8>) {
 pub(crate) fn header_value_now() -> Option<http::HeaderValue> {
     CACHED.with(|cached| {
         let mut cached = cached.borrow_mut();
-        refresh(&mut cached, wall_clock_second());
+        refresh(&mut cached, Instant::now());
         if cached.value.is_none() {
             cached.value = http::HeaderValue::from_bytes(&cached.text).ok();
         }
@@ -48,42 +52,32 @@ pub(crate) fn header_value_now() -> Option<http::HeaderValue> {
     })
 }
 
-/// Seconds since the Unix epoch, from the coarse wall clock.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn wall_clock_second() -> u64 {
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
-    u64::try_from(now.tv_sec).unwrap_or(0)
-}
-
-/// Seconds since the Unix epoch.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn wall_clock_second() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
-}
-
-/// Formats the date again when the second has changed.
-fn refresh(cached: &mut CachedDate, second: u64) {
-    if cached.second != Some(second) {
-        let text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second));
+/// Formats the date again once the cached second has passed `now`.
+fn refresh(cached: &mut CachedDate, now: Instant) {
+    if cached.valid_until.is_none_or(|until| now >= until) {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        let second = Duration::from_secs(since_epoch.as_secs());
+        let text = httpdate::fmt_http_date(UNIX_EPOCH + second);
         cached
             .text
             .copy_from_slice(&text.as_bytes()[..IMF_FIXDATE_LEN]);
-        cached.second = Some(second);
+        // `now` was read a moment before the wall clock, so the second may end a moment
+        // early here: then the next call reads the wall clock again, and that is all.
+        let rest_of_second = Duration::from_secs(1) - (since_epoch - second);
+        cached.valid_until = now.checked_add(rest_of_second);
         cached.value = None;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
-
     use super::*;
 
-    fn appended() -> SystemTime {
+    fn date_at(now: Instant) -> SystemTime {
         let mut out = Vec::new();
-        append_now(&mut out);
+        append_at(&mut out, now);
         let text = std::str::from_utf8(&out).unwrap();
         assert!(text.ends_with(" GMT"), "{text}");
         httpdate::parse_http_date(text).unwrap()
@@ -91,13 +85,11 @@ mod tests {
 
     #[test]
     fn date_is_an_imf_fixdate_close_to_now() {
-        let before = SystemTime::now();
-        let date = appended();
-        let after = SystemTime::now();
-        // The coarse clock may lag the precise one by a tick, across a second's boundary.
-        let lag = before.duration_since(date).unwrap_or_default();
-        assert!(lag < Duration::from_secs(2), "{lag:?}");
-        assert!(date <= after, "{date:?} is after {after:?}");
+        let mut out = Vec::new();
+        append_now(&mut out);
+        let parsed = httpdate::parse_http_date(std::str::from_utf8(&out).unwrap()).unwrap();
+        let drift = SystemTime::now().duration_since(parsed).unwrap();
+        assert!(drift < Duration::from_secs(5), "{drift:?}");
     }
 
     #[cfg(feature = "http2")]
@@ -113,24 +105,22 @@ mod tests {
     }
 
     #[test]
-    fn the_cached_second_serves_until_the_clock_leaves_it() {
+    fn the_cached_second_serves_until_it_ends() {
         const OLD: &[u8; IMF_FIXDATE_LEN] = b"Sun, 06 Nov 1994 08:49:37 GMT";
-        let now = wall_clock_second();
+        let now = Instant::now();
         CACHED.with(|cached| {
             *cached.borrow_mut() = CachedDate {
-                second: Some(now),
+                valid_until: Some(now + Duration::from_secs(3600)),
                 text: *OLD,
                 value: None,
             };
         });
-        // Still (most likely) the same second: the cached text, whatever it says.
         let mut out = Vec::new();
-        append_now(&mut out);
-        assert!(out == OLD || wall_clock_second() != now, "{out:?}");
-        // Another second: formatted again.
-        CACHED.with(|cached| cached.borrow_mut().second = Some(now - 3600));
-        let date = appended();
-        let lag = SystemTime::now().duration_since(date).unwrap_or_default();
-        assert!(lag < Duration::from_secs(2), "{lag:?}");
+        append_at(&mut out, now);
+        assert_eq!(out, OLD);
+        // Past the cached second: the wall clock is read again.
+        let later = date_at(now + Duration::from_secs(7200));
+        let drift = SystemTime::now().duration_since(later).unwrap();
+        assert!(drift < Duration::from_secs(5), "{drift:?}");
     }
 }

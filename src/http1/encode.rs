@@ -1,9 +1,10 @@
 //! Response heads and body framing (RFC 9112 §4, §6, §7).
 
 use std::io::Write;
+use std::time::Instant;
 
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 
 use super::date;
 
@@ -35,8 +36,8 @@ pub(crate) enum ConnectionHeader {
 /// What a response head says besides its framing.
 pub(crate) struct Head<'a> {
     pub(crate) status: StatusCode,
-    /// A `Content-Type` that is not in `headers`.
-    pub(crate) content_type: Option<&'a HeaderValue>,
+    /// A `Content-Type` that is not in `headers` (a valid value).
+    pub(crate) content_type: Option<&'static str>,
     pub(crate) headers: &'a HeaderMap,
 }
 
@@ -48,6 +49,7 @@ pub(crate) fn encode_head(
     head: &Head<'_>,
     framing: Framing,
     connection: ConnectionHeader,
+    now: Instant,
 ) {
     append_status_line(out, head.status);
     if let Some(content_type) = head.content_type {
@@ -69,7 +71,7 @@ pub(crate) fn encode_head(
     }
     if !has_date {
         out.extend_from_slice(b"date: ");
-        date::append_now(out);
+        date::append_at(out, now);
         out.extend_from_slice(b"\r\n");
     }
     match framing {
@@ -217,7 +219,7 @@ mod tests {
             content_type: None,
             headers,
         };
-        encode_head(&mut out, &head, framing, c);
+        encode_head(&mut out, &head, framing, c, Instant::now());
         String::from_utf8(out).unwrap()
     }
 
@@ -225,14 +227,20 @@ mod tests {
     fn a_content_type_kept_out_of_the_map_is_written_first() {
         let mut headers = HeaderMap::new();
         headers.insert("x-a", HeaderValue::from_static("1"));
-        let content_type = HeaderValue::from_static("text/plain");
         let head = Head {
             status: StatusCode::IM_A_TEAPOT,
-            content_type: Some(&content_type),
+            content_type: Some("text/plain"),
             headers: &headers,
         };
         let mut out = Vec::new();
-        encode_head(&mut out, &head, Framing::Length(0), ConnectionHeader::Close);
+        let now = Instant::now();
+        encode_head(
+            &mut out,
+            &head,
+            Framing::Length(0),
+            ConnectionHeader::Close,
+            now,
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.starts_with(

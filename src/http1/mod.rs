@@ -89,6 +89,7 @@ pub mod fuzzing {
             &head,
             encode::Framing::Length(body.len() as u64),
             encode::ConnectionHeader::Omit,
+            std::time::Instant::now(),
         );
         out.extend_from_slice(body);
     }

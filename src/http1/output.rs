@@ -47,9 +47,10 @@ impl Output<'_> {
         is_head: bool,
         version: http::Version,
         keep_alive: bool,
+        clock: &TurnClock,
     ) -> Encoded<U> {
         let (parts, body) = reply.response.into_parts();
-        let content_type = reply.content_type.as_ref();
+        let content_type = reply.content_type;
         if let Some((switch, upgrade)) = reply.switch {
             if let Some((framing, connection)) = switch_framing(switch, &parts, is_head, version) {
                 let head = encode::Head {
@@ -57,7 +58,7 @@ impl Output<'_> {
                     content_type,
                     headers: &parts.headers,
                 };
-                encode::encode_head(self.bytes, &head, framing, connection);
+                encode::encode_head(self.bytes, &head, framing, connection, clock.latest());
                 let chunked = framing == Framing::Chunked;
                 return Encoded::Switched { upgrade, chunked };
             }
@@ -84,7 +85,8 @@ impl Output<'_> {
             content_type,
             headers: &headers,
         };
-        encode::encode_head(self.bytes, &head, plan.framing, plan.connection);
+        let now = clock.latest();
+        encode::encode_head(self.bytes, &head, plan.framing, plan.connection, now);
         crate::head::give_back(headers);
         if !plan.keep_alive {
             self.after = AfterOutput::Close;

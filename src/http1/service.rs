@@ -42,7 +42,7 @@ pub(crate) struct Reply<U> {
     pub(crate) response: http::Response<Body>,
     /// The response's `Content-Type`, when it is not in its header map (the common
     /// response carries no other header: it is written without a map).
-    pub(crate) content_type: Option<http::HeaderValue>,
+    pub(crate) content_type: Option<&'static str>,
     pub(crate) switch: Option<(Switch, U)>,
 }
 
@@ -73,9 +73,10 @@ impl<U> Reply<U> {
     pub(crate) fn into_http(self) -> (http::Response<Body>, Option<(Switch, U)>) {
         let mut response = self.response;
         if let Some(content_type) = self.content_type {
+            let value = http::HeaderValue::from_static(content_type);
             response
                 .headers_mut()
-                .insert(http::header::CONTENT_TYPE, content_type);
+                .insert(http::header::CONTENT_TYPE, value);
         }
         (response, self.switch)
     }
@@ -99,6 +100,10 @@ pub(crate) trait Service {
     /// What a response that switches protocols hands over (see [`Reply::switch`]). Opaque
     /// here: it comes back in the connection's state once the turn ends.
     type Upgrade: Send;
+
+    /// Called before the engine writes responses it has encoded: what the service keeps
+    /// about them (counts) is to be visible before a client can see them.
+    fn before_write(&self) {}
 
     /// Decides, from the head alone, where and how the request is served. `target` is the
     /// request's: `head.uri` may not have it (see `call`).

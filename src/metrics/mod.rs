@@ -278,19 +278,18 @@ impl Counters {
         Some(offset.offset + position.unwrap_or(offset.any))
     }
 
-    /// A response the router produced: its status class, its pool, its route's latency.
+    /// A response the router produced: its status class and its pool's count go to
+    /// `tally` (see [`publish`](Self::publish)), its route's latency to the route's series.
     pub(crate) fn responded(
         &self,
+        tally: &Tally,
         status: StatusCode,
-        pool: usize,
         series: Option<usize>,
         took: Duration,
     ) {
         let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
-        bump(&self.responses[class]);
-        if let Some(requests) = self.pool_requests.get(pool) {
-            bump(requests);
-        }
+        let counted = &tally.by_class[class];
+        counted.set(counted.get() + 1);
         if let Some(series) = series.and_then(|i| self.routes.get(i)) {
             let seconds = took.as_secs_f64();
             let bucket = LATENCY_BUCKETS
@@ -300,6 +299,26 @@ impl Counters {
             bump(&series.buckets[bucket]);
             let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
             series.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds what `tally` counted (and the panics caught on this thread since) to the
+    /// shared counters, and empties it: one atomic add per class seen, not per response.
+    /// Called before the responses counted are written, so that a client that has a
+    /// response finds it counted.
+    pub(crate) fn publish(&self, tally: &Tally, pool: usize) {
+        let mut responses = 0;
+        for (counted, shared) in tally.by_class.iter().zip(&self.responses) {
+            let count = counted.replace(0);
+            if count > 0 {
+                shared.fetch_add(count, Ordering::Relaxed);
+                responses += count;
+            }
+        }
+        if responses > 0 {
+            if let Some(requests) = self.pool_requests.get(pool) {
+                requests.fetch_add(responses, Ordering::Relaxed);
+            }
         }
         let panics = take_panics();
         if panics > 0 {
@@ -418,6 +437,13 @@ impl<const N: usize> Histogram<N> {
     }
 }
 
+/// Responses counted by one thread and not yet published (see [`Counters::publish`]): a
+/// turn serves many requests, and shared counters cost an atomic add each.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    by_class: [Cell<u64>; 5],
+}
+
 fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
@@ -428,7 +454,7 @@ thread_local! {
 }
 
 /// Notes a caught handler or middleware panic on this thread; the response it became
-/// counts it (see [`Counters::responded`]).
+/// counts it when published (see [`Counters::publish`]).
 pub(crate) fn note_panic() {
     PANICS.with(|panics| panics.set(panics.get() + 1));
 }
@@ -714,7 +740,7 @@ pub(crate) mod bench {
 
     use http::StatusCode;
 
-    use super::{Counters, RouteLayout, SeriesOffset};
+    use super::{Counters, RouteLayout, SeriesOffset, Tally};
 
     /// The counters of a server with one route, recording as a served request does.
     #[derive(Debug)]
@@ -735,8 +761,10 @@ pub(crate) mod bench {
         pub fn record(&self) {
             let series = self.0.series(0, Some(0));
             let started = Instant::now();
+            let tally = Tally::default();
             self.0
-                .responded(StatusCode::OK, 0, series, started.elapsed());
+                .responded(&tally, StatusCode::OK, series, started.elapsed());
+            self.0.publish(&tally, 0);
         }
     }
 

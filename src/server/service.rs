@@ -23,7 +23,7 @@ use crate::http1::{Decision, Reply, RouteTag, Service, Switch, TurnClock};
 use crate::io::ShareSocket;
 use crate::limits::deadline_after;
 use crate::live::{LiveTicket, LiveUpgrade, Upgrade};
-use crate::metrics::GaveUpOn;
+use crate::metrics::{GaveUpOn, Tally};
 use crate::router::{Arrival, RoutePlan};
 
 /// See the module docs; one per turn.
@@ -48,6 +48,14 @@ pub(super) struct HandlerService<'a> {
     pub(super) deadlines: Option<&'a CallDeadlines>,
     /// Requests called in this turn so far.
     pub(super) calls: Cell<usize>,
+    /// Responses counted and not yet published to the shared metrics.
+    pub(super) tally: Tally,
+}
+
+impl Drop for HandlerService<'_> {
+    fn drop(&mut self) {
+        self.publish();
+    }
 }
 
 impl Service for HandlerService<'_> {
@@ -130,20 +138,21 @@ impl Service for HandlerService<'_> {
         let switch = self.admit_live(&mut response);
         let status = response.status();
         let (response, content_type) = response.into_wire();
+        // Read as the request ends, also unmetered: the response's `Date` uses it.
+        let ended = self.clock.read();
         if let Some(started) = started {
-            // Read as the request ends: its latency, and the next request's start.
-            let ended = self.clock.read();
             let latency = ended.saturating_duration_since(started);
-            counters.responded(status, self.tag.0, series, latency);
-        } else {
-            // Unmetered, nothing needs the time now: whatever does next reads the clock.
-            self.clock.forget();
+            counters.responded(&self.tally, status, series, latency);
         }
         Reply {
             response,
             content_type,
             switch,
         }
+    }
+
+    fn before_write(&self) {
+        self.publish();
     }
 
     fn answers_late(&self, plan: &RoutePlan) -> bool {
@@ -200,6 +209,14 @@ struct Call<'a> {
 }
 
 impl<'a> HandlerService<'a> {
+    /// Publishes the responses counted so far (metrics on).
+    fn publish(&self) {
+        let counters = &self.shared.counters;
+        if counters.enabled() {
+            counters.publish(&self.tally, self.tag.0);
+        }
+    }
+
     /// The deadline of the handler `plan` calls, if it has one (its router's, or the
     /// server's).
     fn handler_timeout(&self, plan: &RoutePlan) -> Option<Duration> {

@@ -8,6 +8,7 @@ use super::{TransportFacts, TurnCx};
 use crate::http1::{AfterTurn, Conn, ConnConfig, ConnState, ReadBuf, TurnClock, Upgraded};
 use crate::io::Stream;
 use crate::live::Upgrade;
+use crate::metrics::Tally;
 use crate::router::RoutePlan;
 use crate::server::outcome::Outcome;
 use crate::server::service::HandlerService;
@@ -74,6 +75,7 @@ impl Http1 {
                 late_answers: cx.late_answers,
                 deadlines: cx.deadlines,
                 calls: std::cell::Cell::new(0),
+                tally: Tally::default(),
             };
             let next = Conn::new(io, buf, out, &mut self.state, config, &service).serve();
             if out.capacity() > MAX_RETAINED_OUTPUT_BYTES {

@@ -55,6 +55,7 @@ use crate::http1::{RouteTag, Service, TurnClock};
 use crate::io::{Stream, is_timeout, write_pending};
 use crate::limits::deadline_after;
 use crate::live::outbox::Wake;
+use crate::metrics::Tally;
 use crate::router::RoutePlan;
 use crate::server::Shared;
 use crate::server::outcome::{Outcome, Wait};
@@ -643,8 +644,10 @@ impl Http2Conn {
                 late_answers: None,
                 deadlines: job.deadlines,
                 calls: Cell::new(0),
+                tally: Tally::default(),
             };
             let reply = service.call(head, RawHead::decoded(headers), body, plan, true);
+            service.before_write();
             let (response, switch) = reply.into_http();
             guard.deliver(response, switch.map(|(_, upgrade)| upgrade));
         });
@@ -920,6 +923,7 @@ fn with_service<R>(
         late_answers: None,
         deadlines: None,
         calls: Cell::new(0),
+        tally: Tally::default(),
     };
     f(&service)
 }
