@@ -54,6 +54,9 @@ pub(crate) enum BodyFraming {
 ///
 /// `Ok(None)`: the head is incomplete, read more. `Ok(Some((head, len)))`: the head took
 /// `len` bytes; the body (if any) starts there.
+// Inlined into its caller, the head is built where the engine keeps it, not moved out
+// of a returned `Result` (a head is a few hundred bytes).
+#[inline(always)]
 pub(crate) fn parse_head(
     buf: &[u8],
     limits: &Limits,
