@@ -99,7 +99,7 @@ impl PathParams {
 
     /// Where `raw` lies in the target, if it is a slice of it.
     fn range_in_target(&self, raw: &str) -> Option<(u32, u32)> {
-        let target = self.target.as_ref()?.as_str();
+        let target = self.target.as_ref()?.as_bytes();
         let start = (raw.as_ptr() as usize).checked_sub(target.as_ptr() as usize)?;
         let end = start + raw.len();
         if end > target.len() || start == DECODED as usize {
@@ -124,7 +124,7 @@ impl PathParams {
             start => self
                 .target
                 .as_ref()
-                .and_then(|target| target.as_str().get(start as usize..slot.end as usize)),
+                .and_then(|target| target.get(start as usize..slot.end as usize)),
         };
         text.unwrap_or_default()
     }
@@ -238,7 +238,7 @@ mod tests {
         let target = SharedTarget::Parsed(target.parse().unwrap());
         let names: Arc<[Arc<str>]> = values.iter().map(|(name, _)| Arc::from(*name)).collect();
         let mut params = PathParams::new(&names, || Some(target.clone()));
-        let text = target.as_str();
+        let text = std::str::from_utf8(target.as_bytes()).unwrap();
         for (_, value) in values {
             let at = text.find(value).expect("value in target");
             params.push_raw(&text[at..at + value.len()]).unwrap();

@@ -679,7 +679,7 @@ mod tests {
         let (parts, ()) = http::Request::get("/").body(()).unwrap().into_parts();
         Request::from_body(
             parts,
-            RawHead::new(head, 3, Some(4..10)),
+            RawHead::new(head, 3, crate::head::keep_target(b"/a?b=1", 4)),
             RequestBody::Full(Vec::new()),
             None,
             Cancellation::never(),

@@ -8,5 +8,5 @@
 mod raw_head;
 mod recycle;
 
-pub(crate) use raw_head::{RawHead, SharedTarget, TargetRef, is_plain_origin_form};
+pub(crate) use raw_head::{RawHead, SharedTarget, TargetRef, keep_target};
 pub(crate) use recycle::{copy_head, give_back, header_map};

@@ -25,9 +25,9 @@ pub(crate) struct RawHead {
     head: Bytes,
     /// How many header fields the head has.
     count: usize,
-    /// Where the request target is in `head`, when it is kept as bytes: a target that
-    /// [`is_plain_origin_form`] accepted. The request's `Uri` is not built then.
-    target: Option<Range<usize>>,
+    /// Where the request target is in `head`, when it is kept as bytes (see
+    /// [`keep_target`]). The request's `Uri` is not built then.
+    target: Option<KeptTarget>,
     /// The fields already decoded, when there is no head to parse (boxed: HTTP/1.1
     /// requests, the common case, carry a pointer's worth of it).
     decoded: Option<Box<HeaderMap>>,
@@ -35,14 +35,13 @@ pub(crate) struct RawHead {
 
 impl RawHead {
     /// `head` must be a complete head with `count` fields that `parse_head` accepted;
-    /// `target`, where in it a target that [`is_plain_origin_form`] accepted is, if the
-    /// request keeps it as bytes.
-    pub(crate) fn new(head: Bytes, count: usize, target: Option<Range<usize>>) -> Self {
-        debug_assert!(
-            target
-                .clone()
-                .is_none_or(|range| is_plain_origin_form(&head[range]))
-        );
+    /// `target`, the target in it as [`keep_target`] found it, if the request keeps it as
+    /// bytes.
+    pub(crate) fn new(head: Bytes, count: usize, target: Option<KeptTarget>) -> Self {
+        debug_assert!(target.as_ref().is_none_or(|kept| {
+            let bytes = &head[kept.range.clone()];
+            keep_target(bytes, kept.range.start).is_some_and(|again| again == *kept)
+        }));
         Self {
             head,
             count,
@@ -51,11 +50,13 @@ impl RawHead {
         }
     }
 
-    /// The request target kept as bytes (`/path?query`), if it is.
-    fn target(&self) -> Option<&str> {
-        let range = self.target.clone()?;
-        // ASCII: `is_plain_origin_form` took nothing else.
-        std::str::from_utf8(&self.head[range]).ok()
+    /// The request target kept as bytes, split into its path and query, if it is kept.
+    fn target(&self) -> Option<(&str, Option<&str>)> {
+        let kept = self.target.as_ref()?;
+        // ASCII: `keep_target` took nothing else.
+        let target = std::str::from_utf8(&self.head[kept.range.clone()]).ok()?;
+        let path = target.get(..kept.path_len)?;
+        Some((path, target.get(kept.path_len + 1..)))
     }
 
     /// Whether the target is kept as bytes (and the request's `Uri` a placeholder).
@@ -65,7 +66,7 @@ impl RawHead {
 
     /// The target kept as bytes, as a `Uri` sharing them.
     pub(crate) fn target_uri(&self) -> Option<Uri> {
-        let range = self.target.clone()?;
+        let range = self.target.as_ref()?.range.clone();
         let uri = Uri::from_maybe_shared(self.head.slice(range));
         debug_assert!(uri.is_ok(), "http refused a target we kept: {uri:?}");
         uri.ok()
@@ -121,7 +122,8 @@ impl RawHead {
 #[derive(Clone, Copy)]
 pub(crate) struct TargetRef<'a> {
     uri: &'a Uri,
-    raw: Option<&'a str>,
+    /// The path and query of a target kept as bytes.
+    raw: Option<(&'a str, Option<&'a str>)>,
     head: Option<&'a RawHead>,
 }
 
@@ -140,7 +142,7 @@ impl<'a> TargetRef<'a> {
     /// The path, still percent-encoded.
     pub(crate) fn path(&self) -> &'a str {
         match self.raw {
-            Some(target) => split_target(target).0,
+            Some((path, _)) => path,
             None => self.uri.path(),
         }
     }
@@ -148,7 +150,7 @@ impl<'a> TargetRef<'a> {
     /// The query after `?`, if any, still percent-encoded.
     pub(crate) fn query(&self) -> Option<&'a str> {
         match self.raw {
-            Some(target) => split_target(target).1,
+            Some((_, query)) => query,
             None => self.uri.query(),
         }
     }
@@ -156,8 +158,8 @@ impl<'a> TargetRef<'a> {
     /// The path and query, shared rather than copied (for values read from it later).
     pub(crate) fn shared(&self) -> Option<SharedTarget> {
         if let Some(head) = self.head {
-            if let Some(range) = head.target.clone() {
-                return Some(SharedTarget::Raw(head.head.slice(range)));
+            if let Some(kept) = &head.target {
+                return Some(SharedTarget::Raw(head.head.slice(kept.range.clone())));
             }
         }
         self.uri.path_and_query().cloned().map(SharedTarget::Parsed)
@@ -173,40 +175,61 @@ pub(crate) enum SharedTarget {
 }
 
 impl SharedTarget {
-    pub(crate) fn as_str(&self) -> &str {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
-            Self::Parsed(target) => target.as_str(),
-            Self::Raw(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            Self::Parsed(target) => target.as_str().as_bytes(),
+            Self::Raw(bytes) => bytes,
+        }
+    }
+
+    /// Bytes `range` of the target as text (`None` off a character boundary).
+    pub(crate) fn get(&self, range: std::ops::Range<usize>) -> Option<&str> {
+        match self {
+            Self::Parsed(target) => target.as_str().get(range),
+            // ASCII: any slice is text.
+            Self::Raw(bytes) => std::str::from_utf8(bytes.get(range)?).ok(),
         }
     }
 }
 
-/// Whether `target` is an origin-form request target (RFC 9112 §3.2.1: `absolute-path
-/// [ "?" query ]`) made only of bytes that `http`'s `Uri` takes as they are: its path and
-/// query can then be read from the bytes, and the `Uri` built later cannot fail. (A
-/// subset of what `Uri` takes: anything else, a fragment or a byte above ASCII say, is
-/// parsed at once, with `http`'s rules.)
-pub(crate) fn is_plain_origin_form(target: &[u8]) -> bool {
-    /// The longest target `http` takes.
-    const MAX_TARGET_BYTES: usize = u16::MAX as usize - 1;
-    let Some((b'/', rest)) = target.split_first() else {
-        return false;
-    };
-    let (path, query) = match rest.iter().position(|&b| b == b'?') {
-        Some(at) => (&rest[..at], &rest[at + 1..]),
-        None => (rest, &[][..]),
-    };
-    target.len() <= MAX_TARGET_BYTES
-        && path.iter().all(|&b| PATH_BYTE[usize::from(b)])
-        && query.iter().all(|&b| QUERY_BYTE[usize::from(b)])
+/// A target a request keeps as bytes: where it is in the head, and where its path ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeptTarget {
+    range: Range<usize>,
+    path_len: usize,
 }
 
-/// The path and the query of a target that [`is_plain_origin_form`] accepted.
-fn split_target(target: &str) -> (&str, Option<&str>) {
-    match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (target, None),
+/// `target` (found at `at` in its head) as a request keeps it, if it is an origin-form
+/// request target (RFC 9112 §3.2.1: `absolute-path [ "?" query ]`) made only of bytes that
+/// `http`'s `Uri` takes as they are: its path and query can then be read from the bytes,
+/// and the `Uri` built later cannot fail. (A subset of what `Uri` takes: anything else, a
+/// fragment or a byte above ASCII say, is parsed at once, with `http`'s rules.)
+pub(crate) fn keep_target(target: &[u8], at: usize) -> Option<KeptTarget> {
+    /// The longest target `http` takes.
+    const MAX_TARGET_BYTES: usize = u16::MAX as usize - 1;
+    if target.first() != Some(&b'/') || target.len() > MAX_TARGET_BYTES {
+        return None;
     }
+    // One pass: the path's bytes up to a `?`, then the query's.
+    let mut path_len = target.len();
+    for (i, &b) in target.iter().enumerate() {
+        let admitted = if i < path_len {
+            if b == b'?' {
+                path_len = i;
+                continue;
+            }
+            PATH_BYTE[usize::from(b)]
+        } else {
+            QUERY_BYTE[usize::from(b)]
+        };
+        if !admitted {
+            return None;
+        }
+    }
+    Some(KeptTarget {
+        range: at..at + target.len(),
+        path_len,
+    })
 }
 
 /// A table of the bytes `admits` takes (a macro: a `const fn` cannot call a closure).
@@ -236,8 +259,8 @@ const QUERY_BYTE: [bool; 256] =
 mod tests {
     use super::*;
 
-    /// What the lazy `Uri` relies on: every target `is_plain_origin_form` takes, `http`
-    /// takes too, with the path and query `split_target` reads.
+    /// What the lazy `Uri` relies on: every target `keep_target` takes, `http` takes too,
+    /// with the path and query read from its bytes.
     #[test]
     fn a_kept_target_parses_to_the_path_and_query_read_from_its_bytes() {
         let mut kept = 0;
@@ -248,14 +271,21 @@ mod tests {
                 vec![b'/', b'?', b],
                 vec![b'/', b'p', b'?', b'q', b, b'='],
             ] {
-                if !is_plain_origin_form(&target) {
+                let Some(kept_target) = keep_target(&target, 0) else {
                     continue;
-                }
+                };
                 kept += 1;
                 let text = std::str::from_utf8(&target).expect("kept targets are ASCII");
                 let uri = Uri::try_from(text).expect("http takes a kept target");
-                let (path, query) = split_target(text);
-                assert_eq!((uri.path(), uri.query()), (path, query), "{text:?}");
+                let raw = RawHead::new(Bytes::from(target.clone()), 0, Some(kept_target));
+                let placeholder = Uri::default();
+                let read = TargetRef::new(&placeholder, Some(&raw));
+                assert_eq!(
+                    (uri.path(), uri.query()),
+                    (read.path(), read.query()),
+                    "{text:?}"
+                );
+                assert_eq!(raw.target_uri().as_ref(), Some(&uri));
             }
         }
         assert!(kept > 300, "only {kept} targets kept");
@@ -269,16 +299,23 @@ mod tests {
             b"/a b",
             b"",
         ] {
-            assert!(!is_plain_origin_form(refused), "{refused:?}");
+            assert!(keep_target(refused, 0).is_none(), "{refused:?}");
         }
-        assert!(is_plain_origin_form(b"/users/7?x=1&y=%20"));
+        let kept = keep_target(b"/users/7?x=1&y=%20?", 3).unwrap();
+        assert_eq!(
+            kept,
+            KeptTarget {
+                range: 3..22,
+                path_len: 8
+            }
+        );
     }
 
     #[test]
     fn a_kept_target_reads_and_parses_from_the_head() {
         let head = Bytes::from_static(b"GET /a/b?c=d HTTP/1.1\r\nHost: x\r\n\r\n");
-        let raw = RawHead::new(head, 1, Some(4..12));
-        assert_eq!(raw.target(), Some("/a/b?c=d"));
+        let raw = RawHead::new(head, 1, keep_target(b"/a/b?c=d", 4));
+        assert_eq!(raw.target(), Some(("/a/b", Some("c=d"))));
         let uri = raw.target_uri().unwrap();
         assert_eq!((uri.path(), uri.query()), ("/a/b", Some("c=d")));
     }

@@ -119,15 +119,16 @@ pub(crate) fn parse_head(
         crate::head::copy_head(&buf[..len])
     };
     let target_start = target.as_ptr() as usize - buf.as_ptr() as usize;
-    let target_range = target_start..target_start + target.len();
     // The usual target (`/path?query` of plain bytes) is kept as bytes; anything else is
     // parsed now, with `http`'s rules.
-    let (uri, kept_target) = if crate::head::is_plain_origin_form(target.as_bytes()) {
-        (None, Some(target_range))
-    } else {
-        let uri = Uri::from_maybe_shared(head.slice(target_range))
-            .map_err(|_| ParseError::Malformed("invalid request target"))?;
-        (Some(uri), None)
+    let (uri, kept_target) = match crate::head::keep_target(target.as_bytes(), target_start) {
+        Some(kept) => (None, Some(kept)),
+        None => {
+            let range = target_start..target_start + target.len();
+            let uri = Uri::from_maybe_shared(head.slice(range))
+                .map_err(|_| ParseError::Malformed("invalid request target"))?;
+            (Some(uri), None)
+        }
     };
     // RFC 9112 §3.2.3: the authority form is CONNECT's, and only CONNECT's; a server that
     // opens no tunnels does not implement CONNECT (RFC 9110 §9.3.6, §15.6.2).
