@@ -1,5 +1,6 @@
-//! A request head as the engine hands it to the app: its header fields kept as the bytes
-//! that arrived ([`RawHead`], parsed into an `http::HeaderMap` only when a handler asks),
+//! A request head as the engine hands it to the app: its header fields and its usual
+//! `/path?query` target kept as the bytes that arrived ([`RawHead`], parsed into an
+//! `http::HeaderMap` or an `http::Uri` only when a handler asks),
 //! and the per-thread memory heads and header maps are recycled from (`recycle`).
 //!
 //! A leaf: requests and routers are built from it without the wire (`Router::handle`, the
