@@ -72,6 +72,8 @@ pub(super) struct Poller {
     /// Every runner of the main pool is out in a handler (none to add): the poller looks
     /// in on them every `scheduler::GRACE_ALL_OUT` rather than every `GRACE`.
     all_runners_out: bool,
+    /// Tells when blocking handlers hold every runner of the main pool.
+    held: scheduler::AllHeld,
     /// The server's own lane (`pool::SYSTEM_POOL`), when a route runs on it: while every
     /// main worker is stuck, it reads and routes the requests waiting for them.
     system_lane: Option<RouteTag>,
@@ -110,6 +112,7 @@ impl Poller {
             idle_close_at: None,
             connections_cut: 0,
             all_runners_out: false,
+            held: scheduler::AllHeld::default(),
             system_lane,
         })
     }
@@ -299,14 +302,17 @@ impl Poller {
                 .map_or(0, |before| scheduler.waiting_since(before));
             if stuck { overdue } else { overdue.min(1) }
         };
-        let start = wanted.min(scheduler.max_runners().saturating_sub(runners));
+        let max_runners = scheduler.max_runners();
+        let start = wanted.min(max_runners.saturating_sub(runners));
+        let pool_full = runners >= max_runners;
         // Runners started just now are not stuck: look in on them at the usual pace.
-        self.all_runners_out = stuck && start == 0 && runners >= scheduler.max_runners();
+        self.all_runners_out = self.held.update(now, stuck, pool_full);
         for _ in 0..start {
             self.start_runner();
         }
-        self.scheduler().poller_watches(stuck);
-        if self.all_runners_out {
+        self.scheduler()
+            .poller_watches(stuck || self.all_runners_out);
+        if stuck && pool_full {
             self.triage_on_system_lane();
         }
     }

@@ -504,6 +504,32 @@ impl Scheduler {
     }
 }
 
+/// Whether blocking handlers hold every runner of the main pool, from the poller's looks.
+///
+/// Each time one of them returns, its runner takes the next queued connection, and for a
+/// moment the runners look unstuck (one looked for work within `GRACE`). Seen as "all held"
+/// through those moments, the poller keeps watching readiness: otherwise each request would
+/// cost it an unwatch, a watch and a wake-up more. Once no look finds them stuck for
+/// `GRACE_ALL_OUT`, the runners watch again.
+#[derive(Debug, Default)]
+pub(super) struct AllHeld {
+    last_stuck: Option<Instant>,
+}
+
+impl AllHeld {
+    /// `stuck`: no runner looked for work during the last `GRACE`; `pool_full`: every
+    /// worker of the pool is a runner. Returns whether handlers hold them all.
+    pub(super) fn update(&mut self, now: Instant, stuck: bool, pool_full: bool) -> bool {
+        if stuck {
+            self.last_stuck = Some(now);
+        }
+        pool_full
+            && self
+                .last_stuck
+                .is_some_and(|at| now.saturating_duration_since(at) < GRACE_ALL_OUT)
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -547,6 +573,27 @@ mod tests {
         let mut buf = [0u8; 8];
         let n = server.peek(&mut buf).unwrap();
         assert_eq!(buf[n - 1], byte);
+    }
+
+    #[test]
+    fn a_full_pool_stays_held_between_handlers_returning() {
+        let start = Instant::now();
+        let mut held = AllHeld::default();
+        assert!(!held.update(start, false, true), "never stuck yet");
+        assert!(
+            !held.update(start, true, false),
+            "a runner is left to start"
+        );
+        assert!(held.update(start, true, true));
+        // A handler returned and its runner took the next connection: not stuck for a moment.
+        assert!(held.update(start + GRACE * 2, false, true));
+        assert!(
+            !held.update(start + GRACE * 2, false, false),
+            "the pool grew"
+        );
+        assert!(held.update(start + GRACE * 3, true, true));
+        // No look finds them stuck for GRACE_ALL_OUT: the handlers no longer hold them.
+        assert!(!held.update(start + GRACE * 3 + GRACE_ALL_OUT, false, true));
     }
 
     #[test]
