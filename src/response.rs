@@ -319,6 +319,15 @@ impl Response {
         }
     }
 
+    /// One header's value, as `headers().get(name)` says, without building the map that
+    /// shows a kept-out `Content-Type` when another header is asked for.
+    pub(crate) fn header_value(&self, name: &HeaderName) -> Option<&HeaderValue> {
+        if *name == CONTENT_TYPE {
+            return self.headers().get(name);
+        }
+        self.head.headers.get(name)
+    }
+
     /// Mutable access to the headers.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
         self.settle_headers();
@@ -663,6 +672,32 @@ mod tests {
     use http::header::{CACHE_CONTROL, SET_COOKIE};
 
     use super::*;
+
+    #[test]
+    fn one_header_is_read_without_showing_the_whole_map() {
+        let request_id = HeaderName::from_static("x-request-id");
+        let mut response = Response::text("ok");
+        assert!(response.header_value(&request_id).is_none());
+        response
+            .head
+            .headers
+            .insert(request_id.clone(), HeaderValue::from_static("7"));
+        assert!(
+            response.content_type.is_some(),
+            "Content-Type still kept out"
+        );
+        assert_eq!(response.header_value(&request_id).unwrap(), "7");
+        assert!(response.header_value(&LOCATION).is_none());
+        assert!(
+            response.shown_headers.get().is_none(),
+            "no copy of the map was built"
+        );
+        assert_eq!(
+            response.header_value(&CONTENT_TYPE).unwrap(),
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(response.headers()["x-request-id"], "7");
+    }
 
     fn location(response: &Response) -> Option<&str> {
         response

@@ -5,6 +5,8 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
 
+use http::header::HeaderName;
+
 use super::Plugin;
 use crate::middleware::Next;
 use crate::request::Request;
@@ -180,12 +182,14 @@ fn common_log_line(req: &Request, res: &Response, when: SystemTime, micros: u128
 
 /// `10/Oct/2000:13:55:36 +0000`, rearranged from the IMF-fixdate `httpdate` formats
 /// (`Tue, 10 Oct 2000 13:55:36 GMT`).
+/// The header a request's id travels in.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
 fn json_line(req: &Request, res: &Response, when: SystemTime, micros: u128) -> String {
     let text = |value: Option<&str>| value.map_or_else(|| "null".to_owned(), json_string);
     let request_id = res
-        .headers()
-        .get("x-request-id")
-        .or_else(|| req.headers().get("x-request-id"))
+        .header_value(&REQUEST_ID)
+        .or_else(|| req.headers().get(&REQUEST_ID))
         .and_then(|v| v.to_str().ok());
     let remote = req.remote_addr().map(|addr| addr.ip().to_string());
     let bytes = body_bytes(req, res).map_or_else(|| "null".to_owned(), |n| n.to_string());
