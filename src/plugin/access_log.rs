@@ -180,11 +180,11 @@ fn common_log_line(req: &Request, res: &Response, when: SystemTime, micros: u128
     )
 }
 
-/// `10/Oct/2000:13:55:36 +0000`, rearranged from the IMF-fixdate `httpdate` formats
-/// (`Tue, 10 Oct 2000 13:55:36 GMT`).
 /// The header a request's id travels in.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// `10/Oct/2000:13:55:36 +0000`, rearranged from the IMF-fixdate `httpdate` formats
+/// (`Tue, 10 Oct 2000 13:55:36 GMT`).
 fn json_line(req: &Request, res: &Response, when: SystemTime, micros: u128) -> String {
     let text = |value: Option<&str>| value.map_or_else(|| "null".to_owned(), json_string);
     let request_id = res
