@@ -69,8 +69,9 @@ pub(super) struct Poller {
     /// that moment must not meet a closed socket.
     idle_close_at: Option<Instant>,
     connections_cut: usize,
-    /// Every runner of the main pool is out in a handler (none to add): the poller looks
-    /// in on them every `scheduler::GRACE_ALL_OUT` rather than every `GRACE`.
+    /// Every runner of the main pool is out in a handler, or was a moment ago (none to add;
+    /// `scheduler::AllHeld`): the poller looks in on them every `scheduler::GRACE_ALL_OUT`
+    /// rather than every `GRACE`, and watches readiness.
     all_runners_out: bool,
     /// Tells when blocking handlers hold every runner of the main pool.
     held: scheduler::AllHeld,

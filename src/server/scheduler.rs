@@ -14,7 +14,9 @@
 //! waiting connection, when the runners are all stuck (blocking handlers); one per `GRACE`
 //! while they keep up but fall behind (more load than one thread serves). It looks in every
 //! `GRACE` while runners serve, and every [`GRACE_ALL_OUT`] once every worker of the pool is
-//! a runner stuck in a handler (there is none left to add).
+//! a runner stuck in a handler (there is none left to add). While blocking handlers hold the
+//! whole pool, it goes on watching between one handler returning and the next starting
+//! ([`AllHeld`]), rather than handing the watch back and forth each time.
 
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, RawFd};
