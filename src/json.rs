@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use crate::body::Body;
 use crate::error::{Rejection, RejectionKind};
 use crate::request::Request;
-use crate::response::{IntoResponse, Response};
+use crate::response::{IntoResponse, Response, content_types};
 
 /// A value sent as `application/json`.
 ///
@@ -32,7 +32,7 @@ pub struct Json<T>(pub T);
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {
-            Ok(bytes) => Response::with_content_type(Body::from(bytes), "application/json"),
+            Ok(bytes) => Response::typed(Body::from(bytes), content_types::JSON),
             // A value that cannot be serialised (a map with non-string keys) is a server bug.
             Err(error) => {
                 log_serialize_error(&error);

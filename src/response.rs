@@ -38,6 +38,15 @@ pub struct Response {
     body: Body,
 }
 
+/// The `Content-Type` values this crate's own constructors set.
+pub(crate) mod content_types {
+    pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
+    pub(crate) const HTML: &str = "text/html; charset=utf-8";
+    pub(crate) const OCTET_STREAM: &str = "application/octet-stream";
+    #[cfg(feature = "json")]
+    pub(crate) const JSON: &str = "application/json";
+}
+
 impl Response {
     /// A response with this status and an empty body.
     pub fn new(status: StatusCode) -> Self {
@@ -53,7 +62,7 @@ impl Response {
 
     /// 200 with a `text/plain; charset=utf-8` body.
     pub fn text(body: impl Into<String>) -> Self {
-        Self::with_content_type(body.into().into(), "text/plain; charset=utf-8")
+        Self::typed(body.into().into(), content_types::TEXT)
     }
 
     /// 200 with a `text/html; charset=utf-8` body.
@@ -69,7 +78,7 @@ impl Response {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn html(body: impl Into<String>) -> Self {
-        Self::with_content_type(body.into().into(), "text/html; charset=utf-8")
+        Self::typed(body.into().into(), content_types::HTML)
     }
 
     /// A redirect: `status` with `Location: location` and an empty body.
@@ -194,7 +203,7 @@ impl Response {
 
     /// 200 with an `application/octet-stream` body.
     pub fn bytes(body: impl Into<Body>) -> Self {
-        Self::with_content_type(body.into(), "application/octet-stream")
+        Self::typed(body.into(), content_types::OCTET_STREAM)
     }
 
     /// 200 with a body whose `Content-Type` is `content_type`.
@@ -204,9 +213,15 @@ impl Response {
     /// When `content_type` is not a valid header value (it contains a control character).
     #[track_caller]
     pub fn with_content_type(body: Body, content_type: &'static str) -> Self {
-        let mut response = Self::new(StatusCode::OK);
         // Checked here, where a bad value is the caller's bug (`from_static` panics).
         let _ = HeaderValue::from_static(content_type);
+        Self::typed(body, content_type)
+    }
+
+    /// 200 with a body whose `Content-Type` is one of this crate's [`content_types`]
+    /// (valid values: not checked again on every response).
+    pub(crate) fn typed(body: Body, content_type: &'static str) -> Self {
+        let mut response = Self::new(StatusCode::OK);
         response.content_type = Some(content_type);
         response.body = body;
         response
@@ -464,7 +479,7 @@ impl<B: Into<Body>> IntoResponse for http::Response<B> {
 
 impl IntoResponse for &'static str {
     fn into_response(self) -> Response {
-        Response::with_content_type(self.into(), "text/plain; charset=utf-8")
+        Response::typed(self.into(), content_types::TEXT)
     }
 }
 
@@ -672,6 +687,20 @@ mod tests {
     use http::header::{CACHE_CONTROL, SET_COOKIE};
 
     use super::*;
+
+    #[test]
+    fn the_crates_own_content_types_are_valid_header_values() {
+        use content_types::{HTML, OCTET_STREAM, TEXT};
+        #[cfg(feature = "json")]
+        assert!(HeaderValue::from_str(content_types::JSON).is_ok());
+        for content_type in [TEXT, HTML, OCTET_STREAM] {
+            assert!(
+                HeaderValue::from_str(content_type).is_ok(),
+                "{content_type:?}"
+            );
+        }
+        assert_eq!(Response::text("hi").headers()[CONTENT_TYPE], TEXT);
+    }
 
     #[test]
     fn one_header_is_read_without_showing_the_whole_map() {

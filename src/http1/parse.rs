@@ -108,12 +108,8 @@ pub(crate) fn parse_head(
     // body may park while the body arrives: it gets a copy of its own, so that it never
     // keeps a thread's shared head buffer alive meanwhile.
     // (`Content-Length: 0`, which some clients send on every request, is no body.)
-    let may_have_body = request.headers.iter().any(|field| {
-        let name = field.name.as_bytes();
-        (name.eq_ignore_ascii_case(b"content-length") && trim_ows(field.value) != b"0")
-            || name.eq_ignore_ascii_case(b"transfer-encoding")
-    });
-    let head = if may_have_body {
+    let facts = FieldFacts::of(request.headers);
+    let head = if facts.may_have_body {
         Bytes::copy_from_slice(&buf[..len])
     } else {
         crate::head::copy_head(&buf[..len])
@@ -149,31 +145,37 @@ pub(crate) fn parse_head(
     };
     // The fields stay bytes until a handler asks for them (`RawHead`): httparse admits
     // exactly the names and values `http` does, but for a name's length.
-    if request
-        .headers
-        .iter()
-        .any(|field| field.name.len() > MAX_HEADER_NAME_BYTES)
-    {
+    if facts.long_name {
         return Err(ParseError::Malformed("invalid header name"));
     }
     let raw_head = RawHead::new(head, request.headers.len(), kept_target);
 
     // The framing rules read the raw fields: a few byte comparisons are cheaper than
-    // hashing each name into the map again.
+    // hashing each name into the map again; and only the fields a request has are read
+    // again.
     let fields = request.headers;
     // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to
     // any request with more than one Host field or with an invalid Host value (even when an
     // absolute-form target makes the server ignore it).
-    let mut hosts = values(fields, b"host");
-    match (hosts.next(), hosts.next()) {
+    match (facts.host, facts.hosts) {
         (None, _) if version == Version::HTTP_11 => return Err(ParseError::Host),
         (None, _) => {}
-        (Some(host), None) if is_valid_host(trim_ows(host)) => {}
+        (Some(host), 1) if is_valid_host(trim_ows(host)) => {}
         (Some(_), _) => return Err(ParseError::Host),
     }
-    let framing = body_framing(fields, version)?;
-    let keep_alive = keep_alive(fields, version);
-    let (expect_continue, expectation_failed) = expectations(fields, version);
+    let framing = if facts.content_length || facts.transfer_encoding {
+        body_framing(fields, version)?
+    } else {
+        BodyFraming::Length(0)
+    };
+    let keep_alive = match facts.connection {
+        true => keep_alive(fields, version),
+        false => version == Version::HTTP_11,
+    };
+    let (expect_continue, expectation_failed) = match facts.expect {
+        true => expectations(fields, version),
+        false => (false, false),
+    };
 
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.method = method;
@@ -192,6 +194,51 @@ pub(crate) fn parse_head(
         },
         len,
     )))
+}
+
+/// What the engine needs to know of a head's fields, found in one pass over them (most
+/// requests have none of the fields that frame a body, close a connection or expect).
+#[derive(Default)]
+struct FieldFacts<'a> {
+    /// The first `Host` value, and how many `Host` fields there are.
+    host: Option<&'a [u8]>,
+    hosts: usize,
+    content_length: bool,
+    transfer_encoding: bool,
+    /// A `Content-Length` other than `0`, or a `Transfer-Encoding`.
+    may_have_body: bool,
+    connection: bool,
+    expect: bool,
+    /// A name longer than `http` takes.
+    long_name: bool,
+}
+
+impl<'a> FieldFacts<'a> {
+    fn of(fields: &[httparse::Header<'a>]) -> Self {
+        let mut facts = Self::default();
+        for field in fields {
+            let name = field.name.as_bytes();
+            // The length first: one comparison rules out most names.
+            match name.len() {
+                4 if name.eq_ignore_ascii_case(b"host") => {
+                    facts.host = facts.host.or(Some(field.value));
+                    facts.hosts += 1;
+                }
+                6 if name.eq_ignore_ascii_case(b"expect") => facts.expect = true,
+                10 if name.eq_ignore_ascii_case(b"connection") => facts.connection = true,
+                14 if name.eq_ignore_ascii_case(b"content-length") => {
+                    facts.content_length = true;
+                    facts.may_have_body |= trim_ows(field.value) != b"0";
+                }
+                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                    facts.transfer_encoding = true;
+                    facts.may_have_body = true;
+                }
+                len => facts.long_name |= len > MAX_HEADER_NAME_BYTES,
+            }
+        }
+        facts
+    }
 }
 
 /// An incomplete head may still be too long already.
@@ -705,6 +752,29 @@ mod tests {
         assert!(
             !head("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade, close\r\n\r\n").keep_alive
         );
+    }
+
+    /// The fields are read in one pass: each fact must hold wherever its field is, in any
+    /// case, among fields of the same length.
+    #[test]
+    fn fields_are_found_among_others_in_one_pass() {
+        let head = head(
+            "POST / HTTP/1.1\r\nX-Ab: 1\r\nHOST: a\r\nAccept: */*\r\nconnection: close\r\n\
+             X-Long-Name-17-b: 2\r\nTransfer-encoding: chunked\r\n\r\n",
+        );
+        assert_eq!(head.framing, BodyFraming::Chunked);
+        assert!(!head.keep_alive);
+        // A second Host late in the head is still a second Host.
+        let late = "GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nhost: b\r\n\r\n";
+        assert!(matches!(parse(late), Err(ParseError::Host)));
+        // `Content-Length: 0` is no body; a field named like one but longer is not one.
+        let head = self::head(
+            "GET / HTTP/1.1\r\nHost: a\r\nContent-Lengths: 9\r\nContent-Length:  0 \r\n\r\n",
+        );
+        assert_eq!(head.framing, BodyFraming::Length(0));
+        assert!(head.keep_alive && !head.expect_continue && !head.expectation_failed);
+        let head = self::head("GET / HTTP/1.1\r\nExpect: nothing\r\nHost: a\r\n\r\n");
+        assert!(head.expectation_failed);
     }
 
     #[test]
