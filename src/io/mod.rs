@@ -16,7 +16,7 @@
 mod memory;
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +36,17 @@ pub(crate) trait Socket: Send + Sync + 'static {
 
     /// Writes what fits; `WouldBlock` when nothing does (non-blocking).
     fn write(&self, buf: &[u8]) -> io::Result<usize>;
+
+    /// Writes what fits of `bufs`, in order, in one call where the socket can (`writev(2)`);
+    /// else as much of the first non-empty one as [`Socket::write`] takes.
+    // TLS writes its queued records with it; plain connections write one buffer.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match bufs.iter().find(|buf| !buf.is_empty()) {
+            Some(buf) => self.write(buf),
+            None => Ok(0),
+        }
+    }
 
     /// `Some(timeout)`: reads and writes block, failing with `WouldBlock` or `TimedOut`
     /// after `timeout`. `None`: non-blocking.
@@ -72,6 +83,19 @@ impl Socket for TcpStream {
 
     fn write(&self, buf: &[u8]) -> io::Result<usize> {
         Write::write(&mut &*self, buf)
+    }
+
+    /// `writev(2)` cannot say `MSG_NOSIGNAL`: used only where `SIGPIPE` is known to be
+    /// ignored (see `sigpipe_ignored`).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if sigpipe_ignored() {
+            return Write::write_vectored(&mut &*self, bufs);
+        }
+        match bufs.iter().find(|buf| !buf.is_empty()) {
+            Some(buf) => Socket::write(self, buf),
+            None => Ok(0),
+        }
     }
 
     fn set_blocking(&self, timeout: Option<Duration>) -> io::Result<()> {
@@ -295,6 +319,30 @@ mod tests {
             Discarded::AtLimit
         );
         assert!(stream.has_input());
+    }
+
+    /// Several buffers in one call on a TCP socket (rustls queues a handshake's flight as
+    /// several records); one at a time on a socket without vectored writes.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn write_vectored_writes_every_buffer_where_the_socket_can() {
+        use std::net::TcpListener;
+
+        let bufs = [IoSlice::new(b"ab"), IoSlice::new(b""), IoSlice::new(b"cd")];
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let sender = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut receiver, _) = listener.accept().unwrap();
+        receiver
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        assert_eq!(Socket::write_vectored(&sender, &bufs).unwrap(), 4);
+        let mut got = [0; 4];
+        receiver.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"abcd");
+
+        let memory = MemorySocket::new(b"");
+        assert_eq!(Socket::write_vectored(&memory, &bufs[1..]).unwrap(), 2);
+        assert_eq!(memory.output(), b"cd");
     }
 
     /// `sendfile` on a TCP socket: the range asked for arrives, the offset moves past it,

@@ -17,7 +17,7 @@
 
 #![cfg(feature = "tls")]
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -101,6 +101,7 @@ impl TlsSession {
     ) -> Outcome {
         let limits = &cx.shared.limits;
         let now = Instant::now();
+        let mut drained = false;
         {
             let mut session = lock(&self.session);
             if let Some(until) = self.closing_until {
@@ -135,10 +136,11 @@ impl TlsSession {
                 Err(_) => return fail(&mut self.closed),
             }
             if self.info.is_none() {
-                if handshake(&**socket, &mut session).is_err() {
+                let Ok(emptied) = handshake(&**socket, &mut session) else {
                     // Its alert, if any, went out: nothing more to say.
                     return fail(&mut self.closed);
-                }
+                };
+                drained = emptied;
                 match flush(&**socket, &mut session) {
                     Ok(true) => {}
                     Ok(false) => return self.wait_writable(now, limits),
@@ -169,6 +171,7 @@ impl TlsSession {
             socket: Arc::clone(socket),
             session: Arc::clone(&self.session),
             deadline: None,
+            drained,
         };
         let outcome = protocol.turn(&mut stream, cx, Some(info));
         let mut session = lock(&self.session);
@@ -222,7 +225,7 @@ impl TlsSession {
         let _ = socket.set_blocking(None);
         let mut session = lock(&self.session);
         discard_input(
-            |buf| read_decrypted(socket, &mut session, buf, None),
+            |buf| read_decrypted(socket, &mut session, buf, None, &mut false),
             REJECT_DISCARD_BYTES,
         );
         let _ = session.writer().write_all(&rejection(status));
@@ -268,11 +271,43 @@ fn owing_output(outcome: Outcome, write_until: Instant) -> Outcome {
 }
 
 /// A socket read as `io::Read`, for libraries that take one (rustls's `read_tls`).
-struct SocketReader<'a, S>(&'a S);
+///
+/// Non-blocking, a read that returns less than it asked for emptied the socket: until the
+/// next readiness event, which reports whatever arrives after it, another read would only
+/// hear `WouldBlock`, so the reader says that itself, without the system call. (Blocking,
+/// the next read waits for more.)
+struct SocketReader<'a, S> {
+    socket: &'a S,
+    blocking: bool,
+    drained: bool,
+}
+
+impl<'a, S: Socket> SocketReader<'a, S> {
+    fn non_blocking(socket: &'a S, drained: bool) -> Self {
+        Self {
+            socket,
+            blocking: false,
+            drained,
+        }
+    }
+
+    fn blocking(socket: &'a S) -> Self {
+        Self {
+            socket,
+            blocking: true,
+            drained: false,
+        }
+    }
+}
 
 impl<S: Socket> Read for SocketReader<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+        if self.drained {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let read = self.socket.read(buf)?;
+        self.drained = !self.blocking && read > 0 && read < buf.len();
+        Ok(read)
     }
 }
 
@@ -282,6 +317,12 @@ struct SocketWriter<'a, S>(&'a S);
 impl<S: Socket> Write for SocketWriter<'_, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.write(buf)
+    }
+
+    /// rustls hands over all the records it has queued at once: one system call, not one
+    /// per record (a handshake's flight is several).
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.0.write_vectored(bufs)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -312,10 +353,12 @@ fn fail(closed: &mut bool) -> Outcome {
 }
 
 /// Reads and processes handshake records until the handshake is done or the socket is
-/// empty. `Err`: the client left or the handshake failed (rustls's alert is queued).
-fn handshake<S: Socket>(socket: &S, session: &mut ServerConnection) -> Result<(), ()> {
+/// empty. `Ok(drained)`: whether the socket is known to be empty (see [`SocketReader`]).
+/// `Err`: the client left or the handshake failed (rustls's alert is queued).
+fn handshake<S: Socket>(socket: &S, session: &mut ServerConnection) -> Result<bool, ()> {
+    let mut reader = SocketReader::non_blocking(socket, false);
     while session.is_handshaking() {
-        match session.read_tls(&mut SocketReader(socket)) {
+        match session.read_tls(&mut reader) {
             Ok(0) => return Err(()),
             Ok(_) => {
                 if let Err(error) = session.process_new_packets() {
@@ -324,12 +367,12 @@ fn handshake<S: Socket>(socket: &S, session: &mut ServerConnection) -> Result<()
                     return Err(());
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Err(()),
         }
     }
-    Ok(())
+    Ok(reader.drained)
 }
 
 /// Writes rustls's output to the socket. `Ok(true)`: all of it; `Ok(false)`: the socket is
@@ -364,6 +407,8 @@ fn plaintext_pending(session: &mut ServerConnection) -> bool {
 /// Decrypted input into `buf`. Non-blocking (`deadline` is `None`), it returns less than
 /// `buf.len()` only when rustls has no more plaintext and the socket had nothing more (or
 /// closed): then the protocol may park, and the poller hears of what arrives later.
+/// `*drained`: the socket is known to be empty until the next readiness event (see
+/// [`SocketReader`]); kept up to date, non-blocking.
 /// Blocking until `deadline` (a body streamed to its handler), it returns as soon as it has
 /// something, as a socket read does, and fails with `TimedOut` at the deadline however the
 /// records trickle in. `Ok(0)`: the client closed (with or without `close_notify`).
@@ -372,7 +417,24 @@ fn read_decrypted<S: Socket>(
     session: &mut ServerConnection,
     buf: &mut [u8],
     deadline: Option<Instant>,
+    drained: &mut bool,
 ) -> io::Result<usize> {
+    let mut reader = match deadline {
+        None => SocketReader::non_blocking(socket, *drained),
+        Some(_) => SocketReader::blocking(socket),
+    };
+    let result = read_decrypted_from(&mut reader, session, buf, deadline);
+    *drained = reader.drained;
+    result
+}
+
+fn read_decrypted_from<S: Socket>(
+    reader: &mut SocketReader<'_, S>,
+    session: &mut ServerConnection,
+    buf: &mut [u8],
+    deadline: Option<Instant>,
+) -> io::Result<usize> {
+    let socket = reader.socket;
     let mut n = 0;
     loop {
         if n == buf.len() || (deadline.is_some() && n > 0) {
@@ -399,7 +461,7 @@ fn read_decrypted<S: Socket>(
             }
             socket.set_blocking(Some(left.max(Duration::from_millis(1))))?;
         }
-        match session.read_tls(&mut SocketReader(socket)) {
+        match session.read_tls(reader) {
             Ok(0) => return Ok(n),
             Ok(_) => {
                 if let Err(error) = session.process_new_packets() {
@@ -453,11 +515,20 @@ pub(super) struct TlsStream<S> {
     session: Arc<Mutex<ServerConnection>>,
     /// Switched to blocking reads until then (`Stream::set_blocking`).
     deadline: Option<Instant>,
+    /// The socket is known to be empty until the next readiness event (see
+    /// [`SocketReader`]).
+    drained: bool,
 }
 
 impl<S: Socket> Read for TlsStream<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_decrypted(&*self.socket, &mut lock(&self.session), buf, self.deadline)
+        read_decrypted(
+            &*self.socket,
+            &mut lock(&self.session),
+            buf,
+            self.deadline,
+            &mut self.drained,
+        )
     }
 }
 
@@ -479,6 +550,7 @@ impl<S: Socket> Stream for TlsStream<S> {
     fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.socket.set_blocking(timeout)?;
         self.deadline = timeout.map(|timeout| deadline_after(Instant::now(), timeout));
+        self.drained = false;
         Ok(())
     }
 
@@ -487,6 +559,7 @@ impl<S: Socket> Stream for TlsStream<S> {
             socket: Arc::clone(&self.socket),
             session: Arc::clone(&self.session),
             deadline: self.deadline,
+            drained: false,
         }))
     }
 }
@@ -520,6 +593,32 @@ mod tests {
         );
         assert_eq!(owing_output(Outcome::Close, write), Outcome::Close);
         assert_eq!(owing_output(Outcome::Yield, write), Outcome::Yield);
+    }
+
+    #[test]
+    fn a_short_read_ends_non_blocking_reads_until_the_next_readiness() {
+        let socket = crate::io::MemorySocket::new(b"hello");
+        let mut buf = [0; 16];
+        let mut reader = SocketReader::non_blocking(&socket, false);
+        assert_eq!(reader.read(&mut buf).unwrap(), 5);
+        socket.send(b"more");
+        // Emptied by the short read: the reader does not ask the socket again.
+        let again = reader.read(&mut buf).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::WouldBlock);
+        // A new turn (after a readiness event) reads what arrived since.
+        let mut next = SocketReader::non_blocking(&socket, false);
+        assert_eq!(next.read(&mut buf).unwrap(), 4);
+        // A read that fills its buffer says nothing of what is left.
+        socket.send(b"0123456789abcdefXY");
+        let mut full = SocketReader::non_blocking(&socket, false);
+        assert_eq!(full.read(&mut buf).unwrap(), 16);
+        assert_eq!(full.read(&mut buf).unwrap(), 2);
+        // Blocking, a short read is no end: the next read waits for more.
+        socket.send(b"ab");
+        let mut blocking = SocketReader::blocking(&socket);
+        assert_eq!(blocking.read(&mut buf).unwrap(), 2);
+        socket.send(b"c");
+        assert_eq!(blocking.read(&mut buf).unwrap(), 1);
     }
 
     #[test]
