@@ -10,9 +10,12 @@
 //!   its handler.
 //! - [`read_at`] and [`Socket::send_file`]: a file read at an offset, into memory or (on
 //!   Linux, plain sockets) straight into the socket with `sendfile(2)`.
+//! - `accept`: connections taken from a listener non-blocking and without Nagle's
+//!   algorithm (on Linux, with no system call per connection for either).
 //! - `memory`: in-memory sockets and streams with scheduled short reads, short writes and
 //!   would-blocks, for tests and fuzzing.
 
+mod accept;
 mod memory;
 
 use std::fs::File;
@@ -21,6 +24,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) use accept::{accept, prepare_listener};
 pub(crate) use memory::MemorySocket;
 #[cfg(any(test, feature = "__internals"))]
 pub(crate) use memory::MemoryStream;

@@ -455,11 +455,12 @@ impl ServerBuilder {
     /// # Errors
     ///
     /// As [`bind`](Self::bind), and [`Error::Io`] when the listener cannot be made
-    /// non-blocking.
+    /// non-blocking (or, on Linux, given `TCP_NODELAY`, which the connections it accepts
+    /// inherit).
     pub fn listener(mut self, listener: TcpListener) -> Result<Server> {
         self = self.with_system_pool();
         self.validate()?;
-        listener.set_nonblocking(true)?;
+        crate::io::prepare_listener(&listener)?;
         let threads = self.threads;
         let mut pools = vec![
             ThreadPool::builder()

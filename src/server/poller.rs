@@ -360,7 +360,7 @@ impl Poller {
             let Some(listener) = &self.listener else {
                 return;
             };
-            match listener.accept() {
+            match crate::io::accept(listener) {
                 Ok((stream, peer)) => {
                     if self.table().open() >= self.shared().max_connections {
                         // Over TLS nothing can be said before a handshake: it just closes.
@@ -371,11 +371,6 @@ impl Poller {
                         continue;
                     }
                     self.shared().counters.accepted();
-                    if stream.set_nonblocking(true).is_err() {
-                        continue;
-                    }
-                    // Small responses must not wait for Nagle's algorithm.
-                    let _ = stream.set_nodelay(true);
                     if let Some(connection) = Connection::accepted(stream, peer, self.shared()) {
                         self.register(connection);
                     }
