@@ -24,7 +24,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) use accept::{accept, prepare_listener};
+pub(crate) use accept::{accept, listener_nodelay};
 pub(crate) use memory::MemorySocket;
 #[cfg(any(test, feature = "__internals"))]
 pub(crate) use memory::MemoryStream;

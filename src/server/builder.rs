@@ -455,12 +455,11 @@ impl ServerBuilder {
     /// # Errors
     ///
     /// As [`bind`](Self::bind), and [`Error::Io`] when the listener cannot be made
-    /// non-blocking (or, on Linux, given `TCP_NODELAY`, which the connections it accepts
-    /// inherit).
+    /// non-blocking.
     pub fn listener(mut self, listener: TcpListener) -> Result<Server> {
         self = self.with_system_pool();
         self.validate()?;
-        crate::io::prepare_listener(&listener)?;
+        listener.set_nonblocking(true)?;
         let threads = self.threads;
         let mut pools = vec![
             ThreadPool::builder()

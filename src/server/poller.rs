@@ -52,6 +52,8 @@ const MIN_WORKER_JOIN_TIME: Duration = Duration::from_millis(100);
 pub(super) struct Poller {
     poll: Poll,
     listener: Option<TcpListener>,
+    /// Whether the sockets it accepts inherit `TCP_NODELAY` from it (else each gets it).
+    nodelay_inherited: bool,
     timers: BinaryHeap<Reverse<Timer>>,
     accept_retry_at: Option<Instant>,
     notices: Receiver<Notice>,
@@ -92,9 +94,11 @@ impl Poller {
         let scheduler = Scheduler::new(poll.registry(), pools[0].size())?;
         let deadlines = Arc::new(CallDeadlines::new(Arc::clone(&waker)));
         let system_lane = shared.pool_tags.get(SYSTEM_POOL).copied();
+        let nodelay_inherited = crate::io::listener_nodelay(&listener);
         Ok(Self {
             poll,
             listener: Some(listener),
+            nodelay_inherited,
             timers: BinaryHeap::new(),
             accept_retry_at: None,
             notices,
@@ -360,7 +364,7 @@ impl Poller {
             let Some(listener) = &self.listener else {
                 return;
             };
-            match crate::io::accept(listener) {
+            match crate::io::accept(listener, self.nodelay_inherited) {
                 Ok((stream, peer)) => {
                     if self.table().open() >= self.shared().max_connections {
                         // Over TLS nothing can be said before a handshake: it just closes.
