@@ -450,6 +450,25 @@ mod tls {
         assert!(tls.received.ends_with(&[0x81, 0x02, b'h', b'i']));
     }
 
+    /// Data and the end of the stream that arrive together (one readiness event) are both
+    /// seen in the turn: a short read of the socket does not hide the end behind it.
+    #[test]
+    fn a_websocket_over_tls_sees_the_end_that_arrives_with_its_last_frame() {
+        let mut tls = TlsHarness::new(Limits::default());
+        let handshake = "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+        tls.client.writer().write_all(handshake.as_bytes()).unwrap();
+        assert_eq!(wait_of(tls.exchange()), Some(Wait::Live));
+        tls.client
+            .writer()
+            .write_all(&[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2])
+            .unwrap();
+        tls.client_sends();
+        tls.harness.socket().lock().eof = true;
+        // Read past the frame to the end: not parked live waiting for an event that came.
+        assert_eq!(tls.harness.turn(), Outcome::Close);
+    }
+
     /// A live connection whose TLS output is still owed when its next turn starts (a ping
     /// due, a message sent to it) takes its turn and stays live and blocked: parked as a
     /// plain write wait, senders could no longer wake it, and a shutdown would skip it.

@@ -101,7 +101,6 @@ impl TlsSession {
     ) -> Outcome {
         let limits = &cx.shared.limits;
         let now = Instant::now();
-        let mut drained = false;
         {
             let mut session = lock(&self.session);
             if let Some(until) = self.closing_until {
@@ -136,11 +135,10 @@ impl TlsSession {
                 Err(_) => return fail(&mut self.closed),
             }
             if self.info.is_none() {
-                let Ok(emptied) = handshake(&**socket, &mut session) else {
+                if handshake(&**socket, &mut session).is_err() {
                     // Its alert, if any, went out: nothing more to say.
                     return fail(&mut self.closed);
-                };
-                drained = emptied;
+                }
                 match flush(&**socket, &mut session) {
                     Ok(true) => {}
                     Ok(false) => return self.wait_writable(now, limits),
@@ -171,7 +169,6 @@ impl TlsSession {
             socket: Arc::clone(socket),
             session: Arc::clone(&self.session),
             deadline: None,
-            drained,
         };
         let outcome = protocol.turn(&mut stream, cx, Some(info));
         let mut session = lock(&self.session);
@@ -225,7 +222,7 @@ impl TlsSession {
         let _ = socket.set_blocking(None);
         let mut session = lock(&self.session);
         discard_input(
-            |buf| read_decrypted(socket, &mut session, buf, None, &mut false),
+            |buf| read_decrypted(socket, &mut session, buf, None),
             REJECT_DISCARD_BYTES,
         );
         let _ = session.writer().write_all(&rejection(status));
@@ -270,43 +267,29 @@ fn owing_output(outcome: Outcome, write_until: Instant) -> Outcome {
     }
 }
 
-/// A socket read as `io::Read`, for libraries that take one (rustls's `read_tls`).
-///
-/// Non-blocking, a read that returns less than it asked for emptied the socket: until the
-/// next readiness event, which reports whatever arrives after it, another read would only
-/// hear `WouldBlock`, so the reader says that itself, without the system call. (Blocking,
-/// the next read waits for more.)
+/// A socket read as `io::Read`, for libraries that take one (rustls's `read_tls`), that
+/// notes whether a read returned less than it asked for: then the socket was empty, and
+/// another read before the next readiness event would most likely only say `WouldBlock`.
+/// (Not certainly: the end of the stream, or an error, may wait behind the data, which
+/// only another read reports. Only a read that has something to return may skip it.)
 struct SocketReader<'a, S> {
     socket: &'a S,
-    blocking: bool,
-    drained: bool,
+    emptied: bool,
 }
 
 impl<'a, S: Socket> SocketReader<'a, S> {
-    fn non_blocking(socket: &'a S, drained: bool) -> Self {
+    fn new(socket: &'a S) -> Self {
         Self {
             socket,
-            blocking: false,
-            drained,
-        }
-    }
-
-    fn blocking(socket: &'a S) -> Self {
-        Self {
-            socket,
-            blocking: true,
-            drained: false,
+            emptied: false,
         }
     }
 }
 
 impl<S: Socket> Read for SocketReader<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.drained {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
         let read = self.socket.read(buf)?;
-        self.drained = !self.blocking && read > 0 && read < buf.len();
+        self.emptied = read > 0 && read < buf.len();
         Ok(read)
     }
 }
@@ -353,12 +336,10 @@ fn fail(closed: &mut bool) -> Outcome {
 }
 
 /// Reads and processes handshake records until the handshake is done or the socket is
-/// empty. `Ok(drained)`: whether the socket is known to be empty (see [`SocketReader`]).
-/// `Err`: the client left or the handshake failed (rustls's alert is queued).
-fn handshake<S: Socket>(socket: &S, session: &mut ServerConnection) -> Result<bool, ()> {
-    let mut reader = SocketReader::non_blocking(socket, false);
+/// empty. `Err`: the client left or the handshake failed (rustls's alert is queued).
+fn handshake<S: Socket>(socket: &S, session: &mut ServerConnection) -> Result<(), ()> {
     while session.is_handshaking() {
-        match session.read_tls(&mut reader) {
+        match session.read_tls(&mut SocketReader::new(socket)) {
             Ok(0) => return Err(()),
             Ok(_) => {
                 if let Err(error) = session.process_new_packets() {
@@ -367,12 +348,12 @@ fn handshake<S: Socket>(socket: &S, session: &mut ServerConnection) -> Result<bo
                     return Err(());
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Err(()),
         }
     }
-    Ok(reader.drained)
+    Ok(())
 }
 
 /// Writes rustls's output to the socket. `Ok(true)`: all of it; `Ok(false)`: the socket is
@@ -406,9 +387,9 @@ fn plaintext_pending(session: &mut ServerConnection) -> bool {
 
 /// Decrypted input into `buf`. Non-blocking (`deadline` is `None`), it returns less than
 /// `buf.len()` only when rustls has no more plaintext and the socket had nothing more (or
-/// closed): then the protocol may park, and the poller hears of what arrives later.
-/// `*drained`: the socket is known to be empty until the next readiness event (see
-/// [`SocketReader`]); kept up to date, non-blocking.
+/// closed): then the protocol may park, and the poller hears of what arrives later. Once
+/// it has plaintext to return, a read of the socket that came back short is its last (see
+/// [`SocketReader`]): the caller reads again if it wants more.
 /// Blocking until `deadline` (a body streamed to its handler), it returns as soon as it has
 /// something, as a socket read does, and fails with `TimedOut` at the deadline however the
 /// records trickle in. `Ok(0)`: the client closed (with or without `close_notify`).
@@ -417,24 +398,8 @@ fn read_decrypted<S: Socket>(
     session: &mut ServerConnection,
     buf: &mut [u8],
     deadline: Option<Instant>,
-    drained: &mut bool,
 ) -> io::Result<usize> {
-    let mut reader = match deadline {
-        None => SocketReader::non_blocking(socket, *drained),
-        Some(_) => SocketReader::blocking(socket),
-    };
-    let result = read_decrypted_from(&mut reader, session, buf, deadline);
-    *drained = reader.drained;
-    result
-}
-
-fn read_decrypted_from<S: Socket>(
-    reader: &mut SocketReader<'_, S>,
-    session: &mut ServerConnection,
-    buf: &mut [u8],
-    deadline: Option<Instant>,
-) -> io::Result<usize> {
-    let socket = reader.socket;
+    let mut reader = SocketReader::new(socket);
     let mut n = 0;
     loop {
         if n == buf.len() || (deadline.is_some() && n > 0) {
@@ -447,7 +412,11 @@ fn read_decrypted_from<S: Socket>(
                 n += read;
                 continue;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if n > 0 && reader.emptied {
+                    return Ok(n);
+                }
+            }
             // The TCP connection ended without `close_notify`: an end all the same (HTTP's
             // own framing tells a cut request from a complete one).
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(n),
@@ -461,7 +430,7 @@ fn read_decrypted_from<S: Socket>(
             }
             socket.set_blocking(Some(left.max(Duration::from_millis(1))))?;
         }
-        match session.read_tls(reader) {
+        match session.read_tls(&mut reader) {
             Ok(0) => return Ok(n),
             Ok(_) => {
                 if let Err(error) = session.process_new_packets() {
@@ -515,20 +484,11 @@ pub(super) struct TlsStream<S> {
     session: Arc<Mutex<ServerConnection>>,
     /// Switched to blocking reads until then (`Stream::set_blocking`).
     deadline: Option<Instant>,
-    /// The socket is known to be empty until the next readiness event (see
-    /// [`SocketReader`]).
-    drained: bool,
 }
 
 impl<S: Socket> Read for TlsStream<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_decrypted(
-            &*self.socket,
-            &mut lock(&self.session),
-            buf,
-            self.deadline,
-            &mut self.drained,
-        )
+        read_decrypted(&*self.socket, &mut lock(&self.session), buf, self.deadline)
     }
 }
 
@@ -550,7 +510,6 @@ impl<S: Socket> Stream for TlsStream<S> {
     fn set_blocking(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.socket.set_blocking(timeout)?;
         self.deadline = timeout.map(|timeout| deadline_after(Instant::now(), timeout));
-        self.drained = false;
         Ok(())
     }
 
@@ -559,7 +518,6 @@ impl<S: Socket> Stream for TlsStream<S> {
             socket: Arc::clone(&self.socket),
             session: Arc::clone(&self.session),
             deadline: self.deadline,
-            drained: false,
         }))
     }
 }
@@ -596,29 +554,14 @@ mod tests {
     }
 
     #[test]
-    fn a_short_read_ends_non_blocking_reads_until_the_next_readiness() {
+    fn a_reader_notes_a_read_that_came_back_short() {
         let socket = crate::io::MemorySocket::new(b"hello");
-        let mut buf = [0; 16];
-        let mut reader = SocketReader::non_blocking(&socket, false);
-        assert_eq!(reader.read(&mut buf).unwrap(), 5);
-        socket.send(b"more");
-        // Emptied by the short read: the reader does not ask the socket again.
-        let again = reader.read(&mut buf).unwrap_err();
-        assert_eq!(again.kind(), io::ErrorKind::WouldBlock);
-        // A new turn (after a readiness event) reads what arrived since.
-        let mut next = SocketReader::non_blocking(&socket, false);
-        assert_eq!(next.read(&mut buf).unwrap(), 4);
-        // A read that fills its buffer says nothing of what is left.
-        socket.send(b"0123456789abcdefXY");
-        let mut full = SocketReader::non_blocking(&socket, false);
-        assert_eq!(full.read(&mut buf).unwrap(), 16);
-        assert_eq!(full.read(&mut buf).unwrap(), 2);
-        // Blocking, a short read is no end: the next read waits for more.
-        socket.send(b"ab");
-        let mut blocking = SocketReader::blocking(&socket);
-        assert_eq!(blocking.read(&mut buf).unwrap(), 2);
-        socket.send(b"c");
-        assert_eq!(blocking.read(&mut buf).unwrap(), 1);
+        let mut buf = [0; 4];
+        let mut reader = SocketReader::new(&socket);
+        assert_eq!(reader.read(&mut buf).unwrap(), 4);
+        assert!(!reader.emptied, "a full read says nothing of what is left");
+        assert_eq!(reader.read(&mut buf).unwrap(), 1);
+        assert!(reader.emptied);
     }
 
     #[test]
