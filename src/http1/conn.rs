@@ -126,7 +126,9 @@ pub(crate) struct Conn<'a, S: Stream, F: Service> {
     /// The stream was switched to blocking mode (only for a streamed request body).
     blocking: bool,
     /// The last read returned less than it could take, so the socket had nothing more at
-    /// that moment and the poller will hear of anything that arrives later.
+    /// that moment and the poller will hear of any data that arrives later. (Not of an end
+    /// of the stream queued behind that data: no event follows it, and such a connection
+    /// closes at its keep-alive timeout.)
     drained: bool,
     /// The response just encoded switched protocols (and whether a streamed switch is
     /// chunked): nothing more is served as HTTP.

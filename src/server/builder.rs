@@ -455,7 +455,8 @@ impl ServerBuilder {
     /// # Errors
     ///
     /// As [`bind`](Self::bind), and [`Error::Io`] when the listener cannot be made
-    /// non-blocking.
+    /// non-blocking. On Linux the server also sets `TCP_NODELAY` on the listener (best
+    /// effort), for the connections it accepts to inherit.
     pub fn listener(mut self, listener: TcpListener) -> Result<Server> {
         self = self.with_system_pool();
         self.validate()?;

@@ -8,8 +8,10 @@
 //! while some is left. No TLS output is ever stranded in rustls: a protocol parks for
 //! readability only when it wrote everything, and rustls's buffer is checked after every
 //! turn. And no decrypted input is stranded: [`TlsStream`]'s reads return less than asked
-//! only once rustls's plaintext and the socket are both empty, which is when a protocol
-//! parks.
+//! only once rustls's plaintext is empty and the socket was (a read of it came back short,
+//! or said `WouldBlock`), as a plain socket's reads do; a protocol that reads again sees
+//! what waited behind (the end of the stream, say), and one that parks hears of what
+//! arrives later.
 //!
 //! The rustls session sits behind an `Arc<Mutex<_>>` so that a body streamed to a handler
 //! (`Router::stream_bodies`) reads through a second handle ([`TlsStream::try_clone_boxed`]);
@@ -387,9 +389,10 @@ fn plaintext_pending(session: &mut ServerConnection) -> bool {
 
 /// Decrypted input into `buf`. Non-blocking (`deadline` is `None`), it returns less than
 /// `buf.len()` only when rustls has no more plaintext and the socket had nothing more (or
-/// closed): then the protocol may park, and the poller hears of what arrives later. Once
-/// it has plaintext to return, a read of the socket that came back short is its last (see
-/// [`SocketReader`]): the caller reads again if it wants more.
+/// closed), as a plain socket's read would. Once it has plaintext to return, a read of the
+/// socket that came back short is its last (see [`SocketReader`]): a caller that reads
+/// again sees what waited behind it (the end of the stream may), one that parks hears of
+/// what arrives later.
 /// Blocking until `deadline` (a body streamed to its handler), it returns as soon as it has
 /// something, as a socket read does, and fails with `TimedOut` at the deadline however the
 /// records trickle in. `Ok(0)`: the client closed (with or without `close_notify`).
