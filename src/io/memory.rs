@@ -25,6 +25,8 @@ pub(crate) struct MemoryStream {
     write_step: usize,
     pub(crate) eof: bool,
     pub(crate) output: Vec<u8>,
+    /// How many reads were asked for (those that said `WouldBlock` too).
+    pub(crate) reads: usize,
     blocking: bool,
     /// Shut down for writing ([`MemorySocket`]).
     shut_down: bool,
@@ -55,6 +57,7 @@ impl MemoryStream {
 
 impl Read for MemoryStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reads += 1;
         if self.pos == self.input.len() {
             return match (self.eof, self.blocking) {
                 (true, _) => Ok(0),

@@ -450,6 +450,24 @@ mod tls {
         assert!(tls.received.ends_with(&[0x81, 0x02, b'h', b'i']));
     }
 
+    /// A request that arrives whole costs one read of the socket: the read that came back
+    /// short, with a request decrypted from it, is not followed by one that would only say
+    /// `WouldBlock`.
+    #[test]
+    fn a_tls_request_that_arrived_whole_is_read_with_one_socket_read() {
+        let mut tls = TlsHarness::new(Limits::default());
+        tls.client.writer().write_all(GET_A).unwrap();
+        assert_eq!(wait_of(tls.exchange()), Some(Wait::NextRequest));
+        tls.client.writer().write_all(GET_A).unwrap();
+        tls.client_sends();
+        let before = tls.harness.socket().lock().reads;
+        assert_eq!(wait_of(tls.harness.turn()), Some(Wait::NextRequest));
+        assert_eq!(tls.harness.socket().lock().reads - before, 1);
+        tls.client_receives();
+        let received = String::from_utf8_lossy(&tls.received);
+        assert_eq!(received.matches("\r\n\r\nhello").count(), 2, "{received}");
+    }
+
     /// Data and the end of the stream that arrive together (one readiness event) are both
     /// seen in the turn: a short read of the socket does not hide the end behind it.
     #[test]
