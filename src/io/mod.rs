@@ -325,20 +325,25 @@ mod tests {
         assert!(stream.has_input());
     }
 
+    /// A connected loopback pair: the sender, and the receiver (reads time out after 10 s).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn tcp_pair() -> (TcpStream, TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let sender = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (receiver, _) = listener.accept().unwrap();
+        receiver
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        (sender, receiver)
+    }
+
     /// Several buffers in one call on a TCP socket (rustls queues a handshake's flight as
     /// several records); one at a time on a socket without vectored writes.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     #[test]
     fn write_vectored_writes_every_buffer_where_the_socket_can() {
-        use std::net::TcpListener;
-
         let bufs = [IoSlice::new(b"ab"), IoSlice::new(b""), IoSlice::new(b"cd")];
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let sender = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (mut receiver, _) = listener.accept().unwrap();
-        receiver
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        let (sender, mut receiver) = tcp_pair();
         assert_eq!(Socket::write_vectored(&sender, &bufs).unwrap(), 4);
         let mut got = [0; 4];
         receiver.read_exact(&mut got).unwrap();
@@ -355,19 +360,13 @@ mod tests {
     #[test]
     fn send_file_sends_a_range_and_would_block_when_full() {
         use std::io::Seek;
-        use std::net::TcpListener;
 
         // More than loopback socket buffers hold, even tuned ones.
         let contents: Vec<u8> = (0..32 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(&contents).unwrap();
         file.seek(io::SeekFrom::Start(0)).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let sender = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (mut receiver, _) = listener.accept().unwrap();
-        receiver
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        let (sender, mut receiver) = tcp_pair();
         sender.set_nonblocking(true).unwrap();
 
         let mut offset = 10;

@@ -102,6 +102,10 @@ fn wait_of(outcome: Outcome) -> Option<Wait> {
 }
 
 const GET_A: &[u8] = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+/// A WebSocket handshake for `/ws` (RFC 6455 §1.3's sample key).
+const WS_HANDSHAKE: &[u8] = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+    Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
 
 #[test]
 fn a_request_arriving_a_byte_at_a_time_is_served_once_complete() {
@@ -152,9 +156,7 @@ fn a_response_to_a_full_socket_is_owed_and_finished_on_later_turns() {
 #[test]
 fn a_websocket_switch_serves_the_frames_that_came_with_the_handshake() {
     let mut harness = Harness::plain();
-    let handshake = "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-    harness.socket().send(handshake.as_bytes());
+    harness.socket().send(WS_HANDSHAKE);
     // A masked text frame "hi" (RFC 6455 §5.7), right behind the handshake.
     harness
         .socket()
@@ -438,9 +440,7 @@ mod tls {
     #[test]
     fn a_websocket_over_tls_echoes_through_the_session() {
         let mut tls = TlsHarness::new(Limits::default());
-        let handshake = "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-            Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-        tls.client.writer().write_all(handshake.as_bytes()).unwrap();
+        tls.client.writer().write_all(WS_HANDSHAKE).unwrap();
         tls.client
             .writer()
             .write_all(&[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2])
@@ -473,9 +473,7 @@ mod tls {
     #[test]
     fn a_websocket_over_tls_sees_the_end_that_arrives_with_its_last_frame() {
         let mut tls = TlsHarness::new(Limits::default());
-        let handshake = "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-            Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-        tls.client.writer().write_all(handshake.as_bytes()).unwrap();
+        tls.client.writer().write_all(WS_HANDSHAKE).unwrap();
         assert_eq!(wait_of(tls.exchange()), Some(Wait::Live));
         tls.client
             .writer()
@@ -493,9 +491,7 @@ mod tls {
     #[test]
     fn a_blocked_websocket_over_tls_stays_live_when_its_next_turn_finds_the_socket_full() {
         let mut tls = TlsHarness::new(Limits::default());
-        let handshake = "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-            Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
-        tls.client.writer().write_all(handshake.as_bytes()).unwrap();
+        tls.client.writer().write_all(WS_HANDSHAKE).unwrap();
         assert_eq!(wait_of(tls.exchange()), Some(Wait::Live));
         // The client stops reading; it sends a message whose echo cannot go out.
         tls.harness.socket().lock().write_sizes = vec![0];
