@@ -555,6 +555,32 @@ fn idle_keep_alive_connection_is_closed_after_its_timeout() {
     server.shutdown().unwrap();
 }
 
+/// A client that sends its last request and closes its side at once: the end of the
+/// stream arrives with the request, and no readiness event follows it. The connection is
+/// answered and closed then, not left open until its keep-alive timeout.
+#[test]
+fn a_client_that_closes_with_its_last_request_is_answered_and_closed_at_once() {
+    let server = spawn(
+        Server::builder()
+            .threads(1)
+            .limits(Limits::default().keep_alive_timeout(Duration::from_secs(60)))
+            .handler(app),
+    );
+    for _ in 0..20 {
+        let mut stream = connect(server.local_addr());
+        stream
+            .write_all(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+            .unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let started = Instant::now();
+        let response = read_to_close(&mut stream);
+        // `read_to_close` gives up after `IO_TIMEOUT` (5 s).
+        assert!(started.elapsed() < Duration::from_secs(4), "left open");
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    }
+    server.shutdown().unwrap();
+}
+
 #[test]
 fn request_split_across_many_writes_is_served() {
     let server = server();

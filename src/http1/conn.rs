@@ -74,6 +74,10 @@ pub(crate) struct ConnConfig<'a> {
     pub(crate) spool: &'a Spool,
     /// This turn's clock, shared with the service (which reads it as each request ends).
     pub(crate) clock: &'a TurnClock,
+    /// The client closed its side (the poller saw its end as the connection became
+    /// ready): the end waits behind whatever data is left, so a read that comes back short
+    /// does not mean the socket is empty. The turn reads until it sees the end.
+    pub(crate) client_closed: bool,
 }
 
 /// How one step of the turn ended the turn.
@@ -126,9 +130,10 @@ pub(crate) struct Conn<'a, S: Stream, F: Service> {
     /// The stream was switched to blocking mode (only for a streamed request body).
     blocking: bool,
     /// The last read returned less than it could take, so the socket had nothing more at
-    /// that moment and the poller will hear of any data that arrives later. (Not of an end
-    /// of the stream queued behind that data: no event follows it, and such a connection
-    /// closes at its keep-alive timeout.)
+    /// that moment and the poller will hear of any data that arrives later. (An end of
+    /// the stream queued behind that data sends no event of its own: a turn whose client
+    /// had closed when it became ready never counts a short read as drained, see
+    /// [`ConnConfig::client_closed`].)
     drained: bool,
     /// The response just encoded switched protocols (and whether a streamed switch is
     /// chunked): nothing more is served as HTTP.
@@ -230,6 +235,12 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
         self.owe_output(AfterTurn::Wait { wait_for, until })
     }
 
+    /// Whether a read that left `filled_space` says the socket is empty (see
+    /// [`Self::drained`]).
+    fn emptied_by(&self, filled_space: bool) -> bool {
+        !filled_space && !self.config.client_closed
+    }
+
     /// Keeps output the socket has not taken for the next turn.
     fn owe_output(&mut self, next: AfterTurn) -> AfterTurn {
         if self.output.is_pending() {
@@ -311,7 +322,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
                     self.output.after = AfterOutput::Close;
                     return self.finish(Stop::Close);
                 }
-                Ok((_, filled_space)) => self.drained = !filled_space,
+                Ok((_, filled_space)) => self.drained = self.emptied_by(filled_space),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return self.finish(wait),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => return Stop::Close,
@@ -523,7 +534,7 @@ impl<'a, S: Stream, F: Service> Conn<'a, S, F> {
                     // request, but earlier ones still get their responses.
                     Ok((0, _)) => return Err(Abort::Ended),
                     Ok((_, filled_space)) => {
-                        self.drained = !filled_space;
+                        self.drained = self.emptied_by(filled_space);
                         continue;
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => self.drained = true,
@@ -731,6 +742,7 @@ pub(crate) fn turn_in_memory<F: Service>(
         body_budget: &body_budget,
         spool: &Spool::in_memory(),
         clock: &TurnClock::default(),
+        client_closed: false,
     };
     Conn::new(stream, buf, &mut out, state, config, service).serve()
 }
@@ -1248,6 +1260,7 @@ mod tests {
                 body_budget: &budget,
                 spool: &spool,
                 clock: &TurnClock::default(),
+                client_closed: false,
             };
             Conn::new(
                 &mut stream,
@@ -1323,6 +1336,7 @@ mod tests {
             body_budget: &budget,
             spool: &spool,
             clock: &TurnClock::default(),
+            client_closed: false,
         };
         let mut buf = ReadBuf::default();
         Conn::new(stream, &mut buf, out, state, config, &TwoPools).serve()

@@ -131,6 +131,7 @@ impl InProcessConnection<'_> {
                 waker: &waker,
                 queued_since: std::time::Instant::now(),
                 watch: Some(&self.watch),
+                client_closed: false,
                 late_answers: None,
                 deadlines: None,
                 jobs: None,

@@ -238,7 +238,8 @@ impl ConnectionTable {
     /// Seen while the connection is busy (its request queued or in flight), it cancels the
     /// request: nobody will read the answer. Seen as a parked connection becomes ready, it
     /// does not: the request may have come with the close (a client that half-closes
-    /// after sending), and is served. (Tokens carry no generation: a hang-up of a closed
+    /// after sending), and is served; the connection notes it (`client_closed`) so that
+    /// its turn reads on to the end. (Tokens carry no generation: a hang-up of a closed
     /// connection still unread in another thread's batch when a new one took its slot and
     /// became busy would cancel the new one's request. The window is microseconds wide,
     /// and the cost one request's connection closed unanswered.)
@@ -258,8 +259,9 @@ impl ConnectionTable {
             }
             SlotState::Free => None,
             SlotState::Parked { .. } => {
-                let connection = self.make_busy(&mut slot);
+                let mut connection = self.make_busy(&mut slot);
                 drop(slot);
+                connection.client_closed |= hung_up;
                 Some((handle, connection))
             }
         }

@@ -255,6 +255,7 @@ impl Turn {
             waker: &waker,
             queued_since: self.since,
             watch: Some(self.slot.watch()),
+            client_closed: self.slot.watch().client_gone(),
             late_answers: None,
             deadlines: Some(&context.deadlines),
             jobs: Some(context),

@@ -42,6 +42,10 @@ pub(super) struct Connection<S: Socket = TcpStream> {
     protocol: Protocol,
     /// The socket is watched for writability (it owes output) rather than readability.
     pub(super) watching_writable: bool,
+    /// The poller saw the client's end of the stream (or an error) as the connection
+    /// became ready. Edge-triggered readiness reports that end once, with the data before
+    /// it: turns then read until they meet it rather than stop at a short read.
+    pub(super) client_closed: bool,
 }
 
 impl<S: Socket> Connection<S> {
@@ -58,6 +62,7 @@ impl<S: Socket> Connection<S> {
             transport,
             protocol,
             watching_writable: false,
+            client_closed: false,
         }
     }
 
@@ -126,6 +131,7 @@ impl<S: Socket> Connection<S> {
         };
         let cx = TurnCx {
             late_answers,
+            client_closed: cx.client_closed || self.client_closed,
             ..*cx
         };
         self.transport.turn(&self.socket, &mut self.protocol, &cx)

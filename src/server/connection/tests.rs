@@ -77,6 +77,7 @@ impl Harness {
             waker: &waker,
             queued_since: std::time::Instant::now(),
             watch: None,
+            client_closed: false,
             late_answers: None,
             deadlines: None,
             jobs: None,
@@ -124,6 +125,29 @@ fn a_request_arriving_a_byte_at_a_time_is_served_once_complete() {
         harness.output(),
         "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 5\r\n\r\nhello"
     );
+}
+
+/// A request and the end of the stream behind it, reported in one readiness event: a
+/// short read stops the turn's reading only when the client had not closed.
+#[test]
+fn a_request_with_the_end_behind_it_is_answered_and_closed_when_the_client_closed() {
+    for client_closed in [false, true] {
+        let mut harness = Harness::plain();
+        harness.socket().send(GET_A);
+        harness.socket().lock().eof = true;
+        harness.connection.client_closed = client_closed;
+        let outcome = harness.turn();
+        let reads = harness.socket().lock().reads;
+        if client_closed {
+            assert_eq!(outcome, Outcome::Close);
+            assert_eq!(reads, 2, "the request, then the end");
+        } else {
+            // The poller hears of what comes after a short read: no read to learn nothing.
+            assert_eq!(wait_of(outcome), Some(Wait::NextRequest));
+            assert_eq!(reads, 1);
+        }
+        assert!(harness.output().ends_with("\r\n\r\nhello"));
+    }
 }
 
 #[test]
@@ -466,6 +490,38 @@ mod tls {
         tls.client_receives();
         let received = String::from_utf8_lossy(&tls.received);
         assert_eq!(received.matches("\r\n\r\nhello").count(), 2, "{received}");
+    }
+
+    /// A handshake costs no read of the socket that would only say `WouldBlock`: a read
+    /// that came back short ends the turn's reading, and the request decrypted from the
+    /// read that finished the handshake is served without another. Unless the client
+    /// closed: then the turn reads on to the end, and closes.
+    #[test]
+    fn a_tls_handshake_and_request_read_the_socket_once_a_flight() {
+        for client_closed in [false, true] {
+            let mut tls = TlsHarness::new(Limits::default());
+            tls.harness.connection.client_closed = client_closed;
+            tls.client_sends();
+            let reads = |tls: &TlsHarness| tls.harness.socket().lock().reads;
+            assert_eq!(wait_of(tls.harness.turn()), Some(Wait::NextRequest));
+            assert_eq!(reads(&tls), if client_closed { 2 } else { 1 });
+            tls.client_receives();
+            tls.client.writer().write_all(GET_A).unwrap();
+            tls.client_sends();
+            assert!(tls.harness.socket().lock().has_input());
+            let before = reads(&tls);
+            if client_closed {
+                tls.harness.socket().lock().eof = true;
+                assert_eq!(tls.harness.turn(), Outcome::Close);
+                assert_eq!(reads(&tls) - before, 2, "the request, then the end");
+            } else {
+                assert_eq!(wait_of(tls.harness.turn()), Some(Wait::NextRequest));
+                assert_eq!(reads(&tls) - before, 1);
+            }
+            tls.client_receives();
+            let received = String::from_utf8_lossy(&tls.received);
+            assert!(received.ends_with("\r\n\r\nhello"), "{received}");
+        }
     }
 
     /// Data and the end of the stream that arrive together (one readiness event) are both

@@ -103,6 +103,8 @@ impl TlsSession {
     ) -> Outcome {
         let limits = &cx.shared.limits;
         let now = Instant::now();
+        // The handshake's last read of the socket came back short (this turn's).
+        let mut socket_emptied = false;
         {
             let mut session = lock(&self.session);
             if let Some(until) = self.closing_until {
@@ -137,10 +139,11 @@ impl TlsSession {
                 Err(_) => return fail(&mut self.closed),
             }
             if self.info.is_none() {
-                if handshake(&**socket, &mut session).is_err() {
+                let Ok(emptied) = handshake(&**socket, &mut session, cx.client_closed) else {
                     // Its alert, if any, went out: nothing more to say.
                     return fail(&mut self.closed);
-                }
+                };
+                socket_emptied = emptied;
                 match flush(&**socket, &mut session) {
                     Ok(true) => {}
                     Ok(false) => return self.wait_writable(now, limits),
@@ -171,6 +174,8 @@ impl TlsSession {
             socket: Arc::clone(socket),
             session: Arc::clone(&self.session),
             deadline: None,
+            socket_emptied,
+            client_closed: cx.client_closed,
         };
         let outcome = protocol.turn(&mut stream, cx, Some(info));
         let mut session = lock(&self.session);
@@ -224,7 +229,10 @@ impl TlsSession {
         let _ = socket.set_blocking(None);
         let mut session = lock(&self.session);
         discard_input(
-            |buf| read_decrypted(socket, &mut session, buf, None),
+            |buf| {
+                let mut reader = SocketReader::new(socket, false, false);
+                read_decrypted(&mut reader, &mut session, buf, None)
+            },
             REJECT_DISCARD_BYTES,
         );
         let _ = session.writer().write_all(&rejection(status));
@@ -271,19 +279,23 @@ fn owing_output(outcome: Outcome, write_until: Instant) -> Outcome {
 
 /// A socket read as `io::Read`, for libraries that take one (rustls's `read_tls`), that
 /// notes whether a read returned less than it asked for: then the socket was empty, and
-/// another read before the next readiness event would most likely only say `WouldBlock`.
-/// (Not certainly: the end of the stream, or an error, may wait behind the data, which
-/// only another read reports. Only a read that has something to return may skip it.)
+/// another read before the next readiness event would only say `WouldBlock`; the poller
+/// hears of what arrives later. (Unless the client had closed when the connection became
+/// ready: its end waits behind the data and sends no event of its own, so no read counts
+/// as emptying the socket then, and the reader goes on to meet the end.)
 struct SocketReader<'a, S> {
     socket: &'a S,
     emptied: bool,
+    client_closed: bool,
 }
 
 impl<'a, S: Socket> SocketReader<'a, S> {
-    fn new(socket: &'a S) -> Self {
+    /// `emptied`: an earlier read in this turn came back short, and nothing read since.
+    fn new(socket: &'a S, emptied: bool, client_closed: bool) -> Self {
         Self {
             socket,
-            emptied: false,
+            emptied: emptied && !client_closed,
+            client_closed,
         }
     }
 }
@@ -291,7 +303,7 @@ impl<'a, S: Socket> SocketReader<'a, S> {
 impl<S: Socket> Read for SocketReader<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let read = self.socket.read(buf)?;
-        self.emptied = read > 0 && read < buf.len();
+        self.emptied = !self.client_closed && read > 0 && read < buf.len();
         Ok(read)
     }
 }
@@ -338,10 +350,20 @@ fn fail(closed: &mut bool) -> Outcome {
 }
 
 /// Reads and processes handshake records until the handshake is done or the socket is
-/// empty. `Err`: the client left or the handshake failed (rustls's alert is queued).
-fn handshake<S: Socket>(socket: &S, session: &mut ServerConnection) -> Result<(), ()> {
+/// empty (a read came back short, or said `WouldBlock`). `Ok(true)`: the last read came
+/// back short (see [`SocketReader`]). `Err`: the client left or the handshake failed
+/// (rustls's alert is queued).
+fn handshake<S: Socket>(
+    socket: &S,
+    session: &mut ServerConnection,
+    client_closed: bool,
+) -> Result<bool, ()> {
+    let mut reader = SocketReader::new(socket, false, client_closed);
     while session.is_handshaking() {
-        match session.read_tls(&mut SocketReader::new(socket)) {
+        if reader.emptied {
+            return Ok(true);
+        }
+        match session.read_tls(&mut reader) {
             Ok(0) => return Err(()),
             Ok(_) => {
                 if let Err(error) = session.process_new_packets() {
@@ -350,12 +372,12 @@ fn handshake<S: Socket>(socket: &S, session: &mut ServerConnection) -> Result<()
                     return Err(());
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return Err(()),
         }
     }
-    Ok(())
+    Ok(reader.emptied)
 }
 
 /// Writes rustls's output to the socket. `Ok(true)`: all of it; `Ok(false)`: the socket is
@@ -390,19 +412,18 @@ fn plaintext_pending(session: &mut ServerConnection) -> bool {
 /// Decrypted input into `buf`. Non-blocking (`deadline` is `None`), it returns less than
 /// `buf.len()` only when rustls has no more plaintext and the socket had nothing more (or
 /// closed), as a plain socket's read would. Once it has plaintext to return, a read of the
-/// socket that came back short is its last (see [`SocketReader`]): a caller that reads
-/// again sees what waited behind it (the end of the stream may), one that parks hears of
-/// what arrives later.
+/// socket through `reader` that came back short is its last (see [`SocketReader`]): a
+/// caller that parks hears of what arrives later.
 /// Blocking until `deadline` (a body streamed to its handler), it returns as soon as it has
 /// something, as a socket read does, and fails with `TimedOut` at the deadline however the
 /// records trickle in. `Ok(0)`: the client closed (with or without `close_notify`).
 fn read_decrypted<S: Socket>(
-    socket: &S,
+    reader: &mut SocketReader<'_, S>,
     session: &mut ServerConnection,
     buf: &mut [u8],
     deadline: Option<Instant>,
 ) -> io::Result<usize> {
-    let mut reader = SocketReader::new(socket);
+    let socket = reader.socket;
     let mut n = 0;
     loop {
         if n == buf.len() || (deadline.is_some() && n > 0) {
@@ -433,7 +454,7 @@ fn read_decrypted<S: Socket>(
             }
             socket.set_blocking(Some(left.max(Duration::from_millis(1))))?;
         }
-        match session.read_tls(&mut reader) {
+        match session.read_tls(reader) {
             Ok(0) => return Ok(n),
             Ok(_) => {
                 if let Err(error) = session.process_new_packets() {
@@ -487,11 +508,18 @@ pub(super) struct TlsStream<S> {
     session: Arc<Mutex<ServerConnection>>,
     /// Switched to blocking reads until then (`Stream::set_blocking`).
     deadline: Option<Instant>,
+    /// The handshake's last read of the socket, in this turn, came back short; the next
+    /// read may return what was decrypted from it without asking the socket again.
+    socket_emptied: bool,
+    /// See `TurnCx::client_closed`.
+    client_closed: bool,
 }
 
 impl<S: Socket> Read for TlsStream<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_decrypted(&*self.socket, &mut lock(&self.session), buf, self.deadline)
+        let emptied = std::mem::take(&mut self.socket_emptied);
+        let mut reader = SocketReader::new(&*self.socket, emptied, self.client_closed);
+        read_decrypted(&mut reader, &mut lock(&self.session), buf, self.deadline)
     }
 }
 
@@ -521,6 +549,8 @@ impl<S: Socket> Stream for TlsStream<S> {
             socket: Arc::clone(&self.socket),
             session: Arc::clone(&self.session),
             deadline: self.deadline,
+            socket_emptied: false,
+            client_closed: self.client_closed,
         }))
     }
 }
@@ -560,11 +590,21 @@ mod tests {
     fn a_reader_notes_a_read_that_came_back_short() {
         let socket = crate::io::MemorySocket::new(b"hello");
         let mut buf = [0; 4];
-        let mut reader = SocketReader::new(&socket);
+        let mut reader = SocketReader::new(&socket, false, false);
         assert_eq!(reader.read(&mut buf).unwrap(), 4);
         assert!(!reader.emptied, "a full read says nothing of what is left");
         assert_eq!(reader.read(&mut buf).unwrap(), 1);
         assert!(reader.emptied);
+    }
+
+    #[test]
+    fn a_reader_of_a_client_that_closed_never_takes_a_short_read_for_empty() {
+        let socket = crate::io::MemorySocket::new(b"hello");
+        let mut buf = [0; 8];
+        let mut reader = SocketReader::new(&socket, true, true);
+        assert!(!reader.emptied);
+        assert_eq!(reader.read(&mut buf).unwrap(), 5);
+        assert!(!reader.emptied, "the end may wait behind the data");
     }
 
     #[test]

@@ -63,6 +63,7 @@ impl Http1 {
                 body_budget: &shared.body_budget,
                 spool: &shared.spool,
                 clock: &clock,
+                client_closed: cx.client_closed,
             };
             let service = HandlerService {
                 shared,

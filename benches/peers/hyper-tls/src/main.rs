@@ -83,6 +83,11 @@ fn tls_config(args: &Args) -> Arc<rustls::ServerConfig> {
         .with_single_cert(chain, key)
         .expect("certificate and key");
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // PEER_TICKETS=1: stateless resumption tickets, as switchyard's `tls::server_config`
+    // issues (by default rustls resumes from its in-memory session cache).
+    if std::env::var_os("PEER_TICKETS").is_some() {
+        config.ticketer = rustls::crypto::ring::Ticketer::new().expect("ticketer");
+    }
     Arc::new(config)
 }
 
