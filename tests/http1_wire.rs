@@ -568,6 +568,7 @@ fn a_client_that_closes_with_its_last_request_is_answered_and_closed_at_once() {
             .limits(Limits::default().keep_alive_timeout(Duration::from_secs(60)))
             .handler(app),
     );
+    let mut answered = 0;
     for _ in 0..20 {
         let mut stream = connect(server.local_addr());
         stream
@@ -582,7 +583,10 @@ fn a_client_that_closes_with_its_last_request_is_answered_and_closed_at_once() {
             response.is_empty() || response.starts_with("HTTP/1.1 200 OK\r\n"),
             "{response}"
         );
+        answered += usize::from(!response.is_empty());
     }
+    // Seen cancelled: about one request in 150, on a loaded machine.
+    assert!(answered >= 10, "only {answered} of 20 answered");
     server.shutdown().unwrap();
 }
 

@@ -74,9 +74,10 @@ pub(crate) struct ConnConfig<'a> {
     pub(crate) spool: &'a Spool,
     /// This turn's clock, shared with the service (which reads it as each request ends).
     pub(crate) clock: &'a TurnClock,
-    /// The client closed its side (the poller saw its end as the connection became
-    /// ready): the end waits behind whatever data is left, so a read that comes back short
-    /// does not mean the socket is empty. The turn reads until it sees the end.
+    /// The client closed its side (the poller saw its end as the connection became ready,
+    /// or while it was busy): the end waits behind whatever data is left, so a read that
+    /// comes back short does not mean the socket is empty. The turn reads until it sees
+    /// the end.
     pub(crate) client_closed: bool,
 }
 

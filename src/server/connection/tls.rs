@@ -279,10 +279,12 @@ fn owing_output(outcome: Outcome, write_until: Instant) -> Outcome {
 
 /// A socket read as `io::Read`, for libraries that take one (rustls's `read_tls`), that
 /// notes whether a read returned less than it asked for: then the socket was empty, and
-/// another read before the next readiness event would only say `WouldBlock`; the poller
-/// hears of what arrives later. (Unless the client had closed when the connection became
-/// ready: its end waits behind the data and sends no event of its own, so no read counts
-/// as emptying the socket then, and the reader goes on to meet the end.)
+/// another read before the next readiness event would most likely only say `WouldBlock`;
+/// the poller hears of what arrives later. (Not when the client had closed: its end waits
+/// behind the data and sends no event of its own, so no read counts as emptying the
+/// socket then, and the reader goes on to meet the end. Nor, on Linux, at a TCP urgent
+/// mark, which ends a read short and which the poller does not watch for: a client that
+/// sends one stalls only its own connection, until its deadline.)
 struct SocketReader<'a, S> {
     socket: &'a S,
     emptied: bool,
@@ -350,9 +352,9 @@ fn fail(closed: &mut bool) -> Outcome {
 }
 
 /// Reads and processes handshake records until the handshake is done or the socket is
-/// empty (a read came back short, or said `WouldBlock`). `Ok(true)`: the last read came
-/// back short (see [`SocketReader`]). `Err`: the client left or the handshake failed
-/// (rustls's alert is queued).
+/// empty (a read said `WouldBlock`, or came back short unless `client_closed`: see
+/// [`SocketReader`]). `Ok(true)`: the last read came back short and counts as emptying
+/// the socket. `Err`: the client left or the handshake failed (rustls's alert is queued).
 fn handshake<S: Socket>(
     socket: &S,
     session: &mut ServerConnection,
@@ -412,8 +414,10 @@ fn plaintext_pending(session: &mut ServerConnection) -> bool {
 /// Decrypted input into `buf`. Non-blocking (`deadline` is `None`), it returns less than
 /// `buf.len()` only when rustls has no more plaintext and the socket had nothing more (or
 /// closed), as a plain socket's read would. Once it has plaintext to return, a read of the
-/// socket through `reader` that came back short is its last (see [`SocketReader`]): a
-/// caller that parks hears of what arrives later.
+/// socket through `reader` that came back short is its last (see [`SocketReader`]); and
+/// a `reader` that starts out emptied (the turn's handshake read came back short) returns
+/// plaintext rustls already holds without reading the socket at all. A caller that parks
+/// hears of what arrives later.
 /// Blocking until `deadline` (a body streamed to its handler), it returns as soon as it has
 /// something, as a socket read does, and fails with `TimedOut` at the deadline however the
 /// records trickle in. `Ok(0)`: the client closed (with or without `close_notify`).

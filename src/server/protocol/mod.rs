@@ -58,8 +58,9 @@ pub(super) struct TurnCx<'a> {
     pub(super) queued_since: Instant,
     /// The watch over the connection's requests (its slot's).
     pub(super) watch: Option<&'a Arc<CallWatch>>,
-    /// The client closed its side: a short read does not mean the socket is empty (see
-    /// `Connection::client_closed`).
+    /// The client closed its side: a short read does not mean the socket is empty. Seen
+    /// as the connection became ready (`Connection::client_closed`), or while it was busy
+    /// (the call watch's hang-up).
     pub(super) client_closed: bool,
     /// Where a late answer may be written from outside the turn (set by the connection:
     /// plain ones only).
