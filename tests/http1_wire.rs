@@ -55,6 +55,11 @@ fn server() -> RunningServer {
     spawn(Server::builder().threads(2).handler(app))
 }
 
+/// `app` on one worker, with `limits`.
+fn one_worker_with(limits: Limits) -> RunningServer {
+    spawn(Server::builder().threads(1).limits(limits).handler(app))
+}
+
 fn status_of(response: &str) -> u16 {
     response
         .split(' ')
@@ -291,12 +296,7 @@ fn expect_100_continue_is_answered_before_the_body() {
 
 #[test]
 fn expect_100_continue_gets_a_final_status_when_rejected_first() {
-    let server = spawn(
-        Server::builder()
-            .threads(1)
-            .limits(Limits::default().max_body_bytes(4))
-            .handler(app),
-    );
+    let server = one_worker_with(Limits::default().max_body_bytes(4));
     let response = raw(
         server.local_addr(),
         b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
@@ -412,17 +412,12 @@ fn http2_preface_is_closed_cleanly() {
 
 #[test]
 fn limits_give_414_431_and_413() {
-    let server = spawn(
-        Server::builder()
-            .threads(1)
-            .limits(
-                Limits::default()
-                    .max_uri_bytes(64)
-                    .max_head_bytes(512)
-                    .max_headers(8)
-                    .max_body_bytes(16),
-            )
-            .handler(app),
+    let server = one_worker_with(
+        Limits::default()
+            .max_uri_bytes(64)
+            .max_head_bytes(512)
+            .max_headers(8)
+            .max_body_bytes(16),
     );
     let long_uri = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "u".repeat(100));
     assert_rejected(&server, long_uri.as_bytes(), 414);
@@ -460,12 +455,7 @@ fn panicking_handler_answers_500_and_keeps_serving() {
 
 #[test]
 fn slow_head_gets_408_then_close() {
-    let server = spawn(
-        Server::builder()
-            .threads(1)
-            .limits(Limits::default().header_read_timeout(Duration::from_millis(200)))
-            .handler(app),
-    );
+    let server = one_worker_with(Limits::default().header_read_timeout(Duration::from_millis(200)));
     let mut stream = connect(server.local_addr());
     stream.write_all(b"GET /slow HTTP/1.1\r\nHost:").unwrap();
     let started = Instant::now();
@@ -479,12 +469,7 @@ fn slow_head_gets_408_then_close() {
 /// byte at a time, forever, was never cut off (slowloris).
 #[test]
 fn trickled_head_gets_408_from_its_first_byte() {
-    let server = spawn(
-        Server::builder()
-            .threads(1)
-            .limits(Limits::default().header_read_timeout(Duration::from_millis(300)))
-            .handler(app),
-    );
+    let server = one_worker_with(Limits::default().header_read_timeout(Duration::from_millis(300)));
     let mut stream = connect(server.local_addr());
     let started = Instant::now();
     let mut answered = false;
@@ -520,12 +505,7 @@ const IO_TIMEOUT_FOR_TRICKLE: Duration = Duration::from_secs(3);
 
 #[test]
 fn slow_body_gets_408_then_close() {
-    let server = spawn(
-        Server::builder()
-            .threads(1)
-            .limits(Limits::default().body_read_timeout(Duration::from_millis(200)))
-            .handler(app),
-    );
+    let server = one_worker_with(Limits::default().body_read_timeout(Duration::from_millis(200)));
     let mut stream = connect(server.local_addr());
     stream
         .write_all(b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
@@ -537,12 +517,7 @@ fn slow_body_gets_408_then_close() {
 
 #[test]
 fn idle_keep_alive_connection_is_closed_after_its_timeout() {
-    let server = spawn(
-        Server::builder()
-            .threads(1)
-            .limits(Limits::default().keep_alive_timeout(Duration::from_millis(200)))
-            .handler(app),
-    );
+    let server = one_worker_with(Limits::default().keep_alive_timeout(Duration::from_millis(200)));
     let mut client = Client::new(server.local_addr());
     assert_eq!(client.get("/a").status, 200);
     let started = Instant::now();
@@ -562,12 +537,7 @@ fn idle_keep_alive_connection_is_closed_after_its_timeout() {
 /// request, as it does one in flight. The connection tests check the answer.)
 #[test]
 fn a_client_that_closes_with_its_last_request_is_answered_and_closed_at_once() {
-    let server = spawn(
-        Server::builder()
-            .threads(1)
-            .limits(Limits::default().keep_alive_timeout(Duration::from_secs(60)))
-            .handler(app),
-    );
+    let server = one_worker_with(Limits::default().keep_alive_timeout(Duration::from_secs(60)));
     let mut answered = 0;
     for _ in 0..20 {
         let mut stream = connect(server.local_addr());
